@@ -1,0 +1,56 @@
+/* config: every setting of the shop in one table (config.c): name, type,
+ * default, bounds, and the help line. Read once at start from an optional
+ * file of `name = value` lines, then from the environment (SHOP_<NAME in upper
+ * case>, which wins), and refused loudly (a message naming the setting, its
+ * value and the allowed range) when anything is unknown or out of bounds. */
+#ifndef SHOP_CONFIG_H
+#define SHOP_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_STR_MAX 256
+
+struct shop_config {
+    /* process */
+    int worker_id;                    /* snowflake worker, 0..1023 */
+    char log_level[16];               /* debug|info|warn|error */
+    /* web (shop-app) */
+    char fcgi_socket[CONFIG_STR_MAX]; /* unix socket nginx talks to */
+    int app_threads;                  /* FastCGI worker threads */
+    char templates_dir[CONFIG_STR_MAX];
+    int max_body_bytes;               /* request body cap */
+    int max_json_depth;               /* nesting cap for JSON bodies */
+    /* MariaDB */
+    char db_host[CONFIG_STR_MAX];
+    int db_port;
+    char db_socket[CONFIG_STR_MAX];   /* used instead of host:port when set */
+    char db_user[CONFIG_STR_MAX];
+    char db_password[CONFIG_STR_MAX];
+    char db_name[CONFIG_STR_MAX];
+    int db_timeout_s;                 /* connect/read/write timeout */
+    /* RabbitMQ */
+    char mq_host[CONFIG_STR_MAX];
+    int mq_port;
+    char mq_user[CONFIG_STR_MAX];
+    char mq_password[CONFIG_STR_MAX];
+    char mq_vhost[CONFIG_STR_MAX];
+    int mq_prefetch;                  /* consumer prefetch */
+    int mq_timeout_ms;                /* connect / confirm wait */
+    int mq_heartbeat_s;
+};
+
+/* Fill cfg with the defaults, then the file (when path is not NULL), then the
+ * environment. Returns 0, or -1 after writing one line per problem into
+ * err (at most errlen bytes, NUL-terminated). */
+int config_load(struct shop_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Set one setting by name from text, checking type and bounds (used by the
+ * loader and by tests). Returns 0 or -1 with a message in err. */
+int config_set(struct shop_config *cfg, const char *name, const char *value, char *err,
+               size_t errlen);
+
+/* Print every setting with its default, bounds and help (for --help). */
+void config_print_help(FILE *f);
+
+#endif

@@ -1,0 +1,95 @@
+/* db: MariaDB through prepared statements only. One connection per thread
+ * (db_thread()), statements prepared once per connection and cached by their
+ * SQL text, explicit transactions, and a reconnect (with the statement cache
+ * dropped) when the server went away, retried once for a statement that ran
+ * outside a transaction. Values are bound, never spliced into SQL. */
+#ifndef SHOP_DB_H
+#define SHOP_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct db_params {
+    const char *host;     /* used when socket is NULL or "" */
+    unsigned port;
+    const char *socket;
+    const char *user;
+    const char *password;
+    const char *database;
+    unsigned timeout_s;   /* connect, read and write timeout */
+};
+
+enum db_type { DB_T_NULL = 0, DB_T_INT64, DB_T_TEXT };
+
+/* A bound parameter. Text is not copied: it must live until the call returns. */
+struct db_val {
+    enum db_type type;
+    int64_t i;
+    const char *s;
+    size_t len;
+};
+
+#define DB_NULLV       ((struct db_val){.type = DB_T_NULL})
+#define DB_I64(v)      ((struct db_val){.type = DB_T_INT64, .i = (int64_t)(v)})
+#define DB_TEXT(str)   ((struct db_val){.type = DB_T_TEXT, .s = (str), .len = strlen(str)})
+#define DB_TEXTN(p, n) ((struct db_val){.type = DB_T_TEXT, .s = (p), .len = (n)})
+
+enum db_status {
+    DB_OK = 0,
+    DB_ERR = -1,       /* SQL error (logged with the statement, never shown) */
+    DB_GONE = -2,      /* the server is unreachable */
+    DB_DUPLICATE = -3, /* a unique key refused the row (ER_DUP_ENTRY) */
+    DB_DEADLOCK = -4,  /* deadlock or lock wait timeout: the transaction was rolled back */
+};
+
+typedef struct db_conn db_conn;
+typedef struct db_result db_result;
+
+/* Set the parameters every thread's connection uses (copied). Call once at
+ * start, before db_thread(). Returns 0 or -1. */
+int db_global_init(const struct db_params *p);
+/* Close this thread's connection, if any (call at thread exit). */
+void db_thread_end(void);
+/* Free what db_global_init copied (after all threads ended). */
+void db_global_cleanup(void);
+
+/* This thread's connection, connecting on first use. NULL when the server
+ * cannot be reached (the reason is logged); a later call tries again. */
+db_conn *db_thread(void);
+
+/* Open / close a private connection (tests, tools). */
+db_conn *db_open(const struct db_params *p);
+void db_close(db_conn *c);
+
+/* Run a statement that returns no rows. affected may be NULL. */
+enum db_status db_exec(db_conn *c, const char *sql, const struct db_val *params, size_t n,
+                       uint64_t *affected);
+
+/* Run a query and fetch all its rows (at most max_rows; more is DB_ERR) into
+ * *out, which the caller frees with db_result_free. Every value is fetched as
+ * text (DECIMAL as "12.50", so money goes through money_parse). */
+enum db_status db_query(db_conn *c, const char *sql, const struct db_val *params, size_t n,
+                        size_t max_rows, db_result **out);
+
+size_t db_result_rows(const db_result *r);
+size_t db_result_cols(const db_result *r);
+/* Column name, or NULL when col is out of range. */
+const char *db_result_name(const db_result *r, size_t col);
+/* Value as text, NULL for SQL NULL or out of range. Owned by the result. */
+const char *db_result_get(const db_result *r, size_t row, size_t col);
+/* Value parsed as int64; def when NULL or not a number. */
+int64_t db_result_i64(const db_result *r, size_t row, size_t col, int64_t def);
+void db_result_free(db_result *r);
+
+/* Transactions. db_begin starts one (autocommit stays on outside them). */
+enum db_status db_begin(db_conn *c);
+enum db_status db_commit(db_conn *c);
+enum db_status db_rollback(db_conn *c);
+
+/* A cheap round trip (SELECT 1): DB_OK when the server answers. */
+enum db_status db_ping(db_conn *c);
+
+/* The last error message of this connection, for logs. */
+const char *db_error(const db_conn *c);
+
+#endif

@@ -1,0 +1,38 @@
+/* router: the route table is data. A pattern is a path whose segments are
+ * literal or "{id}", which matches a positive decimal int64 (the snowflake
+ * ids); the matched ids are handed to the handler as numbers, never as text. */
+#ifndef SHOP_ROUTER_H
+#define SHOP_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+
+#define ROUTER_MAX_IDS 2
+
+/* What a route needs before its handler runs. */
+enum route_flags {
+    ROUTE_PAGE = 0,       /* HTML page */
+    ROUTE_API = 1 << 0,   /* JSON API: errors answer JSON */
+    ROUTE_LOGIN = 1 << 1, /* needs a session */
+    ROUTE_CSRF = 1 << 2,  /* state change: needs the CSRF token */
+};
+
+struct route {
+    enum http_method method; /* HTTP_GET also answers HEAD */
+    const char *pattern;
+    int handler;             /* index into the caller's handler table */
+    unsigned flags;
+};
+
+enum router_result { ROUTER_FOUND = 0, ROUTER_NOT_FOUND, ROUTER_METHOD_NOT_ALLOWED };
+
+/* Find the route for method + path. On ROUTER_FOUND *out is the route and
+ * ids[0..*nids) the values of its {id} segments. A path with a matching
+ * pattern but no route for the method is ROUTER_METHOD_NOT_ALLOWED. */
+enum router_result router_match(const struct route *table, size_t n, enum http_method method,
+                                const char *path, const struct route **out,
+                                int64_t ids[ROUTER_MAX_IDS], size_t *nids);
+
+#endif

@@ -1,0 +1,209 @@
+/* shop-app: the FastCGI application behind nginx.
+ *
+ * Threads: main blocks the stop signals and waits for them with sigwait();
+ * N workers each loop on FCGX_Accept_r (no mutex around it: libfcgi's accept
+ * is thread-safe on Linux, and nginx keepalive pins one worker per kept
+ * connection, so there must be more workers than nginx keeps). To stop, main
+ * shuts the listening socket down and interrupts workers blocked on a kept
+ * connection with SIGUSR2, then joins them and frees everything, so that a
+ * leak checker sees a clean exit. */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "snowflake.h"
+#include "templates.h"
+#include "web.h"
+
+static atomic_int stopping;
+static int listen_fd = -1;
+static struct web_app app;
+
+static void on_sigusr2(int sig)
+{
+    (void)sig; /* only here to interrupt a blocking read */
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    FCGX_Request req;
+    if (FCGX_InitRequest(&req, listen_fd, 0) != 0) {
+        log_error("FCGX_InitRequest failed");
+        return NULL;
+    }
+    while (!atomic_load(&stopping)) {
+        if (FCGX_Accept_r(&req) < 0) {
+            if (atomic_load(&stopping))
+                break;
+            continue; /* a broken connection: accept the next one */
+        }
+        web_handle(&app, &req);
+        FCGX_Finish_r(&req);
+    }
+    FCGX_Free(&req, 1);
+    web_thread_end();
+    return NULL;
+}
+
+static int write_pid_file(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: shop-app [--config FILE] [--pid-file FILE]\n"
+               "Settings (file `name = value`, or environment SHOP_NAME):\n");
+    config_print_help(f);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"pid-file", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *pid_path = NULL;
+    int opt, rc = 1;
+    while ((opt = getopt_long(argc, argv, "c:p:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'p': pid_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+
+    static struct shop_config cfg;
+    char err[2048];
+    if (config_load(&cfg, config_path, err, sizeof err) != 0) {
+        fprintf(stderr, "shop-app: refusing to start, bad configuration:\n%s\n", err);
+        return 2;
+    }
+    enum log_level level = LOG_INFO;
+    log_level_parse(cfg.log_level, &level);
+    log_init("shop-app", level);
+
+    pthread_t *threads = NULL;
+    int started = 0;
+    struct templates *tpl = NULL;
+    int db_ready = 0;
+
+    if (snowflake_init(&shop_ids, cfg.worker_id, NULL) != 0) {
+        log_error("bad worker id %d", cfg.worker_id);
+        goto out;
+    }
+    tpl = templates_load(cfg.templates_dir, err, sizeof err);
+    if (tpl == NULL) {
+        log_error("templates in %s: %s", cfg.templates_dir, err);
+        goto out;
+    }
+    struct db_params dbp = {.host = cfg.db_host, .port = (unsigned)cfg.db_port,
+                            .socket = cfg.db_socket, .user = cfg.db_user,
+                            .password = cfg.db_password, .database = cfg.db_name,
+                            .timeout_s = (unsigned)cfg.db_timeout_s};
+    if (db_global_init(&dbp) != 0) {
+        log_error("database client initialisation failed");
+        goto out;
+    }
+    db_ready = 1;
+    app.cfg = &cfg;
+    app.tpl = tpl;
+    app.mq = (struct mq_params){.host = cfg.mq_host, .port = cfg.mq_port, .user = cfg.mq_user,
+                                .password = cfg.mq_password, .vhost = cfg.mq_vhost,
+                                .timeout_ms = cfg.mq_timeout_ms,
+                                .heartbeat_s = cfg.mq_heartbeat_s};
+
+    if (FCGX_Init() != 0) {
+        log_error("FCGX_Init failed");
+        goto out;
+    }
+    unlink(cfg.fcgi_socket);
+    listen_fd = FCGX_OpenSocket(cfg.fcgi_socket, 1024);
+    if (listen_fd < 0) {
+        log_error("cannot listen on %s: %s", cfg.fcgi_socket, strerror(errno));
+        goto out;
+    }
+    /* nginx workers run as another user. */
+    chmod(cfg.fcgi_socket, 0666);
+
+    /* Stop signals go to sigwait() in main only; SIGUSR2 interrupts workers. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGHUP);
+    sigaddset(&stop_set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    struct sigaction sa = {.sa_handler = on_sigusr2};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, NULL); /* no SA_RESTART: the read must fail with EINTR */
+    signal(SIGPIPE, SIG_IGN);
+
+    threads = calloc((size_t)cfg.app_threads, sizeof *threads);
+    if (threads == NULL)
+        goto out;
+    for (; started < cfg.app_threads; started++)
+        if (pthread_create(&threads[started], NULL, worker, NULL) != 0) {
+            log_error("cannot start worker thread %d", started);
+            goto stop;
+        }
+    if (pid_path && write_pid_file(pid_path) != 0)
+        log_warn("cannot write pid file %s", pid_path);
+    log_info("listening on %s with %d threads", cfg.fcgi_socket, cfg.app_threads);
+
+    int sig = 0;
+    sigwait(&stop_set, &sig);
+    log_info("signal %d: stopping", sig);
+    rc = 0;
+
+stop:
+    atomic_store(&stopping, 1);
+    shutdown(listen_fd, SHUT_RDWR);
+    for (int i = 0; i < started; i++) {
+        /* Repeat the nudge until the thread leaves its blocking read. */
+        struct timespec ts;
+        for (;;) {
+            pthread_kill(threads[i], SIGUSR2);
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_timedjoin_np(threads[i], NULL, &ts) == 0)
+                break;
+        }
+    }
+    log_info("stopped");
+out:
+    free(threads);
+    if (listen_fd >= 0) {
+        close(listen_fd);
+        unlink(cfg.fcgi_socket);
+    }
+    if (pid_path && rc == 0)
+        unlink(pid_path);
+    templates_free(tpl);
+    if (db_ready)
+        db_global_cleanup();
+    snowflake_destroy(&shop_ids);
+    return rc;
+}

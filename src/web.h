@@ -1,0 +1,28 @@
+/* web: one request from FastCGI to the response: read and cap the input,
+ * route it, run the handler, and answer (HTML page or JSON) through the one
+ * response writer. Nothing a request does can crash the worker: every failure
+ * becomes a logged error and a 5xx page or JSON error. */
+#ifndef SHOP_WEB_H
+#define SHOP_WEB_H
+
+#include "config.h"
+#include "mq.h"
+#include "templates.h"
+
+struct FCGX_Request;
+
+struct web_app {
+    const struct shop_config *cfg;
+    const struct templates *tpl;
+    struct mq_params mq; /* for the per-thread broker connection */
+};
+
+/* Handle one accepted request completely (the caller then calls
+ * FCGX_Finish_r). Thread-safe; uses this thread's database and broker
+ * connections. */
+void web_handle(const struct web_app *app, struct FCGX_Request *fr);
+
+/* Close this thread's connections (call before the worker thread exits). */
+void web_thread_end(void);
+
+#endif

@@ -1,0 +1,207 @@
+/* The edge: decoding, field lookup with caps, request reading from a
+ * FastCGI environment, JSON bodies, and the response writer's headers. */
+#include "testmain.h"
+#include <json-c/json.h>
+#include <string.h>
+
+#include "http.h"
+
+static void test_url_decode(void)
+{
+    char out[16];
+    CU_ASSERT_EQUAL(http_url_decode("a%20b+c", 7, out, sizeof out, 1), 5);
+    CU_ASSERT_STRING_EQUAL(out, "a b c");
+    CU_ASSERT_EQUAL(http_url_decode("a+b", 3, out, sizeof out, 0), 3);
+    CU_ASSERT_STRING_EQUAL(out, "a+b");
+    CU_ASSERT_EQUAL(http_url_decode("%e4%b8%ad", 9, out, sizeof out, 0), 3);
+    CU_ASSERT_EQUAL(http_url_decode("%zz", 3, out, sizeof out, 0), -1);
+    CU_ASSERT_EQUAL(http_url_decode("%4", 2, out, sizeof out, 0), -1);
+    CU_ASSERT_EQUAL(http_url_decode("%", 1, out, sizeof out, 0), -1);
+    CU_ASSERT_EQUAL(http_url_decode("a%00b", 5, out, sizeof out, 0), -1);
+    /* exactly fits (15 chars + NUL) vs one too many */
+    CU_ASSERT_EQUAL(http_url_decode("123456789012345", 15, out, sizeof out, 0), 15);
+    CU_ASSERT_EQUAL(http_url_decode("1234567890123456", 16, out, sizeof out, 0), -1);
+}
+
+static void test_form_get(void)
+{
+    const char *f = "login=alice&password=p%26ss+w&empty=&flag&x=1&x=2";
+    char out[32];
+    CU_ASSERT_EQUAL(http_form_get(f, strlen(f), "login", out, sizeof out), 1);
+    CU_ASSERT_STRING_EQUAL(out, "alice");
+    CU_ASSERT_EQUAL(http_form_get(f, strlen(f), "password", out, sizeof out), 1);
+    CU_ASSERT_STRING_EQUAL(out, "p&ss w");
+    CU_ASSERT_EQUAL(http_form_get(f, strlen(f), "empty", out, sizeof out), 1);
+    CU_ASSERT_STRING_EQUAL(out, "");
+    CU_ASSERT_EQUAL(http_form_get(f, strlen(f), "flag", out, sizeof out), 1);
+    CU_ASSERT_EQUAL(http_form_get(f, strlen(f), "x", out, sizeof out), 1);
+    CU_ASSERT_STRING_EQUAL(out, "1");
+    CU_ASSERT_EQUAL(http_form_get(f, strlen(f), "log", out, sizeof out), 0);
+    CU_ASSERT_EQUAL(http_form_get(f, strlen(f), "missing", out, sizeof out), 0);
+    char small[4];
+    CU_ASSERT_EQUAL(http_form_get(f, strlen(f), "login", small, sizeof small), -1);
+    CU_ASSERT_EQUAL(http_form_get("", 0, "a", out, sizeof out), 0);
+}
+
+static void test_cookie_get(void)
+{
+    char out[64];
+    const char *h = "theme=dark; sid=abc123;  other=\"quoted\"";
+    CU_ASSERT_EQUAL(http_cookie_get(h, "sid", out, sizeof out), 1);
+    CU_ASSERT_STRING_EQUAL(out, "abc123");
+    CU_ASSERT_EQUAL(http_cookie_get(h, "other", out, sizeof out), 1);
+    CU_ASSERT_STRING_EQUAL(out, "quoted");
+    CU_ASSERT_EQUAL(http_cookie_get(h, "id", out, sizeof out), 0);
+    CU_ASSERT_EQUAL(http_cookie_get("", "sid", out, sizeof out), 0);
+    CU_ASSERT_EQUAL(http_cookie_get(NULL, "sid", out, sizeof out), 0);
+}
+
+static void test_request_read(void)
+{
+    char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/goods/12%33?x=1", "QUERY_STRING=x=1",
+                   "HTTP_COOKIE=sid=1", "REQUEST_ID=0123456789abcdef0123456789abcdef", NULL};
+    struct http_request r;
+    CU_ASSERT_EQUAL(http_request_read(&r, env, NULL, 1024), HTTP_READ_OK);
+    CU_ASSERT_EQUAL(r.method, HTTP_GET);
+    CU_ASSERT_STRING_EQUAL(r.path, "/goods/123");
+    CU_ASSERT_STRING_EQUAL(r.query, "x=1");
+    CU_ASSERT_STRING_EQUAL(r.cookie, "sid=1");
+    CU_ASSERT_STRING_EQUAL(r.content_type, "");
+    CU_ASSERT_STRING_EQUAL(r.request_id, "0123456789abcdef");
+    http_request_free(&r);
+}
+
+static void test_request_generated_id_and_method(void)
+{
+    char *env[] = {"REQUEST_METHOD=BREW", "REQUEST_URI=/", NULL};
+    struct http_request r;
+    CU_ASSERT_EQUAL(http_request_read(&r, env, NULL, 1024), HTTP_READ_OK);
+    CU_ASSERT_EQUAL(r.method, HTTP_OTHER);
+    CU_ASSERT_EQUAL(strlen(r.request_id), HTTP_REQUEST_ID_LEN);
+    CU_ASSERT_EQUAL(strspn(r.request_id, "0123456789abcdef"), HTTP_REQUEST_ID_LEN);
+    http_request_free(&r);
+}
+
+static void test_request_refusals(void)
+{
+    struct http_request r;
+    char *too_large[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/api/orders",
+                         "CONTENT_LENGTH=2048", NULL};
+    CU_ASSERT_EQUAL(http_request_read(&r, too_large, NULL, 1024), HTTP_READ_TOO_LARGE);
+    http_request_free(&r);
+    char *bad_len[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/", "CONTENT_LENGTH=12x", NULL};
+    CU_ASSERT_EQUAL(http_request_read(&r, bad_len, NULL, 1024), HTTP_READ_BAD);
+    http_request_free(&r);
+    char *neg_len[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/", "CONTENT_LENGTH=-1", NULL};
+    CU_ASSERT_EQUAL(http_request_read(&r, neg_len, NULL, 1024), HTTP_READ_BAD);
+    http_request_free(&r);
+    char *bad_path[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a%00b", NULL};
+    CU_ASSERT_EQUAL(http_request_read(&r, bad_path, NULL, 1024), HTTP_READ_BAD);
+    http_request_free(&r);
+    char *no_slash[] = {"REQUEST_METHOD=GET", "REQUEST_URI=http://x/", NULL};
+    CU_ASSERT_EQUAL(http_request_read(&r, no_slash, NULL, 1024), HTTP_READ_BAD);
+    http_request_free(&r);
+    static char cookie[HTTP_HEADER_MAX + 32] = "HTTP_COOKIE=";
+    memset(cookie + 12, 'a', HTTP_HEADER_MAX + 1);
+    char *big_cookie[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/", cookie, NULL};
+    CU_ASSERT_EQUAL(http_request_read(&r, big_cookie, NULL, 1024), HTTP_READ_BAD);
+    http_request_free(&r);
+}
+
+static enum shop_code parse_body(const char *ct, const char *body, json_object **out)
+{
+    struct http_request r;
+    memset(&r, 0, sizeof r);
+    r.content_type = ct;
+    buf_init(&r.body, 1024);
+    buf_puts(&r.body, body);
+    enum shop_code rc = http_json_body(&r, 4, out);
+    buf_free(&r.body);
+    return rc;
+}
+
+static void test_json_body(void)
+{
+    json_object *o = NULL;
+    CU_ASSERT_EQUAL(parse_body("application/json", "{\"a\":1} \n", &o), SHOP_SUCCESS);
+    CU_ASSERT_PTR_NOT_NULL(o);
+    json_object_put(o);
+    CU_ASSERT_EQUAL(parse_body("application/json; charset=utf-8", "{}", &o), SHOP_SUCCESS);
+    json_object_put(o);
+    CU_ASSERT_EQUAL(parse_body("text/plain", "{}", &o), SHOP_UNSUPPORTED_MEDIA_TYPE);
+    CU_ASSERT_EQUAL(parse_body("application/json", "", &o), SHOP_REQUEST_PARAMETER_VALID);
+    CU_ASSERT_EQUAL(parse_body("application/json", "{\"a\":", &o), SHOP_REQUEST_PARAMETER_VALID);
+    CU_ASSERT_EQUAL(parse_body("application/json", "[1,2]", &o), SHOP_REQUEST_PARAMETER_VALID);
+    CU_ASSERT_EQUAL(parse_body("application/json", "{} {}", &o), SHOP_REQUEST_PARAMETER_VALID);
+    CU_ASSERT_EQUAL(parse_body("application/json", "{'a':1}", &o), SHOP_REQUEST_PARAMETER_VALID);
+    CU_ASSERT_EQUAL(parse_body("application/json", "{\"a\":\"it's \\\"x\\\"\"}", &o), SHOP_SUCCESS);
+    json_object_put(o);
+    o = NULL;
+    CU_ASSERT_EQUAL(parse_body("application/json", "{\"a\":[[[[[1]]]]]}", &o),
+                    SHOP_REQUEST_PARAMETER_VALID);
+    CU_ASSERT_PTR_NULL(o);
+}
+
+static void test_response_headers(void)
+{
+    struct http_response res;
+    struct buf out;
+    http_response_init(&res);
+    buf_init(&out, 1 << 20);
+    CU_ASSERT_EQUAL(http_json_error(&res, SHOP_GOODS_NO_EXIST, NULL), 0);
+    CU_ASSERT_EQUAL(http_header_add(&res, "X-Test", "evil\r\nSet-Cookie: x=1"), -1);
+    CU_ASSERT_EQUAL(http_header_add(&res, "X-Test", "ok"), 0);
+    CU_ASSERT_EQUAL(http_response_serialize(&res, &out), 0);
+    const char *s = buf_str(&out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "Status: 404 Not Found\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "X-Content-Type-Options: nosniff\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "X-Frame-Options: DENY\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "Content-Security-Policy: default-src 'self'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "Content-Type: application/json\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "X-Test: ok\r\n"));
+    CU_ASSERT_PTR_NULL(strstr(s, "Set-Cookie"));
+    const char *body = strstr(s, "\r\n\r\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+    json_object *o = json_tokener_parse(body + 4);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    CU_ASSERT_FALSE(json_object_get_boolean(json_object_object_get(o, "success")));
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(json_object_object_get(o, "code")),
+                           "SHOP_GOODS_NO_EXIST");
+    CU_ASSERT_STRING_NOT_EQUAL(json_object_get_string(json_object_object_get(o, "message")), "");
+    json_object_put(o);
+    /* HEAD: the same headers, no body */
+    buf_reset(&out);
+    res.no_body = 1;
+    CU_ASSERT_EQUAL(http_response_serialize(&res, &out), 0);
+    CU_ASSERT_EQUAL(strstr(buf_str(&out), "\r\n\r\n")[4], '\0');
+    http_response_free(&res);
+    buf_free(&out);
+}
+
+static void test_wants_json(void)
+{
+    struct http_request r;
+    memset(&r, 0, sizeof r);
+    r.accept = "text/html,application/xhtml+xml";
+    strcpy(r.path, "/api/goods");
+    CU_ASSERT_TRUE(http_wants_json(&r));
+    strcpy(r.path, "/nothing");
+    CU_ASSERT_FALSE(http_wants_json(&r));
+    r.accept = "application/json";
+    CU_ASSERT_TRUE(http_wants_json(&r));
+}
+
+#define SUITE_NAME "http"
+static const struct test_case TESTS[] = {
+    {"url decode", test_url_decode},
+    {"form and query fields", test_form_get},
+    {"cookies", test_cookie_get},
+    {"request from a FastCGI environment", test_request_read},
+    {"generated request id, unknown method", test_request_generated_id_and_method},
+    {"refused requests", test_request_refusals},
+    {"JSON bodies", test_json_body},
+    {"response headers and JSON errors", test_response_headers},
+    {"JSON or HTML", test_wants_json},
+    {NULL, NULL},
+};
+#include "testmain.h"
