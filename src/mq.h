@@ -39,26 +39,49 @@ void mq_close(mq_conn *c);
 /* Reconnect when the connection is gone (no-op when it is up). */
 enum mq_status mq_ensure(mq_conn *c);
 
-/* Declare the exchange, the queues and their bindings (idempotent). */
+/* Retry plumbing. Every consumed queue Q comes with two durable queues:
+ *   Q.retry   x-message-ttl MQ_RETRY_TTL_MS, dead-lettered (exchange "",
+ *             routing key Q) back to Q when the TTL expires;
+ *   Q.parked  plain: messages that were rejected or retried too often wait
+ *             there for a human.
+ * mq_consume handles MQ_RETRY by publishing a copy (persistent, confirmed) to
+ * Q.retry with the header x-shop-tries incremented and the original routing
+ * key kept in x-shop-routing-key, then acking the original; after
+ * MQ_MAX_TRIES retries, and on MQ_REJECT, the copy goes to Q.parked instead. */
+#define MQ_RETRY_TTL_MS 5000
+#define MQ_MAX_TRIES    5
+
+/* Declare the exchange, the queues of the shop's table (shop.audit bound to
+ * "#") with their retry plumbing, and the bindings (idempotent). */
 enum mq_status mq_declare_topology(mq_conn *c);
 
+/* Declare one durable queue with its Q.retry (TTL retry_ttl_ms) and Q.parked,
+ * bound to `exchange` (declared as a durable topic exchange) with each key of
+ * the NULL-terminated `keys`. mq_declare_topology uses it for each queue of its
+ * table; tests use it for scratch queues. Redeclaring with another TTL fails. */
+enum mq_status mq_declare_queue(mq_conn *c, const char *exchange, const char *queue,
+                                const char *const *keys, int retry_ttl_ms);
+
 /* Publish persistent (delivery_mode 2) JSON with message_id and wait for the
- * broker's ack. MQ_OK only after basic.ack. On MQ_GONE the connection is
- * marked for reconnect by the next mq_ensure. */
+ * broker's ack. MQ_OK only after basic.ack. The message is mandatory: an
+ * unroutable one comes back as MQ_ERR. On MQ_GONE or MQ_TIMEOUT the
+ * connection is dropped and reconnected by the next call; a publish that
+ * finds an established connection dead is retried once on a new one (at
+ * least once: consumers dedupe by message_id). */
 enum mq_status mq_publish(mq_conn *c, const char *exchange, const char *routing_key,
                           const char *message_id, const void *body, size_t len);
 
 /* What a consumer callback decides for one delivery. */
 enum mq_verdict {
     MQ_ACK,    /* done (including "already done"): ack */
-    MQ_RETRY,  /* failed for now: reject without requeue after scheduling a retry */
-    MQ_REJECT, /* poison: reject without requeue */
+    MQ_RETRY,  /* failed for now: a copy goes to Q.retry (Q.parked after MQ_MAX_TRIES) */
+    MQ_REJECT, /* poison: a copy goes to Q.parked */
 };
 
 struct mq_message {
-    const char *routing_key;
-    const char *message_id; /* "" when absent */
-    const char *body;       /* NUL-terminated copy */
+    const char *routing_key; /* the original one, also after retries */
+    const char *message_id;  /* "" when absent */
+    const char *body;        /* NUL-terminated copy */
     size_t body_len;
     int redelivered;
     unsigned long long delivery_tag;

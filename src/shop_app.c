@@ -40,7 +40,7 @@ static void *worker(void *arg)
 {
     (void)arg;
     FCGX_Request req;
-    if (FCGX_InitRequest(&req, listen_fd, 0) != 0) {
+    if (FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         log_error("FCGX_InitRequest failed");
         return NULL;
     }
@@ -176,6 +176,7 @@ int main(int argc, char **argv)
 
 stop:
     atomic_store(&stopping, 1);
+    FCGX_ShutdownPending();
     shutdown(listen_fd, SHUT_RDWR);
     for (int i = 0; i < started; i++) {
         /* Repeat the nudge until the thread leaves its blocking read. */

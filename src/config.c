@@ -1,0 +1,316 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* A config line longer than this is refused rather than split. */
+#define CONFIG_LINE_MAX   (CONFIG_STR_MAX + 256)
+#define CONFIG_ENV_PREFIX "SHOP_"
+
+enum config_type { CONFIG_INT, CONFIG_STRING };
+
+struct config_entry {
+    const char *name;
+    enum config_type type;
+    size_t offset;
+    size_t size; /* of the field: strings hold size - 1 bytes */
+    long long def_int;
+    const char *def_str;
+    long long min, max;         /* ints only */
+    const char *const *choices; /* strings: NULL-terminated allowed values, or NULL */
+    const char *help;
+};
+
+static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error", NULL};
+
+#define FIELD(f) offsetof(struct shop_config, f), sizeof(((struct shop_config *)0)->f)
+#define INT(f, def, lo, hi, help)                                                                  \
+    {                                                                                              \
+#f, CONFIG_INT, FIELD(f), def, NULL, lo, hi, NULL, help                                    \
+    }
+#define STR(f, def, help)                                                                          \
+    {                                                                                              \
+#f, CONFIG_STRING, FIELD(f), 0, def, 0, 0, NULL, help                                      \
+    }
+#define CHOICE(f, def, choices, help)                                                              \
+    {                                                                                              \
+#f, CONFIG_STRING, FIELD(f), 0, def, 0, 0, choices, help                                   \
+    }
+
+static const struct config_entry CONFIG[] = {
+    INT(worker_id, 1, 0, 1023, "snowflake worker id, unique per running process"),
+    CHOICE(log_level, "info", LOG_LEVELS, "lowest level logged: debug, info, warn, error"),
+    STR(fcgi_socket, "run/sock/shop-app.sock", "unix socket nginx talks FastCGI to"),
+    INT(app_threads, 32, 1, 512, "FastCGI worker threads"),
+    STR(templates_dir, "templates", "directory of the mustache templates"),
+    INT(max_body_bytes, 65536, 1024, 10485760, "largest request body accepted"),
+    INT(max_json_depth, 16, 2, 64, "deepest JSON nesting accepted"),
+    STR(db_host, "127.0.0.1", "MariaDB host"),
+    INT(db_port, 33306, 1, 65535, "MariaDB port"),
+    STR(db_socket, "", "MariaDB unix socket, used instead of host:port when set"),
+    STR(db_user, "shop", "MariaDB user"),
+    STR(db_password, "shop", "MariaDB password"),
+    STR(db_name, "shop", "MariaDB database"),
+    INT(db_timeout_s, 5, 1, 300, "MariaDB connect/read/write timeout, seconds"),
+    STR(mq_host, "127.0.0.1", "RabbitMQ host"),
+    INT(mq_port, 35672, 1, 65535, "RabbitMQ port"),
+    STR(mq_user, "shop", "RabbitMQ user"),
+    STR(mq_password, "shop", "RabbitMQ password"),
+    STR(mq_vhost, "/", "RabbitMQ virtual host"),
+    INT(mq_prefetch, 64, 1, 10000, "messages a consumer holds unacknowledged"),
+    INT(mq_timeout_ms, 5000, 100, 120000, "RabbitMQ connect and publisher-confirm wait, ms"),
+    INT(mq_heartbeat_s, 30, 0, 3600, "RabbitMQ heartbeat, seconds (0 = off)"),
+};
+
+#undef FIELD
+#undef INT
+#undef STR
+#undef CHOICE
+
+#define CONFIG_COUNT (sizeof CONFIG / sizeof CONFIG[0])
+
+static const struct config_entry *find_entry(const char *name)
+{
+    for (size_t i = 0; i < CONFIG_COUNT; i++)
+        if (strcmp(CONFIG[i].name, name) == 0)
+            return &CONFIG[i];
+    return NULL;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Append one line to err, keeping what fits: the first problems matter most. */
+static void add_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    size_t used = strnlen(err, errlen - 1);
+    if (used >= errlen - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err + used, errlen - used, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    used += (size_t)n < errlen - used ? (size_t)n : errlen - used - 1;
+    if (used < errlen - 1) {
+        err[used++] = '\n';
+        err[used] = '\0';
+    }
+}
+
+static int set_int(const struct config_entry *e, struct shop_config *cfg, const char *value,
+                   char *err, size_t errlen)
+{
+    /* strtoll alone would take " 12", "+12" and "12abc"; only plain decimal
+     * digits with an optional minus are a setting. */
+    const char *p = value[0] == '-' ? value + 1 : value;
+    if (!isdigit((unsigned char)*p)) {
+        set_err(err, errlen, "%s: \"%s\" is not an integer", e->name, value);
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (*end != '\0') {
+        set_err(err, errlen, "%s: \"%s\" is not an integer", e->name, value);
+        return -1;
+    }
+    if (errno == ERANGE || v < e->min || v > e->max) {
+        set_err(err, errlen, "%s: %s is out of range %lld..%lld", e->name, value, e->min, e->max);
+        return -1;
+    }
+    *(int *)((char *)cfg + e->offset) = (int)v;
+    return 0;
+}
+
+static int set_string(const struct config_entry *e, struct shop_config *cfg, const char *value,
+                      char *err, size_t errlen)
+{
+    size_t len = strlen(value);
+    char *field = (char *)cfg + e->offset;
+    if (len > e->size - 1) {
+        set_err(err, errlen, "%s: value is %zu bytes, longer than %zu", e->name, len, e->size - 1);
+        return -1;
+    }
+    if (e->choices != NULL) {
+        for (const char *const *c = e->choices; *c != NULL; c++) {
+            if (strcasecmp(value, *c) == 0) {
+                /* Store the canonical spelling. */
+                snprintf(field, e->size, "%s", *c);
+                return 0;
+            }
+        }
+        char list[CONFIG_STR_MAX] = "";
+        for (const char *const *c = e->choices; *c != NULL; c++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                     c == e->choices ? "" : ", ", *c);
+        set_err(err, errlen, "%s: \"%s\" is not one of %s", e->name, value, list);
+        return -1;
+    }
+    memcpy(field, value, len + 1);
+    return 0;
+}
+
+int config_set(struct shop_config *cfg, const char *name, const char *value, char *err,
+               size_t errlen)
+{
+    const struct config_entry *e = find_entry(name);
+    if (e == NULL) {
+        set_err(err, errlen, "%s: unknown setting", name);
+        return -1;
+    }
+    if (e->type == CONFIG_INT)
+        return set_int(e, cfg, value, err, errlen);
+    return set_string(e, cfg, value, err, errlen);
+}
+
+static void set_defaults(struct shop_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        const struct config_entry *e = &CONFIG[i];
+        char *field = (char *)cfg + e->offset;
+        if (e->type == CONFIG_INT)
+            *(int *)field = (int)e->def_int;
+        else
+            snprintf(field, e->size, "%s", e->def_str);
+    }
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Read `name = value` lines. Only whole lines starting with '#' are comments,
+ * so that a password may contain '#'. Returns the number of problems. */
+static int load_file(struct shop_config *cfg, const char *path, char *err, size_t errlen)
+{
+    int problems = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        add_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return 1;
+    }
+    char line[CONFIG_LINE_MAX];
+    unsigned lineno = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        size_t n = strlen(line);
+        if (n == sizeof line - 1 && line[n - 1] != '\n' && !feof(f)) {
+            add_err(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
+                    CONFIG_LINE_MAX - 2);
+            problems++;
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n')
+                ;
+            continue;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            add_err(err, errlen, "%s:%u: expected `name = value`", path, lineno);
+            problems++;
+            continue;
+        }
+        *eq = '\0';
+        char *name = trim(s);
+        char *value = trim(eq + 1);
+        char msg[CONFIG_LINE_MAX + 128];
+        if (config_set(cfg, name, value, msg, sizeof msg) != 0) {
+            add_err(err, errlen, "%s:%u: %s", path, lineno, msg);
+            problems++;
+        }
+    }
+    if (ferror(f)) {
+        add_err(err, errlen, "%s: read error", path);
+        problems++;
+    }
+    fclose(f);
+    return problems;
+}
+
+/* "db_port" -> "SHOP_DB_PORT" */
+static void env_name(const struct config_entry *e, char var[64])
+{
+    size_t k = 0;
+    for (const char *p = CONFIG_ENV_PREFIX; *p; p++)
+        var[k++] = *p;
+    for (const char *p = e->name; *p && k < 63; p++)
+        var[k++] = (char)toupper((unsigned char)*p);
+    var[k] = '\0';
+}
+
+static int load_env(struct shop_config *cfg, char *err, size_t errlen)
+{
+    int problems = 0;
+    for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        char var[64];
+        env_name(&CONFIG[i], var);
+        const char *value = getenv(var);
+        if (value == NULL)
+            continue;
+        char msg[CONFIG_LINE_MAX + 128];
+        if (config_set(cfg, CONFIG[i].name, value, msg, sizeof msg) != 0) {
+            add_err(err, errlen, "environment %s: %s", var, msg);
+            problems++;
+        }
+    }
+    return problems;
+}
+
+int config_load(struct shop_config *cfg, const char *path, char *err, size_t errlen)
+{
+    int problems = 0;
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    set_defaults(cfg);
+    if (path != NULL)
+        problems += load_file(cfg, path, err, errlen);
+    problems += load_env(cfg, err, errlen);
+    return problems == 0 ? 0 : -1;
+}
+
+void config_print_help(FILE *f)
+{
+    fprintf(f, "Settings (file lines `name = value`; the environment SHOP_<NAME> wins):\n");
+    for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        const struct config_entry *e = &CONFIG[i];
+        if (e->type == CONFIG_INT)
+            fprintf(f, "  %-16s int     default %lld, %lld..%lld\n", e->name, e->def_int, e->min,
+                    e->max);
+        else
+            fprintf(f, "  %-16s string  default \"%s\", at most %zu bytes\n", e->name, e->def_str,
+                    e->size - 1);
+        char var[64];
+        env_name(e, var);
+        fprintf(f, "      %s (environment %s)\n", e->help, var);
+    }
+}

@@ -1,0 +1,841 @@
+/* mq: RabbitMQ through rabbitmq-c 0.11.
+ *
+ * Channel 1 of every connection is in confirm mode and carries publishing and
+ * the synchronous declarations; mq_consume consumes on channel 2 of the same
+ * connection. The retry / park copies that mq_consume publishes go through a
+ * second connection of its own (c->aux): waiting for their confirm on the
+ * consuming connection would read (and lose) the deliveries that the prefetch
+ * lets the broker push meanwhile.
+ *
+ * Any failure that leaves the protocol state unknown (a socket error, a
+ * confirm that timed out, a channel or connection closed by the broker) drops
+ * the whole connection; the next call connects again. */
+#include "mq.h"
+
+#include "log.h"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PUB_CHANNEL     1
+#define CONSUME_CHANNEL 2
+#define FRAME_MAX       131072
+#define DEFAULT_TMO_MS  5000
+#define BACKOFF_MIN_MS  200
+#define BACKOFF_MAX_MS  5000
+#define POLL_MS         500
+
+#define HDR_TRIES  "x-shop-tries"
+#define HDR_RKEY   "x-shop-routing-key"
+#define HDR_REASON "x-shop-parked-reason"
+
+/* The shop's queues: each is bound to MQ_EXCHANGE with its keys and gets its
+ * Q.retry and Q.parked. Add a line to add a queue. */
+struct queue_def {
+    const char *name;
+    const char *const *keys; /* NULL-terminated */
+};
+
+static const char *const AUDIT_KEYS[] = {"#", NULL};
+
+static const struct queue_def QUEUES[] = {
+    {"shop.audit", AUDIT_KEYS},
+};
+
+struct mq_conn {
+    struct mq_params p;         /* owned copies */
+    amqp_connection_state_t st; /* NULL while disconnected */
+    uint64_t next_tag;          /* publish sequence number of channel 1 */
+    unsigned gen;               /* bumped on every connect */
+    struct mq_conn *aux;        /* mq_consume's publisher of retries */
+};
+
+/* ------------------------------------------------------------------ util */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval ms_tv(int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}
+
+/* Sleep ms, in slices, returning early when *stop is set. */
+static void sleep_ms(int ms, volatile sig_atomic_t *stop)
+{
+    while (ms > 0 && !(stop != NULL && *stop)) {
+        int s = ms > 100 ? 100 : ms;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)s * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= s;
+    }
+}
+
+static int tmo_ms(const mq_conn *c)
+{
+    return c->p.timeout_ms > 0 ? c->p.timeout_ms : DEFAULT_TMO_MS;
+}
+
+static amqp_bytes_t bytes_of(const char *s)
+{
+    return amqp_cstring_bytes(s != NULL ? s : "");
+}
+
+static char *dup_bytes(amqp_bytes_t b)
+{
+    char *s = malloc(b.len + 1);
+    if (s != NULL) {
+        if (b.len > 0)
+            memcpy(s, b.bytes, b.len);
+        s[b.len] = '\0';
+    }
+    return s;
+}
+
+/* Describe a failed RPC reply. */
+static void reply_text(amqp_rpc_reply_t r, char *buf, size_t n)
+{
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        snprintf(buf, n, "ok");
+        break;
+    case AMQP_RESPONSE_NONE:
+        snprintf(buf, n, "no reply");
+        break;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        snprintf(buf, n, "%s", amqp_error_string2(r.library_error));
+        break;
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            const amqp_connection_close_t *m = r.reply.decoded;
+            snprintf(buf, n, "connection closed by the broker: %u %.*s", m->reply_code,
+                     (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        } else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            const amqp_channel_close_t *m = r.reply.decoded;
+            snprintf(buf, n, "channel closed by the broker: %u %.*s", m->reply_code,
+                     (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        } else {
+            snprintf(buf, n, "server exception, method 0x%08x", (unsigned)r.reply.id);
+        }
+        break;
+    }
+}
+
+/* ------------------------------------------------------------ connection */
+
+static void params_free(struct mq_params *p)
+{
+    free((char *)p->host);
+    free((char *)p->user);
+    free((char *)p->password);
+    free((char *)p->vhost);
+    memset(p, 0, sizeof *p);
+}
+
+static int params_copy(struct mq_params *d, const struct mq_params *s)
+{
+    *d = *s;
+    d->host = strdup(s->host ? s->host : "127.0.0.1");
+    d->user = strdup(s->user ? s->user : "guest");
+    d->password = strdup(s->password ? s->password : "");
+    d->vhost = strdup(s->vhost && *s->vhost ? s->vhost : "/");
+    if (d->host == NULL || d->user == NULL || d->password == NULL || d->vhost == NULL) {
+        params_free(d);
+        return -1;
+    }
+    if (d->port <= 0)
+        d->port = 5672;
+    return 0;
+}
+
+/* Forget the connection without talking to the broker (it may be dead). */
+static void conn_drop(mq_conn *c)
+{
+    if (c->st != NULL) {
+        amqp_destroy_connection(c->st);
+        c->st = NULL;
+    }
+}
+
+/* Check the reply of the last RPC; on failure log, drop and return
+ * MQ_ERR (the broker refused) or MQ_GONE. */
+static enum mq_status rpc_check(mq_conn *c, const char *what)
+{
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(c->st);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL)
+        return MQ_OK;
+    char msg[256];
+    reply_text(r, msg, sizeof msg);
+    enum mq_status rc = MQ_GONE;
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        log_error("mq: %s refused: %s", what, msg);
+        rc = MQ_ERR;
+    } else {
+        log_warn("mq: %s failed: %s", what, msg);
+    }
+    conn_drop(c);
+    return rc;
+}
+
+static int conn_connect(mq_conn *c)
+{
+    conn_drop(c);
+    amqp_connection_state_t st = amqp_new_connection();
+    if (st == NULL) {
+        log_error("mq: out of memory");
+        return -1;
+    }
+    amqp_socket_t *sock = amqp_tcp_socket_new(st);
+    if (sock == NULL) {
+        log_error("mq: cannot create a socket");
+        amqp_destroy_connection(st);
+        return -1;
+    }
+    struct timeval tv = ms_tv(tmo_ms(c));
+    int rc = amqp_socket_open_noblock(sock, c->p.host, c->p.port, &tv);
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("mq: cannot connect to %s:%d: %s", c->p.host, c->p.port, amqp_error_string2(rc));
+        amqp_destroy_connection(st);
+        return -1;
+    }
+    amqp_set_handshake_timeout(st, &tv);
+    amqp_set_rpc_timeout(st, &tv);
+    amqp_rpc_reply_t r =
+        amqp_login(st, c->p.vhost, 0, FRAME_MAX, c->p.heartbeat_s > 0 ? c->p.heartbeat_s : 0,
+                   AMQP_SASL_METHOD_PLAIN, c->p.user, c->p.password);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        char msg[256];
+        reply_text(r, msg, sizeof msg);
+        log_warn("mq: login to %s:%d as %s failed: %s", c->p.host, c->p.port, c->p.user, msg);
+        amqp_destroy_connection(st);
+        return -1;
+    }
+    c->st = st;
+    amqp_channel_open(st, PUB_CHANNEL);
+    if (rpc_check(c, "channel.open") != MQ_OK)
+        return -1;
+    amqp_confirm_select(st, PUB_CHANNEL);
+    if (rpc_check(c, "confirm.select") != MQ_OK)
+        return -1;
+    c->next_tag = 1;
+    c->gen++;
+    return 0;
+}
+
+static mq_conn *conn_new(const struct mq_params *p)
+{
+    mq_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    if (params_copy(&c->p, p) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+mq_conn *mq_open(const struct mq_params *p)
+{
+    if (p == NULL)
+        return NULL;
+    mq_conn *c = conn_new(p);
+    if (c == NULL) {
+        log_error("mq: out of memory");
+        return NULL;
+    }
+    if (conn_connect(c) != 0) {
+        mq_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void mq_close(mq_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->aux != NULL)
+        mq_close(c->aux);
+    if (c->st != NULL) {
+        amqp_connection_close(c->st, AMQP_REPLY_SUCCESS);
+        conn_drop(c);
+    }
+    params_free(&c->p);
+    free(c);
+}
+
+enum mq_status mq_ensure(mq_conn *c)
+{
+    if (c == NULL)
+        return MQ_GONE;
+    if (c->st != NULL)
+        return MQ_OK;
+    return conn_connect(c) == 0 ? MQ_OK : MQ_GONE;
+}
+
+/* ------------------------------------------------------------ publishing */
+
+/* Wait for the broker's confirm of delivery tag `tag` on channel 1. */
+static enum mq_status wait_confirm(mq_conn *c, uint64_t tag, const char *exchange,
+                                   const char *routing_key)
+{
+    int64_t deadline = now_ms() + tmo_ms(c);
+    int returned = 0;
+    for (;;) {
+        struct timeval tv = ms_tv(deadline - now_ms());
+        amqp_frame_t f;
+        int rc = amqp_simple_wait_frame_noblock(c->st, &f, &tv);
+        if (rc == AMQP_STATUS_TIMEOUT) {
+            log_warn("mq: no confirm within %d ms (exchange '%s', key '%s'); reconnecting",
+                     tmo_ms(c), exchange, routing_key);
+            conn_drop(c);
+            return MQ_TIMEOUT;
+        }
+        if (rc != AMQP_STATUS_OK) {
+            log_warn("mq: connection lost waiting for a confirm: %s", amqp_error_string2(rc));
+            conn_drop(c);
+            return MQ_GONE;
+        }
+        if (f.frame_type != AMQP_FRAME_METHOD)
+            continue;
+        switch (f.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            const amqp_basic_ack_t *a = f.payload.method.decoded;
+            if (f.channel != PUB_CHANNEL)
+                break;
+            if (a->delivery_tag == tag || (a->multiple && a->delivery_tag >= tag))
+                return returned ? MQ_ERR : MQ_OK;
+            break;
+        }
+        case AMQP_BASIC_NACK_METHOD: {
+            const amqp_basic_nack_t *a = f.payload.method.decoded;
+            if (f.channel != PUB_CHANNEL)
+                break;
+            if (a->delivery_tag == tag || (a->multiple && a->delivery_tag >= tag)) {
+                log_error("mq: broker nacked a message (exchange '%s', key '%s')", exchange,
+                          routing_key);
+                return MQ_NACKED;
+            }
+            break;
+        }
+        case AMQP_BASIC_RETURN_METHOD: {
+            const amqp_basic_return_t *m = f.payload.method.decoded;
+            if (f.channel != PUB_CHANNEL)
+                break;
+            log_error("mq: unroutable message returned (exchange '%s', key '%s'): %u %.*s",
+                      exchange, routing_key, m->reply_code, (int)m->reply_text.len,
+                      (const char *)m->reply_text.bytes);
+            /* The returned content follows; the ack comes after it. */
+            amqp_message_t msg;
+            amqp_rpc_reply_t r = amqp_read_message(c->st, PUB_CHANNEL, &msg, 0);
+            if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+                conn_drop(c);
+                return MQ_GONE;
+            }
+            amqp_destroy_message(&msg);
+            returned = 1;
+            break;
+        }
+        case AMQP_CHANNEL_CLOSE_METHOD: {
+            const amqp_channel_close_t *m = f.payload.method.decoded;
+            log_error("mq: publish refused (exchange '%s', key '%s'): %u %.*s", exchange,
+                      routing_key, m->reply_code, (int)m->reply_text.len,
+                      (const char *)m->reply_text.bytes);
+            conn_drop(c);
+            return MQ_ERR;
+        }
+        case AMQP_CONNECTION_CLOSE_METHOD: {
+            const amqp_connection_close_t *m = f.payload.method.decoded;
+            log_warn("mq: connection closed by the broker: %u %.*s", m->reply_code,
+                     (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+            conn_drop(c);
+            return MQ_GONE;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+static enum mq_status publish_once(mq_conn *c, const char *exchange, const char *routing_key,
+                                   const amqp_basic_properties_t *props, const void *body,
+                                   size_t len)
+{
+    amqp_bytes_t b = {.len = len, .bytes = (void *)body};
+    int rc = amqp_basic_publish(c->st, PUB_CHANNEL, bytes_of(exchange), bytes_of(routing_key), 1, 0,
+                                props, b);
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("mq: publish failed: %s", amqp_error_string2(rc));
+        conn_drop(c);
+        return MQ_GONE;
+    }
+    uint64_t tag = c->next_tag++;
+    enum mq_status st = wait_confirm(c, tag, exchange, routing_key);
+    if (c->st != NULL)
+        amqp_maybe_release_buffers(c->st);
+    return st;
+}
+
+/* Publish, connecting when needed; a connection found dead is replaced and
+ * the message published once more. */
+static enum mq_status publish_props(mq_conn *c, const char *exchange, const char *routing_key,
+                                    const amqp_basic_properties_t *props, const void *body,
+                                    size_t len)
+{
+    for (int attempt = 0;; attempt++) {
+        int fresh = 0;
+        if (c->st == NULL) {
+            if (conn_connect(c) != 0)
+                return MQ_GONE;
+            fresh = 1;
+        }
+        enum mq_status rc = publish_once(c, exchange, routing_key, props, body, len);
+        if (rc == MQ_GONE && attempt == 0 && !fresh) {
+            log_info("mq: reconnecting to publish again");
+            continue;
+        }
+        return rc;
+    }
+}
+
+enum mq_status mq_publish(mq_conn *c, const char *exchange, const char *routing_key,
+                          const char *message_id, const void *body, size_t len)
+{
+    if (c == NULL)
+        return MQ_GONE;
+    if (body == NULL && len > 0)
+        return MQ_ERR;
+    amqp_basic_properties_t props;
+    memset(&props, 0, sizeof props);
+    props._flags =
+        AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    props.timestamp = (uint64_t)time(NULL);
+    if (message_id != NULL && *message_id != '\0') {
+        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props.message_id = amqp_cstring_bytes(message_id);
+    }
+    return publish_props(c, exchange, routing_key, &props, body, len);
+}
+
+/* -------------------------------------------------------------- topology */
+
+static enum mq_status declare_exchange(mq_conn *c, const char *exchange)
+{
+    amqp_exchange_declare(c->st, PUB_CHANNEL, bytes_of(exchange), amqp_cstring_bytes("topic"), 0, 1,
+                          0, 0, amqp_empty_table);
+    return rpc_check(c, "exchange.declare");
+}
+
+static enum mq_status declare_queue(mq_conn *c, const char *exchange, const char *queue,
+                                    const char *const *keys, int retry_ttl_ms)
+{
+    char retry[256], parked[256];
+    if ((size_t)snprintf(retry, sizeof retry, "%s.retry", queue) >= sizeof retry ||
+        (size_t)snprintf(parked, sizeof parked, "%s.parked", queue) >= sizeof parked) {
+        log_error("mq: queue name too long: %s", queue);
+        return MQ_ERR;
+    }
+    amqp_queue_declare(c->st, PUB_CHANNEL, bytes_of(queue), 0, 1, 0, 0, amqp_empty_table);
+    enum mq_status rc = rpc_check(c, "queue.declare");
+    if (rc != MQ_OK)
+        return rc;
+
+    amqp_table_entry_t e[3];
+    memset(e, 0, sizeof e);
+    e[0].key = amqp_cstring_bytes("x-message-ttl");
+    e[0].value.kind = AMQP_FIELD_KIND_I32;
+    e[0].value.value.i32 = retry_ttl_ms > 0 ? retry_ttl_ms : MQ_RETRY_TTL_MS;
+    e[1].key = amqp_cstring_bytes("x-dead-letter-exchange");
+    e[1].value.kind = AMQP_FIELD_KIND_UTF8;
+    e[1].value.value.bytes = amqp_cstring_bytes("");
+    e[2].key = amqp_cstring_bytes("x-dead-letter-routing-key");
+    e[2].value.kind = AMQP_FIELD_KIND_UTF8;
+    e[2].value.value.bytes = amqp_cstring_bytes(queue);
+    amqp_table_t args = {.num_entries = 3, .entries = e};
+    amqp_queue_declare(c->st, PUB_CHANNEL, amqp_cstring_bytes(retry), 0, 1, 0, 0, args);
+    if ((rc = rpc_check(c, "queue.declare (retry)")) != MQ_OK)
+        return rc;
+    amqp_queue_declare(c->st, PUB_CHANNEL, amqp_cstring_bytes(parked), 0, 1, 0, 0,
+                       amqp_empty_table);
+    if ((rc = rpc_check(c, "queue.declare (parked)")) != MQ_OK)
+        return rc;
+    for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
+        amqp_queue_bind(c->st, PUB_CHANNEL, bytes_of(queue), bytes_of(exchange), bytes_of(keys[i]),
+                        amqp_empty_table);
+        if ((rc = rpc_check(c, "queue.bind")) != MQ_OK)
+            return rc;
+    }
+    return MQ_OK;
+}
+
+enum mq_status mq_declare_queue(mq_conn *c, const char *exchange, const char *queue,
+                                const char *const *keys, int retry_ttl_ms)
+{
+    if (c == NULL || queue == NULL || *queue == '\0')
+        return c == NULL ? MQ_GONE : MQ_ERR;
+    enum mq_status rc = mq_ensure(c);
+    if (rc != MQ_OK)
+        return rc;
+    if (exchange != NULL && *exchange != '\0' && (rc = declare_exchange(c, exchange)) != MQ_OK)
+        return rc;
+    return declare_queue(c, exchange, queue, keys, retry_ttl_ms);
+}
+
+enum mq_status mq_declare_topology(mq_conn *c)
+{
+    enum mq_status rc = mq_ensure(c);
+    if (rc != MQ_OK)
+        return rc;
+    if ((rc = declare_exchange(c, MQ_EXCHANGE)) != MQ_OK)
+        return rc;
+    for (size_t i = 0; i < sizeof QUEUES / sizeof QUEUES[0]; i++) {
+        rc = declare_queue(c, MQ_EXCHANGE, QUEUES[i].name, QUEUES[i].keys, MQ_RETRY_TTL_MS);
+        if (rc != MQ_OK)
+            return rc;
+    }
+    return MQ_OK;
+}
+
+/* ------------------------------------------------------------------ ping */
+
+enum mq_status mq_ping(mq_conn *c)
+{
+    if (c == NULL)
+        return MQ_GONE;
+    for (int attempt = 0;; attempt++) {
+        int fresh = 0;
+        if (c->st == NULL) {
+            if (conn_connect(c) != 0)
+                return MQ_GONE;
+            fresh = 1;
+        }
+        /* A passive declare of an exchange every vhost has: one round trip. */
+        amqp_exchange_declare(c->st, PUB_CHANNEL, amqp_cstring_bytes("amq.topic"),
+                              amqp_cstring_bytes("topic"), 1, 1, 0, 0, amqp_empty_table);
+        if (rpc_check(c, "ping") == MQ_OK) {
+            amqp_maybe_release_buffers(c->st);
+            return MQ_OK;
+        }
+        if (attempt == 0 && !fresh)
+            continue;
+        return MQ_GONE;
+    }
+}
+
+/* ------------------------------------------------------------- consuming */
+
+static const amqp_field_value_t *header_get(const amqp_basic_properties_t *p, const char *key)
+{
+    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+        return NULL;
+    size_t kl = strlen(key);
+    for (int i = 0; i < p->headers.num_entries; i++) {
+        const amqp_table_entry_t *e = &p->headers.entries[i];
+        if (e->key.len == kl && memcmp(e->key.bytes, key, kl) == 0)
+            return &e->value;
+    }
+    return NULL;
+}
+
+static int64_t field_int(const amqp_field_value_t *v, int64_t def)
+{
+    if (v == NULL)
+        return def;
+    switch (v->kind) {
+    case AMQP_FIELD_KIND_I8:
+        return v->value.i8;
+    case AMQP_FIELD_KIND_U8:
+        return v->value.u8;
+    case AMQP_FIELD_KIND_I16:
+        return v->value.i16;
+    case AMQP_FIELD_KIND_U16:
+        return v->value.u16;
+    case AMQP_FIELD_KIND_I32:
+        return v->value.i32;
+    case AMQP_FIELD_KIND_U32:
+        return v->value.u32;
+    case AMQP_FIELD_KIND_I64:
+        return v->value.i64;
+    case AMQP_FIELD_KIND_U64:
+        return (int64_t)v->value.u64;
+    default:
+        return def;
+    }
+}
+
+static int is_shop_or_death_header(amqp_bytes_t k)
+{
+    static const char *const drop[] = {HDR_TRIES,
+                                       HDR_RKEY,
+                                       HDR_REASON,
+                                       "x-death",
+                                       "x-first-death-exchange",
+                                       "x-first-death-queue",
+                                       "x-first-death-reason",
+                                       "x-last-death-exchange",
+                                       "x-last-death-queue",
+                                       "x-last-death-reason"};
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+        if (k.len == strlen(drop[i]) && memcmp(k.bytes, drop[i], k.len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Publish a copy of the delivery to `target` (a queue, through the default
+ * exchange) with the retry headers, on the aux connection. */
+static enum mq_status republish(mq_conn *c, const amqp_envelope_t *env, const char *target,
+                                int64_t tries, const char *orig_rk, const char *reason)
+{
+    if (c->aux == NULL) {
+        c->aux = conn_new(&c->p);
+        if (c->aux == NULL)
+            return MQ_ERR;
+    }
+    const amqp_basic_properties_t *op = &env->message.properties;
+    int nold = (op->_flags & AMQP_BASIC_HEADERS_FLAG) ? op->headers.num_entries : 0;
+    amqp_table_entry_t *e = calloc((size_t)nold + 3, sizeof *e);
+    if (e == NULL)
+        return MQ_ERR;
+    int n = 0;
+    for (int i = 0; i < nold; i++)
+        if (!is_shop_or_death_header(op->headers.entries[i].key))
+            e[n++] = op->headers.entries[i];
+    e[n].key = amqp_cstring_bytes(HDR_TRIES);
+    e[n].value.kind = AMQP_FIELD_KIND_I32;
+    e[n].value.value.i32 = (int32_t)tries;
+    n++;
+    e[n].key = amqp_cstring_bytes(HDR_RKEY);
+    e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+    e[n].value.value.bytes = amqp_cstring_bytes(orig_rk);
+    n++;
+    if (reason != NULL) {
+        e[n].key = amqp_cstring_bytes(HDR_REASON);
+        e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+        e[n].value.value.bytes = amqp_cstring_bytes(reason);
+        n++;
+    }
+    amqp_basic_properties_t props = *op;
+    props._flags |= AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    props.headers.num_entries = n;
+    props.headers.entries = e;
+    enum mq_status rc =
+        publish_props(c->aux, "", target, &props, env->message.body.bytes, env->message.body.len);
+    free(e);
+    return rc;
+}
+
+/* Run the handler on one delivery and settle it. Returns -1 when the
+ * consuming connection failed (it was dropped). */
+static int handle_delivery(mq_conn *c, const char *queue, amqp_envelope_t *env, mq_handler fn,
+                           void *ud)
+{
+    const amqp_basic_properties_t *p = &env->message.properties;
+    char *rk = dup_bytes(env->routing_key);
+    char *mid =
+        dup_bytes((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? p->message_id : amqp_empty_bytes);
+    char *body = dup_bytes(env->message.body);
+    const amqp_field_value_t *hr = header_get(p, HDR_RKEY);
+    char *orig = NULL;
+    int oom = rk == NULL || mid == NULL || body == NULL;
+    if (hr != NULL && (hr->kind == AMQP_FIELD_KIND_UTF8 || hr->kind == AMQP_FIELD_KIND_BYTES)) {
+        orig = dup_bytes(hr->value.bytes);
+        oom = oom || orig == NULL;
+    }
+    int64_t tries = field_int(header_get(p, HDR_TRIES), 0);
+    int ret = 0;
+    if (oom) {
+        log_error("mq: out of memory handling a delivery");
+        amqp_basic_reject(c->st, CONSUME_CHANNEL, env->delivery_tag, 1);
+        goto out;
+    }
+    struct mq_message m = {
+        .routing_key = orig != NULL ? orig : rk,
+        .message_id = mid,
+        .body = body,
+        .body_len = env->message.body.len,
+        .redelivered = env->redelivered != 0,
+        .delivery_tag = env->delivery_tag,
+    };
+    enum mq_verdict v = fn(&m, ud);
+    int rc;
+    if (v == MQ_ACK) {
+        rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, env->delivery_tag, 0);
+    } else {
+        char target[300];
+        const char *reason = NULL;
+        if (v == MQ_RETRY && tries < MQ_MAX_TRIES) {
+            snprintf(target, sizeof target, "%s.retry", queue);
+            tries++;
+        } else {
+            reason = v == MQ_RETRY ? "retries exhausted" : "rejected";
+            snprintf(target, sizeof target, "%s.parked", queue);
+            log_warn("mq: parking message '%s' (key '%s') in %s: %s", mid, m.routing_key, target,
+                     reason);
+        }
+        enum mq_status prc = republish(c, env, target, tries, m.routing_key, reason);
+        if (prc == MQ_OK) {
+            rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, env->delivery_tag, 0);
+        } else {
+            log_error("mq: cannot move message '%s' to %s; requeueing it", mid, target);
+            sleep_ms(BACKOFF_MIN_MS, NULL);
+            rc = amqp_basic_reject(c->st, CONSUME_CHANNEL, env->delivery_tag, 1);
+        }
+    }
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("mq: cannot settle a delivery: %s", amqp_error_string2(rc));
+        conn_drop(c);
+        ret = -1;
+    }
+out:
+    free(orig);
+    free(body);
+    free(mid);
+    free(rk);
+    return ret;
+}
+
+static enum mq_status consume_setup(mq_conn *c, const char *queue, int prefetch)
+{
+    enum mq_status rc = mq_declare_topology(c);
+    if (rc != MQ_OK)
+        return rc;
+    amqp_channel_open(c->st, CONSUME_CHANNEL);
+    if ((rc = rpc_check(c, "channel.open (consume)")) != MQ_OK)
+        return rc;
+    if (prefetch < 1)
+        prefetch = 1;
+    if (prefetch > 65535)
+        prefetch = 65535;
+    amqp_basic_qos(c->st, CONSUME_CHANNEL, 0, (uint16_t)prefetch, 0);
+    if ((rc = rpc_check(c, "basic.qos")) != MQ_OK)
+        return rc;
+    amqp_basic_consume(c->st, CONSUME_CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0,
+                       amqp_empty_table);
+    return rpc_check(c, "basic.consume");
+}
+
+/* A frame other than a delivery arrived while consuming. */
+static void other_frame(mq_conn *c)
+{
+    amqp_frame_t f;
+    int rc = amqp_simple_wait_frame(c->st, &f);
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("mq: connection lost while consuming: %s", amqp_error_string2(rc));
+        conn_drop(c);
+        return;
+    }
+    if (f.frame_type != AMQP_FRAME_METHOD)
+        return;
+    switch (f.payload.method.id) {
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+        const amqp_channel_close_t *m = f.payload.method.decoded;
+        log_error("mq: channel %u closed by the broker: %u %.*s", (unsigned)f.channel,
+                  m->reply_code, (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        conn_drop(c);
+        break;
+    }
+    case AMQP_CONNECTION_CLOSE_METHOD: {
+        const amqp_connection_close_t *m = f.payload.method.decoded;
+        log_warn("mq: connection closed by the broker: %u %.*s", m->reply_code,
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        conn_drop(c);
+        break;
+    }
+    case AMQP_BASIC_CANCEL_METHOD:
+        log_warn("mq: the broker cancelled the consumer (queue deleted?)");
+        conn_drop(c);
+        break;
+    default:
+        break;
+    }
+}
+
+enum mq_status mq_consume(mq_conn *c, const char *queue, int prefetch, mq_handler fn, void *ud,
+                          volatile sig_atomic_t *stop)
+{
+    if (c == NULL || queue == NULL || fn == NULL || stop == NULL)
+        return MQ_ERR;
+    int backoff = BACKOFF_MIN_MS;
+    int consuming = 0;
+    unsigned gen = 0;
+    while (!*stop) {
+        if (c->st == NULL && conn_connect(c) != 0) {
+            log_warn("mq: broker unreachable; retrying in %d ms", backoff);
+            sleep_ms(backoff, stop);
+            backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+            continue;
+        }
+        if (!consuming || gen != c->gen) {
+            if (consume_setup(c, queue, prefetch) != MQ_OK) {
+                conn_drop(c);
+                consuming = 0;
+                log_warn("mq: cannot consume %s; retrying in %d ms", queue, backoff);
+                sleep_ms(backoff, stop);
+                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                continue;
+            }
+            consuming = 1;
+            gen = c->gen;
+            backoff = BACKOFF_MIN_MS;
+            log_info("mq: consuming %s (prefetch %d)", queue, prefetch);
+        }
+        amqp_maybe_release_buffers(c->st);
+        amqp_envelope_t env;
+        struct timeval tv = ms_tv(POLL_MS);
+        amqp_rpc_reply_t r = amqp_consume_message(c->st, &env, &tv, 0);
+        if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+            handle_delivery(c, queue, &env, fn, ud);
+            amqp_destroy_envelope(&env);
+            continue;
+        }
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            r.library_error == AMQP_STATUS_TIMEOUT)
+            continue;
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+            other_frame(c);
+            continue;
+        }
+        char msg[256];
+        reply_text(r, msg, sizeof msg);
+        log_warn("mq: connection lost while consuming %s: %s; reconnecting", queue, msg);
+        conn_drop(c);
+        sleep_ms(backoff, stop);
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    if (c->st != NULL && consuming && gen == c->gen) {
+        /* Closing the channel hands the unacked deliveries back to the queue. */
+        amqp_channel_close(c->st, CONSUME_CHANNEL, AMQP_REPLY_SUCCESS);
+        if (rpc_check(c, "channel.close (consume)") == MQ_OK) {
+            /* Deliveries that arrived meanwhile were queued by the library. */
+            amqp_frame_t f;
+            while (amqp_frames_enqueued(c->st))
+                if (amqp_simple_wait_frame(c->st, &f) != AMQP_STATUS_OK)
+                    break;
+            if (c->st != NULL)
+                amqp_maybe_release_buffers(c->st);
+        }
+    }
+    if (c->aux != NULL) {
+        mq_close(c->aux);
+        c->aux = NULL;
+    }
+    return MQ_OK;
+}

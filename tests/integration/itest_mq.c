@@ -1,0 +1,625 @@
+/* Integration tests of mq.c against a real RabbitMQ.
+ * Environment: ITEST_MQ_HOST, ITEST_MQ_PORT, ITEST_MQ_USER, ITEST_MQ_PASSWORD
+ * (optional ITEST_MQ_VHOST); optional ITEST_MQ_STOP_CMD / ITEST_MQ_START_CMD
+ * (shell commands that stop the broker, and start it and return once it
+ * accepts connections) for the reconnect test.
+ *
+ * Scratch queues and a scratch exchange named after the pid are used, so that
+ * no test message reaches the shop's own queues; they are deleted at the end.
+ * The tests inspect the queues through a plain rabbitmq-c connection. */
+#define SUITE_NAME    "mq"
+#define SUITE_INIT    suite_init
+#define SUITE_CLEANUP suite_cleanup
+#include "testmain.h"
+
+#include "mq.h"
+
+#include <CUnit/CUnit.h>
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TEST_TTL_MS 200
+
+static struct mq_params g_p;
+static mq_conn *g_c;
+static char g_x[64];    /* scratch exchange */
+static char g_q[8][64]; /* scratch queues */
+static int g_nq;
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static void msleep(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------- plain amqp inspection */
+
+static amqp_connection_state_t raw_open(void)
+{
+    amqp_connection_state_t st = amqp_new_connection();
+    amqp_socket_t *s = amqp_tcp_socket_new(st);
+    struct timeval tv = {5, 0};
+    if (s == NULL || amqp_socket_open_noblock(s, g_p.host, g_p.port, &tv) != AMQP_STATUS_OK) {
+        amqp_destroy_connection(st);
+        return NULL;
+    }
+    amqp_set_rpc_timeout(st, &tv);
+    amqp_rpc_reply_t r =
+        amqp_login(st, g_p.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, g_p.user, g_p.password);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        amqp_destroy_connection(st);
+        return NULL;
+    }
+    amqp_channel_open(st, 1);
+    if (amqp_get_rpc_reply(st).reply_type != AMQP_RESPONSE_NORMAL) {
+        amqp_destroy_connection(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void raw_close(amqp_connection_state_t st)
+{
+    if (st == NULL)
+        return;
+    amqp_connection_close(st, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(st);
+}
+
+/* Messages in a queue, -1 when it does not exist. */
+static long raw_count(const char *queue)
+{
+    amqp_connection_state_t st = raw_open();
+    if (st == NULL)
+        return -2;
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(st, 1, amqp_cstring_bytes(queue), 1, 0, 0, 0, amqp_empty_table);
+    long n = ok != NULL ? (long)ok->message_count : -1;
+    if (ok != NULL)
+        raw_close(st);
+    else
+        amqp_destroy_connection(st);
+    return n;
+}
+
+/* A message taken (auto-ack) from a queue. */
+struct got {
+    int ok;
+    char body[512];
+    char message_id[128];
+    char content_type[64];
+    char routing_key[128];
+    int delivery_mode;
+    long tries;
+    char orig_rk[128];
+    char reason[64];
+};
+
+static void copy_bytes(char *dst, size_t n, amqp_bytes_t b)
+{
+    size_t l = b.len < n - 1 ? b.len : n - 1;
+    if (l > 0)
+        memcpy(dst, b.bytes, l);
+    dst[l] = '\0';
+}
+
+static const amqp_field_value_t *hdr(const amqp_basic_properties_t *p, const char *k)
+{
+    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+        return NULL;
+    for (int i = 0; i < p->headers.num_entries; i++)
+        if (p->headers.entries[i].key.len == strlen(k) &&
+            memcmp(p->headers.entries[i].key.bytes, k, strlen(k)) == 0)
+            return &p->headers.entries[i].value;
+    return NULL;
+}
+
+static struct got raw_get(const char *queue)
+{
+    struct got g;
+    memset(&g, 0, sizeof g);
+    g.tries = -1;
+    amqp_connection_state_t st = raw_open();
+    if (st == NULL)
+        return g;
+    amqp_rpc_reply_t r = amqp_basic_get(st, 1, amqp_cstring_bytes(queue), 1);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL && r.reply.id == AMQP_BASIC_GET_OK_METHOD) {
+        const amqp_basic_get_ok_t *ok = r.reply.decoded;
+        copy_bytes(g.routing_key, sizeof g.routing_key, ok->routing_key);
+        amqp_message_t m;
+        if (amqp_read_message(st, 1, &m, 0).reply_type == AMQP_RESPONSE_NORMAL) {
+            g.ok = 1;
+            copy_bytes(g.body, sizeof g.body, m.body);
+            const amqp_basic_properties_t *p = &m.properties;
+            if (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+                copy_bytes(g.message_id, sizeof g.message_id, p->message_id);
+            if (p->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
+                copy_bytes(g.content_type, sizeof g.content_type, p->content_type);
+            if (p->_flags & AMQP_BASIC_DELIVERY_MODE_FLAG)
+                g.delivery_mode = p->delivery_mode;
+            const amqp_field_value_t *v = hdr(p, "x-shop-tries");
+            if (v != NULL && v->kind == AMQP_FIELD_KIND_I32)
+                g.tries = v->value.i32;
+            if ((v = hdr(p, "x-shop-routing-key")) != NULL)
+                copy_bytes(g.orig_rk, sizeof g.orig_rk, v->value.bytes);
+            if ((v = hdr(p, "x-shop-parked-reason")) != NULL)
+                copy_bytes(g.reason, sizeof g.reason, v->value.bytes);
+            amqp_destroy_message(&m);
+        }
+    }
+    raw_close(st);
+    return g;
+}
+
+static void raw_cleanup(void)
+{
+    amqp_connection_state_t st = raw_open();
+    if (st == NULL)
+        return;
+    const char *sfx[] = {"", ".retry", ".parked"};
+    for (int i = 0; i < g_nq; i++)
+        for (int k = 0; k < 3; k++) {
+            char q[96];
+            snprintf(q, sizeof q, "%s%s", g_q[i], sfx[k]);
+            amqp_queue_delete(st, 1, amqp_cstring_bytes(q), 0, 0);
+        }
+    if (g_x[0] != '\0')
+        amqp_exchange_delete(st, 1, amqp_cstring_bytes(g_x), 0);
+    raw_close(st);
+}
+
+/* A scratch queue bound to the scratch exchange with `key`. */
+static const char *scratch_queue(const char *tag, const char *key)
+{
+    if (g_nq >= 8)
+        return NULL;
+    snprintf(g_q[g_nq], sizeof g_q[g_nq], "itest.%ld.%s", (long)getpid(), tag);
+    const char *keys[] = {key, NULL};
+    if (mq_declare_queue(g_c, g_x, g_q[g_nq], keys, TEST_TTL_MS) != MQ_OK)
+        return NULL;
+    return g_q[g_nq++];
+}
+
+/* ------------------------------------------------------------ the suite */
+
+static int suite_init(void)
+{
+    g_p.host = env("ITEST_MQ_HOST");
+    g_p.port = env("ITEST_MQ_PORT") ? atoi(env("ITEST_MQ_PORT")) : 5672;
+    g_p.user = env("ITEST_MQ_USER");
+    g_p.password = getenv("ITEST_MQ_PASSWORD");
+    g_p.vhost = env("ITEST_MQ_VHOST") ? env("ITEST_MQ_VHOST") : "/";
+    g_p.timeout_ms = 5000;
+    g_p.heartbeat_s = 10;
+    if (g_p.host == NULL || env("ITEST_MQ_PORT") == NULL || g_p.user == NULL ||
+        g_p.password == NULL) {
+        fprintf(stderr, "itest_mq: FAIL: set ITEST_MQ_HOST, ITEST_MQ_PORT, ITEST_MQ_USER and "
+                        "ITEST_MQ_PASSWORD\n");
+        return -1;
+    }
+    snprintf(g_x, sizeof g_x, "itest.%ld.x", (long)getpid());
+    g_c = mq_open(&g_p);
+    if (g_c == NULL) {
+        fprintf(stderr, "itest_mq: FAIL: cannot connect to the broker at %s:%d\n", g_p.host,
+                g_p.port);
+        return -1;
+    }
+    return 0;
+}
+
+static int suite_cleanup(void)
+{
+    raw_cleanup();
+    mq_close(g_c);
+    g_c = NULL;
+    return 0;
+}
+
+static void test_topology_twice(void)
+{
+    CU_ASSERT_EQUAL(mq_declare_topology(g_c), MQ_OK);
+    CU_ASSERT_EQUAL(mq_declare_topology(g_c), MQ_OK);
+    CU_ASSERT(raw_count("shop.audit") >= 0);
+    CU_ASSERT(raw_count("shop.audit.retry") >= 0);
+    CU_ASSERT(raw_count("shop.audit.parked") >= 0);
+    CU_ASSERT_EQUAL(raw_count("shop.nosuchqueue"), -1);
+    /* The scratch declarations are idempotent too. */
+    const char *keys[] = {"itest.twice", NULL};
+    char q[64];
+    snprintf(q, sizeof q, "itest.%ld.twice", (long)getpid());
+    CU_ASSERT_EQUAL(mq_declare_queue(g_c, g_x, q, keys, TEST_TTL_MS), MQ_OK);
+    CU_ASSERT_EQUAL(mq_declare_queue(g_c, g_x, q, keys, TEST_TTL_MS), MQ_OK);
+    snprintf(g_q[g_nq++], sizeof g_q[0], "%s", q);
+    /* Another TTL for the same retry queue is refused, and the connection
+     * recovers for the next call. */
+    CU_ASSERT_EQUAL(mq_declare_queue(g_c, g_x, q, keys, TEST_TTL_MS + 1), MQ_ERR);
+    CU_ASSERT_EQUAL(mq_ping(g_c), MQ_OK);
+}
+
+static void test_publish_confirm(void)
+{
+    const char *q = scratch_queue("pub", "itest.pub.*");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    const char *body = "{\"event\":\"order.paid\",\"amount\":\"12.50\",\"name\":\"caf\xc3\xa9\"}";
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.pub.one", "msg-0001", body, strlen(body)), MQ_OK);
+    CU_ASSERT_EQUAL(raw_count(q), 1);
+    struct got g = raw_get(q);
+    CU_ASSERT_TRUE(g.ok);
+    CU_ASSERT_STRING_EQUAL(g.body, body);
+    CU_ASSERT_STRING_EQUAL(g.message_id, "msg-0001");
+    CU_ASSERT_STRING_EQUAL(g.content_type, "application/json");
+    CU_ASSERT_STRING_EQUAL(g.routing_key, "itest.pub.one");
+    CU_ASSERT_EQUAL(g.delivery_mode, 2);
+
+    /* Many confirmed publishes in a row. */
+    double t0 = now_s();
+    int ok = 0;
+    for (int i = 0; i < 200; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "bulk-%d", i);
+        if (mq_publish(g_c, g_x, "itest.pub.bulk", id, "{}", 2) == MQ_OK)
+            ok++;
+    }
+    printf("\n    200 confirmed publishes in %.0f ms ", (now_s() - t0) * 1e3);
+    CU_ASSERT_EQUAL(ok, 200);
+    CU_ASSERT_EQUAL(raw_count(q), 200);
+}
+
+static void test_unroutable(void)
+{
+    /* Mandatory: nothing is bound to this key. */
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.nobody.listens", "m1", "{}", 2), MQ_ERR);
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.nobody.listens", "m2", "{}", 2), MQ_ERR);
+    /* A missing exchange closes the channel: MQ_ERR, and the next call reconnects. */
+    CU_ASSERT_EQUAL(mq_publish(g_c, "itest.no.such.exchange", "k", "m3", "{}", 2), MQ_ERR);
+    const char *q = scratch_queue("unr", "itest.unr");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.unr", "m4", "{}", 2), MQ_OK);
+    CU_ASSERT_EQUAL(raw_count(q), 1);
+    CU_ASSERT_EQUAL(mq_ping(g_c), MQ_OK);
+}
+
+/* ----------------------------------------------------- consuming helpers */
+
+#define MAXREC 16
+
+struct rec {
+    pthread_mutex_t mu;
+    volatile sig_atomic_t stop;
+    int n;       /* handler calls */
+    int stop_at; /* set stop after this many calls (0: never) */
+    enum mq_verdict verdict;
+    char rk[MAXREC][128];
+    char mid[MAXREC][64];
+    char body[MAXREC][256];
+    size_t body_len[MAXREC];
+    int redelivered[MAXREC];
+};
+
+static void rec_init(struct rec *r, int stop_at, enum mq_verdict v)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    r->stop_at = stop_at;
+    r->verdict = v;
+}
+
+static int rec_count(struct rec *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->n;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static enum mq_verdict rec_handler(const struct mq_message *m, void *ud)
+{
+    struct rec *r = ud;
+    pthread_mutex_lock(&r->mu);
+    if (r->n < MAXREC) {
+        snprintf(r->rk[r->n], sizeof r->rk[0], "%s", m->routing_key);
+        snprintf(r->mid[r->n], sizeof r->mid[0], "%s", m->message_id);
+        snprintf(r->body[r->n], sizeof r->body[0], "%s", m->body);
+        r->body_len[r->n] = m->body_len;
+        r->redelivered[r->n] = m->redelivered;
+    }
+    r->n++;
+    if (r->stop_at > 0 && r->n >= r->stop_at)
+        r->stop = 1;
+    pthread_mutex_unlock(&r->mu);
+    return r->verdict;
+}
+
+struct watchdog {
+    struct rec *r;
+    double deadline;
+    volatile int done;
+};
+
+static void *watchdog_main(void *arg)
+{
+    struct watchdog *w = arg;
+    while (!w->done && now_s() < w->deadline)
+        msleep(20);
+    w->r->stop = 1;
+    return NULL;
+}
+
+/* Consume q on conn until the handler stops it or timeout_s passed. */
+static void consume_for(mq_conn *conn, const char *q, struct rec *r, double timeout_s)
+{
+    struct watchdog w = {.r = r, .deadline = now_s() + timeout_s, .done = 0};
+    pthread_t t;
+    pthread_create(&t, NULL, watchdog_main, &w);
+    CU_ASSERT_EQUAL(mq_consume(conn, q, 10, rec_handler, r, &r->stop), MQ_OK);
+    w.done = 1;
+    pthread_join(t, NULL);
+}
+
+static void test_consume_roundtrip(void)
+{
+    const char *q = scratch_queue("rt", "itest.rt.#");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    const char *bodies[] = {"{\"n\":1}", "{\"n\":2,\"s\":\"\\\"quoted\\\" \xe2\x82\xac\"}",
+                            "{\"n\":3}"};
+    const char *keys[] = {"itest.rt.a", "itest.rt.b.c", "itest.rt.d"};
+    for (int i = 0; i < 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "rt-%d", i);
+        CU_ASSERT_EQUAL(mq_publish(g_c, g_x, keys[i], id, bodies[i], strlen(bodies[i])), MQ_OK);
+    }
+    struct rec r;
+    rec_init(&r, 3, MQ_ACK);
+    double t0 = now_s();
+    consume_for(g_c, q, &r, 10);
+    CU_ASSERT(now_s() - t0 < 5);
+    CU_ASSERT_EQUAL_FATAL(r.n, 3);
+    for (int i = 0; i < 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "rt-%d", i);
+        CU_ASSERT_STRING_EQUAL(r.rk[i], keys[i]);
+        CU_ASSERT_STRING_EQUAL(r.mid[i], id);
+        CU_ASSERT_STRING_EQUAL(r.body[i], bodies[i]);
+        CU_ASSERT_EQUAL(r.body_len[i], strlen(bodies[i]));
+        CU_ASSERT_FALSE(r.redelivered[i]);
+    }
+    CU_ASSERT_EQUAL(raw_count(q), 0); /* all acked */
+    /* The connection still publishes after consuming. */
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.rt.after", "rt-after", "{}", 2), MQ_OK);
+    CU_ASSERT_EQUAL(raw_count(q), 1);
+    /* stop is honoured within ~500 ms even when no message comes. */
+    rec_init(&r, 0, MQ_ACK);
+    r.stop = 0;
+    struct got g = raw_get(q);
+    CU_ASSERT_TRUE(g.ok);
+    t0 = now_s();
+    consume_for(g_c, q, &r, 0.3);
+    CU_ASSERT(now_s() - t0 < 1.5);
+    CU_ASSERT_EQUAL(r.n, 0);
+}
+
+static void test_retry_then_park(void)
+{
+    const char *q = scratch_queue("retry", "itest.retry.#");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    const char *body = "{\"order\":42}";
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.retry.order", "retry-1", body, strlen(body)),
+                    MQ_OK);
+    struct rec r;
+    rec_init(&r, MQ_MAX_TRIES + 1, MQ_RETRY);
+    double t0 = now_s();
+    consume_for(g_c, q, &r, 20);
+    double took = now_s() - t0;
+    printf("\n    %d deliveries (1 + %d retries) in %.1f s ", r.n, MQ_MAX_TRIES, took);
+    CU_ASSERT_EQUAL_FATAL(r.n, MQ_MAX_TRIES + 1);
+    CU_ASSERT(took >= MQ_MAX_TRIES * TEST_TTL_MS / 1000.0);
+    for (int i = 0; i < r.n; i++) {
+        CU_ASSERT_STRING_EQUAL(r.rk[i], "itest.retry.order");
+        CU_ASSERT_STRING_EQUAL(r.mid[i], "retry-1");
+        CU_ASSERT_STRING_EQUAL(r.body[i], body);
+    }
+    char parked[96], retry[96];
+    snprintf(parked, sizeof parked, "%s.parked", q);
+    snprintf(retry, sizeof retry, "%s.retry", q);
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+    CU_ASSERT_EQUAL(raw_count(retry), 0);
+    CU_ASSERT_EQUAL(raw_count(parked), 1);
+    struct got g = raw_get(parked);
+    CU_ASSERT_TRUE(g.ok);
+    CU_ASSERT_STRING_EQUAL(g.body, body);
+    CU_ASSERT_STRING_EQUAL(g.message_id, "retry-1");
+    CU_ASSERT_EQUAL(g.delivery_mode, 2);
+    CU_ASSERT_EQUAL(g.tries, MQ_MAX_TRIES);
+    CU_ASSERT_STRING_EQUAL(g.orig_rk, "itest.retry.order");
+    CU_ASSERT_STRING_EQUAL(g.reason, "retries exhausted");
+}
+
+static void test_reject_parks(void)
+{
+    const char *q = scratch_queue("reject", "itest.reject");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.reject", "poison-1", "not json", 8), MQ_OK);
+    struct rec r;
+    rec_init(&r, 1, MQ_REJECT);
+    consume_for(g_c, q, &r, 10);
+    CU_ASSERT_EQUAL(r.n, 1);
+    char parked[96];
+    snprintf(parked, sizeof parked, "%s.parked", q);
+    msleep(TEST_TTL_MS * 2); /* nothing may come back through the retry queue */
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+    CU_ASSERT_EQUAL(raw_count(parked), 1);
+    struct got g = raw_get(parked);
+    CU_ASSERT_STRING_EQUAL(g.body, "not json");
+    CU_ASSERT_STRING_EQUAL(g.reason, "rejected");
+    CU_ASSERT_EQUAL(g.tries, 0);
+}
+
+static enum mq_verdict die_handler(const struct mq_message *m, void *ud)
+{
+    (void)m;
+    (void)ud;
+    _exit(0); /* the consumer dies before it acks */
+}
+
+static void test_unacked_redelivered(void)
+{
+    const char *q = scratch_queue("redeliver", "itest.redeliver");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.redeliver", "again-1", "{\"x\":1}", 7), MQ_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        mq_conn *cc = mq_open(&g_p);
+        volatile sig_atomic_t stop = 0;
+        if (cc != NULL)
+            mq_consume(cc, q, 1, die_handler, NULL, &stop);
+        _exit(1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* the handler ran */
+    struct rec r;
+    rec_init(&r, 1, MQ_ACK);
+    consume_for(g_c, q, &r, 10);
+    CU_ASSERT_EQUAL_FATAL(r.n, 1);
+    CU_ASSERT_STRING_EQUAL(r.mid[0], "again-1");
+    CU_ASSERT_STRING_EQUAL(r.body[0], "{\"x\":1}");
+    CU_ASSERT_TRUE(r.redelivered[0]);
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+}
+
+static void test_ping(void)
+{
+    CU_ASSERT_EQUAL(mq_ping(g_c), MQ_OK);
+    CU_ASSERT_EQUAL(mq_ensure(g_c), MQ_OK);
+    CU_ASSERT_EQUAL(mq_ping(NULL), MQ_GONE);
+    CU_ASSERT_EQUAL(mq_publish(NULL, g_x, "k", "m", "{}", 2), MQ_GONE);
+    /* A broker that is not there. */
+    struct mq_params bad = g_p;
+    bad.port = 1;
+    bad.timeout_ms = 1000;
+    CU_ASSERT_PTR_NULL(mq_open(&bad));
+    /* Wrong credentials. */
+    bad = g_p;
+    bad.password = "wrong-password";
+    CU_ASSERT_PTR_NULL(mq_open(&bad));
+}
+
+struct consumer_thread {
+    mq_conn *c;
+    const char *q;
+    struct rec r;
+};
+
+static void *consumer_main(void *arg)
+{
+    struct consumer_thread *ct = arg;
+    mq_consume(ct->c, ct->q, 10, rec_handler, &ct->r, &ct->r.stop);
+    return NULL;
+}
+
+static int wait_count(struct rec *r, int n, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    while (rec_count(r) < n && now_s() < end)
+        msleep(50);
+    return rec_count(r) >= n;
+}
+
+static void test_broker_restart(void)
+{
+    const char *stop_cmd = env("ITEST_MQ_STOP_CMD");
+    const char *start_cmd = env("ITEST_MQ_START_CMD");
+    if (stop_cmd == NULL || start_cmd == NULL) {
+        printf("\n    (ITEST_MQ_STOP_CMD / ITEST_MQ_START_CMD not set: skipped) ");
+        return;
+    }
+    const char *q = scratch_queue("restart", "itest.restart");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    static struct consumer_thread ct;
+    ct.c = mq_open(&g_p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ct.c);
+    ct.q = q;
+    rec_init(&ct.r, 0, MQ_ACK);
+    pthread_t t;
+    pthread_create(&t, NULL, consumer_main, &ct);
+
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.restart", "before", "{\"when\":1}", 10), MQ_OK);
+    CU_ASSERT_TRUE(wait_count(&ct.r, 1, 5));
+    CU_ASSERT_EQUAL(mq_ping(g_c), MQ_OK);
+
+    /* Connections that stay idle across the restart. */
+    mq_conn *idle_pub = mq_open(&g_p);
+    mq_conn *idle_ping = mq_open(&g_p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(idle_pub);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(idle_ping);
+
+    CU_ASSERT_EQUAL(system(stop_cmd), 0);
+    double t0 = now_s();
+    CU_ASSERT_NOT_EQUAL(mq_ping(g_c), MQ_OK);
+    CU_ASSERT_NOT_EQUAL(mq_publish(g_c, g_x, "itest.restart", "down", "{}", 2), MQ_OK);
+    CU_ASSERT_NOT_EQUAL(mq_ensure(g_c), MQ_OK);
+    CU_ASSERT(now_s() - t0 < 3);
+
+    CU_ASSERT_EQUAL(system(start_cmd), 0);
+    /* The same connection object publishes again. */
+    CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.restart", "after", "{\"when\":2}", 10), MQ_OK);
+    CU_ASSERT_EQUAL(mq_ping(g_c), MQ_OK);
+    /* A connection that died while idle is replaced within the same call. */
+    CU_ASSERT_EQUAL(mq_publish(idle_pub, g_x, "itest.restart", "after-idle", "{}", 2), MQ_OK);
+    CU_ASSERT_EQUAL(mq_ping(idle_ping), MQ_OK);
+    mq_close(idle_pub);
+    mq_close(idle_ping);
+    /* The consumer reconnected by itself and gets the new messages. */
+    double t1 = now_s();
+    CU_ASSERT_TRUE(wait_count(&ct.r, 3, 15));
+    printf("\n    consumer resumed %.1f s after the broker came back ", now_s() - t1);
+    ct.r.stop = 1;
+    pthread_join(t, NULL);
+    pthread_mutex_lock(&ct.r.mu);
+    CU_ASSERT_STRING_EQUAL(ct.r.mid[0], "before");
+    CU_ASSERT_EQUAL(ct.r.n, 3);
+    CU_ASSERT_STRING_EQUAL(ct.r.mid[1], "after");
+    CU_ASSERT_STRING_EQUAL(ct.r.mid[2], "after-idle");
+    pthread_mutex_unlock(&ct.r.mu);
+    mq_close(ct.c);
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+}
+
+static const struct test_case TESTS[] = {
+    {"topology declared twice", test_topology_twice},
+    {"publish waits for the confirm", test_publish_confirm},
+    {"unroutable / refused publish is MQ_ERR", test_unroutable},
+    {"publish + consume round trip", test_consume_roundtrip},
+    {"MQ_RETRY goes through .retry, then .parked", test_retry_then_park},
+    {"MQ_REJECT parks at once", test_reject_parks},
+    {"unacked message is redelivered", test_unacked_redelivered},
+    {"ping", test_ping},
+    {"broker restart: ping fails, publish and consume resume", test_broker_restart},
+    {NULL, NULL},
+};
+
+#include "testmain.h"
