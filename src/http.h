@@ -30,7 +30,7 @@ enum http_method {
 #define HTTP_QUERY_MAX     4096 /* raw query string */
 #define HTTP_HEADER_MAX    4096 /* any one header (cookie, content type ...) */
 #define HTTP_FIELD_MAX     1024 /* one decoded form/query/cookie value */
-#define HTTP_REQUEST_ID_LEN 16
+#define HTTP_REQUEST_ID_LEN 32
 
 struct http_request {
     enum http_method method;

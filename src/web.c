@@ -9,15 +9,10 @@
 #include <time.h>
 
 #include "db.h"
-#include "goods_service.h"
 #include "http.h"
 #include "log.h"
-#include "money.h"
 #include "router.h"
-
-#define SHOP_NAME "Shop"
-/* Stock at or below this shows "only N left" on the catalogue. */
-#define LOW_STOCK 5
+#include "web_internal.h"
 
 /* The handlers; the route table refers to them by this number. */
 enum page {
@@ -36,16 +31,6 @@ static const struct route ROUTES[] = {
     {HTTP_GET, "/healthz", API_HEALTHZ, ROUTE_API},
 };
 
-/* Everything one request owns; freed in one place at the end of web_handle. */
-struct ctx {
-    const struct web_app *app;
-    struct http_request req;
-    struct http_response res;
-    const struct route *route;
-    int64_t ids[ROUTER_MAX_IDS];
-    size_t nids;
-};
-
 static _Thread_local mq_conn *t_mq;
 
 void web_thread_end(void)
@@ -55,8 +40,14 @@ void web_thread_end(void)
     db_thread_end();
 }
 
-/* An HTML page from template `name`; data is taken (put) in every case. */
-static void render_page(struct ctx *c, int status, const char *name, json_object *data)
+mq_conn *web_thread_mq(const struct web_app *app)
+{
+    if (t_mq == NULL)
+        t_mq = mq_open(&app->mq);
+    return t_mq;
+}
+
+void web_render_page(struct web_ctx *c, int status, const char *name, json_object *data)
 {
     json_object_object_add(data, "shop_name", json_object_new_string(SHOP_NAME));
     json_object_object_add(data, "request_id", json_object_new_string(c->req.request_id));
@@ -73,8 +64,7 @@ static void render_page(struct ctx *c, int status, const char *name, json_object
     json_object_put(data);
 }
 
-/* Answer an error as JSON for the API, as a page otherwise. */
-static void answer_error(struct ctx *c, enum shop_code code)
+void web_error(struct web_ctx *c, enum shop_code code)
 {
     int api = (c->route && (c->route->flags & ROUTE_API)) || http_wants_json(&c->req);
     if (api) {
@@ -86,54 +76,10 @@ static void answer_error(struct ctx *c, enum shop_code code)
     json_object_object_add(d, "status", json_object_new_int(status));
     json_object_object_add(d, "title", json_object_new_string(http_status_text(status)));
     json_object_object_add(d, "message", json_object_new_string(shop_code_message(code)));
-    render_page(c, status, "error", d);
+    web_render_page(c, status, "error", d);
 }
 
-static json_object *goods_view(const struct goods *g)
-{
-    json_object *o = goods_to_json(g);
-    char price[MONEY_STR_MAX];
-    json_object_object_add(o, "price_display", json_object_new_string(money_format(g->goods_price, price)));
-    json_object_object_add(o, "in_stock", json_object_new_boolean(g->goods_number > 0));
-    json_object_object_add(o, "low_stock",
-                           json_object_new_boolean(g->goods_number > 0 && g->goods_number <= LOW_STOCK));
-    json_object_object_add(o, "free_shipping", json_object_new_boolean(g->goods_price > 10000));
-    return o;
-}
-
-static void page_catalogue(struct ctx *c)
-{
-    struct goods *list = NULL;
-    size_t n = 0;
-    enum shop_code rc = goods_list(db_thread(), &list, &n);
-    if (rc != SHOP_SUCCESS) {
-        answer_error(c, rc);
-        return;
-    }
-    json_object *d = json_object_new_object();
-    json_object *arr = json_object_new_array_ext((int)n);
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(arr, goods_view(&list[i]));
-    json_object_object_add(d, "goods", arr);
-    json_object_object_add(d, "goods_count", json_object_new_int64((int64_t)n));
-    free(list);
-    render_page(c, 200, "catalogue", d);
-}
-
-static void page_goods(struct ctx *c)
-{
-    struct goods g;
-    enum shop_code rc = goods_get(db_thread(), c->ids[0], &g);
-    if (rc != SHOP_SUCCESS) {
-        answer_error(c, rc == SHOP_GOODS_NO_EXIST ? SHOP_NOT_FOUND : rc);
-        return;
-    }
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "goods", goods_view(&g));
-    render_page(c, 200, "goods", d);
-}
-
-static void json_success(struct ctx *c, int status, const char *name, json_object *value)
+void web_json_success(struct web_ctx *c, int status, const char *name, json_object *value)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "success", json_object_new_boolean(1));
@@ -142,40 +88,12 @@ static void json_success(struct ctx *c, int status, const char *name, json_objec
     json_object_put(o);
 }
 
-static void api_goods_list(struct ctx *c)
-{
-    struct goods *list = NULL;
-    size_t n = 0;
-    enum shop_code rc = goods_list(db_thread(), &list, &n);
-    if (rc != SHOP_SUCCESS) {
-        answer_error(c, rc);
-        return;
-    }
-    json_object *arr = json_object_new_array_ext((int)n);
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(arr, goods_to_json(&list[i]));
-    free(list);
-    json_success(c, 200, "goods", arr);
-}
-
-static void api_goods_get(struct ctx *c)
-{
-    struct goods g;
-    enum shop_code rc = goods_get(db_thread(), c->ids[0], &g);
-    if (rc != SHOP_SUCCESS) {
-        answer_error(c, rc);
-        return;
-    }
-    json_success(c, 200, "goods", goods_to_json(&g));
-}
-
-static void api_healthz(struct ctx *c)
+static void api_healthz(struct web_ctx *c)
 {
     db_conn *db = db_thread();
     int db_up = db != NULL && db_ping(db) == DB_OK;
-    if (t_mq == NULL)
-        t_mq = mq_open(&c->app->mq);
-    int mq_up = t_mq != NULL && mq_ping(t_mq) == MQ_OK;
+    mq_conn *mq = web_thread_mq(c->app);
+    int mq_up = mq != NULL && mq_ping(mq) == MQ_OK;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "success", json_object_new_boolean(db_up && mq_up));
     json_object_object_add(o, "database", json_object_new_string(db_up ? "up" : "down"));
@@ -184,13 +102,13 @@ static void api_healthz(struct ctx *c)
     json_object_put(o);
 }
 
-static void dispatch(struct ctx *c)
+static void dispatch(struct web_ctx *c)
 {
     switch ((enum page)c->route->handler) {
-    case PAGE_CATALOGUE: page_catalogue(c); break;
-    case PAGE_GOODS: page_goods(c); break;
-    case API_GOODS_LIST: api_goods_list(c); break;
-    case API_GOODS_GET: api_goods_get(c); break;
+    case PAGE_CATALOGUE: web_page_catalogue(c); break;
+    case PAGE_GOODS: web_page_goods(c); break;
+    case API_GOODS_LIST: web_api_goods_list(c); break;
+    case API_GOODS_GET: web_api_goods_get(c); break;
     case API_HEALTHZ: api_healthz(c); break;
     default: abort(); /* a route names a handler that does not exist: a bug */
     }
@@ -205,7 +123,7 @@ static double elapsed_ms(const struct timespec *t0)
 
 void web_handle(const struct web_app *app, FCGX_Request *fr)
 {
-    struct ctx c = {.app = app};
+    struct web_ctx c = {.app = app};
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     http_response_init(&c.res);
@@ -214,7 +132,7 @@ void web_handle(const struct web_app *app, FCGX_Request *fr)
                                                  (size_t)app->cfg->max_body_bytes);
     log_set_request_id(c.req.request_id);
     if (rs != HTTP_READ_OK) {
-        answer_error(&c, rs == HTTP_READ_TOO_LARGE ? SHOP_REQUEST_TOO_LARGE
+        web_error(&c, rs == HTTP_READ_TOO_LARGE ? SHOP_REQUEST_TOO_LARGE
                                                    : SHOP_REQUEST_PARAMETER_VALID);
         goto send;
     }
@@ -222,8 +140,8 @@ void web_handle(const struct web_app *app, FCGX_Request *fr)
     switch (router_match(ROUTES, sizeof ROUTES / sizeof ROUTES[0], c.req.method, c.req.path,
                          &c.route, c.ids, &c.nids)) {
     case ROUTER_FOUND: dispatch(&c); break;
-    case ROUTER_METHOD_NOT_ALLOWED: answer_error(&c, SHOP_METHOD_NOT_ALLOWED); break;
-    case ROUTER_NOT_FOUND: answer_error(&c, SHOP_NOT_FOUND); break;
+    case ROUTER_METHOD_NOT_ALLOWED: web_error(&c, SHOP_METHOD_NOT_ALLOWED); break;
+    case ROUTER_NOT_FOUND: web_error(&c, SHOP_NOT_FOUND); break;
     }
 
 send:

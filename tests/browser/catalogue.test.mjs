@@ -3,8 +3,7 @@
 // screenshot to $SHOP_RUN_DIR/screenshots/catalogue.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -13,15 +12,14 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const base = `http://127.0.0.1:${process.env.SHOP_HTTP_PORT || '8080'}`;
 const shots = join(process.env.SHOP_RUN_DIR || join(repo, 'run'), 'screenshots');
 
-export async function launch() {
-  const profile = mkdtempSync(join(tmpdir(), 'shop-chromium-'));
+// playwright makes and removes its own temporary profile directory.
+async function launch() {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${profile}`],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  return { browser, cleanup: async () => { await browser.close(); rmSync(profile, { recursive: true, force: true }); } };
+  return { browser, cleanup: () => browser.close() };
 }
 
 test('a buyer opens the catalogue and sees every goods with its price', async () => {

@@ -67,7 +67,7 @@ static void test_request_read(void)
     CU_ASSERT_STRING_EQUAL(r.query, "x=1");
     CU_ASSERT_STRING_EQUAL(r.cookie, "sid=1");
     CU_ASSERT_STRING_EQUAL(r.content_type, "");
-    CU_ASSERT_STRING_EQUAL(r.request_id, "0123456789abcdef");
+    CU_ASSERT_STRING_EQUAL(r.request_id, "0123456789abcdef0123456789abcdef");
     http_request_free(&r);
 }
 
