@@ -26,6 +26,9 @@ struct config_entry {
 };
 
 static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error", NULL};
+/* Where the confirm-order saga fails on purpose in tests ("" = never). */
+static const char *const FAULTS[] = {"",           "after_preorder", "after_stock",
+                                     "after_coupon", "after_balance", NULL};
 
 #define FIELD(f) offsetof(struct shop_config, f), sizeof(((struct shop_config *)0)->f)
 #define INT(f, def, lo, hi, help)                                                                  \
@@ -56,6 +59,10 @@ static const struct config_entry CONFIG[] = {
     STR(db_password, "shop", "MariaDB password"),
     STR(db_name, "shop", "MariaDB database"),
     INT(db_timeout_s, 5, 1, 300, "MariaDB connect/read/write timeout, seconds"),
+    STR(goods_db_name, "", "database of the goods service (\"\" = db_name)"),
+    STR(coupon_db_name, "", "database of the coupon service (\"\" = db_name)"),
+    STR(user_db_name, "", "database of the user service (\"\" = db_name)"),
+    STR(order_db_name, "", "database of the order service (\"\" = db_name)"),
     STR(mq_host, "127.0.0.1", "RabbitMQ host"),
     INT(mq_port, 35672, 1, 65535, "RabbitMQ port"),
     STR(mq_user, "shop", "RabbitMQ user"),
@@ -64,6 +71,14 @@ static const struct config_entry CONFIG[] = {
     INT(mq_prefetch, 64, 1, 10000, "messages a consumer holds unacknowledged"),
     INT(mq_timeout_ms, 5000, 100, 120000, "RabbitMQ connect and publisher-confirm wait, ms"),
     INT(mq_heartbeat_s, 30, 0, 3600, "RabbitMQ heartbeat, seconds (0 = off)"),
+    INT(session_ttl_s, 604800, 60, 31536000, "how long a login session lasts, seconds"),
+    INT(login_max_failures, 5, 1, 1000, "failed logins per login name in the window before slowing down"),
+    INT(login_window_s, 300, 1, 86400, "window of the failed-login count, seconds"),
+    INT(cookie_secure, 0, 0, 1, "1: mark cookies Secure (behind HTTPS)"),
+    INT(preorder_timeout_s, 60, 1, 86400, "an unconfirmed pre-order is cancelled after, seconds"),
+    INT(unpaid_timeout_s, 1800, 1, 604800, "a confirmed unpaid order expires after, seconds"),
+    INT(relay_interval_ms, 1000, 50, 60000, "how often the outbox relay looks for unsent events, ms"),
+    CHOICE(fault_inject, "", FAULTS, "tests only: fail the confirm saga after this step"),
 };
 
 #undef FIELD

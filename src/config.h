@@ -29,6 +29,11 @@ struct shop_config {
     char db_password[CONFIG_STR_MAX];
     char db_name[CONFIG_STR_MAX];
     int db_timeout_s;                 /* connect/read/write timeout */
+    /* per-service databases ("" = db_name): each service owns its tables */
+    char goods_db_name[CONFIG_STR_MAX];
+    char coupon_db_name[CONFIG_STR_MAX];
+    char user_db_name[CONFIG_STR_MAX];
+    char order_db_name[CONFIG_STR_MAX];
     /* RabbitMQ */
     char mq_host[CONFIG_STR_MAX];
     int mq_port;
@@ -38,6 +43,16 @@ struct shop_config {
     int mq_prefetch;                  /* consumer prefetch */
     int mq_timeout_ms;                /* connect / confirm wait */
     int mq_heartbeat_s;
+    /* accounts */
+    int session_ttl_s;                /* a session lives this long */
+    int login_max_failures;           /* failures in login_window_s before slowing down */
+    int login_window_s;
+    int cookie_secure;                /* 1: cookies only over HTTPS */
+    /* orders */
+    int preorder_timeout_s;           /* an unconfirmed pre-order is cancelled after */
+    int unpaid_timeout_s;             /* a confirmed unpaid order expires after */
+    int relay_interval_ms;            /* how often the outbox relay looks */
+    char fault_inject[32];            /* tests only: fail the saga after this step */
 };
 
 /* Fill cfg with the defaults, then the file (when path is not NULL), then the

@@ -66,11 +66,13 @@ struct db_result {
     char **rowmem; /* one block per row */
 };
 
-static struct db_params g_params;
-static int g_params_set;
+/* Connection parameters per service; a service without its own uses
+ * DB_MAIN's (and then shares DB_MAIN's connection of the thread). */
+static struct db_params g_params[DB_SERVICE_COUNT];
+static int g_params_set[DB_SERVICE_COUNT];
 static pthread_once_t g_lib_once = PTHREAD_ONCE_INIT;
 static int g_lib_ok;
-static _Thread_local db_conn *t_conn;
+static _Thread_local db_conn *t_conns[DB_SERVICE_COUNT];
 static _Thread_local int t_thread_inited;
 
 /* ---------------------------------------------------------------- params */
@@ -124,25 +126,33 @@ static int lib_init(void)
     return g_lib_ok ? 0 : -1;
 }
 
-int db_global_init(const struct db_params *p)
+int db_service_init(enum db_service svc, const struct db_params *p)
 {
-    if (p == NULL || lib_init() != 0)
+    if (p == NULL || (unsigned)svc >= DB_SERVICE_COUNT || lib_init() != 0)
         return -1;
-    if (g_params_set)
-        params_free(&g_params);
-    if (params_copy(&g_params, p) != 0) {
+    if (g_params_set[svc])
+        params_free(&g_params[svc]);
+    g_params_set[svc] = 0;
+    if (params_copy(&g_params[svc], p) != 0) {
         log_error("db: out of memory");
         return -1;
     }
-    g_params_set = 1;
+    g_params_set[svc] = 1;
     return 0;
+}
+
+int db_global_init(const struct db_params *p)
+{
+    return db_service_init(DB_MAIN, p);
 }
 
 void db_global_cleanup(void)
 {
-    if (g_params_set)
-        params_free(&g_params);
-    g_params_set = 0;
+    for (int i = 0; i < DB_SERVICE_COUNT; i++) {
+        if (g_params_set[i])
+            params_free(&g_params[i]);
+        g_params_set[i] = 0;
+    }
     if (g_lib_ok)
         mysql_library_end();
 }
@@ -865,9 +875,13 @@ void db_close(db_conn *c)
     free(c);
 }
 
-db_conn *db_thread(void)
+db_conn *db_for(enum db_service svc)
 {
-    if (!g_params_set) {
+    if ((unsigned)svc >= DB_SERVICE_COUNT)
+        return NULL;
+    if (!g_params_set[svc])
+        svc = DB_MAIN;
+    if (!g_params_set[svc]) {
         log_error("db: db_thread before db_global_init");
         return NULL;
     }
@@ -878,22 +892,29 @@ db_conn *db_thread(void)
         }
         t_thread_inited = 1;
     }
-    if (t_conn == NULL) {
-        t_conn = conn_new(&g_params);
-        if (t_conn == NULL) {
+    if (t_conns[svc] == NULL) {
+        t_conns[svc] = conn_new(&g_params[svc]);
+        if (t_conns[svc] == NULL) {
             log_error("db: out of memory");
             return NULL;
         }
     }
-    if (t_conn->my == NULL && conn_connect(t_conn) != 0)
+    if (t_conns[svc]->my == NULL && conn_connect(t_conns[svc]) != 0)
         return NULL;
-    return t_conn;
+    return t_conns[svc];
+}
+
+db_conn *db_thread(void)
+{
+    return db_for(DB_MAIN);
 }
 
 void db_thread_end(void)
 {
-    db_close(t_conn);
-    t_conn = NULL;
+    for (int i = 0; i < DB_SERVICE_COUNT; i++) {
+        db_close(t_conns[i]);
+        t_conns[i] = NULL;
+    }
     if (t_thread_inited) {
         mysql_thread_end();
         t_thread_inited = 0;

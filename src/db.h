@@ -45,9 +45,16 @@ enum db_status {
 typedef struct db_conn db_conn;
 typedef struct db_result db_result;
 
+/* The services that own tables. Each may live in its own database (its own
+ * parameters); one without its own parameters uses DB_MAIN's connection. */
+enum db_service { DB_MAIN = 0, DB_GOODS, DB_COUPON, DB_USER, DB_ORDER, DB_SERVICE_COUNT };
+
 /* Set the parameters every thread's connection uses (copied). Call once at
- * start, before db_thread(). Returns 0 or -1. */
+ * start, before db_thread(). Returns 0 or -1. Same as
+ * db_service_init(DB_MAIN, p). */
 int db_global_init(const struct db_params *p);
+/* Give a service its own database (copied). Call at start, before threads. */
+int db_service_init(enum db_service svc, const struct db_params *p);
 /* Close this thread's connection, if any (call at thread exit). */
 void db_thread_end(void);
 /* Free what db_global_init copied (after all threads ended). */
@@ -56,6 +63,8 @@ void db_global_cleanup(void);
 /* This thread's connection, connecting on first use. NULL when the server
  * cannot be reached (the reason is logged); a later call tries again. */
 db_conn *db_thread(void);
+/* The same for a service's database (DB_MAIN's when it has none of its own). */
+db_conn *db_for(enum db_service svc);
 
 /* Open / close a private connection (tests, tools). */
 db_conn *db_open(const struct db_params *p);

@@ -1,0 +1,28 @@
+/* consumer_log: trade_mq_consumer_log, the record that makes every consumer
+ * effect happen at most once. The row is written in the SAME transaction as
+ * the effect, so either both commit or neither; a redelivered message finds
+ * its row (unique on group, tag, key) and changes nothing.
+ *
+ * The row of a reversal (tag "order.cancel") is also the tombstone that makes
+ * a late forward step refuse: the forward step checks for it with a locking
+ * read inside its own transaction. */
+#ifndef SHOP_CONSUMER_LOG_H
+#define SHOP_CONSUMER_LOG_H
+
+#include <stddef.h>
+
+#include "db.h"
+
+/* Insert (group, tag, key) with status 1 inside the caller's transaction.
+ * DB_OK: first time, go on with the effect; DB_DUPLICATE: handled before,
+ * roll back and ack; anything else: roll back and retry later. */
+enum db_status consumer_log_insert(db_conn *db, const char *group, const char *tag,
+                                   const char *key, const char *msg_id, const char *body,
+                                   size_t body_len);
+
+/* Inside the caller's transaction: 1 when (group, tag, key) is recorded,
+ * 0 when not, -1 on a database error. A locking read (it waits for a
+ * concurrent insert of the same row to commit or roll back). */
+int consumer_log_exists(db_conn *db, const char *group, const char *tag, const char *key);
+
+#endif

@@ -1,0 +1,56 @@
+/* user_service: the user service owns trade_user, trade_user_money_log (and
+ * the account tables of auth.c). Every statement on them is here. */
+#ifndef SHOP_USER_SERVICE_H
+#define SHOP_USER_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "errors.h"
+
+#define USER_NAME_MIN   3
+#define USER_NAME_MAX   32   /* letters, digits, '_', '-', '.' */
+#define USER_MOBILE_MAX 20   /* digits, optional leading '+' */
+
+struct user {
+    int64_t user_id;
+    char user_name[USER_NAME_MAX + 1];
+    char user_mobile[USER_MOBILE_MAX + 1];
+    int64_t user_score;
+    int64_t user_money;      /* cents */
+    char user_reg_time[32];  /* ISO 8601 UTC */
+};
+
+/* Register: validates name, mobile and password (clear messages through
+ * the code: SHOP_REQUEST_PARAMETER_VALID), hashes the password, inserts with
+ * a new snowflake id, balance 0. SHOP_USER_EXISTS on a taken name or mobile. */
+enum shop_code user_register(db_conn *db, const char *name, const char *mobile,
+                             const char *password, struct user *out);
+
+/* Log in by name or mobile: SHOP_SUCCESS with *out, SHOP_LOGIN_FAILED. */
+enum shop_code user_authenticate(db_conn *db, const char *login, const char *password,
+                                 struct user *out);
+
+/* SHOP_SUCCESS, SHOP_USER_NO_EXIST, SHOP_DB_UNAVAILABLE. */
+enum shop_code user_get(db_conn *db, int64_t user_id, struct user *out);
+
+struct json_object;
+/* {user_id (string), user_name, user_mobile, user_score, user_money "12.30",
+ * user_reg_time}; never the password hash. New reference. */
+struct json_object *user_to_json(const struct user *u);
+
+/* Saga step 5, its own transaction: refuse (SHOP_USER_MONEY_REDUCE_FAIL)
+ * when the user consumer already reversed this order (consumer log
+ * "user"/"order.cancel"/order_id); UPDATE trade_user SET user_money =
+ * user_money - ? WHERE user_id = ? AND user_money >= ?; INSERT money log
+ * type 1. SHOP_MONEY_PAID_INVALID when the balance is not enough. cents > 0. */
+enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id, int64_t cents);
+
+/* Reversal, inside the caller's transaction (the consumer's, which also
+ * writes the consumer-log row): if a type-1 log exists for (user, order) and
+ * no type-2, add its amount back and insert type 2. Returns 1 refunded,
+ * 0 nothing to reverse, or a negative enum db_status. */
+int user_money_refund_tx(db_conn *db, int64_t user_id, int64_t order_id);
+
+#endif
