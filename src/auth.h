@@ -32,6 +32,7 @@ int auth_password_verify(const char *hash, const char *password);
 /* A logged-in session as a request sees it. */
 struct auth_session {
     int64_t user_id;
+    char user_name[33];
     char csrf[AUTH_CSRF_LEN + 1];
 };
 

@@ -79,6 +79,13 @@ static const struct config_entry CONFIG[] = {
     INT(unpaid_timeout_s, 1800, 1, 604800, "a confirmed unpaid order expires after, seconds"),
     INT(relay_interval_ms, 1000, 50, 60000, "how often the outbox relay looks for unsent events, ms"),
     CHOICE(fault_inject, "", FAULTS, "tests only: fail the confirm saga after this step"),
+    STR(public_url, "http://127.0.0.1:8080", "the shop's URL as buyers and the provider reach it"),
+    STR(alipay_gateway, "http://127.0.0.1:8081/gateway.do", "the payment provider's page-pay gateway"),
+    STR(alipay_app_id, "2026000000000001", "our app id at the provider"),
+    STR(alipay_seller_id, "2088000000000001", "our seller id at the provider"),
+    STR(alipay_private_key, "run/keys/merchant_private.pem", "PEM file of our private key (signs requests)"),
+    STR(alipay_public_key, "run/keys/provider_public.pem", "PEM file of the provider's public key (verifies notifications)"),
+    INT(notify_threads, 4, 1, 64, "FastCGI threads that serve only provider notifications"),
 };
 
 #undef FIELD

@@ -53,6 +53,14 @@ struct shop_config {
     int unpaid_timeout_s;             /* a confirmed unpaid order expires after */
     int relay_interval_ms;            /* how often the outbox relay looks */
     char fault_inject[32];            /* tests only: fail the saga after this step */
+    /* paying (Alipay protocol; the sandbox by default) */
+    char public_url[CONFIG_STR_MAX];  /* the shop as buyers reach it, for return/notify URLs */
+    char alipay_gateway[CONFIG_STR_MAX];  /* the provider's page-pay gateway URL */
+    char alipay_app_id[64];
+    char alipay_seller_id[64];
+    char alipay_private_key[CONFIG_STR_MAX]; /* PEM file: our key, signs requests */
+    char alipay_public_key[CONFIG_STR_MAX];  /* PEM file: the provider's key, verifies notifications */
+    int notify_threads;               /* FastCGI threads reserved for provider notifications */
 };
 
 /* Fill cfg with the defaults, then the file (when path is not NULL), then the

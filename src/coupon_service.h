@@ -7,14 +7,15 @@
 
 #include "db.h"
 #include "errors.h"
+#include "mq.h"
 
 struct coupon {
     int64_t coupon_id;
     int64_t coupon_price; /* cents */
     int64_t user_id;
-    int64_t order_id;     /* 0 when unused */
-    int is_used;          /* 0 unused, 1 used */
-    char used_time[32];   /* ISO 8601 UTC, "" when unused */
+    int64_t order_id;   /* 0 when unused */
+    int is_used;        /* 0 unused, 1 used */
+    char used_time[32]; /* ISO 8601 UTC, "" when unused */
 };
 
 #define COUPON_LIST_MAX 200
@@ -22,16 +23,18 @@ struct coupon {
 /* SHOP_SUCCESS, SHOP_COUPON_NO_EXIST, SHOP_DB_UNAVAILABLE. */
 enum shop_code coupon_get(db_conn *db, int64_t coupon_id, struct coupon *out);
 
-/* The user's coupons, unused first. *out is calloc'd (caller frees). */
-enum shop_code coupon_list_for_user(db_conn *db, int64_t user_id, struct coupon **out,
-                                    size_t *n);
+/* The user's coupons, unused first, then by id; at most COUPON_LIST_MAX.
+ * On SHOP_SUCCESS *out is calloc'd (caller frees) with *n coupons. */
+enum shop_code coupon_list_for_user(db_conn *db, int64_t user_id, struct coupon **out, size_t *n);
 
-/* Saga step 4, its own transaction: refuse (SHOP_COUPON_USE_FAIL) when the
- * coupon consumer already reversed this order (consumer log
- * "coupon"/"order.cancel"/order_id); UPDATE trade_coupon SET is_used = 1,
- * order_id = ?, used_time = now WHERE coupon_id = ? AND user_id = ? AND
- * is_used = 0. No row changed: SHOP_COUPON_INVALIED (used, or another
- * user's), SHOP_COUPON_NO_EXIST when it does not exist. */
+/* Saga step 4, its own transaction on db (the coupon database): refuse
+ * (SHOP_COUPON_USE_FAIL) when the coupon consumer already reversed this
+ * order (consumer log "coupon"/"order.cancel"/order_id, a locking read);
+ * UPDATE trade_coupon SET is_used = 1, order_id = ?, used_time = now WHERE
+ * coupon_id = ? AND user_id = ? AND is_used = 0. No row changed:
+ * SHOP_COUPON_INVALIED (used, or another user's), SHOP_COUPON_NO_EXIST when
+ * it does not exist. A deadlock retries the whole transaction (up to 3
+ * times, then SHOP_COUPON_USE_FAIL); SHOP_DB_UNAVAILABLE. */
 enum shop_code coupon_use(db_conn *db, int64_t coupon_id, int64_t user_id, int64_t order_id);
 
 /* Reversal, inside the caller's transaction: UPDATE ... SET is_used = 0,
@@ -40,9 +43,19 @@ enum shop_code coupon_use(db_conn *db, int64_t coupon_id, int64_t user_id, int64
  * enum db_status. */
 int coupon_release_tx(db_conn *db, int64_t coupon_id, int64_t order_id);
 
+/* The coupon consumer (queue shop.coupon). order.cancel: in one transaction
+ * on db_for(DB_COUPON), the consumer-log row (also the tombstone that makes
+ * a later coupon_use of the order refuse) and, when the event names a
+ * coupon, coupon_release_tx (only a coupon used by this very order is
+ * freed). A redelivery acks without effect; a body that is not an
+ * order.cancel is parked (MQ_REJECT); a database failure retries. Other
+ * routing keys are acked. ud is unused. */
+enum mq_verdict coupon_on_event(const struct mq_message *m, void *ud);
+
 struct json_object;
 /* {coupon_id, coupon_price "10.00", user_id, order_id (null when unused),
- * is_used, used_time}. New reference. */
+ * is_used (0/1), used_time (ISO 8601 UTC or null)}; ids as strings. A new
+ * reference the caller puts. */
 struct json_object *coupon_to_json(const struct coupon *c);
 
 #endif

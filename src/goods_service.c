@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consumer_log.h"
+#include "events.h"
 #include "log.h"
 #include "money.h"
 
@@ -13,6 +15,22 @@
 
 static const char SQL_LIST[] = "SELECT " GOODS_COLUMNS " FROM trade_goods ORDER BY goods_id";
 static const char SQL_GET[] = "SELECT " GOODS_COLUMNS " FROM trade_goods WHERE goods_id = ?";
+static const char SQL_EXISTS[] = "SELECT 1 FROM trade_goods WHERE goods_id = ?";
+static const char SQL_REDUCE[] = "UPDATE trade_goods SET goods_number = goods_number - ? "
+                                 "WHERE goods_id = ? AND goods_number >= ?";
+static const char SQL_ADD[] =
+    "UPDATE trade_goods SET goods_number = goods_number + ? WHERE goods_id = ?";
+static const char SQL_LOG_INSERT[] =
+    "INSERT INTO trade_goods_number_log (goods_id, order_id, direction, goods_number, log_time) "
+    "VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3))";
+static const char SQL_LOG_REDUCED[] =
+    "SELECT goods_number FROM trade_goods_number_log "
+    "WHERE goods_id = ? AND order_id = ? AND direction = 1 FOR UPDATE";
+
+enum { DIRECTION_REDUCE = 1, DIRECTION_RESTORE = 2 };
+
+/* How often a transaction that ended in a deadlock is tried again. */
+#define GOODS_TX_RETRIES 3
 
 void db_time_to_iso(const char *dbtime, char *out, size_t outsz)
 {
@@ -121,4 +139,195 @@ struct json_object *goods_to_json(const struct goods *g)
     json_object_object_add(o, "add_time",
                            g->add_time[0] ? json_object_new_string(g->add_time) : NULL);
     return o;
+}
+
+/* The forward step's outcome of one attempt; *again asks for another one. */
+static enum shop_code reduce_once(db_conn *db, int64_t goods_id, int64_t order_id, int64_t n,
+                                  int *again)
+{
+    char key[24];
+    db_result *r = NULL;
+    uint64_t changed = 0;
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    *again = 0;
+    snprintf(key, sizeof key, "%" PRId64, order_id);
+    enum db_status st = db_begin(db);
+    if (st != DB_OK)
+        goto fail;
+    /* consumer_log_exists says -1 without the reason: a deadlock or a lost
+     * connection are worth another attempt (db_begin then reports DB_GONE
+     * when the server stays away). */
+    int reversed = consumer_log_exists(db, GROUP_GOODS, EV_ORDER_CANCEL, key);
+    if (reversed < 0) {
+        st = DB_DEADLOCK;
+        goto fail;
+    }
+    if (reversed) {
+        log_info("goods: order %s was cancelled before its stock was reduced: refused", key);
+        rc = SHOP_REDUCE_GOODS_NUM_FAIL;
+        goto rollback;
+    }
+    struct db_val up[] = {DB_I64(n), DB_I64(goods_id), DB_I64(n)};
+    st = db_exec(db, SQL_REDUCE, up, 3, &changed);
+    if (st != DB_OK)
+        goto fail;
+    if (changed == 0) {
+        struct db_val id = DB_I64(goods_id);
+        st = db_query(db, SQL_EXISTS, &id, 1, 1, &r);
+        if (st != DB_OK)
+            goto fail;
+        rc = db_result_rows(r) == 0 ? SHOP_GOODS_NO_EXIST : SHOP_GOODS_NUM_NOT_ENOUGH;
+        goto rollback;
+    }
+    struct db_val row[] = {DB_I64(goods_id), DB_I64(order_id), DB_I64(DIRECTION_REDUCE), DB_I64(n)};
+    st = db_exec(db, SQL_LOG_INSERT, row, 4, NULL);
+    if (st == DB_DUPLICATE) {
+        log_warn("goods: order %s already reduced goods %" PRId64 ": refused", key, goods_id);
+        rc = SHOP_REDUCE_GOODS_NUM_FAIL;
+        goto rollback;
+    }
+    if (st != DB_OK)
+        goto fail;
+    st = db_commit(db);
+    if (st == DB_OK) {
+        log_info("goods: reduced %" PRId64 " of goods %" PRId64 " for order %s", n, goods_id, key);
+        rc = SHOP_SUCCESS;
+        goto out;
+    }
+    /* db_commit ended the transaction whatever happened. */
+    *again = st == DB_DEADLOCK;
+    rc = *again ? SHOP_REDUCE_GOODS_NUM_FAIL : db_code(st);
+    goto out;
+fail:
+    *again = st == DB_DEADLOCK;
+    rc = *again ? SHOP_REDUCE_GOODS_NUM_FAIL : db_code(st);
+rollback:
+    db_rollback(db);
+out:
+    db_result_free(r);
+    return rc;
+}
+
+enum shop_code goods_reduce_stock(db_conn *db, int64_t goods_id, int64_t order_id, int64_t n)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    if (n < 1)
+        return SHOP_REQUEST_PARAMETER_VALID;
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    for (int attempt = 0; attempt <= GOODS_TX_RETRIES; attempt++) {
+        int again = 0;
+        rc = reduce_once(db, goods_id, order_id, n, &again);
+        if (!again)
+            break;
+        log_warn("goods: reducing goods %" PRId64 " for order %" PRId64 " hit a deadlock (try %d)",
+                 goods_id, order_id, attempt + 1);
+    }
+    return rc;
+}
+
+/* goods_restore_stock_tx, also saying how many units came back. */
+static int restore_stock(db_conn *db, int64_t goods_id, int64_t order_id, int64_t *restored)
+{
+    db_result *r = NULL;
+    uint64_t changed = 0;
+    *restored = 0;
+    struct db_val key[] = {DB_I64(goods_id), DB_I64(order_id)};
+    enum db_status st = db_query(db, SQL_LOG_REDUCED, key, 2, 1, &r);
+    if (st != DB_OK)
+        return st;
+    int64_t n = db_result_rows(r) ? db_result_i64(r, 0, 0, 0) : 0;
+    int found = db_result_rows(r) > 0;
+    db_result_free(r);
+    if (!found)
+        return 0;
+    if (n < 1) {
+        log_error("goods: reduce row of goods %" PRId64 " order %" PRId64 " has %" PRId64 " units",
+                  goods_id, order_id, n);
+        return DB_ERR;
+    }
+    struct db_val row[] = {DB_I64(goods_id), DB_I64(order_id), DB_I64(DIRECTION_RESTORE),
+                           DB_I64(n)};
+    st = db_exec(db, SQL_LOG_INSERT, row, 4, NULL);
+    if (st == DB_DUPLICATE)
+        return 0;
+    if (st != DB_OK)
+        return st;
+    struct db_val add[] = {DB_I64(n), DB_I64(goods_id)};
+    st = db_exec(db, SQL_ADD, add, 2, &changed);
+    if (st != DB_OK)
+        return st;
+    if (changed == 0) {
+        /* The goods was deleted after the order reduced it: an operator's case. */
+        log_error("goods: goods %" PRId64 " is gone: cannot restore order %" PRId64, goods_id,
+                  order_id);
+        return DB_ERR;
+    }
+    *restored = n;
+    return 1;
+}
+
+int goods_restore_stock_tx(db_conn *db, int64_t goods_id, int64_t order_id)
+{
+    int64_t n;
+    if (db == NULL)
+        return DB_GONE;
+    return restore_stock(db, goods_id, order_id, &n);
+}
+
+static enum mq_verdict on_cancel(const struct mq_message *m)
+{
+    struct cancel_event ev;
+    char key[24];
+    int64_t restored = 0;
+    if (event_cancel_parse(m->body, m->body_len, &ev) != 0) {
+        log_warn("goods: message %s is not an order.cancel: parked", m->message_id);
+        return MQ_REJECT;
+    }
+    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    db_conn *db = db_for(DB_GOODS);
+    enum db_status st = db_begin(db);
+    if (st != DB_OK)
+        goto retry;
+    /* The log row first: it dedupes redeliveries and is the tombstone that a
+     * late goods_reduce_stock of this order waits for and then obeys. */
+    st = consumer_log_insert(db, GROUP_GOODS, EV_ORDER_CANCEL, key, m->message_id, m->body,
+                             m->body_len);
+    if (st == DB_DUPLICATE) {
+        db_rollback(db);
+        log_info("goods: order.cancel of order %s handled before (message %s): nothing to do", key,
+                 m->message_id);
+        return MQ_ACK;
+    }
+    if (st != DB_OK)
+        goto rollback;
+    int done = restore_stock(db, ev.goods_id, ev.order_id, &restored);
+    if (done < 0) {
+        st = (enum db_status)done;
+        goto rollback;
+    }
+    st = db_commit(db);
+    if (st != DB_OK)
+        goto retry;
+    if (done)
+        log_info("goods: restored %" PRId64 " of goods %" PRId64 " for order %s", restored,
+                 ev.goods_id, key);
+    else
+        log_info("goods: order %s did not reduce goods %" PRId64 ": nothing to restore", key,
+                 ev.goods_id);
+    return MQ_ACK;
+rollback:
+    db_rollback(db);
+retry:
+    log_warn("goods: order.cancel of order %s failed (db status %d): retry later", key, (int)st);
+    return MQ_RETRY;
+}
+
+enum mq_verdict goods_on_event(const struct mq_message *m, void *ud)
+{
+    (void)ud;
+    if (strcmp(m->routing_key, EV_ORDER_CANCEL) == 0)
+        return on_cancel(m);
+    log_debug("goods: %s %s is not for the goods service: acked", m->routing_key, m->message_id);
+    return MQ_ACK;
 }

@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "errors.h"
+#include "mq.h"
 
 #define GOODS_NAME_MAX 256
 #define GOODS_DESC_MAX 1024
@@ -16,10 +17,10 @@
 struct goods {
     int64_t goods_id;
     char goods_name[GOODS_NAME_MAX];
-    int64_t goods_number;      /* stock */
-    int64_t goods_price;       /* cents */
+    int64_t goods_number; /* stock */
+    int64_t goods_price;  /* cents */
     char goods_desc[GOODS_DESC_MAX];
-    char add_time[32];         /* ISO 8601 UTC, "" when unknown */
+    char add_time[32]; /* ISO 8601 UTC, "" when unknown */
 };
 
 /* All goods ordered by id, at most GOODS_LIST_MAX. On SHOP_SUCCESS *out is a
@@ -30,13 +31,16 @@ enum shop_code goods_list(db_conn *db, struct goods **out, size_t *n);
 /* One goods by id: SHOP_SUCCESS, SHOP_GOODS_NO_EXIST or SHOP_DB_UNAVAILABLE. */
 enum shop_code goods_get(db_conn *db, int64_t goods_id, struct goods *out);
 
-/* Saga step 3, its own transaction: refuse (SHOP_REDUCE_GOODS_NUM_FAIL) when
- * the goods consumer already reversed this order (consumer log
- * "goods"/"order.cancel"/order_id); one conditional UPDATE ... SET
+/* Saga step 3, its own transaction on db (the goods database): refuse
+ * (SHOP_REDUCE_GOODS_NUM_FAIL) when the goods consumer already reversed this
+ * order (consumer log "goods"/"order.cancel"/order_id, a locking read) or
+ * when this order already reduced this goods; one conditional UPDATE ... SET
  * goods_number = goods_number - n WHERE goods_id = ? AND goods_number >= n,
- * plus the log row (direction 1, goods_number -n). SHOP_GOODS_NUM_NOT_ENOUGH
- * when the stock is short, SHOP_GOODS_NO_EXIST, SHOP_DB_UNAVAILABLE. Never
- * read-then-write. */
+ * plus the log row (direction 1, goods_number n: the schema keeps it
+ * positive, the direction says which way). SHOP_GOODS_NUM_NOT_ENOUGH when
+ * the stock is short (buying the last unit is allowed), SHOP_GOODS_NO_EXIST,
+ * SHOP_REQUEST_PARAMETER_VALID when n < 1, SHOP_DB_UNAVAILABLE. A deadlock
+ * retries the whole transaction (up to 3 times). Never read-then-write. */
 enum shop_code goods_reduce_stock(db_conn *db, int64_t goods_id, int64_t order_id, int64_t n);
 
 /* Reversal, inside the caller's transaction: if the order's reduce row
@@ -44,6 +48,14 @@ enum shop_code goods_reduce_stock(db_conn *db, int64_t goods_id, int64_t order_i
  * and insert the restore row. Returns 1 restored, 0 nothing to reverse, or a
  * negative enum db_status. */
 int goods_restore_stock_tx(db_conn *db, int64_t goods_id, int64_t order_id);
+
+/* The goods consumer (queue shop.goods). order.cancel: in one transaction
+ * on db_for(DB_GOODS), the consumer-log row (also the tombstone that makes a
+ * later goods_reduce_stock of the order refuse) and the stock restore, if
+ * the stock was reduced. A redelivery acks without effect; a body that is
+ * not an order.cancel is parked (MQ_REJECT); a database failure retries.
+ * Other routing keys are acked. ud is unused. */
+enum mq_verdict goods_on_event(const struct mq_message *m, void *ud);
 
 struct json_object;
 /* A new JSON object with the table's column names; money as "12.50", ids as

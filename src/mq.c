@@ -12,6 +12,8 @@
  * the whole connection; the next call connects again. */
 #include "mq.h"
 
+#include "events.h"
+
 #include "log.h"
 
 #include <amqp.h>
@@ -44,9 +46,17 @@ struct queue_def {
 };
 
 static const char *const AUDIT_KEYS[] = {"#", NULL};
+/* The order service also takes the expiry checks the delay queues
+ * dead-letter to the exchange. */
+static const char *const ORDER_KEYS[] = {EV_ORDER_CANCEL, EV_ORDER_TIMEOUT, NULL};
+static const char *const CANCEL_KEYS[] = {EV_ORDER_CANCEL, NULL};
 
 static const struct queue_def QUEUES[] = {
     {"shop.audit", AUDIT_KEYS},
+    {QUEUE_ORDER, ORDER_KEYS},
+    {QUEUE_GOODS, CANCEL_KEYS},
+    {QUEUE_COUPON, CANCEL_KEYS},
+    {QUEUE_USER, CANCEL_KEYS},
 };
 
 struct mq_conn {
@@ -495,6 +505,34 @@ enum mq_status mq_declare_queue(mq_conn *c, const char *exchange, const char *qu
     if (exchange != NULL && *exchange != '\0' && (rc = declare_exchange(c, exchange)) != MQ_OK)
         return rc;
     return declare_queue(c, exchange, queue, keys, retry_ttl_ms);
+}
+
+enum mq_status mq_declare_delay_queue(mq_conn *c, const char *queue, int ttl_ms,
+                                      const char *dl_exchange, const char *dl_key)
+{
+    if (c == NULL)
+        return MQ_GONE;
+    if (queue == NULL || *queue == '\0' || ttl_ms <= 0 || dl_exchange == NULL || dl_key == NULL)
+        return MQ_ERR;
+    enum mq_status rc = mq_ensure(c);
+    if (rc != MQ_OK)
+        return rc;
+    if (*dl_exchange != '\0' && (rc = declare_exchange(c, dl_exchange)) != MQ_OK)
+        return rc;
+    amqp_table_entry_t e[3];
+    memset(e, 0, sizeof e);
+    e[0].key = amqp_cstring_bytes("x-message-ttl");
+    e[0].value.kind = AMQP_FIELD_KIND_I32;
+    e[0].value.value.i32 = ttl_ms;
+    e[1].key = amqp_cstring_bytes("x-dead-letter-exchange");
+    e[1].value.kind = AMQP_FIELD_KIND_UTF8;
+    e[1].value.value.bytes = amqp_cstring_bytes(dl_exchange);
+    e[2].key = amqp_cstring_bytes("x-dead-letter-routing-key");
+    e[2].value.kind = AMQP_FIELD_KIND_UTF8;
+    e[2].value.value.bytes = amqp_cstring_bytes(dl_key);
+    amqp_table_t args = {.num_entries = 3, .entries = e};
+    amqp_queue_declare(c->st, PUB_CHANNEL, bytes_of(queue), 0, 1, 0, 0, args);
+    return rpc_check(c, "queue.declare (delay)");
 }
 
 enum mq_status mq_declare_topology(mq_conn *c)

@@ -62,6 +62,14 @@ enum mq_status mq_declare_topology(mq_conn *c);
 enum mq_status mq_declare_queue(mq_conn *c, const char *exchange, const char *queue,
                                 const char *const *keys, int retry_ttl_ms);
 
+/* Declare a durable delay queue that nobody consumes: each message waits
+ * ttl_ms there, then is dead-lettered to dl_exchange (declared as a durable
+ * topic exchange) with routing key dl_key. Publish into it with
+ * mq_publish(c, "", queue, ...). Redeclaring with another TTL fails: put the
+ * TTL in the queue's name. */
+enum mq_status mq_declare_delay_queue(mq_conn *c, const char *queue, int ttl_ms,
+                                      const char *dl_exchange, const char *dl_key);
+
 /* Publish persistent (delivery_mode 2) JSON with message_id and wait for the
  * broker's ack. MQ_OK only after basic.ack. The message is mandatory: an
  * unroutable one comes back as MQ_ERR. On MQ_GONE or MQ_TIMEOUT the

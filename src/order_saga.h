@@ -17,11 +17,11 @@
 struct order_request {
     int64_t goods_id;
     int64_t goods_number;
-    int64_t goods_price;   /* the prices the buyer saw */
+    int64_t goods_price; /* the prices the buyer saw */
     int64_t shipping_fee;
     int64_t order_amount;
-    int64_t coupon_id;     /* 0 = none */
-    int64_t money_paid;    /* 0 = none */
+    int64_t coupon_id;  /* 0 = none */
+    int64_t money_paid; /* 0 = none */
     char address[ORDER_ADDRESS_MAX * 4 + 1];
     char consignee[ORDER_CONSIGNEE_MAX * 4 + 1];
 };
@@ -37,5 +37,36 @@ enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id, const struct ord
 /* The contract's arithmetic, exposed for the form and for tests:
  * shipping 0 above 100.00 else 10.00. */
 int64_t order_shipping_fee(int64_t goods_amount);
+
+/* goods_amount = price x number, shipping, order_amount = the sum, as the
+ * server computes them. 0, or -1 when an amount would overflow
+ * MONEY_MAX_CENTS (or number < 1). */
+int order_breakdown(int64_t goods_price, int64_t goods_number, int64_t *goods_amount,
+                    int64_t *shipping_fee, int64_t *order_amount);
+
+/* The largest goods_number a request may carry (the column is an INT). */
+#define ORDER_NUMBER_MAX INT64_C(2147483647)
+
+/* An address or consignee as the buyer typed it: valid UTF-8 of 1..max_chars
+ * characters, not only spaces, no control characters. 0 or -1. */
+int order_text_check(const char *s, size_t len, size_t max_chars);
+
+/* Parse the JSON body of POST /api/orders (the contract's request: ids and
+ * amounts as strings, goods_number an integer, coupon_id and money_paid
+ * optional) into *out. SHOP_SUCCESS, or SHOP_REQUEST_PARAMETER_VALID with a
+ * sentence naming the field in msg (msgsz bytes). money_paid may be negative
+ * here: the saga refuses it with its own code. body is not taken. */
+struct json_object;
+enum shop_code order_request_from_json(struct json_object *body, struct order_request *out,
+                                       char *msg, size_t msgsz);
+
+/* The delay queues of the order timeouts: shop.delay.preorder.<ms> and
+ * shop.delay.unpaid.<ms>, durable, x-message-ttl the delay, dead-lettered
+ * to MQ_EXCHANGE with routing key EV_ORDER_TIMEOUT (the order consumer's).
+ * Declares them on mq and remembers the delays for the sagas of this
+ * process (call once at start; the saga declares again when a publish finds
+ * the queue missing). 0, or -1 when the broker refused or is down (the
+ * delays are remembered anyway). */
+int order_delay_declare(mq_conn *mq, int preorder_timeout_s, int unpaid_timeout_s);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "errors.h"
+#include "mq.h"
 
 enum order_status {
     ORDER_UNCONFIRMED = 0,
@@ -28,19 +29,19 @@ struct order {
     int order_status;
     int pay_status;
     int shipping_status;
-    char address[ORDER_ADDRESS_MAX * 4 + 1];   /* UTF-8: up to 255 characters */
+    char address[ORDER_ADDRESS_MAX * 4 + 1]; /* UTF-8: up to 255 characters */
     char consignee[ORDER_CONSIGNEE_MAX * 4 + 1];
     int64_t goods_id;
     int64_t goods_number;
-    int64_t goods_price;   /* cents, every amount below too */
+    int64_t goods_price; /* cents, every amount below too */
     int64_t goods_amount;
     int64_t shipping_fee;
     int64_t order_amount;
-    int64_t coupon_id;     /* 0 = none */
+    int64_t coupon_id; /* 0 = none */
     int64_t coupon_paid;
     int64_t money_paid;
     int64_t pay_amount;
-    char add_time[32];     /* ISO 8601 UTC, "" when NULL */
+    char add_time[32]; /* ISO 8601 UTC, "" when NULL */
     char confirm_time[32];
     char pay_time[32];
 };
@@ -66,6 +67,36 @@ enum shop_code order_get(db_conn *db, int64_t user_id, int64_t order_id, struct 
 enum shop_code order_get_any(db_conn *db, int64_t order_id, struct order *out);
 /* The user's orders, newest first; *out calloc'd. */
 enum shop_code order_list(db_conn *db, int64_t user_id, struct order **out, size_t *n);
+
+/* Idempotency-Key of POST /api/orders (trade_idempotency).
+ * order_idem_claim: 1 when this call claimed (user_id, key) (go on, then
+ * finish or release it); 0 when the key is known: *status is the stored
+ * HTTP status, or 0 while the first request is still being processed, and
+ * *response the stored body (malloc'd, the caller frees; NULL while
+ * processing); -1 when the database failed. key: 1..ORDER_IDEM_KEY_MAX
+ * characters, checked by the caller. */
+#define ORDER_IDEM_KEY_MAX 128
+int order_idem_claim(db_conn *db, int64_t user_id, const char *key, int *status, char **response);
+/* Store the answer of a claimed key (0 or -1). */
+int order_idem_finish(db_conn *db, int64_t user_id, const char *key, int status,
+                      const char *response);
+/* Forget a claimed key (the request failed on our side: a retry may run). */
+int order_idem_release(db_conn *db, int64_t user_id, const char *key);
+
+/* The order consumer (`shop-consumer order`, queue QUEUE_ORDER).
+ * order.cancel: in one transaction on db_for(DB_ORDER), the consumer-log row
+ * ("order", "order.cancel", order id) and order_cancel_tx; a redelivery
+ * finds the row and is acked without effect.
+ * order.timeout: when the order is still unconfirmed (kind "preorder") or
+ * confirmed and unpaid (kind "unpaid"), emit its order.cancel through the
+ * outbox (message id "order.cancel:<id>", one per order however many times
+ * it is emitted); the cancel then comes back to this consumer.
+ * ud is a struct order_consumer_ctx * (pub: a connection to publish the
+ * cancels on, not the consuming one; NULL leaves them to the relay). */
+struct order_consumer_ctx {
+    mq_conn *pub;
+};
+enum mq_verdict order_on_event(const struct mq_message *m, void *ud);
 
 struct json_object;
 /* The table's columns, ids as strings, money as "12.30", times ISO or null. */

@@ -7,6 +7,7 @@
 #ifndef SHOP_OUTBOX_H
 #define SHOP_OUTBOX_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "db.h"
@@ -19,9 +20,36 @@
 enum shop_code outbox_emit(db_conn *db, mq_conn *mq, const char *routing_key,
                            const char *message_id, const char *msg_key, const char *body);
 
+/* The same for any exchange: "" (the default exchange) sends to the queue
+ * named routing_key, as the order saga does with its delay queues. A
+ * message_id already in the outbox is SHOP_SUCCESS (durable already; the
+ * relay publishes it if it is still pending). */
+enum shop_code outbox_emit_to(db_conn *db, mq_conn *mq, const char *exchange,
+                              const char *routing_key, const char *message_id, const char *msg_key,
+                              const char *body);
+
+/* The two halves of outbox_emit_to, for a caller that commits the event in
+ * its own transaction together with the rows it belongs to:
+ * outbox_add_tx inserts the pending row inside the caller's transaction
+ * (DB_OK, DB_DUPLICATE when message_id is there already, or another
+ * db_status); after the commit, outbox_send publishes it on mq (may be NULL)
+ * and marks it sent. outbox_send returns MQ_OK, or why the broker did not
+ * confirm (the row then stays pending for the relay). */
+enum db_status outbox_add_tx(db_conn *db, const char *exchange, const char *routing_key,
+                             const char *message_id, const char *msg_key, const char *body);
+enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const char *routing_key,
+                           const char *message_id, const char *body);
+
 /* One relay pass: publish up to limit pending rows older than min_age_ms,
  * marking each sent after its confirm. Returns the number published, or -1
  * when the database or the broker failed. */
 int outbox_relay_once(db_conn *db, mq_conn *mq, int limit, int min_age_ms);
+
+/* The relay loop of `shop-consumer relay`: its own broker connection (p is
+ * copied; reconnects when the broker comes back) and the order service's
+ * database (db_for(DB_ORDER) of this thread), one pass every interval_ms,
+ * sleeping in small steps so that *stop (set by a signal) ends it within
+ * about 200 ms. Each relayed message is logged. Returns 0 when stopped. */
+int outbox_relay_run(const struct mq_params *p, int interval_ms, volatile sig_atomic_t *stop);
 
 #endif

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "mq.h"
+#include "runtime.h"
 
 static void usage(FILE *f)
 {
@@ -45,9 +46,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("shop-admin", LOG_WARN);
-    struct mq_params mqp = {.host = cfg.mq_host, .port = cfg.mq_port, .user = cfg.mq_user,
-                            .password = cfg.mq_password, .vhost = cfg.mq_vhost,
-                            .timeout_ms = cfg.mq_timeout_ms, .heartbeat_s = 0};
+    struct mq_params mqp = runtime_mq_params(&cfg);
+    mqp.heartbeat_s = 0;
     mq_conn *mq = mq_open(&mqp);
     if (mq == NULL) {
         fprintf(stderr, "shop-admin: cannot connect to RabbitMQ at %s:%d\n", cfg.mq_host,

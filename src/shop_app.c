@@ -20,9 +20,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "order_saga.h"
+#include "runtime.h"
 #include "snowflake.h"
 #include "templates.h"
 #include "web.h"
@@ -56,6 +59,18 @@ static void *worker(void *arg)
     FCGX_Free(&req, 1);
     web_thread_end();
     return NULL;
+}
+
+/* The exchange, queues and delay queues must exist before the first order
+ * publishes into them. The broker may be down now: the consumers declare the
+ * same topology when they (re)connect, so a failure here is only logged. */
+static void declare_topology(const struct mq_params *p, const struct shop_config *cfg)
+{
+    mq_conn *mq = mq_open(p);
+    if (mq == NULL || mq_declare_topology(mq) != MQ_OK ||
+        order_delay_declare(mq, cfg->preorder_timeout_s, cfg->unpaid_timeout_s) != 0)
+        log_warn("broker topology not declared at start (broker down?)");
+    mq_close(mq);
 }
 
 static int write_pid_file(const char *path)
@@ -115,21 +130,17 @@ int main(int argc, char **argv)
         log_error("templates in %s: %s", cfg.templates_dir, err);
         goto out;
     }
-    struct db_params dbp = {.host = cfg.db_host, .port = (unsigned)cfg.db_port,
-                            .socket = cfg.db_socket, .user = cfg.db_user,
-                            .password = cfg.db_password, .database = cfg.db_name,
-                            .timeout_s = (unsigned)cfg.db_timeout_s};
-    if (db_global_init(&dbp) != 0) {
-        log_error("database client initialisation failed");
+    if (auth_init() != 0) {
+        log_error("libsodium initialisation failed");
         goto out;
     }
+    if (runtime_db_init(&cfg) != 0)
+        goto out;
     db_ready = 1;
     app.cfg = &cfg;
     app.tpl = tpl;
-    app.mq = (struct mq_params){.host = cfg.mq_host, .port = cfg.mq_port, .user = cfg.mq_user,
-                                .password = cfg.mq_password, .vhost = cfg.mq_vhost,
-                                .timeout_ms = cfg.mq_timeout_ms,
-                                .heartbeat_s = cfg.mq_heartbeat_s};
+    app.mq = runtime_mq_params(&cfg);
+    declare_topology(&app.mq, &cfg);
 
     if (FCGX_Init() != 0) {
         log_error("FCGX_Init failed");

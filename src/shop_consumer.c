@@ -4,8 +4,14 @@
  * together with its trade_mq_consumer_log row, so a redelivery is a no-op.
  *
  * Consumers (one table, below):
- *   audit  records every event of the exchange in trade_mq_consumer_log:
- *          the skeleton's proof that the broker path works end to end. */
+ *   audit   records every event of the exchange in trade_mq_consumer_log
+ *   order   cancels orders (order.cancel) and expires them (order.timeout)
+ *   goods   gives stock back on order.cancel
+ *   coupon  frees the coupon on order.cancel
+ *   user    refunds the balance on order.cancel
+ *   relay   not a queue: publishes what is left in the outbox (after a crash
+ *           or while the broker was down), one pass every relay_interval_ms
+ * Any number of each may run at once (competing consumers). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,12 +20,19 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "consumer_log.h"
+#include "coupon_service.h"
 #include "db.h"
+#include "events.h"
+#include "goods_service.h"
 #include "log.h"
 #include "mq.h"
-
-/* The cap on what a consumer-log row keeps of a message body. */
-#define CONSUMER_BODY_MAX 4096
+#include "order_saga.h"
+#include "order_service.h"
+#include "outbox.h"
+#include "runtime.h"
+#include "snowflake.h"
+#include "user_service.h"
 
 static volatile sig_atomic_t stop;
 
@@ -28,11 +41,6 @@ static void on_signal(int sig)
     (void)sig;
     stop = 1;
 }
-
-static const char SQL_LOG_INSERT[] =
-    "INSERT INTO trade_mq_consumer_log (group_name, msg_tag, msg_key, msg_id, msg_body, "
-    "consumer_status, consumer_times, consumer_timestamp) "
-    "VALUES (?, ?, ?, ?, ?, 1, 1, UTC_TIMESTAMP(3))";
 
 /* audit: keep one row per (group, routing key, message id). */
 static enum mq_verdict consume_audit(const struct mq_message *m, void *ud)
@@ -45,10 +53,8 @@ static enum mq_verdict consume_audit(const struct mq_message *m, void *ud)
         log_warn("audit: message on %s without message_id: parked", m->routing_key);
         return MQ_REJECT;
     }
-    size_t body_len = m->body_len > CONSUMER_BODY_MAX ? CONSUMER_BODY_MAX : m->body_len;
-    struct db_val p[] = {DB_TEXT("audit"), DB_TEXT(m->routing_key), DB_TEXT(m->message_id),
-                         DB_TEXT(m->message_id), DB_TEXTN(m->body, body_len)};
-    enum db_status st = db_exec(db, SQL_LOG_INSERT, p, sizeof p / sizeof p[0], NULL);
+    enum db_status st = consumer_log_insert(db, "audit", m->routing_key, m->message_id,
+                                            m->message_id, m->body, m->body_len);
     if (st == DB_OK) {
         log_info("audit: recorded %s %s", m->routing_key, m->message_id);
         return MQ_ACK;
@@ -62,11 +68,27 @@ static enum mq_verdict consume_audit(const struct mq_message *m, void *ud)
 
 static const struct consumer {
     const char *name;
-    const char *queue;
+    const char *queue; /* NULL: not a queue consumer (the relay) */
     mq_handler fn;
 } CONSUMERS[] = {
     {"audit", "shop.audit", consume_audit},
+    {"order", QUEUE_ORDER, order_on_event},
+    {"goods", QUEUE_GOODS, goods_on_event},
+    {"coupon", QUEUE_COUPON, coupon_on_event},
+    {"user", QUEUE_USER, user_on_event},
+    {"relay", NULL, NULL},
 };
+
+static void write_pid(const char *path)
+{
+    if (path == NULL)
+        return;
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%ld\n", (long)getpid());
+        fclose(f);
+    }
+}
 
 static void usage(FILE *f)
 {
@@ -123,17 +145,19 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct db_params dbp = {.host = cfg.db_host, .port = (unsigned)cfg.db_port,
-                            .socket = cfg.db_socket, .user = cfg.db_user,
-                            .password = cfg.db_password, .database = cfg.db_name,
-                            .timeout_s = (unsigned)cfg.db_timeout_s};
-    struct mq_params mqp = {.host = cfg.mq_host, .port = cfg.mq_port, .user = cfg.mq_user,
-                            .password = cfg.mq_password, .vhost = cfg.mq_vhost,
-                            .timeout_ms = cfg.mq_timeout_ms, .heartbeat_s = cfg.mq_heartbeat_s};
+    struct mq_params mqp = runtime_mq_params(&cfg);
     int rc = 1;
-    mq_conn *mq = NULL;
-    if (db_global_init(&dbp) != 0)
+    mq_conn *mq = NULL, *pub = NULL;
+    if (runtime_db_init(&cfg) != 0)
         return 1;
+    if (snowflake_init(&shop_ids, cfg.worker_id, NULL) != 0)
+        goto out;
+    if (cons->queue == NULL) { /* the relay */
+        write_pid(pid_path);
+        log_info("relaying the outbox every %d ms", cfg.relay_interval_ms);
+        rc = outbox_relay_run(&mqp, cfg.relay_interval_ms, &stop) == 0 ? 0 : 1;
+        goto out;
+    }
     /* The broker may still be starting: mq_consume reconnects, but the first
      * connection is waited for here. */
     while (!stop && (mq = mq_open(&mqp)) == NULL)
@@ -142,20 +166,30 @@ int main(int argc, char **argv)
         goto out;
     if (mq_declare_topology(mq) != MQ_OK)
         log_warn("topology not declared yet; mq_consume declares it on reconnect");
-    if (pid_path) {
-        FILE *f = fopen(pid_path, "w");
-        if (f) {
-            fprintf(f, "%ld\n", (long)getpid());
-            fclose(f);
-        }
+    void *ud = NULL;
+    struct order_consumer_ctx octx = {0};
+    if (strcmp(cons->name, "order") == 0) {
+        /* The order consumer publishes (order.cancel of expired orders) on
+         * a connection of its own, apart from the consuming one. */
+        while (!stop && (pub = mq_open(&mqp)) == NULL)
+            sleep(1);
+        if (pub == NULL)
+            goto out;
+        if (order_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
+            log_warn("delay queues not declared yet");
+        octx.pub = pub;
+        ud = &octx;
     }
+    write_pid(pid_path);
     log_info("consuming %s (prefetch %d)", cons->queue, cfg.mq_prefetch);
-    mq_consume(mq, cons->queue, cfg.mq_prefetch, cons->fn, NULL, &stop);
+    mq_consume(mq, cons->queue, cfg.mq_prefetch, cons->fn, ud, &stop);
     log_info("stopped");
     rc = 0;
 out:
+    mq_close(pub);
     mq_close(mq);
     db_thread_end();
+    snowflake_destroy(&shop_ids);
     db_global_cleanup();
     if (pid_path && rc == 0)
         unlink(pid_path);

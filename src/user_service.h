@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "errors.h"
+#include "mq.h"
 
 #define USER_NAME_MIN   3
 #define USER_NAME_MAX   32   /* letters, digits, '_', '-', '.' */
@@ -22,9 +23,20 @@ struct user {
     char user_reg_time[32];  /* ISO 8601 UTC */
 };
 
-/* Register: validates name, mobile and password (clear messages through
- * the code: SHOP_REQUEST_PARAMETER_VALID), hashes the password, inserts with
- * a new snowflake id, balance 0. SHOP_USER_EXISTS on a taken name or mobile. */
+/* Why registration fields are refused: NULL when name, mobile and password
+ * are all acceptable, else a static message naming the first bad field (for
+ * the user to read, e.g. "user_name must be 3 to 32 letters, ..."). Rules:
+ * name USER_NAME_MIN..USER_NAME_MAX of [A-Za-z0-9_.-] and not only digits
+ * (a login of digits is a mobile); mobile an optional leading '+' then 6 or
+ * more digits, at most USER_MOBILE_MAX chars in all; password
+ * AUTH_PASSWORD_MIN..AUTH_PASSWORD_MAX bytes. Any argument may be NULL
+ * (reported as missing). */
+const char *user_validate(const char *name, const char *mobile, const char *password);
+
+/* Register: validates name, mobile and password (user_validate; a refusal is
+ * SHOP_REQUEST_PARAMETER_VALID, call user_validate for the words), hashes
+ * the password, inserts with a new snowflake id, balance 0. SHOP_USER_EXISTS
+ * on a taken name or mobile. */
 enum shop_code user_register(db_conn *db, const char *name, const char *mobile,
                              const char *password, struct user *out);
 
@@ -52,5 +64,13 @@ enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id,
  * no type-2, add its amount back and insert type 2. Returns 1 refunded,
  * 0 nothing to reverse, or a negative enum db_status. */
 int user_money_refund_tx(db_conn *db, int64_t user_id, int64_t order_id);
+
+/* The user service's consumer (queue QUEUE_USER), an mq_handler; ud unused.
+ * "order.cancel": in one transaction on db_for(DB_USER), the consumer-log row
+ * ("user", "order.cancel", order_id) first, then user_money_refund_tx. A
+ * redelivery (the row exists) is acked without effect; a body that is not
+ * an order.cancel is MQ_REJECT; a database failure rolls back and is
+ * MQ_RETRY. Other routing keys are acked and ignored. */
+enum mq_verdict user_on_event(const struct mq_message *m, void *ud);
 
 #endif

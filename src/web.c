@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 #include <time.h>
 
+#include "auth.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -21,15 +24,57 @@ enum page {
     API_GOODS_LIST,
     API_GOODS_GET,
     API_HEALTHZ,
+    API_REGISTER,
+    API_LOGIN,
+    API_LOGOUT,
+    API_ME,
+    PAGE_LOGIN,
+    FORM_LOGIN,
+    PAGE_REGISTER,
+    FORM_REGISTER,
+    FORM_LOGOUT,
+    PAGE_ACCOUNT,
+    API_COUPONS,
+    API_ORDER_CREATE,
+    API_ORDERS,
+    API_ORDER_GET,
+    FORM_ORDER,
+    PAGE_ORDERS,
+    PAGE_ORDER,
 };
+
+#define LOGIN ROUTE_LOGIN
+#define CSRF ROUTE_CSRF
+#define API ROUTE_API
 
 static const struct route ROUTES[] = {
     {HTTP_GET, "/", PAGE_CATALOGUE, ROUTE_PAGE},
     {HTTP_GET, "/goods/{id}", PAGE_GOODS, ROUTE_PAGE},
-    {HTTP_GET, "/api/goods", API_GOODS_LIST, ROUTE_API},
-    {HTTP_GET, "/api/goods/{id}", API_GOODS_GET, ROUTE_API},
-    {HTTP_GET, "/healthz", API_HEALTHZ, ROUTE_API},
+    {HTTP_GET, "/login", PAGE_LOGIN, ROUTE_PAGE},
+    {HTTP_POST, "/login", FORM_LOGIN, ROUTE_PAGE},
+    {HTTP_GET, "/register", PAGE_REGISTER, ROUTE_PAGE},
+    {HTTP_POST, "/register", FORM_REGISTER, ROUTE_PAGE},
+    {HTTP_POST, "/logout", FORM_LOGOUT, LOGIN | CSRF},
+    {HTTP_GET, "/account", PAGE_ACCOUNT, LOGIN},
+    {HTTP_POST, "/orders", FORM_ORDER, LOGIN | CSRF},
+    {HTTP_GET, "/orders", PAGE_ORDERS, LOGIN},
+    {HTTP_GET, "/orders/{id}", PAGE_ORDER, LOGIN},
+    {HTTP_GET, "/api/goods", API_GOODS_LIST, API},
+    {HTTP_GET, "/api/goods/{id}", API_GOODS_GET, API},
+    {HTTP_POST, "/api/users", API_REGISTER, API},
+    {HTTP_POST, "/api/session", API_LOGIN, API},
+    {HTTP_DELETE, "/api/session", API_LOGOUT, API | LOGIN | CSRF},
+    {HTTP_GET, "/api/me", API_ME, API | LOGIN},
+    {HTTP_GET, "/api/coupons", API_COUPONS, API | LOGIN},
+    {HTTP_POST, "/api/orders", API_ORDER_CREATE, API | LOGIN | CSRF},
+    {HTTP_GET, "/api/orders", API_ORDERS, API | LOGIN},
+    {HTTP_GET, "/api/orders/{id}", API_ORDER_GET, API | LOGIN},
+    {HTTP_GET, "/healthz", API_HEALTHZ, API},
 };
+
+#undef LOGIN
+#undef CSRF
+#undef API
 
 static _Thread_local mq_conn *t_mq;
 
@@ -51,6 +96,16 @@ void web_render_page(struct web_ctx *c, int status, const char *name, json_objec
 {
     json_object_object_add(data, "shop_name", json_object_new_string(SHOP_NAME));
     json_object_object_add(data, "request_id", json_object_new_string(c->req.request_id));
+    if (c->logged_in) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, c->session.user_id);
+        json_object *me = json_object_new_object();
+        json_object_object_add(me, "user_id", json_object_new_string(id));
+        json_object_object_add(me, "user_name", json_object_new_string(c->session.user_name));
+        json_object_object_add(data, "logged_in", json_object_new_boolean(1));
+        json_object_object_add(data, "me", me);
+        json_object_object_add(data, "csrf_token", json_object_new_string(c->session.csrf));
+    }
     c->res.status = status;
     c->res.content_type = "text/html; charset=utf-8";
     buf_reset(&c->res.body);
@@ -88,6 +143,104 @@ void web_json_success(struct web_ctx *c, int status, const char *name, json_obje
     json_object_put(o);
 }
 
+void web_redirect(struct web_ctx *c, const char *location)
+{
+    c->res.status = 303;
+    buf_reset(&c->res.body);
+    if (location[0] != '/' || location[1] == '/' || location[1] == '\\' ||
+        http_header_add(&c->res, "Location", location) != 0)
+        http_header_add(&c->res, "Location", "/");
+}
+
+int web_form_field(const struct web_ctx *c, const char *name, char *out, size_t outsz)
+{
+    size_t ctlen = strcspn(c->req.content_type, ";");
+    if (ctlen != strlen("application/x-www-form-urlencoded") ||
+        strncasecmp(c->req.content_type, "application/x-www-form-urlencoded", ctlen) != 0)
+        return 0;
+    return http_form_get(buf_str(&c->req.body), c->req.body.len, name, out, outsz);
+}
+
+enum shop_code web_json_body(const struct web_ctx *c, json_object **out)
+{
+    return http_json_body(&c->req, c->app->cfg->max_json_depth, out);
+}
+
+void web_set_cookie(struct web_ctx *c, const char *name, const char *value, int max_age_s)
+{
+    char v[512];
+    snprintf(v, sizeof v, "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s", name,
+             max_age_s > 0 ? value : "", max_age_s > 0 ? max_age_s : 0,
+             c->app->cfg->cookie_secure ? "; Secure" : "");
+    if (http_header_add(&c->res, "Set-Cookie", v) != 0)
+        log_error("cookie %s not set", name);
+}
+
+/* Who is calling: a valid session cookie fills c->session. */
+static enum shop_code load_session(struct web_ctx *c)
+{
+    char token[AUTH_TOKEN_LEN + 8];
+    int found = http_cookie_get(c->req.cookie, AUTH_COOKIE, token, sizeof token);
+    if (found != 1)
+        return SHOP_NOT_LOGGED_IN;
+    enum shop_code rc = auth_session_lookup(db_for(DB_USER), token, &c->session);
+    if (rc == SHOP_SUCCESS)
+        c->logged_in = 1;
+    return rc;
+}
+
+/* The CSRF token of a state-changing request: X-CSRF-Token, or the form's
+ * csrf_token field. */
+static int csrf_ok(struct web_ctx *c)
+{
+    char form_token[AUTH_CSRF_LEN + 8];
+    if (c->req.csrf_header[0] != '\0')
+        return auth_csrf_ok(&c->session, c->req.csrf_header);
+    if (web_form_field(c, "csrf_token", form_token, sizeof form_token) == 1)
+        return auth_csrf_ok(&c->session, form_token);
+    return 0;
+}
+
+/* Login and CSRF rules of the route, before its handler. Returns 0 to go on;
+ * otherwise the answer is set. */
+static int guard(struct web_ctx *c)
+{
+    enum shop_code rc = load_session(c);
+    if (rc == SHOP_DB_UNAVAILABLE && (c->route->flags & ROUTE_LOGIN)) {
+        web_error(c, rc);
+        return -1;
+    }
+    if ((c->route->flags & ROUTE_LOGIN) && !c->logged_in) {
+        if (c->route->flags & ROUTE_API) {
+            web_error(c, SHOP_NOT_LOGGED_IN);
+        } else if (c->req.method == HTTP_GET) {
+            char enc[HTTP_PATH_MAX * 3 + 1];
+            char next[sizeof "/login?next=" + sizeof enc];
+            size_t o = 0;
+            for (const char *p = c->req.path; *p && o + 4 < sizeof enc; p++) {
+                unsigned char ch = (unsigned char)*p;
+                if (isalnum(ch) || ch == '/' || ch == '-' || ch == '_' || ch == '.')
+                    enc[o++] = (char)ch;
+                else
+                    o += (size_t)snprintf(enc + o, sizeof enc - o, "%%%02X", ch);
+            }
+            enc[o] = '\0';
+            snprintf(next, sizeof next, "/login?next=%s", enc);
+            web_redirect(c, next);
+        } else {
+            web_error(c, SHOP_NOT_LOGGED_IN);
+        }
+        return -1;
+    }
+    if ((c->route->flags & ROUTE_CSRF) && !csrf_ok(c)) {
+        log_warn("CSRF token missing or wrong for %s %s", http_method_name(c->req.method),
+                 c->req.path);
+        web_error(c, SHOP_CSRF_INVALID);
+        return -1;
+    }
+    return 0;
+}
+
 static void api_healthz(struct web_ctx *c)
 {
     db_conn *db = db_thread();
@@ -110,6 +263,23 @@ static void dispatch(struct web_ctx *c)
     case API_GOODS_LIST: web_api_goods_list(c); break;
     case API_GOODS_GET: web_api_goods_get(c); break;
     case API_HEALTHZ: api_healthz(c); break;
+    case API_REGISTER: web_api_register(c); break;
+    case API_LOGIN: web_api_login(c); break;
+    case API_LOGOUT: web_api_logout(c); break;
+    case API_ME: web_api_me(c); break;
+    case PAGE_LOGIN: web_page_login(c); break;
+    case FORM_LOGIN: web_form_login(c); break;
+    case PAGE_REGISTER: web_page_register(c); break;
+    case FORM_REGISTER: web_form_register(c); break;
+    case FORM_LOGOUT: web_form_logout(c); break;
+    case PAGE_ACCOUNT: web_page_account(c); break;
+    case API_COUPONS: web_api_coupons(c); break;
+    case API_ORDER_CREATE: web_api_order_create(c); break;
+    case API_ORDERS: web_api_orders(c); break;
+    case API_ORDER_GET: web_api_order_get(c); break;
+    case FORM_ORDER: web_form_order(c); break;
+    case PAGE_ORDERS: web_page_orders(c); break;
+    case PAGE_ORDER: web_page_order(c); break;
     default: abort(); /* a route names a handler that does not exist: a bug */
     }
 }
@@ -139,7 +309,10 @@ void web_handle(const struct web_app *app, FCGX_Request *fr)
     c.res.no_body = c.req.method == HTTP_HEAD;
     switch (router_match(ROUTES, sizeof ROUTES / sizeof ROUTES[0], c.req.method, c.req.path,
                          &c.route, c.ids, &c.nids)) {
-    case ROUTER_FOUND: dispatch(&c); break;
+    case ROUTER_FOUND:
+        if (guard(&c) == 0)
+            dispatch(&c);
+        break;
     case ROUTER_METHOD_NOT_ALLOWED: web_error(&c, SHOP_METHOD_NOT_ALLOWED); break;
     case ROUTER_NOT_FOUND: web_error(&c, SHOP_NOT_FOUND); break;
     }

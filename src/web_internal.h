@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "errors.h"
 #include "http.h"
 #include "router.h"
@@ -22,6 +23,12 @@ struct web_ctx {
     const struct route *route;
     int64_t ids[ROUTER_MAX_IDS]; /* the {id} segments of the path */
     size_t nids;
+    /* Set by web_handle before the handler runs when the session cookie is
+     * valid; routes with ROUTE_LOGIN run only then, and routes with
+     * ROUTE_CSRF only with the session's CSRF token (X-CSRF-Token header or
+     * csrf_token form field) as well. */
+    int logged_in;
+    struct auth_session session;
 };
 
 /* Render template `name` into the response as an HTML page with status.
@@ -39,10 +46,52 @@ void web_json_success(struct web_ctx *c, int status, const char *name, json_obje
  * broker is down; a later call tries again). */
 struct mq_conn *web_thread_mq(const struct web_app *app);
 
+/* 303 See Other to a local path (must start with '/'). */
+void web_redirect(struct web_ctx *c, const char *location);
+
+/* A field of an application/x-www-form-urlencoded body, decoded into out.
+ * 1 found, 0 absent, -1 malformed or longer than outsz-1. */
+int web_form_field(const struct web_ctx *c, const char *name, char *out, size_t outsz);
+
+/* The request body as a JSON object (new reference in *out), with the
+ * configured depth cap. SHOP_SUCCESS or the code to answer with. */
+enum shop_code web_json_body(const struct web_ctx *c, json_object **out);
+
+/* Add a Set-Cookie header (HttpOnly; SameSite=Lax; Path=/; Secure when
+ * configured). max_age_s 0 deletes the cookie. */
+void web_set_cookie(struct web_ctx *c, const char *name, const char *value, int max_age_s);
+
+/* Pages get these in their data from web_render_page: shop_name,
+ * request_id, and when logged in: logged_in true, me {user_id, user_name},
+ * csrf_token (for forms). */
+
 /* Handlers (web_goods.c) */
 void web_page_catalogue(struct web_ctx *c);
 void web_page_goods(struct web_ctx *c);
 void web_api_goods_list(struct web_ctx *c);
 void web_api_goods_get(struct web_ctx *c);
+
+/* Handlers (web_account.c) */
+void web_api_register(struct web_ctx *c);  /* POST /api/users */
+void web_api_login(struct web_ctx *c);     /* POST /api/session */
+void web_api_logout(struct web_ctx *c);    /* DELETE /api/session */
+void web_api_me(struct web_ctx *c);        /* GET /api/me */
+void web_page_login(struct web_ctx *c);    /* GET /login */
+void web_form_login(struct web_ctx *c);    /* POST /login */
+void web_page_register(struct web_ctx *c); /* GET /register */
+void web_form_register(struct web_ctx *c); /* POST /register */
+void web_form_logout(struct web_ctx *c);   /* POST /logout */
+void web_page_account(struct web_ctx *c);  /* GET /account */
+
+/* Handlers (web_coupon.c) */
+void web_api_coupons(struct web_ctx *c);   /* GET /api/coupons */
+
+/* Handlers (web_order.c) */
+void web_api_order_create(struct web_ctx *c); /* POST /api/orders */
+void web_api_orders(struct web_ctx *c);       /* GET /api/orders */
+void web_api_order_get(struct web_ctx *c);    /* GET /api/orders/{id} */
+void web_form_order(struct web_ctx *c);       /* POST /orders (the goods page's form) */
+void web_page_orders(struct web_ctx *c);      /* GET /orders */
+void web_page_order(struct web_ctx *c);       /* GET /orders/{id} */
 
 #endif

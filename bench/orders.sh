@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# bench/orders.sh: how fast the shop confirms orders, against the SQL floor.
+#
+# Run by hand on a machine where `scripts/run` (or `scripts/services start
+# all`) started the shop; it runs `scripts/setup --no-asan` first when a tool
+# is missing and `scripts/services start all` when the shop does not answer.
+# It is not part of scripts/test. Takes about a minute:
+#
+#   1. bench data, straight into the running database in a namespace of its
+#      own: BENCH_USERS users (ids 900001..) with a balance of 10,000,000.00
+#      and BENCH_GOODS goods (ids 900001..) with a stock of 10,000,000 and
+#      prices 10.90, 11.90, ... (some above 100.00: no shipping fee). The bench
+#      rows and the orders of earlier runs are deleted first. The users share
+#      one password, hashed by the app itself (a throw-away registration).
+#   2. each user logs in through POST /api/session (cookie + CSRF token, into
+#      a Lua table for wrk);
+#   3. the app: wrk (bench/orders.lua) sends POST /api/orders through nginx
+#      for BENCH_SECONDS with BENCH_CONNECTIONS connections, one unit of a
+#      random bench goods per order, paid from the balance; 201s counted
+#      apart from everything else. Meanwhile the resident memory (ps rss) of
+#      the app and of every consumer is sampled once a second;
+#   4. the floor: bench/bare_orders.c (built here with gcc against
+#      libmysqlclient) issues the saga's SQL statements, each step in its own
+#      transaction, with as many threads for as long, on the same rows:
+#      all of them (check reads, pre-order + its outbox row, stock, balance,
+#      confirm, re-read: "saga") or only the four writes ("minimal");
+#   5. a summary: orders/s, p50, p99 of both, their ratio, the largest RSS of
+#      each process, and the targets (app >= half the bare rate; app RSS
+#      < 64 MB, each consumer < 32 MB). Exit 0 when every target is met.
+#
+# Environment (default in brackets):
+#   SHOP_RUN_DIR, SHOP_HTTP_PORT, SHOP_DB_PORT   as scripts/services [run/, 8080, 33306]
+#   BENCH_SECONDS       duration of each side [20]
+#   BENCH_CONNECTIONS   wrk connections = bare threads [16]
+#   BENCH_WRK_THREADS   wrk threads [2]
+#   BENCH_USERS         bench users [200]
+#   BENCH_GOODS         bench goods [50]
+#   BENCH_BARE          the floor's statements: saga, minimal, or both (two
+#                       bare runs; the ratio is taken against the first) [saga]
+# Files: <run>/bench/ (the bare client, the Lua data, wrk and bare output).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN_DIR=${SHOP_RUN_DIR:-$repo/run}
+case $RUN_DIR in /*) ;; *) RUN_DIR=$PWD/$RUN_DIR ;; esac
+HTTP_PORT=${SHOP_HTTP_PORT:-8080}
+DB_PORT=${SHOP_DB_PORT:-33306}
+SECONDS_EACH=${BENCH_SECONDS:-20}
+CONNECTIONS=${BENCH_CONNECTIONS:-16}
+WRK_THREADS=${BENCH_WRK_THREADS:-2}
+N_USERS=${BENCH_USERS:-200}
+N_GOODS=${BENCH_GOODS:-50}
+BARE_MODE=${BENCH_BARE:-saga}
+BASE=http://127.0.0.1:$HTTP_PORT
+ID0=900000 # bench ids are ID0 + 1 ..
+PASSWORD=bench-pass-1
+SEED_NAME=benchseed
+SEED_MOBILE=19899999999
+
+# Targets (the issue): the app at least half the bare-SQL rate; RSS caps.
+TARGET_RATIO=0.5
+APP_RSS_MAX_KB=$((64 * 1024))
+CONSUMER_RSS_MAX_KB=$((32 * 1024))
+
+say() { printf 'bench: %s\n' "$*"; }
+die() {
+    printf 'bench: %s\n' "$*" >&2
+    exit 1
+}
+
+for v in SECONDS_EACH CONNECTIONS WRK_THREADS N_USERS N_GOODS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
+done
+[ "$N_USERS" -le 99999 ] && [ "$N_GOODS" -le 99999 ] || die "at most 99999 bench users and goods"
+[ "$WRK_THREADS" -le "$CONNECTIONS" ] || WRK_THREADS=$CONNECTIONS
+case $BARE_MODE in
+saga) BARE_MODES=(saga) ;;
+minimal) BARE_MODES=(minimal) ;;
+both) BARE_MODES=(saga minimal) ;;
+*) die "BENCH_BARE must be saga, minimal or both, got '$BARE_MODE'" ;;
+esac
+
+# --- tools and services ---------------------------------------------------
+
+have_tools() {
+    command -v wrk && command -v gcc && command -v curl && command -v mariadb &&
+        pkg-config --exists mysqlclient
+} >/dev/null 2>&1
+if ! have_tools; then
+    say "a tool is missing (wrk, gcc, curl, mariadb, libmysqlclient): scripts/setup --no-asan"
+    "$repo/scripts/setup" --no-asan
+    have_tools || die "still missing a tool after scripts/setup"
+fi
+
+healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE/healthz")" = 200 ]; }
+if ! healthy; then
+    say "the shop does not answer on $BASE/healthz: starting it (scripts/services start all)"
+    if [ -z "${SHOP_BIN_DIR:-}" ] && [ ! -x "$repo/build/src/shop-app" ]; then
+        "$repo/scripts/setup" --no-asan
+    fi
+    "$repo/scripts/services" start all
+    healthy || die "the shop is not healthy at $BASE/healthz; see $RUN_DIR/logs/"
+fi
+
+OUT=$RUN_DIR/bench
+mkdir -p "$OUT"
+DB_SOCK=$RUN_DIR/sock/mysqld.sock
+sql() { mariadb -h 127.0.0.1 -P "$DB_PORT" -u shop -pshop shop -N -B -e "$1"; }
+sql 'SELECT 1' >/dev/null || die "cannot reach the database as shop/shop on 127.0.0.1:$DB_PORT"
+
+# --- 1. bench data ----------------------------------------------------------
+
+U1=$((ID0 + 1))
+UN=$((ID0 + N_USERS))
+G1=$((ID0 + 1))
+GN=$((ID0 + N_GOODS))
+say "bench data: $N_USERS users ($U1..$UN), $N_GOODS goods ($G1..$GN)"
+
+# One registration through the app gives the password hash its login checks.
+sql "DELETE FROM trade_user WHERE user_name = '$SEED_NAME' OR user_mobile = '$SEED_MOBILE'"
+code=$(curl -s -o "$OUT/seed.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"user_name\":\"$SEED_NAME\",\"user_mobile\":\"$SEED_MOBILE\",\"password\":\"$PASSWORD\"}" \
+    "$BASE/api/users") || true
+[ "$code" = 201 ] || die "registering the seed user answered $code: $(cat "$OUT/seed.json" 2>/dev/null)"
+hash=$(sql "SELECT user_password FROM trade_user WHERE user_name = '$SEED_NAME'")
+[ -n "$hash" ] || die "the seed user's password hash is not in trade_user"
+seed_id=$(sql "SELECT user_id FROM trade_user WHERE user_name = '$SEED_NAME'")
+sql "DELETE FROM trade_user WHERE user_id = $seed_id; DELETE FROM trade_session WHERE user_id = $seed_id"
+hash_sql=${hash//\\/\\\\}
+hash_sql=${hash_sql//\'/\\\'}
+
+sql "
+DELETE FROM trade_order WHERE user_id BETWEEN $U1 AND $UN;
+DELETE FROM trade_goods_number_log WHERE goods_id BETWEEN $G1 AND $GN;
+DELETE FROM trade_user_money_log WHERE user_id BETWEEN $U1 AND $UN;
+DELETE FROM trade_session WHERE user_id BETWEEN $U1 AND $UN;
+DELETE FROM trade_idempotency WHERE user_id BETWEEN $U1 AND $UN;
+REPLACE INTO trade_goods (goods_id, goods_name, goods_number, goods_price, goods_desc, add_time)
+  SELECT $ID0 + seq, CONCAT('Bench goods ', seq), 10000000, 9.90 + seq,
+         'A goods of bench/orders.sh', UTC_TIMESTAMP(3)
+  FROM seq_1_to_$N_GOODS;
+REPLACE INTO trade_user (user_id, user_name, user_password, user_mobile, user_score,
+                         user_reg_time, user_money)
+  SELECT $ID0 + seq, CONCAT('bench', $ID0 + seq), '$hash_sql', CONCAT('1990', $ID0 + seq), 0,
+         UTC_TIMESTAMP(3), 10000000.00
+  FROM seq_1_to_$N_USERS;"
+
+# --- 2. logins ----------------------------------------------------------------
+
+say "logging in $N_USERS users through POST /api/session"
+login_one() { # login_one USER_NAME: prints "cookie<TAB>csrf" or nothing
+    local name=$1 hdr body cookie csrf
+    hdr=$(mktemp)
+    body=$(curl -s -D "$hdr" -H 'Content-Type: application/json' \
+        -d "{\"login\":\"$name\",\"password\":\"$PASSWORD\"}" "$BASE/api/session") || true
+    cookie=$(grep -i '^set-cookie: shop_session=' "$hdr" | head -n 1 | sed -e 's/^[^:]*: *//' -e 's/;.*//' | tr -d '\r')
+    rm -f "$hdr"
+    csrf=$(grep -o '"csrf_token" *: *"[^"]*"' <<<"$body" | sed -e 's/.*"\([^"]*\)"$/\1/')
+    [ -n "$cookie" ] && [ -n "$csrf" ] && printf '%s\t%s\n' "$cookie" "$csrf"
+    return 0
+}
+export -f login_one
+export BASE PASSWORD
+seq "$U1" "$UN" | sed 's/^/bench/' | xargs -P 4 -I{} bash -c 'login_one {}' >"$OUT/sessions.tsv"
+n_sessions=$(wc -l <"$OUT/sessions.tsv")
+[ "$n_sessions" -eq "$N_USERS" ] || die "only $n_sessions of $N_USERS logins succeeded"
+
+DATA=$OUT/orders-data.lua
+{
+    echo "-- Generated by bench/orders.sh."
+    echo "return {"
+    echo "  users = {"
+    awk -F '\t' '{ printf "    {c = \"%s\", t = \"%s\"},\n", $1, $2 }' "$OUT/sessions.tsv"
+    echo "  },"
+    echo "  goods = {"
+    sql "SELECT goods_id, CAST(goods_price * 100 AS SIGNED) FROM trade_goods
+         WHERE goods_id BETWEEN $G1 AND $GN ORDER BY goods_id" |
+        awk -F '\t' '{ printf "    {id = \"%s\", p = %s},\n", $1, $2 }'
+    echo "  },"
+    echo "}"
+} >"$DATA"
+
+# --- memory sampling ------------------------------------------------------------
+
+# Every shop process with a pid file: the app instances and the consumers.
+shop_processes() { # prints "NAME PID"
+    local f name pid
+    for f in "$RUN_DIR"/pids/shop-app*.pid "$RUN_DIR"/pids/shop-consumer-*.pid; do
+        [ -r "$f" ] || continue
+        name=$(basename "$f" .pid)
+        pid=$(tr -dc '0-9' <"$f")
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && printf '%s %s\n' "$name" "$pid"
+    done
+    return 0
+}
+sample_rss() { # sample_rss FILE: append "NAME RSS_KB" lines once a second until killed
+    set +e
+    while :; do
+        shop_processes | while read -r name pid; do
+            rss=$(ps -o rss= -p "$pid" 2>/dev/null | tr -d ' ') && [ -n "$rss" ] && echo "$name $rss"
+        done >>"$1"
+        sleep 1
+    done
+}
+
+# --- 3. the app -------------------------------------------------------------------
+
+say "app: wrk -t$WRK_THREADS -c$CONNECTIONS -d${SECONDS_EACH}s POST /api/orders through nginx"
+RSS=$OUT/rss.txt
+: >"$RSS"
+sample_rss "$RSS" &
+sampler=$!
+trap 'kill "$sampler" 2>/dev/null || true' EXIT
+orders_before=$(sql "SELECT COUNT(*) FROM trade_order WHERE user_id BETWEEN $U1 AND $UN AND order_status = 1")
+BENCH_DATA=$DATA wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --timeout 10s \
+    -s "$repo/bench/orders.lua" "$BASE/api/orders" >"$OUT/wrk.txt" 2>&1 || {
+    cat "$OUT/wrk.txt"
+    die "wrk failed"
+}
+kill "$sampler" 2>/dev/null || true
+wait "$sampler" 2>/dev/null || true
+trap - EXIT
+app_line=$(grep '^app: orders=' "$OUT/wrk.txt") || {
+    cat "$OUT/wrk.txt"
+    die "wrk printed no summary"
+}
+grep '^app: first answer' "$OUT/wrk.txt" || true
+orders_after=$(sql "SELECT COUNT(*) FROM trade_order WHERE user_id BETWEEN $U1 AND $UN AND order_status = 1")
+app_created=$(sed -E 's/.* orders=([0-9]+).*/\1/' <<<"$app_line")
+say "app: $app_created answered 201; $((orders_after - orders_before)) orders confirmed in the database"
+
+# --- 4. the floor ---------------------------------------------------------------
+
+say "bare: building bench/bare_orders.c"
+# shellcheck disable=SC2046 # pkg-config prints several words on purpose
+gcc -O2 -std=c11 -Wall -Wextra -pthread -o "$OUT/bare_orders" "$repo/bench/bare_orders.c" \
+    $(pkg-config --cflags --libs mysqlclient) || die "cannot build bench/bare_orders.c"
+sleep 2 # let the consumers drain what the app published
+db_args=(--host 127.0.0.1 --port "$DB_PORT")
+[ -S "$DB_SOCK" ] && db_args=(--socket "$DB_SOCK") # as the app connects
+bare_lines=()
+for mode in "${BARE_MODES[@]}"; do
+    say "bare ($mode): $CONNECTIONS threads for ${SECONDS_EACH}s, the saga's statements straight to MariaDB"
+    flag=()
+    [ "$mode" = minimal ] && flag=(--minimal)
+    "$OUT/bare_orders" "${db_args[@]}" --threads "$CONNECTIONS" --seconds "$SECONDS_EACH" \
+        --users "$U1:$N_USERS" --goods "$G1:$N_GOODS" "${flag[@]}" >"$OUT/bare-$mode.txt" 2>&1 || {
+        cat "$OUT/bare-$mode.txt"
+        die "bare_orders failed"
+    }
+    line=$(grep '^bare: orders=' "$OUT/bare-$mode.txt") || die "bare_orders printed no summary"
+    bare_lines+=("$line")
+done
+bare_line=${bare_lines[0]}
+
+# --- 5. summary -------------------------------------------------------------------
+
+field() { sed -E "s/.* $2=([^ ]+).*/\\1/" <<<"$1"; }
+app_rate=$(field "$app_line" rate)
+bare_rate=$(field "$bare_line" rate)
+ratio=$(awk -v a="$app_rate" -v b="$bare_rate" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+echo
+printf '%-6s %10s %10s %9s %9s  %s\n' side orders orders/s p50_ms p99_ms other
+printf '%-6s %10s %10s %9s %9s  %s\n' app "$(field "$app_line" orders)" "$app_rate" \
+    "$(field "$app_line" p50_ms)" "$(field "$app_line" p99_ms)" \
+    "non-201: $(field "$app_line" other) (409: $(field "$app_line" s409), 5xx: $(field "$app_line" s5xx)), socket errors: $(field "$app_line" errors)"
+for line in "${bare_lines[@]}"; do
+    printf '%-6s %10s %10s %9s %9s  %s\n' bare "$(field "$line" orders)" "$(field "$line" rate)" \
+        "$(field "$line" p50_ms)" "$(field "$line" p99_ms)" \
+        "failed: $(field "$line" failed); statements: $(sed -E 's/.* mode=([a-z]+).*/\1/' <<<"$line")"
+done
+echo "ratio app/bare: $ratio (bare = $(sed -E 's/.* mode=([a-z]+).*/\1/' <<<"$bare_line") statements; target >= $TARGET_RATIO)"
+echo
+echo "resident memory under load (largest sample, MB; target: app < 64, consumer < 32):"
+ok=1
+awk -v ra=$APP_RSS_MAX_KB -v rc=$CONSUMER_RSS_MAX_KB '
+    { if ($2 > max[$1]) max[$1] = $2 }
+    END {
+        for (n in max) {
+            cap = (n ~ /^shop-app/) ? ra : rc
+            printf "  %-28s %7.1f %s\n", n, max[n] / 1024, max[n] < cap ? "ok" : "OVER"
+        }
+    }' "$RSS" | sort | tee "$OUT/rss-summary.txt"
+[ -s "$OUT/rss-summary.txt" ] || echo "  (no process sampled: no pid files under $RUN_DIR/pids?)"
+grep -q 'OVER' "$OUT/rss-summary.txt" && ok=0
+awk -v r="$ratio" -v t=$TARGET_RATIO 'BEGIN { exit !(r >= t) }' || ok=0
+[ "$app_created" -gt 0 ] || ok=0
+echo
+if [ "$ok" = 1 ]; then
+    echo "targets met"
+else
+    echo "targets NOT met"
+fi
+echo "(outputs in $OUT/)"
+[ "$ok" = 1 ]

@@ -1,0 +1,279 @@
+/* coupon_service: trade_coupon, the only module with SQL on it. */
+#include "coupon_service.h"
+
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer_log.h"
+#include "events.h"
+#include "goods_service.h" /* db_time_to_iso */
+#include "log.h"
+#include "money.h"
+
+#define COUPON_COLUMNS "coupon_id, coupon_price, user_id, order_id, is_used, used_time"
+
+static const char SQL_GET[] = "SELECT " COUPON_COLUMNS " FROM trade_coupon WHERE coupon_id = ?";
+static const char SQL_LIST[] = "SELECT " COUPON_COLUMNS " FROM trade_coupon WHERE user_id = ? "
+                               "ORDER BY is_used, coupon_id LIMIT ?";
+static const char SQL_EXISTS[] = "SELECT 1 FROM trade_coupon WHERE coupon_id = ?";
+static const char SQL_USE[] =
+    "UPDATE trade_coupon SET is_used = 1, order_id = ?, used_time = UTC_TIMESTAMP(3) "
+    "WHERE coupon_id = ? AND user_id = ? AND is_used = 0";
+static const char SQL_RELEASE[] =
+    "UPDATE trade_coupon SET is_used = 0, order_id = NULL, used_time = NULL "
+    "WHERE coupon_id = ? AND order_id = ? AND is_used = 1";
+
+/* How often a transaction that ended in a deadlock is tried again. */
+#define COUPON_TX_RETRIES 3
+
+static enum shop_code db_code(enum db_status st)
+{
+    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
+}
+
+static int row_to_coupon(const db_result *r, size_t row, struct coupon *c)
+{
+    memset(c, 0, sizeof *c);
+    c->coupon_id = db_result_i64(r, row, 0, 0);
+    const char *price = db_result_get(r, row, 1);
+    if (price == NULL || money_parse_str(price, MONEY_NON_NEGATIVE, &c->coupon_price) != 0) {
+        log_error("coupon %" PRId64 ": bad price in database", c->coupon_id);
+        return -1;
+    }
+    c->user_id = db_result_i64(r, row, 2, 0);
+    c->order_id = db_result_i64(r, row, 3, 0);
+    c->is_used = db_result_i64(r, row, 4, 0) != 0;
+    db_time_to_iso(db_result_get(r, row, 5), c->used_time, sizeof c->used_time);
+    return 0;
+}
+
+enum shop_code coupon_get(db_conn *db, int64_t coupon_id, struct coupon *out)
+{
+    db_result *r = NULL;
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    struct db_val id = DB_I64(coupon_id);
+    enum db_status st = db_query(db, SQL_GET, &id, 1, 1, &r);
+    if (st != DB_OK) {
+        rc = db_code(st);
+        goto out;
+    }
+    if (db_result_rows(r) == 0) {
+        rc = SHOP_COUPON_NO_EXIST;
+        goto out;
+    }
+    if (row_to_coupon(r, 0, out) == 0)
+        rc = SHOP_SUCCESS;
+out:
+    db_result_free(r);
+    return rc;
+}
+
+enum shop_code coupon_list_for_user(db_conn *db, int64_t user_id, struct coupon **out, size_t *n)
+{
+    db_result *r = NULL;
+    struct coupon *list = NULL;
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    *out = NULL;
+    *n = 0;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    struct db_val p[] = {DB_I64(user_id), DB_I64(COUPON_LIST_MAX)};
+    enum db_status st = db_query(db, SQL_LIST, p, 2, COUPON_LIST_MAX, &r);
+    if (st != DB_OK) {
+        rc = db_code(st);
+        goto out;
+    }
+    size_t rows = db_result_rows(r);
+    list = calloc(rows ? rows : 1, sizeof *list);
+    if (list == NULL)
+        goto out;
+    for (size_t i = 0; i < rows; i++)
+        if (row_to_coupon(r, i, &list[i]) != 0)
+            goto out;
+    *out = list;
+    *n = rows;
+    list = NULL;
+    rc = SHOP_SUCCESS;
+out:
+    free(list);
+    db_result_free(r);
+    return rc;
+}
+
+/* The forward step's outcome of one attempt; *again asks for another one. */
+static enum shop_code use_once(db_conn *db, int64_t coupon_id, int64_t user_id, int64_t order_id,
+                               int *again)
+{
+    char key[24];
+    db_result *r = NULL;
+    uint64_t changed = 0;
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    *again = 0;
+    snprintf(key, sizeof key, "%" PRId64, order_id);
+    enum db_status st = db_begin(db);
+    if (st != DB_OK)
+        goto fail;
+    /* consumer_log_exists says -1 without the reason: a deadlock or a lost
+     * connection are worth another attempt (db_begin then reports DB_GONE
+     * when the server stays away). */
+    int reversed = consumer_log_exists(db, GROUP_COUPON, EV_ORDER_CANCEL, key);
+    if (reversed < 0) {
+        st = DB_DEADLOCK;
+        goto fail;
+    }
+    if (reversed) {
+        log_info("coupon: order %s was cancelled before it used coupon %" PRId64 ": refused", key,
+                 coupon_id);
+        rc = SHOP_COUPON_USE_FAIL;
+        goto rollback;
+    }
+    struct db_val up[] = {DB_I64(order_id), DB_I64(coupon_id), DB_I64(user_id)};
+    st = db_exec(db, SQL_USE, up, 3, &changed);
+    if (st != DB_OK)
+        goto fail;
+    if (changed == 0) {
+        struct db_val id = DB_I64(coupon_id);
+        st = db_query(db, SQL_EXISTS, &id, 1, 1, &r);
+        if (st != DB_OK)
+            goto fail;
+        rc = db_result_rows(r) == 0 ? SHOP_COUPON_NO_EXIST : SHOP_COUPON_INVALIED;
+        goto rollback;
+    }
+    st = db_commit(db);
+    if (st == DB_OK) {
+        log_info("coupon: coupon %" PRId64 " used by order %s", coupon_id, key);
+        rc = SHOP_SUCCESS;
+        goto out;
+    }
+    /* db_commit ended the transaction whatever happened. */
+    *again = st == DB_DEADLOCK;
+    rc = *again ? SHOP_COUPON_USE_FAIL : db_code(st);
+    goto out;
+fail:
+    *again = st == DB_DEADLOCK;
+    rc = *again ? SHOP_COUPON_USE_FAIL : db_code(st);
+rollback:
+    db_rollback(db);
+out:
+    db_result_free(r);
+    return rc;
+}
+
+enum shop_code coupon_use(db_conn *db, int64_t coupon_id, int64_t user_id, int64_t order_id)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    for (int attempt = 0; attempt <= COUPON_TX_RETRIES; attempt++) {
+        int again = 0;
+        rc = use_once(db, coupon_id, user_id, order_id, &again);
+        if (!again)
+            break;
+        log_warn("coupon: using coupon %" PRId64 " for order %" PRId64 " hit a deadlock (try %d)",
+                 coupon_id, order_id, attempt + 1);
+    }
+    return rc;
+}
+
+int coupon_release_tx(db_conn *db, int64_t coupon_id, int64_t order_id)
+{
+    uint64_t changed = 0;
+    if (db == NULL)
+        return DB_GONE;
+    struct db_val p[] = {DB_I64(coupon_id), DB_I64(order_id)};
+    enum db_status st = db_exec(db, SQL_RELEASE, p, 2, &changed);
+    if (st != DB_OK)
+        return st;
+    return changed > 0;
+}
+
+static enum mq_verdict on_cancel(const struct mq_message *m)
+{
+    struct cancel_event ev;
+    char key[24];
+    int freed = 0;
+    if (event_cancel_parse(m->body, m->body_len, &ev) != 0) {
+        log_warn("coupon: message %s is not an order.cancel: parked", m->message_id);
+        return MQ_REJECT;
+    }
+    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    db_conn *db = db_for(DB_COUPON);
+    enum db_status st = db_begin(db);
+    if (st != DB_OK)
+        goto retry;
+    /* The log row first: it dedupes redeliveries and is the tombstone that a
+     * late coupon_use of this order waits for and then obeys. */
+    st = consumer_log_insert(db, GROUP_COUPON, EV_ORDER_CANCEL, key, m->message_id, m->body,
+                             m->body_len);
+    if (st == DB_DUPLICATE) {
+        db_rollback(db);
+        log_info("coupon: order.cancel of order %s handled before (message %s): nothing to do", key,
+                 m->message_id);
+        return MQ_ACK;
+    }
+    if (st != DB_OK)
+        goto rollback;
+    if (ev.coupon_id != 0) {
+        freed = coupon_release_tx(db, ev.coupon_id, ev.order_id);
+        if (freed < 0) {
+            st = (enum db_status)freed;
+            goto rollback;
+        }
+    }
+    st = db_commit(db);
+    if (st != DB_OK)
+        goto retry;
+    if (ev.coupon_id == 0)
+        log_info("coupon: order %s had no coupon: nothing to free", key);
+    else if (freed)
+        log_info("coupon: freed coupon %" PRId64 " of order %s", ev.coupon_id, key);
+    else
+        log_info("coupon: coupon %" PRId64 " is not used by order %s: nothing to free",
+                 ev.coupon_id, key);
+    return MQ_ACK;
+rollback:
+    db_rollback(db);
+retry:
+    log_warn("coupon: order.cancel of order %s failed (db status %d): retry later", key, (int)st);
+    return MQ_RETRY;
+}
+
+enum mq_verdict coupon_on_event(const struct mq_message *m, void *ud)
+{
+    (void)ud;
+    if (strcmp(m->routing_key, EV_ORDER_CANCEL) == 0)
+        return on_cancel(m);
+    log_debug("coupon: %s %s is not for the coupon service: acked", m->routing_key, m->message_id);
+    return MQ_ACK;
+}
+
+static json_object *id_or_null(int64_t id)
+{
+    char s[24];
+    if (id == 0)
+        return NULL;
+    snprintf(s, sizeof s, "%" PRId64, id);
+    return json_object_new_string(s);
+}
+
+struct json_object *coupon_to_json(const struct coupon *c)
+{
+    char price[MONEY_STR_MAX];
+    json_object *o = json_object_new_object();
+    if (o == NULL)
+        return NULL;
+    json_object_object_add(o, "coupon_id", id_or_null(c->coupon_id));
+    json_object_object_add(o, "coupon_price",
+                           json_object_new_string(money_format(c->coupon_price, price)));
+    json_object_object_add(o, "user_id", id_or_null(c->user_id));
+    json_object_object_add(o, "order_id", c->is_used ? id_or_null(c->order_id) : NULL);
+    json_object_object_add(o, "is_used", json_object_new_int(c->is_used));
+    json_object_object_add(o, "used_time",
+                           c->used_time[0] ? json_object_new_string(c->used_time) : NULL);
+    return o;
+}

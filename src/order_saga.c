@@ -1,0 +1,488 @@
+/* order_saga: confirming an order (CONTRACT.md, "Confirming an order").
+ *
+ * 1 check (reads only), 2 pre-order, 3 stock, 4 coupon, 5 balance,
+ * 6 confirm; each step is one transaction in the service that owns its rows.
+ * The pre-order commits together with its order.timeout ("preorder") in the
+ * outbox, so an order whose saga dies half-way is cancelled after the delay
+ * whatever happened to this process. A step that fails after the pre-order
+ * emits the order's order.cancel (through the outbox); the consumers then
+ * reverse exactly the steps that took effect. */
+#include "order_saga.h"
+
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "coupon_service.h"
+#include "events.h"
+#include "goods_service.h"
+#include "log.h"
+#include "money.h"
+#include "outbox.h"
+#include "snowflake.h"
+#include "user_service.h"
+
+/* Orders above 100.00 ship free; the others pay 10.00. */
+#define FREE_SHIPPING_ABOVE 10000
+#define SHIPPING_FEE        1000
+
+/* config.c's defaults, for a process that never called order_delay_declare. */
+#define DEFAULT_PREORDER_S 60
+#define DEFAULT_UNPAID_S   1800
+
+#define EVENT_BODY_MAX  4096
+#define DELAY_QUEUE_MAX 64
+
+static pthread_mutex_t delay_lock = PTHREAD_MUTEX_INITIALIZER;
+static int delay_preorder_s = DEFAULT_PREORDER_S;
+static int delay_unpaid_s = DEFAULT_UNPAID_S;
+
+int64_t order_shipping_fee(int64_t goods_amount)
+{
+    return goods_amount > FREE_SHIPPING_ABOVE ? 0 : SHIPPING_FEE;
+}
+
+int order_breakdown(int64_t goods_price, int64_t goods_number, int64_t *goods_amount,
+                    int64_t *shipping_fee, int64_t *order_amount)
+{
+    if (goods_number < 1 || goods_price < 0 || money_mul(goods_price, goods_number, goods_amount))
+        return -1;
+    *shipping_fee = order_shipping_fee(*goods_amount);
+    return money_add(*goods_amount, *shipping_fee, order_amount);
+}
+
+/* ------------------------------------------------------------ the edge */
+
+int order_text_check(const char *s, size_t len, size_t max_chars)
+{
+    size_t chars = 0;
+    int visible = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        uint32_t cp;
+        size_t n;
+        if (c < 0x80) {
+            cp = c;
+            n = 1;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            cp = c & 0x1F;
+            n = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            cp = c & 0x0F;
+            n = 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            cp = c & 0x07;
+            n = 4;
+        } else {
+            return -1;
+        }
+        if (i + n > len)
+            return -1;
+        for (size_t k = 1; k < n; k++) {
+            unsigned char cc = (unsigned char)s[i + k];
+            if ((cc & 0xC0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        /* overlong forms, surrogates, beyond U+10FFFF */
+        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return -1;
+        if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))
+            return -1;
+        if (cp != ' ' && cp != 0xA0 && cp != 0x3000)
+            visible = 1;
+        i += n;
+        chars++;
+    }
+    return chars >= 1 && chars <= max_chars && visible ? 0 : -1;
+}
+
+#define FIELD_FAIL(...)                                                                            \
+    do {                                                                                           \
+        snprintf(msg, msgsz, __VA_ARGS__);                                                         \
+        return SHOP_REQUEST_PARAMETER_VALID;                                                       \
+    } while (0)
+
+/* A string member without embedded NULs; NULL when absent or JSON null. */
+static int get_string(json_object *body, const char *key, json_object **v, const char **s)
+{
+    *v = json_object_object_get(body, key);
+    *s = NULL;
+    if (*v == NULL || json_object_is_type(*v, json_type_null))
+        return 0;
+    if (!json_object_is_type(*v, json_type_string))
+        return -1;
+    *s = json_object_get_string(*v);
+    return (size_t)json_object_get_string_len(*v) == strlen(*s) ? 1 : -1;
+}
+
+static int parse_id(const char *s, int64_t *out)
+{
+    if (*s < '1' || *s > '9' || strlen(s) > 19)
+        return -1;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    if (*end != '\0' || n <= 0 || n == LLONG_MAX)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static enum shop_code id_field(json_object *body, const char *key, int required, int64_t *out,
+                               char *msg, size_t msgsz)
+{
+    json_object *v;
+    const char *s;
+    *out = 0;
+    int st = get_string(body, key, &v, &s);
+    if (st == 0 || (st == 1 && *s == '\0' && !required)) {
+        if (required)
+            FIELD_FAIL("%s is missing.", key);
+        return SHOP_SUCCESS;
+    }
+    if (st < 0 || parse_id(s, out) != 0)
+        FIELD_FAIL("%s must be an id written as a decimal string, like \"1001\".", key);
+    return SHOP_SUCCESS;
+}
+
+static enum shop_code money_field(json_object *body, const char *key, int required,
+                                  enum money_sign sign, int64_t *out, char *msg, size_t msgsz)
+{
+    json_object *v;
+    const char *s;
+    *out = 0;
+    int st = get_string(body, key, &v, &s);
+    if (st == 0) {
+        if (required)
+            FIELD_FAIL("%s is missing.", key);
+        return SHOP_SUCCESS;
+    }
+    if (st < 0 && v != NULL &&
+        (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+        FIELD_FAIL("%s must be a string like \"12.30\"; numbers are not accepted for money.", key);
+    if (st < 0 || money_parse_str(s, sign, out) != 0)
+        FIELD_FAIL("%s must be an amount%s with at most two decimals, like \"12.30\".", key,
+                   sign == MONEY_NON_NEGATIVE ? " of at least 0" : "");
+    return SHOP_SUCCESS;
+}
+
+static enum shop_code text_field(json_object *body, const char *key, size_t max_chars, char *out,
+                                 size_t outsz, char *msg, size_t msgsz)
+{
+    json_object *v;
+    const char *s;
+    int st = get_string(body, key, &v, &s);
+    if (st == 0)
+        FIELD_FAIL("%s is missing.", key);
+    size_t len = st > 0 ? strlen(s) : 0;
+    if (st < 0 || len >= outsz || order_text_check(s, len, max_chars) != 0)
+        FIELD_FAIL("%s must be text of 1 to %zu characters.", key, max_chars);
+    memcpy(out, s, len + 1);
+    return SHOP_SUCCESS;
+}
+
+enum shop_code order_request_from_json(struct json_object *body, struct order_request *out,
+                                       char *msg, size_t msgsz)
+{
+    enum shop_code rc;
+    memset(out, 0, sizeof *out);
+    if (body == NULL || !json_object_is_type(body, json_type_object))
+        FIELD_FAIL("The order must be a JSON object.");
+    if ((rc = id_field(body, "goods_id", 1, &out->goods_id, msg, msgsz)) != SHOP_SUCCESS)
+        return rc;
+    json_object *n = json_object_object_get(body, "goods_number");
+    if (n == NULL || json_object_is_type(n, json_type_null))
+        FIELD_FAIL("goods_number is missing.");
+    if (!json_object_is_type(n, json_type_int))
+        FIELD_FAIL("goods_number must be a whole number (a JSON integer) of at least 1.");
+    int64_t num = json_object_get_int64(n);
+    if (num < 1)
+        FIELD_FAIL("goods_number must be at least 1.");
+    if (num > ORDER_NUMBER_MAX)
+        FIELD_FAIL("goods_number must be at most %" PRId64 ".", ORDER_NUMBER_MAX);
+    out->goods_number = num;
+    if ((rc = money_field(body, "goods_price", 1, MONEY_NON_NEGATIVE, &out->goods_price, msg,
+                          msgsz)) != SHOP_SUCCESS ||
+        (rc = money_field(body, "shipping_fee", 1, MONEY_NON_NEGATIVE, &out->shipping_fee, msg,
+                          msgsz)) != SHOP_SUCCESS ||
+        (rc = money_field(body, "order_amount", 1, MONEY_NON_NEGATIVE, &out->order_amount, msg,
+                          msgsz)) != SHOP_SUCCESS ||
+        (rc = id_field(body, "coupon_id", 0, &out->coupon_id, msg, msgsz)) != SHOP_SUCCESS ||
+        (rc = money_field(body, "money_paid", 0, MONEY_ALLOW_NEGATIVE, &out->money_paid, msg,
+                          msgsz)) != SHOP_SUCCESS ||
+        (rc = text_field(body, "address", ORDER_ADDRESS_MAX, out->address, sizeof out->address, msg,
+                         msgsz)) != SHOP_SUCCESS ||
+        (rc = text_field(body, "consignee", ORDER_CONSIGNEE_MAX, out->consignee,
+                         sizeof out->consignee, msg, msgsz)) != SHOP_SUCCESS)
+        return rc;
+    return SHOP_SUCCESS;
+}
+
+/* ------------------------------------------------------- delay queues */
+
+static void delay_queue(const char *kind, char name[DELAY_QUEUE_MAX])
+{
+    pthread_mutex_lock(&delay_lock);
+    int s = strcmp(kind, "preorder") == 0 ? delay_preorder_s : delay_unpaid_s;
+    pthread_mutex_unlock(&delay_lock);
+    snprintf(name, DELAY_QUEUE_MAX, "shop.delay.%s.%lld", kind, (long long)s * 1000);
+}
+
+static int declare_current(mq_conn *mq)
+{
+    char pre[DELAY_QUEUE_MAX], unpaid[DELAY_QUEUE_MAX];
+    delay_queue("preorder", pre);
+    delay_queue("unpaid", unpaid);
+    pthread_mutex_lock(&delay_lock);
+    int pre_ms = delay_preorder_s * 1000, unpaid_ms = delay_unpaid_s * 1000;
+    pthread_mutex_unlock(&delay_lock);
+    if (mq_declare_delay_queue(mq, pre, pre_ms, MQ_EXCHANGE, EV_ORDER_TIMEOUT) != MQ_OK ||
+        mq_declare_delay_queue(mq, unpaid, unpaid_ms, MQ_EXCHANGE, EV_ORDER_TIMEOUT) != MQ_OK) {
+        log_warn("order: delay queues not declared");
+        return -1;
+    }
+    return 0;
+}
+
+int order_delay_declare(mq_conn *mq, int preorder_timeout_s, int unpaid_timeout_s)
+{
+    pthread_mutex_lock(&delay_lock);
+    if (preorder_timeout_s > 0)
+        delay_preorder_s = preorder_timeout_s;
+    if (unpaid_timeout_s > 0)
+        delay_unpaid_s = unpaid_timeout_s;
+    pthread_mutex_unlock(&delay_lock);
+    return mq != NULL ? declare_current(mq) : -1;
+}
+
+/* ------------------------------------------------------------ the saga */
+
+static int fault_at(const char *fault, const char *step)
+{
+    return fault != NULL && strcmp(fault, step) == 0;
+}
+
+/* Step 1: everything the contract checks, reading only. Fills o. */
+static enum shop_code check(int64_t user_id, const struct order_request *req, struct order *o)
+{
+    struct goods g;
+    struct coupon cp;
+    struct user u;
+    enum shop_code rc;
+    if (user_id <= 0)
+        return SHOP_USER_IS_NULL;
+    if ((rc = goods_get(db_for(DB_GOODS), req->goods_id, &g)) != SHOP_SUCCESS)
+        return rc;
+    if (req->goods_number < 1)
+        return SHOP_REQUEST_PARAMETER_VALID;
+    if (req->goods_price != g.goods_price)
+        return SHOP_GOODS_PRICE_INVALID;
+    if (req->goods_number > g.goods_number)
+        return SHOP_GOODS_NUM_NOT_ENOUGH;
+    int64_t amount, ship, total;
+    if (money_mul(g.goods_price, req->goods_number, &amount) != 0)
+        return SHOP_ORDERAMOUNT_INVALID;
+    ship = order_shipping_fee(amount);
+    if (req->shipping_fee != ship)
+        return SHOP_ORDER_SHIPPINGFEE_INVALID;
+    if (money_add(amount, ship, &total) != 0 || req->order_amount != total)
+        return SHOP_ORDERAMOUNT_INVALID;
+    int64_t coupon_paid = 0;
+    if (req->coupon_id != 0) {
+        if ((rc = coupon_get(db_for(DB_COUPON), req->coupon_id, &cp)) != SHOP_SUCCESS)
+            return rc;
+        if (cp.user_id != user_id || cp.is_used)
+            return SHOP_COUPON_INVALIED;
+        coupon_paid = cp.coupon_price < total ? cp.coupon_price : total;
+    }
+    if (req->money_paid < 0)
+        return SHOP_MONEY_PAID_LESS_ZERO;
+    if ((rc = user_get(db_for(DB_USER), user_id, &u)) != SHOP_SUCCESS)
+        return rc;
+    if (req->money_paid > u.user_money || req->money_paid > total - coupon_paid)
+        return SHOP_MONEY_PAID_INVALID;
+
+    memset(o, 0, sizeof *o);
+    o->user_id = user_id;
+    o->order_status = ORDER_UNCONFIRMED;
+    snprintf(o->address, sizeof o->address, "%s", req->address);
+    snprintf(o->consignee, sizeof o->consignee, "%s", req->consignee);
+    o->goods_id = g.goods_id;
+    o->goods_number = req->goods_number;
+    o->goods_price = g.goods_price;
+    o->goods_amount = amount;
+    o->shipping_fee = ship;
+    o->order_amount = total;
+    o->coupon_id = req->coupon_id;
+    o->coupon_paid = coupon_paid;
+    o->money_paid = req->money_paid;
+    o->pay_amount = total - coupon_paid - req->money_paid;
+    return SHOP_SUCCESS;
+}
+
+/* Commit the order's order.timeout of `kind` into the outbox inside the
+ * caller's transaction (msg_id and body filled for the send afterwards). */
+static enum db_status add_timeout_tx(db_conn *db, const struct order *o, const char *kind,
+                                     char *queue, char *msg_id, size_t idsz, struct buf *body)
+{
+    struct timeout_event ev = {.order_id = o->order_id};
+    char key[24];
+    snprintf(ev.kind, sizeof ev.kind, "%s", kind);
+    snprintf(key, sizeof key, "%" PRId64, o->order_id);
+    snprintf(msg_id, idsz, EV_ORDER_TIMEOUT ":%s:%s", kind, key);
+    delay_queue(kind, queue);
+    if (event_timeout_build(&ev, body) != 0)
+        return DB_ERR;
+    return outbox_add_tx(db, "", queue, msg_id, key, buf_str(body));
+}
+
+/* Publish a committed timeout; a missing delay queue is declared once. */
+static void send_timeout(db_conn *db, mq_conn *mq, const char *queue, const char *msg_id,
+                         const struct buf *body)
+{
+    enum mq_status st = outbox_send(db, mq, "", queue, msg_id, buf_str(body));
+    if (st == MQ_ERR && declare_current(mq) == 0)
+        outbox_send(db, mq, "", queue, msg_id, buf_str(body));
+}
+
+/* One transaction on the order database: `step` (the pre-order insert or the
+ * confirm) together with the order's timeout; then publish the timeout. */
+static enum shop_code order_tx(mq_conn *mq, const struct order *o, int confirm)
+{
+    db_conn *db = db_for(DB_ORDER);
+    char queue[DELAY_QUEUE_MAX], msg_id[80];
+    struct buf body;
+    enum shop_code rc;
+    int paid = o->pay_amount == 0;
+    int with_timeout = !confirm || !paid;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    buf_init(&body, EVENT_BODY_MAX);
+    enum db_status st = db_begin(db);
+    if (st != DB_OK) {
+        rc = st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
+        goto out;
+    }
+    rc = confirm ? order_confirm(db, o->order_id, paid) : order_save_preorder(db, o);
+    if (rc == SHOP_SUCCESS && with_timeout) {
+        st = add_timeout_tx(db, o, confirm ? "unpaid" : "preorder", queue, msg_id, sizeof msg_id,
+                            &body);
+        if (st != DB_OK) {
+            log_error("order %" PRId64 ": timeout not stored: %s", o->order_id, db_error(db));
+            rc = st == DB_GONE ? SHOP_DB_UNAVAILABLE
+                               : (confirm ? SHOP_ORDER_CONFIRM_FAIL : SHOP_ORDER_SAVE_ERROR);
+        }
+    }
+    if (rc != SHOP_SUCCESS) {
+        db_rollback(db);
+        goto out;
+    }
+    if ((st = db_commit(db)) != DB_OK) {
+        db_rollback(db);
+        log_error("order %" PRId64 ": %s not committed: %s", o->order_id,
+                  confirm ? "confirm" : "pre-order", db_error(db));
+        rc = st == DB_GONE ? SHOP_DB_UNAVAILABLE
+                           : (confirm ? SHOP_ORDER_CONFIRM_FAIL : SHOP_ORDER_SAVE_ERROR);
+        goto out;
+    }
+    if (with_timeout)
+        send_timeout(db, mq, queue, msg_id, &body);
+out:
+    buf_free(&body);
+    return rc;
+}
+
+/* After a failure past the pre-order: the order's order.cancel, once. */
+static void emit_cancel(mq_conn *mq, const struct order *o, enum shop_code why)
+{
+    struct cancel_event ev = {.order_id = o->order_id,
+                              .user_id = o->user_id,
+                              .goods_id = o->goods_id,
+                              .goods_number = o->goods_number,
+                              .coupon_id = o->coupon_id,
+                              .money_paid = o->money_paid};
+    char id[64], key[24];
+    struct buf body;
+    snprintf(ev.reason, sizeof ev.reason, "%s", shop_code_name(why));
+    snprintf(key, sizeof key, "%" PRId64, o->order_id);
+    snprintf(id, sizeof id, EV_ORDER_CANCEL ":%s", key);
+    buf_init(&body, EVENT_BODY_MAX);
+    if (event_cancel_build(&ev, &body) != 0 ||
+        outbox_emit(db_for(DB_ORDER), mq, EV_ORDER_CANCEL, id, key, buf_str(&body)) != SHOP_SUCCESS)
+        /* The pre-order's timeout cancels it later. */
+        log_error("order %s: cancel not emitted; left to the pre-order timeout", key);
+    else
+        log_info("order %s: cancelled (%s)", key, ev.reason);
+    buf_free(&body);
+}
+
+enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id, const struct order_request *req,
+                                  const char *fault, struct order *out)
+{
+    struct order o;
+    enum shop_code rc;
+    memset(out, 0, sizeof *out);
+
+    if ((rc = check(user_id, req, &o)) != SHOP_SUCCESS)
+        return rc;
+
+    o.order_id = snowflake_next(&shop_ids);
+    if ((rc = order_tx(mq, &o, 0)) != SHOP_SUCCESS)
+        return rc; /* nothing was written */
+    if (fault_at(fault, "after_preorder")) {
+        rc = SHOP_ORDER_CONFIRM_FAIL;
+        goto cancel;
+    }
+
+    rc = goods_reduce_stock(db_for(DB_GOODS), o.goods_id, o.order_id, o.goods_number);
+    if (rc != SHOP_SUCCESS)
+        goto cancel;
+    if (fault_at(fault, "after_stock")) {
+        rc = SHOP_ORDER_CONFIRM_FAIL;
+        goto cancel;
+    }
+
+    if (o.coupon_id != 0 &&
+        (rc = coupon_use(db_for(DB_COUPON), o.coupon_id, user_id, o.order_id)) != SHOP_SUCCESS)
+        goto cancel;
+    if (fault_at(fault, "after_coupon")) {
+        rc = SHOP_ORDER_CONFIRM_FAIL;
+        goto cancel;
+    }
+
+    if (o.money_paid > 0 && (rc = user_money_reduce(db_for(DB_USER), user_id, o.order_id,
+                                                    o.money_paid)) != SHOP_SUCCESS)
+        goto cancel;
+    if (fault_at(fault, "after_balance")) {
+        rc = SHOP_ORDER_CONFIRM_FAIL;
+        goto cancel;
+    }
+
+    if ((rc = order_tx(mq, &o, 1)) != SHOP_SUCCESS)
+        goto cancel;
+
+    if (order_get_any(db_for(DB_ORDER), o.order_id, out) != SHOP_SUCCESS) {
+        /* Confirmed; only the re-read failed: answer with what we know. */
+        *out = o;
+        out->order_status = ORDER_CONFIRMED;
+        out->pay_status = o.pay_amount == 0 ? PAY_PAID : PAY_UNPAID;
+    }
+    log_info("order %" PRId64 ": confirmed (user %" PRId64 ", goods %" PRId64 " x %" PRId64 ")",
+             o.order_id, user_id, o.goods_id, o.goods_number);
+    return SHOP_SUCCESS;
+
+cancel:
+    log_warn("order %" PRId64 ": saga failed with %s; cancelling", o.order_id, shop_code_name(rc));
+    emit_cancel(mq, &o, rc);
+    *out = o;
+    return rc;
+}

@@ -1,0 +1,404 @@
+/* order_service: trade_order, and the order consumer that cancels orders. */
+#include "order_service.h"
+
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "consumer_log.h"
+#include "events.h"
+#include "goods_service.h"
+#include "log.h"
+#include "money.h"
+#include "outbox.h"
+
+#define ORDER_COLUMNS                                                                              \
+    "order_id, user_id, order_status, pay_status, shipping_status, address, consignee, "           \
+    "goods_id, goods_number, goods_price, goods_amount, shipping_fee, order_amount, coupon_id, "   \
+    "coupon_paid, money_paid, pay_amount, add_time, confirm_time, pay_time"
+
+static const char SQL_INSERT[] =
+    "INSERT INTO trade_order (order_id, user_id, order_status, pay_status, shipping_status, "
+    "address, consignee, goods_id, goods_number, goods_price, goods_amount, shipping_fee, "
+    "order_amount, coupon_id, coupon_paid, money_paid, pay_amount, add_time) "
+    "VALUES (?, ?, 0, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))";
+static const char SQL_CONFIRM[] =
+    "UPDATE trade_order SET order_status = 1, pay_status = 0, confirm_time = UTC_TIMESTAMP(3) "
+    "WHERE order_id = ? AND order_status = 0";
+static const char SQL_CONFIRM_PAID[] =
+    "UPDATE trade_order SET order_status = 1, pay_status = 2, confirm_time = UTC_TIMESTAMP(3), "
+    "pay_time = UTC_TIMESTAMP(3) WHERE order_id = ? AND order_status = 0";
+static const char SQL_CANCEL[] = "UPDATE trade_order SET order_status = 2 WHERE order_id = ? "
+                                 "AND (order_status = 0 OR (order_status = 1 AND pay_status <> 2))";
+static const char SQL_GET[] =
+    "SELECT " ORDER_COLUMNS " FROM trade_order WHERE order_id = ? AND user_id = ?";
+static const char SQL_GET_ANY[] = "SELECT " ORDER_COLUMNS " FROM trade_order WHERE order_id = ?";
+static const char SQL_LIST[] = "SELECT " ORDER_COLUMNS " FROM trade_order WHERE user_id = ? "
+                               "ORDER BY add_time DESC, order_id DESC LIMIT ?";
+
+static enum shop_code db_code(enum db_status st)
+{
+    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
+}
+
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static int money_col(const db_result *r, size_t row, size_t col, int64_t *out)
+{
+    const char *s = db_result_get(r, row, col);
+    return s != NULL && money_parse_str(s, MONEY_NON_NEGATIVE, out) == 0 ? 0 : -1;
+}
+
+static int row_to_order(const db_result *r, size_t row, struct order *o)
+{
+    memset(o, 0, sizeof *o);
+    o->order_id = db_result_i64(r, row, 0, 0);
+    o->user_id = db_result_i64(r, row, 1, 0);
+    o->order_status = (int)db_result_i64(r, row, 2, 0);
+    o->pay_status = (int)db_result_i64(r, row, 3, 0);
+    o->shipping_status = (int)db_result_i64(r, row, 4, 0);
+    copy_text(o->address, sizeof o->address, db_result_get(r, row, 5));
+    copy_text(o->consignee, sizeof o->consignee, db_result_get(r, row, 6));
+    o->goods_id = db_result_i64(r, row, 7, 0);
+    o->goods_number = db_result_i64(r, row, 8, 0);
+    o->coupon_id = db_result_i64(r, row, 13, 0);
+    if (money_col(r, row, 9, &o->goods_price) || money_col(r, row, 10, &o->goods_amount) ||
+        money_col(r, row, 11, &o->shipping_fee) || money_col(r, row, 12, &o->order_amount) ||
+        money_col(r, row, 14, &o->coupon_paid) || money_col(r, row, 15, &o->money_paid) ||
+        money_col(r, row, 16, &o->pay_amount)) {
+        log_error("order %" PRId64 ": bad amount in database", o->order_id);
+        return -1;
+    }
+    db_time_to_iso(db_result_get(r, row, 17), o->add_time, sizeof o->add_time);
+    db_time_to_iso(db_result_get(r, row, 18), o->confirm_time, sizeof o->confirm_time);
+    db_time_to_iso(db_result_get(r, row, 19), o->pay_time, sizeof o->pay_time);
+    return 0;
+}
+
+enum shop_code order_save_preorder(db_conn *db, const struct order *o)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    char price[MONEY_STR_MAX], amount[MONEY_STR_MAX], ship[MONEY_STR_MAX], total[MONEY_STR_MAX];
+    char coupon[MONEY_STR_MAX], money[MONEY_STR_MAX], pay[MONEY_STR_MAX];
+    struct db_val p[] = {
+        DB_I64(o->order_id),
+        DB_I64(o->user_id),
+        DB_TEXT(o->address),
+        DB_TEXT(o->consignee),
+        DB_I64(o->goods_id),
+        DB_I64(o->goods_number),
+        DB_TEXT(money_format(o->goods_price, price)),
+        DB_TEXT(money_format(o->goods_amount, amount)),
+        DB_TEXT(money_format(o->shipping_fee, ship)),
+        DB_TEXT(money_format(o->order_amount, total)),
+        o->coupon_id != 0 ? DB_I64(o->coupon_id) : DB_NULLV,
+        DB_TEXT(money_format(o->coupon_paid, coupon)),
+        DB_TEXT(money_format(o->money_paid, money)),
+        DB_TEXT(money_format(o->pay_amount, pay)),
+    };
+    enum db_status st = db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
+    if (st == DB_OK)
+        return SHOP_SUCCESS;
+    log_error("order %" PRId64 ": pre-order not saved: %s", o->order_id, db_error(db));
+    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_ORDER_SAVE_ERROR;
+}
+
+enum shop_code order_confirm(db_conn *db, int64_t order_id, int paid_on_confirm)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    struct db_val id = DB_I64(order_id);
+    uint64_t affected = 0;
+    enum db_status st =
+        db_exec(db, paid_on_confirm ? SQL_CONFIRM_PAID : SQL_CONFIRM, &id, 1, &affected);
+    if (st != DB_OK)
+        return db_code(st);
+    return affected == 1 ? SHOP_SUCCESS : SHOP_ORDER_CONFIRM_FAIL;
+}
+
+int order_cancel_tx(db_conn *db, int64_t order_id)
+{
+    struct db_val id = DB_I64(order_id);
+    uint64_t affected = 0;
+    enum db_status st = db_exec(db, SQL_CANCEL, &id, 1, &affected);
+    if (st != DB_OK)
+        return (int)st;
+    return affected > 0 ? 1 : 0;
+}
+
+static enum shop_code get_one(db_conn *db, const char *sql, const struct db_val *p, size_t n,
+                              struct order *out)
+{
+    db_result *r = NULL;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_query(db, sql, p, n, 1, &r);
+    enum shop_code rc;
+    if (st != DB_OK)
+        rc = db_code(st);
+    else if (db_result_rows(r) == 0)
+        rc = SHOP_ORDER_NOT_FOUND;
+    else
+        rc = row_to_order(r, 0, out) == 0 ? SHOP_SUCCESS : SHOP_INTERNAL_ERROR;
+    db_result_free(r);
+    return rc;
+}
+
+enum shop_code order_get(db_conn *db, int64_t user_id, int64_t order_id, struct order *out)
+{
+    struct db_val p[] = {DB_I64(order_id), DB_I64(user_id)};
+    return get_one(db, SQL_GET, p, 2, out);
+}
+
+enum shop_code order_get_any(db_conn *db, int64_t order_id, struct order *out)
+{
+    struct db_val p = DB_I64(order_id);
+    return get_one(db, SQL_GET_ANY, &p, 1, out);
+}
+
+enum shop_code order_list(db_conn *db, int64_t user_id, struct order **out, size_t *n)
+{
+    db_result *r = NULL;
+    struct order *list = NULL;
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    *out = NULL;
+    *n = 0;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    struct db_val p[] = {DB_I64(user_id), DB_I64(ORDER_LIST_MAX)};
+    enum db_status st = db_query(db, SQL_LIST, p, 2, ORDER_LIST_MAX, &r);
+    if (st != DB_OK) {
+        rc = db_code(st);
+        goto out;
+    }
+    size_t rows = db_result_rows(r);
+    list = calloc(rows ? rows : 1, sizeof *list);
+    if (list == NULL)
+        goto out;
+    for (size_t i = 0; i < rows; i++)
+        if (row_to_order(r, i, &list[i]) != 0)
+            goto out;
+    *out = list;
+    *n = rows;
+    list = NULL;
+    rc = SHOP_SUCCESS;
+out:
+    free(list);
+    db_result_free(r);
+    return rc;
+}
+
+static void put_id(json_object *o, const char *key, int64_t id)
+{
+    char s[24];
+    if (id == 0) {
+        json_object_object_add(o, key, NULL);
+        return;
+    }
+    snprintf(s, sizeof s, "%" PRId64, id);
+    json_object_object_add(o, key, json_object_new_string(s));
+}
+
+static void put_money(json_object *o, const char *key, int64_t cents)
+{
+    char s[MONEY_STR_MAX];
+    json_object_object_add(o, key, json_object_new_string(money_format(cents, s)));
+}
+
+static void put_time(json_object *o, const char *key, const char *iso)
+{
+    json_object_object_add(o, key, iso[0] ? json_object_new_string(iso) : NULL);
+}
+
+struct json_object *order_to_json(const struct order *o)
+{
+    json_object *j = json_object_new_object();
+    if (j == NULL)
+        return NULL;
+    put_id(j, "order_id", o->order_id);
+    put_id(j, "user_id", o->user_id);
+    json_object_object_add(j, "order_status", json_object_new_int(o->order_status));
+    json_object_object_add(j, "pay_status", json_object_new_int(o->pay_status));
+    json_object_object_add(j, "shipping_status", json_object_new_int(o->shipping_status));
+    json_object_object_add(j, "address", json_object_new_string(o->address));
+    json_object_object_add(j, "consignee", json_object_new_string(o->consignee));
+    put_id(j, "goods_id", o->goods_id);
+    json_object_object_add(j, "goods_number", json_object_new_int64(o->goods_number));
+    put_money(j, "goods_price", o->goods_price);
+    put_money(j, "goods_amount", o->goods_amount);
+    put_money(j, "shipping_fee", o->shipping_fee);
+    put_money(j, "order_amount", o->order_amount);
+    put_id(j, "coupon_id", o->coupon_id);
+    put_money(j, "coupon_paid", o->coupon_paid);
+    put_money(j, "money_paid", o->money_paid);
+    put_money(j, "pay_amount", o->pay_amount);
+    put_time(j, "add_time", o->add_time);
+    put_time(j, "confirm_time", o->confirm_time);
+    put_time(j, "pay_time", o->pay_time);
+    return j;
+}
+
+/* --------------------------------------------------------- idempotency */
+
+static const char SQL_IDEM_CLAIM[] =
+    "INSERT INTO trade_idempotency (user_id, idem_key, status, response, created_at) "
+    "VALUES (?, ?, 0, NULL, UTC_TIMESTAMP(3))";
+static const char SQL_IDEM_GET[] =
+    "SELECT status, response FROM trade_idempotency WHERE user_id = ? AND idem_key = ?";
+static const char SQL_IDEM_FINISH[] = "UPDATE trade_idempotency SET status = ?, response = ? "
+                                      "WHERE user_id = ? AND idem_key = ? AND status = 0";
+static const char SQL_IDEM_RELEASE[] =
+    "DELETE FROM trade_idempotency WHERE user_id = ? AND idem_key = ? AND status = 0";
+
+int order_idem_claim(db_conn *db, int64_t user_id, const char *key, int *status, char **response)
+{
+    *status = 0;
+    *response = NULL;
+    if (db == NULL)
+        return -1;
+    struct db_val p[] = {DB_I64(user_id), DB_TEXT(key)};
+    enum db_status st = db_exec(db, SQL_IDEM_CLAIM, p, 2, NULL);
+    if (st == DB_OK)
+        return 1;
+    if (st != DB_DUPLICATE)
+        return -1;
+    db_result *r = NULL;
+    if (db_query(db, SQL_IDEM_GET, p, 2, 1, &r) != DB_OK)
+        return -1;
+    int rc = 0;
+    if (db_result_rows(r) == 0) {
+        rc = -1; /* released meanwhile: let the caller answer "try again" */
+    } else {
+        *status = (int)db_result_i64(r, 0, 0, 0);
+        const char *body = db_result_get(r, 0, 1);
+        if (*status != 0 && body != NULL && (*response = strdup(body)) == NULL)
+            rc = -1;
+    }
+    db_result_free(r);
+    return rc;
+}
+
+int order_idem_finish(db_conn *db, int64_t user_id, const char *key, int status,
+                      const char *response)
+{
+    if (db == NULL)
+        return -1;
+    struct db_val p[] = {DB_I64(status), DB_TEXT(response), DB_I64(user_id), DB_TEXT(key)};
+    return db_exec(db, SQL_IDEM_FINISH, p, 4, NULL) == DB_OK ? 0 : -1;
+}
+
+int order_idem_release(db_conn *db, int64_t user_id, const char *key)
+{
+    if (db == NULL)
+        return -1;
+    struct db_val p[] = {DB_I64(user_id), DB_TEXT(key)};
+    return db_exec(db, SQL_IDEM_RELEASE, p, 2, NULL) == DB_OK ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ consumer */
+
+static enum mq_verdict on_cancel(const struct mq_message *m)
+{
+    struct cancel_event ev;
+    if (event_cancel_parse(m->body, m->body_len, &ev) != 0) {
+        log_error("order: malformed order.cancel %s: parked", m->message_id);
+        return MQ_REJECT;
+    }
+    db_conn *db = db_for(DB_ORDER);
+    if (db == NULL)
+        return MQ_RETRY;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    if (db_begin(db) != DB_OK)
+        return MQ_RETRY;
+    enum db_status st = consumer_log_insert(db, GROUP_ORDER, EV_ORDER_CANCEL, key, m->message_id,
+                                            m->body, m->body_len);
+    if (st == DB_DUPLICATE) {
+        db_rollback(db);
+        log_info("order: cancel of %s handled before: no-op", key);
+        return MQ_ACK;
+    }
+    if (st != DB_OK)
+        goto retry;
+    int done = order_cancel_tx(db, ev.order_id);
+    if (done < 0)
+        goto retry;
+    if (db_commit(db) != DB_OK)
+        goto retry;
+    if (done)
+        log_info("order: %s cancelled (%s)", key, ev.reason);
+    else
+        log_info("order: %s not cancelled (already cancelled, paid or unknown)", key);
+    return MQ_ACK;
+retry:
+    db_rollback(db);
+    log_warn("order: cancel of %s failed (%s); retrying later", key, db_error(db));
+    return MQ_RETRY;
+}
+
+static enum mq_verdict on_timeout(const struct mq_message *m, mq_conn *pub)
+{
+    struct timeout_event ev;
+    if (event_timeout_parse(m->body, m->body_len, &ev) != 0) {
+        log_error("order: malformed order.timeout %s: parked", m->message_id);
+        return MQ_REJECT;
+    }
+    db_conn *db = db_for(DB_ORDER);
+    if (db == NULL)
+        return MQ_RETRY;
+    struct order o;
+    enum shop_code rc = order_get_any(db, ev.order_id, &o);
+    if (rc == SHOP_ORDER_NOT_FOUND) {
+        log_info("order: timeout of unknown order %" PRId64 ": nothing to do", ev.order_id);
+        return MQ_ACK;
+    }
+    if (rc != SHOP_SUCCESS)
+        return MQ_RETRY;
+    int preorder = strcmp(ev.kind, "preorder") == 0;
+    int expired = preorder ? o.order_status == ORDER_UNCONFIRMED
+                           : o.order_status == ORDER_CONFIRMED && o.pay_status != PAY_PAID;
+    if (!expired) {
+        log_info("order: %" PRId64 " %s check: status %d/%d, nothing to do", o.order_id, ev.kind,
+                 o.order_status, o.pay_status);
+        return MQ_ACK;
+    }
+    struct cancel_event cev = {.order_id = o.order_id,
+                               .user_id = o.user_id,
+                               .goods_id = o.goods_id,
+                               .goods_number = o.goods_number,
+                               .coupon_id = o.coupon_id,
+                               .money_paid = o.money_paid};
+    snprintf(cev.reason, sizeof cev.reason, "%s", shop_code_name(SHOP_ORDER_INVALID));
+    struct buf body;
+    char id[64], key[24];
+    buf_init(&body, 4096);
+    snprintf(key, sizeof key, "%" PRId64, o.order_id);
+    snprintf(id, sizeof id, EV_ORDER_CANCEL ":%s", key);
+    enum mq_verdict v = MQ_RETRY;
+    if (event_cancel_build(&cev, &body) == 0 &&
+        outbox_emit(db, pub, EV_ORDER_CANCEL, id, key, buf_str(&body)) == SHOP_SUCCESS) {
+        log_info("order: %s %s expired: cancel emitted", key,
+                 preorder ? "pre-order" : "unpaid order");
+        v = MQ_ACK;
+    }
+    buf_free(&body);
+    return v;
+}
+
+enum mq_verdict order_on_event(const struct mq_message *m, void *ud)
+{
+    const struct order_consumer_ctx *ctx = ud;
+    if (strcmp(m->routing_key, EV_ORDER_CANCEL) == 0)
+        return on_cancel(m);
+    if (strcmp(m->routing_key, EV_ORDER_TIMEOUT) == 0)
+        return on_timeout(m, ctx != NULL ? ctx->pub : NULL);
+    log_warn("order: unexpected routing key '%s' (%s): ignored", m->routing_key, m->message_id);
+    return MQ_ACK;
+}

@@ -1,0 +1,179 @@
+/* outbox: trade_mq_producer_temp, the events that must not be lost.
+ *
+ * A row is committed first (pending, msg_status 0), then published with a
+ * publisher confirm and marked sent (1). Whatever fails in between leaves a
+ * pending row, which the relay publishes later; consumers dedupe by their
+ * consumer log, so publishing a row twice is harmless. */
+#include "outbox.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* The consumer group every order event is recorded under. */
+#define OUTBOX_GROUP "order"
+/* What one relay pass takes at most. */
+#define RELAY_BATCH 100
+/* A pending row younger than this belongs to a publisher still at work. */
+#define RELAY_MIN_AGE_MS 2000
+/* How long the relay sleeps between looks at *stop. */
+#define RELAY_STEP_MS 100
+
+static const char SQL_INSERT[] =
+    "INSERT INTO trade_mq_producer_temp (id, group_name, msg_topic, msg_tag, msg_key, msg_body, "
+    "msg_status, create_time) VALUES (?, ?, ?, ?, ?, ?, 0, UTC_TIMESTAMP(3))";
+static const char SQL_MARK_SENT[] =
+    "UPDATE trade_mq_producer_temp SET msg_status = 1 WHERE id = ? AND msg_status = 0";
+static const char SQL_PENDING[] =
+    "SELECT id, msg_topic, msg_tag, msg_body FROM trade_mq_producer_temp "
+    "WHERE msg_status = 0 AND create_time < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND "
+    "ORDER BY create_time LIMIT ? FOR UPDATE SKIP LOCKED";
+
+enum db_status outbox_add_tx(db_conn *db, const char *exchange, const char *routing_key,
+                             const char *message_id, const char *msg_key, const char *body)
+{
+    if (db == NULL)
+        return DB_GONE;
+    struct db_val p[] = {DB_TEXT(message_id),  DB_TEXT(OUTBOX_GROUP),           DB_TEXT(exchange),
+                         DB_TEXT(routing_key), DB_TEXT(msg_key ? msg_key : ""), DB_TEXT(body)};
+    return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
+}
+
+static void mark_sent(db_conn *db, const char *message_id)
+{
+    struct db_val id = DB_TEXT(message_id);
+    enum db_status st = db_exec(db, SQL_MARK_SENT, &id, 1, NULL);
+    if (st != DB_OK) /* the relay publishes it once more; consumers dedupe */
+        log_warn("outbox: %s published but not marked sent (%s)", message_id, db_error(db));
+}
+
+enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const char *routing_key,
+                           const char *message_id, const char *body)
+{
+    if (mq == NULL)
+        return MQ_GONE;
+    enum mq_status st = mq_publish(mq, exchange, routing_key, message_id, body, strlen(body));
+    if (st != MQ_OK) {
+        log_warn("outbox: %s not confirmed by the broker (%d); left for the relay", message_id,
+                 (int)st);
+        return st;
+    }
+    if (db != NULL)
+        mark_sent(db, message_id);
+    return MQ_OK;
+}
+
+enum shop_code outbox_emit_to(db_conn *db, mq_conn *mq, const char *exchange,
+                              const char *routing_key, const char *message_id, const char *msg_key,
+                              const char *body)
+{
+    enum db_status st = outbox_add_tx(db, exchange, routing_key, message_id, msg_key, body);
+    if (st == DB_DUPLICATE) {
+        log_info("outbox: %s is in the outbox already", message_id);
+        return SHOP_SUCCESS;
+    }
+    if (st != DB_OK) {
+        /* Not durable here: the broker's confirm is the only chance left. */
+        log_error("outbox: cannot store %s (%s); publishing directly", message_id,
+                  db != NULL ? db_error(db) : "no database");
+        enum mq_status ms = outbox_send(NULL, mq, exchange, routing_key, message_id, body);
+        return ms == MQ_OK ? SHOP_SUCCESS : SHOP_DB_UNAVAILABLE;
+    }
+    outbox_send(db, mq, exchange, routing_key, message_id, body);
+    return SHOP_SUCCESS;
+}
+
+enum shop_code outbox_emit(db_conn *db, mq_conn *mq, const char *routing_key,
+                           const char *message_id, const char *msg_key, const char *body)
+{
+    return outbox_emit_to(db, mq, MQ_EXCHANGE, routing_key, message_id, msg_key, body);
+}
+
+int outbox_relay_once(db_conn *db, mq_conn *mq, int limit, int min_age_ms)
+{
+    if (db == NULL || mq == NULL)
+        return -1;
+    if (limit <= 0)
+        limit = RELAY_BATCH;
+    if (min_age_ms < 0)
+        min_age_ms = 0;
+    db_result *r = NULL;
+    int published = 0, failed = 0;
+    if (db_begin(db) != DB_OK)
+        return -1;
+    struct db_val p[] = {DB_I64((int64_t)min_age_ms * 1000), DB_I64(limit)};
+    if (db_query(db, SQL_PENDING, p, 2, (size_t)limit, &r) != DB_OK) {
+        db_rollback(db);
+        return -1;
+    }
+    for (size_t i = 0; i < db_result_rows(r); i++) {
+        const char *id = db_result_get(r, i, 0);
+        const char *exchange = db_result_get(r, i, 1);
+        const char *key = db_result_get(r, i, 2);
+        const char *body = db_result_get(r, i, 3);
+        if (id == NULL || exchange == NULL || key == NULL || body == NULL)
+            continue;
+        enum mq_status ms = mq_publish(mq, exchange, key, id, body, strlen(body));
+        if (ms == MQ_GONE || ms == MQ_TIMEOUT) {
+            /* The broker went away: keep what was confirmed so far. */
+            failed = 1;
+            break;
+        }
+        if (ms != MQ_OK) {
+            /* Refused (e.g. unroutable): stays pending; the others go on. */
+            log_error("relay: %s (exchange '%s', key '%s') refused by the broker; left pending", id,
+                      exchange, key);
+            failed = 1;
+            continue;
+        }
+        struct db_val v = DB_TEXT(id);
+        if (db_exec(db, SQL_MARK_SENT, &v, 1, NULL) != DB_OK) {
+            failed = 1;
+            break;
+        }
+        log_info("relay: published %s (exchange '%s', key '%s')", id, exchange, key);
+        published++;
+    }
+    db_result_free(r);
+    if (db_commit(db) != DB_OK) {
+        db_rollback(db);
+        return -1;
+    }
+    return failed && published == 0 ? -1 : published;
+}
+
+static void sleep_step(void)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = RELAY_STEP_MS * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int outbox_relay_run(const struct mq_params *p, int interval_ms, volatile sig_atomic_t *stop)
+{
+    mq_conn *mq = NULL;
+    if (interval_ms < RELAY_STEP_MS)
+        interval_ms = RELAY_STEP_MS;
+    log_info("relay: started, one pass every %d ms", interval_ms);
+    while (!*stop) {
+        if (mq == NULL)
+            mq = mq_open(p); /* NULL while the broker is down: try next pass */
+        else
+            mq_ping(mq); /* traffic keeps the idle connection's heartbeat alive */
+        db_conn *db = db_for(DB_ORDER);
+        if (mq != NULL && db != NULL) {
+            int n;
+            /* Drain a backlog in full batches before sleeping. */
+            do {
+                n = outbox_relay_once(db, mq, RELAY_BATCH, RELAY_MIN_AGE_MS);
+            } while (n == RELAY_BATCH && !*stop);
+            if (n < 0)
+                log_warn("relay: pass failed; trying again in %d ms", interval_ms);
+        }
+        for (int waited = 0; waited < interval_ms && !*stop; waited += RELAY_STEP_MS)
+            sleep_step();
+    }
+    mq_close(mq);
+    log_info("relay: stopped");
+    return 0;
+}

@@ -1,0 +1,46 @@
+#include "runtime.h"
+
+#include "db.h"
+#include "log.h"
+
+int runtime_db_init(const struct shop_config *cfg)
+{
+    struct db_params p = {.host = cfg->db_host,
+                          .port = (unsigned)cfg->db_port,
+                          .socket = cfg->db_socket,
+                          .user = cfg->db_user,
+                          .password = cfg->db_password,
+                          .database = cfg->db_name,
+                          .timeout_s = (unsigned)cfg->db_timeout_s};
+    if (db_global_init(&p) != 0) {
+        log_error("database client initialisation failed");
+        return -1;
+    }
+    const struct {
+        enum db_service svc;
+        const char *name;
+    } own[] = {{DB_GOODS, cfg->goods_db_name},
+               {DB_COUPON, cfg->coupon_db_name},
+               {DB_USER, cfg->user_db_name},
+               {DB_ORDER, cfg->order_db_name}};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        if (own[i].name[0] == '\0')
+            continue;
+        p.database = own[i].name;
+        if (db_service_init(own[i].svc, &p) != 0)
+            return -1;
+        log_info("service database %d: %s", (int)own[i].svc, own[i].name);
+    }
+    return 0;
+}
+
+struct mq_params runtime_mq_params(const struct shop_config *cfg)
+{
+    return (struct mq_params){.host = cfg->mq_host,
+                              .port = cfg->mq_port,
+                              .user = cfg->mq_user,
+                              .password = cfg->mq_password,
+                              .vhost = cfg->mq_vhost,
+                              .timeout_ms = cfg->mq_timeout_ms,
+                              .heartbeat_s = cfg->mq_heartbeat_s};
+}

@@ -1,0 +1,383 @@
+/* user_service: trade_user and trade_user_money_log — registration, login,
+ * the balance step of the order saga (step 5), its reversal, and the user
+ * service's consumer of order.cancel. */
+#include "user_service.h"
+
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "consumer_log.h"
+#include "events.h"
+#include "goods_service.h" /* db_time_to_iso */
+#include "log.h"
+#include "money.h"
+#include "snowflake.h"
+
+#define USER_COLUMNS "user_id, user_name, user_mobile, user_score, user_money, user_reg_time"
+
+static const char SQL_INSERT[] =
+    "INSERT INTO trade_user (user_id, user_name, user_password, user_mobile, user_score, "
+    "user_reg_time, user_money) VALUES (?, ?, ?, ?, 0, UTC_TIMESTAMP(3), 0.00)";
+static const char SQL_GET[] = "SELECT " USER_COLUMNS " FROM trade_user WHERE user_id = ?";
+static const char SQL_BY_NAME[] =
+    "SELECT " USER_COLUMNS ", user_password FROM trade_user WHERE user_name = ?";
+static const char SQL_BY_MOBILE[] =
+    "SELECT " USER_COLUMNS ", user_password FROM trade_user WHERE user_mobile = ?";
+
+/* Amounts are bound as the text "12.30" and cast, so that the arithmetic is
+ * DECIMAL (exact), never DOUBLE. */
+static const char SQL_MONEY_REDUCE[] =
+    "UPDATE trade_user SET user_money = user_money - CAST(? AS DECIMAL(10,2)) "
+    "WHERE user_id = ? AND user_money >= CAST(? AS DECIMAL(10,2))";
+static const char SQL_MONEY_ADD[] =
+    "UPDATE trade_user SET user_money = user_money + CAST(? AS DECIMAL(10,2)) WHERE user_id = ?";
+static const char SQL_LOG_INSERT[] =
+    "INSERT INTO trade_user_money_log (user_id, order_id, money_log_type, use_money, "
+    "create_time) VALUES (?, ?, ?, CAST(? AS DECIMAL(10,2)), UTC_TIMESTAMP(3))";
+static const char SQL_LOG_PAID[] =
+    "SELECT use_money FROM trade_user_money_log "
+    "WHERE user_id = ? AND order_id = ? AND money_log_type = 1 FOR UPDATE";
+
+#define MONEY_LOG_PAID   1
+#define MONEY_LOG_REFUND 2
+
+/* A valid argon2id hash of a random password nobody knows: a login for a
+ * user that does not exist is verified against it, so that it takes as long
+ * as one with a wrong password. */
+static const char DUMMY_HASH[] = "$argon2id$v=19$m=65536,t=2,p=1$abrDPYODExg1gtRRqtOCGw$"
+                                 "B8qNTfJITSMfxurllJbI/J9DEUeFGc+guCwa1Z+OErI";
+
+static enum shop_code db_code(enum db_status st)
+{
+    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+static int name_char(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '-' || ch == '.';
+}
+
+/* An optional '+' then only digits, at least 6 of them, at most
+ * USER_MOBILE_MAX chars in all. */
+static int mobile_ok(const char *m)
+{
+    size_t len = strnlen(m, USER_MOBILE_MAX + 1);
+    if (len > USER_MOBILE_MAX)
+        return 0;
+    const char *d = m[0] == '+' ? m + 1 : m;
+    size_t digits = 0;
+    for (; d[digits] != '\0'; digits++)
+        if (d[digits] < '0' || d[digits] > '9')
+            return 0;
+    return digits >= 6;
+}
+
+/* A login that is a mobile number (names are never only digits). */
+static int looks_like_mobile(const char *login)
+{
+    const char *d = login[0] == '+' ? login + 1 : login;
+    if (*d == '\0')
+        return 0;
+    for (; *d != '\0'; d++)
+        if (*d < '0' || *d > '9')
+            return 0;
+    return 1;
+}
+
+const char *user_validate(const char *name, const char *mobile, const char *password)
+{
+    if (name == NULL || name[0] == '\0')
+        return "user_name is required";
+    size_t len = strnlen(name, USER_NAME_MAX + 1);
+    int all_digits = 1;
+    for (size_t i = 0; i < len; i++) {
+        if (!name_char(name[i]))
+            return "user_name must be 3 to 32 letters, digits, '_', '-' or '.'";
+        if (name[i] < '0' || name[i] > '9')
+            all_digits = 0;
+    }
+    if (len < USER_NAME_MIN || len > USER_NAME_MAX)
+        return "user_name must be 3 to 32 letters, digits, '_', '-' or '.'";
+    if (all_digits)
+        return "user_name must not be only digits (that would look like a mobile number)";
+    if (mobile == NULL || mobile[0] == '\0')
+        return "user_mobile is required";
+    if (!mobile_ok(mobile))
+        return "user_mobile must be 6 to 20 digits, optionally after a leading '+'";
+    if (password == NULL || password[0] == '\0')
+        return "password is required";
+    size_t plen = strnlen(password, AUTH_PASSWORD_MAX + 1);
+    if (plen < AUTH_PASSWORD_MIN || plen > AUTH_PASSWORD_MAX)
+        return "password must be 8 to 128 characters long";
+    return NULL;
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+static int row_to_user(const db_result *r, size_t row, struct user *u)
+{
+    memset(u, 0, sizeof *u);
+    u->user_id = db_result_i64(r, row, 0, 0);
+    const char *name = db_result_get(r, row, 1);
+    const char *mobile = db_result_get(r, row, 2);
+    snprintf(u->user_name, sizeof u->user_name, "%s", name ? name : "");
+    snprintf(u->user_mobile, sizeof u->user_mobile, "%s", mobile ? mobile : "");
+    u->user_score = db_result_i64(r, row, 3, 0);
+    const char *money = db_result_get(r, row, 4);
+    if (money == NULL || money_parse_str(money, MONEY_NON_NEGATIVE, &u->user_money) != 0) {
+        log_error("user %" PRId64 ": bad balance in database", u->user_id);
+        return -1;
+    }
+    db_time_to_iso(db_result_get(r, row, 5), u->user_reg_time, sizeof u->user_reg_time);
+    return 0;
+}
+
+enum shop_code user_get(db_conn *db, int64_t user_id, struct user *out)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    if (user_id <= 0)
+        return SHOP_USER_NO_EXIST;
+    struct db_val id = DB_I64(user_id);
+    db_result *r = NULL;
+    enum db_status st = db_query(db, SQL_GET, &id, 1, 1, &r);
+    if (st != DB_OK)
+        return db_code(st);
+    enum shop_code rc = SHOP_USER_NO_EXIST;
+    if (db_result_rows(r) == 1)
+        rc = row_to_user(r, 0, out) == 0 ? SHOP_SUCCESS : SHOP_INTERNAL_ERROR;
+    db_result_free(r);
+    return rc;
+}
+
+enum shop_code user_register(db_conn *db, const char *name, const char *mobile,
+                             const char *password, struct user *out)
+{
+    if (user_validate(name, mobile, password) != NULL)
+        return SHOP_REQUEST_PARAMETER_VALID;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    char hash[crypto_pwhash_STRBYTES];
+    if (auth_password_hash(password, hash, sizeof hash) != 0)
+        return SHOP_INTERNAL_ERROR;
+    int64_t id = snowflake_next(&shop_ids);
+    struct db_val p[] = {DB_I64(id), DB_TEXT(name), DB_TEXT(hash), DB_TEXT(mobile)};
+    enum db_status st = db_exec(db, SQL_INSERT, p, 4, NULL);
+    if (st == DB_DUPLICATE)
+        return SHOP_USER_EXISTS;
+    if (st != DB_OK)
+        return db_code(st);
+    log_info("user: registered %s as user %" PRId64, name, id);
+    return user_get(db, id, out);
+}
+
+enum shop_code user_authenticate(db_conn *db, const char *login, const char *password,
+                                 struct user *out)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    if (login == NULL || password == NULL || login[0] == '\0' ||
+        strnlen(login, USER_NAME_MAX + 1) > USER_NAME_MAX) {
+        auth_password_verify(DUMMY_HASH, "");
+        return SHOP_LOGIN_FAILED;
+    }
+    struct db_val p = DB_TEXT(login);
+    db_result *r = NULL;
+    enum db_status st =
+        db_query(db, looks_like_mobile(login) ? SQL_BY_MOBILE : SQL_BY_NAME, &p, 1, 1, &r);
+    if (st != DB_OK)
+        return db_code(st);
+    enum shop_code rc = SHOP_LOGIN_FAILED;
+    if (db_result_rows(r) == 1) {
+        const char *hash = db_result_get(r, 0, 6);
+        if (auth_password_verify(hash, password))
+            rc = row_to_user(r, 0, out) == 0 ? SHOP_SUCCESS : SHOP_INTERNAL_ERROR;
+    } else {
+        auth_password_verify(DUMMY_HASH, password);
+    }
+    db_result_free(r);
+    return rc;
+}
+
+struct json_object *user_to_json(const struct user *u)
+{
+    char id[24], money[MONEY_STR_MAX];
+    snprintf(id, sizeof id, "%" PRId64, u->user_id);
+    json_object *o = json_object_new_object();
+    if (o == NULL)
+        return NULL;
+    json_object_object_add(o, "user_id", json_object_new_string(id));
+    json_object_object_add(o, "user_name", json_object_new_string(u->user_name));
+    json_object_object_add(o, "user_mobile", json_object_new_string(u->user_mobile));
+    json_object_object_add(o, "user_score", json_object_new_int64(u->user_score));
+    json_object_object_add(o, "user_money",
+                           json_object_new_string(money_format(u->user_money, money)));
+    json_object_object_add(o, "user_reg_time",
+                           u->user_reg_time[0] ? json_object_new_string(u->user_reg_time) : NULL);
+    return o;
+}
+
+/* ---- the balance step and its reversal ------------------------------------ */
+
+enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id, int64_t cents)
+{
+    if (cents < 0)
+        return SHOP_MONEY_PAID_LESS_ZERO;
+    if (cents == 0 || cents > MONEY_MAX_CENTS)
+        return SHOP_MONEY_PAID_INVALID;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    char key[24], amount[MONEY_STR_MAX];
+    snprintf(key, sizeof key, "%" PRId64, order_id);
+    money_format(cents, amount);
+
+    enum db_status st = db_begin(db);
+    if (st != DB_OK)
+        return db_code(st);
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    /* A locking read: a reversal that is being written now is waited for. */
+    int reversed = consumer_log_exists(db, GROUP_USER, EV_ORDER_CANCEL, key);
+    if (reversed != 0) {
+        rc = reversed > 0 ? SHOP_USER_MONEY_REDUCE_FAIL : SHOP_DB_UNAVAILABLE;
+        if (reversed > 0)
+            log_info("user: order %s was cancelled already; balance not reduced", key);
+        goto fail;
+    }
+    uint64_t n = 0;
+    struct db_val up[] = {DB_TEXT(amount), DB_I64(user_id), DB_TEXT(amount)};
+    st = db_exec(db, SQL_MONEY_REDUCE, up, 3, &n);
+    if (st != DB_OK) {
+        rc = st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_code(st);
+        goto fail;
+    }
+    if (n == 0) {
+        rc = SHOP_MONEY_PAID_INVALID;
+        goto fail;
+    }
+    struct db_val lp[] = {DB_I64(user_id), DB_I64(order_id), DB_I64(MONEY_LOG_PAID),
+                          DB_TEXT(amount)};
+    st = db_exec(db, SQL_LOG_INSERT, lp, 4, NULL);
+    if (st != DB_OK) {
+        rc = st == DB_DUPLICATE || st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_code(st);
+        goto fail;
+    }
+    st = db_commit(db);
+    if (st != DB_OK)
+        return st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_code(st);
+    log_info("user: paid %s from the balance of user %" PRId64 " for order %s", amount, user_id,
+             key);
+    return SHOP_SUCCESS;
+fail:
+    db_rollback(db);
+    return rc;
+}
+
+/* user_money_refund_tx, also telling the amount refunded (cents). */
+static int refund_tx(db_conn *db, int64_t user_id, int64_t order_id, int64_t *cents)
+{
+    *cents = 0;
+    struct db_val k[] = {DB_I64(user_id), DB_I64(order_id)};
+    db_result *r = NULL;
+    enum db_status st = db_query(db, SQL_LOG_PAID, k, 2, 1, &r);
+    if (st != DB_OK)
+        return st;
+    if (db_result_rows(r) == 0) {
+        db_result_free(r);
+        return 0;
+    }
+    char amount[MONEY_STR_MAX];
+    const char *paid = db_result_get(r, 0, 0);
+    int64_t c = 0;
+    int bad = paid == NULL || money_parse_str(paid, MONEY_NON_NEGATIVE, &c) != 0;
+    db_result_free(r);
+    if (bad) {
+        log_error("user: bad use_money for user %" PRId64 " order %" PRId64, user_id, order_id);
+        return DB_ERR;
+    }
+    money_format(c, amount);
+    struct db_val lp[] = {DB_I64(user_id), DB_I64(order_id), DB_I64(MONEY_LOG_REFUND),
+                          DB_TEXT(amount)};
+    st = db_exec(db, SQL_LOG_INSERT, lp, 4, NULL);
+    if (st == DB_DUPLICATE)
+        return 0; /* refunded before */
+    if (st != DB_OK)
+        return st;
+    uint64_t n = 0;
+    struct db_val up[] = {DB_TEXT(amount), DB_I64(user_id)};
+    st = db_exec(db, SQL_MONEY_ADD, up, 2, &n);
+    if (st != DB_OK)
+        return st;
+    if (n != 1) {
+        log_error("user: refund for order %" PRId64 " found no user %" PRId64, order_id, user_id);
+        return DB_ERR;
+    }
+    *cents = c;
+    return 1;
+}
+
+int user_money_refund_tx(db_conn *db, int64_t user_id, int64_t order_id)
+{
+    int64_t cents;
+    return refund_tx(db, user_id, order_id, &cents);
+}
+
+/* ---- the consumer ---------------------------------------------------------- */
+
+enum mq_verdict user_on_event(const struct mq_message *m, void *ud)
+{
+    (void)ud;
+    if (strcmp(m->routing_key, EV_ORDER_CANCEL) != 0)
+        return MQ_ACK;
+    struct cancel_event ev;
+    if (event_cancel_parse(m->body, m->body_len, &ev) != 0) {
+        log_warn("user: message %s is not an order.cancel; parked", m->message_id);
+        return MQ_REJECT;
+    }
+    db_conn *db = db_for(DB_USER);
+    if (db == NULL)
+        return MQ_RETRY;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+
+    if (db_begin(db) != DB_OK)
+        return MQ_RETRY;
+    /* The log row first: it takes the lock a concurrent forward step
+     * (user_money_reduce) waits for. */
+    enum db_status st = consumer_log_insert(db, GROUP_USER, EV_ORDER_CANCEL, key, m->message_id,
+                                            m->body, m->body_len);
+    if (st == DB_DUPLICATE) {
+        db_rollback(db);
+        log_info("user: order.cancel for order %s handled before; nothing to do", key);
+        return MQ_ACK;
+    }
+    if (st != DB_OK)
+        goto retry;
+    int64_t cents = 0;
+    int done = refund_tx(db, ev.user_id, ev.order_id, &cents);
+    if (done < 0)
+        goto retry;
+    if (db_commit(db) != DB_OK) {
+        log_warn("user: commit of order.cancel for order %s failed; retrying", key);
+        return MQ_RETRY;
+    }
+    if (done == 1) {
+        char amount[MONEY_STR_MAX];
+        log_info("user: refunded %s to user %" PRId64 " for order %s", money_format(cents, amount),
+                 ev.user_id, key);
+    } else {
+        log_info("user: nothing to refund for order %s", key);
+    }
+    return MQ_ACK;
+retry:
+    db_rollback(db);
+    log_warn("user: order.cancel for order %s failed (%s); retrying", key, db_error(db));
+    return MQ_RETRY;
+}

@@ -1,0 +1,291 @@
+/* Orders: POST /api/orders (the confirm-order saga, with Idempotency-Key),
+ * the buyer's orders as JSON, and the orders pages. The goods page's form
+ * (POST /orders) is answered in web_goods.c, next to the page it shows
+ * again on a refusal. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "goods_service.h"
+#include "log.h"
+#include "money.h"
+#include "order_saga.h"
+#include "order_service.h"
+#include "web_internal.h"
+
+/* ----------------------------------------------------------------- API */
+
+/* {"success":false,"code","message"[,"order_id"]} with status. */
+static void json_refusal(struct web_ctx *c, int status, enum shop_code code, const char *message,
+                         int64_t order_id)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(0));
+    json_object_object_add(o, "code", json_object_new_string(shop_code_name(code)));
+    json_object_object_add(o, "message",
+                           json_object_new_string(message ? message : shop_code_message(code)));
+    if (order_id != 0) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, order_id);
+        json_object_object_add(o, "order_id", json_object_new_string(id));
+    }
+    http_json(&c->res, status, o);
+    json_object_put(o);
+}
+
+/* 1..ORDER_IDEM_KEY_MAX characters of [A-Za-z0-9_.:-]. */
+static int idem_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > ORDER_IDEM_KEY_MAX)
+        return 0;
+    for (const char *p = k; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '.' || *p == ':'))
+            return 0;
+    return 1;
+}
+
+/* The stored first answer of an Idempotency-Key. */
+static void replay(struct web_ctx *c, int status, const char *body)
+{
+    c->res.status = status;
+    c->res.content_type = "application/json";
+    buf_reset(&c->res.body);
+    buf_puts(&c->res.body, body);
+    http_header_add(&c->res, "Idempotent-Replayed", "true");
+}
+
+void web_api_order_create(struct web_ctx *c)
+{
+    const char *key = c->req.idempotency_key != NULL ? c->req.idempotency_key : "";
+    int64_t user = c->session.user_id;
+    json_object *body = NULL;
+    struct order_request req;
+    struct order o;
+    char msg[256];
+
+    if (key[0] != '\0' && !idem_key_ok(key)) {
+        http_json_error(&c->res, SHOP_REQUEST_PARAMETER_VALID,
+                        "Idempotency-Key must be 1 to 128 characters of letters, digits, "
+                        "'_', '-', '.' and ':'.");
+        return;
+    }
+    enum shop_code rc = web_json_body(c, &body);
+    if (rc != SHOP_SUCCESS) {
+        http_json_error(&c->res, rc,
+                        rc == SHOP_REQUEST_PARAMETER_VALID ? "The body must be one JSON object."
+                                                           : NULL);
+        return;
+    }
+    rc = order_request_from_json(body, &req, msg, sizeof msg);
+    json_object_put(body);
+    if (rc != SHOP_SUCCESS) {
+        http_json_error(&c->res, rc, msg);
+        return;
+    }
+
+    db_conn *odb = db_for(DB_ORDER);
+    if (key[0] != '\0') {
+        int status;
+        char *first = NULL;
+        int k = order_idem_claim(odb, user, key, &status, &first);
+        if (k < 0) {
+            web_error(c, SHOP_DB_UNAVAILABLE);
+            return;
+        }
+        if (k == 0) {
+            if (status == 0 || first == NULL)
+                json_refusal(c, 409, SHOP_ORDER_INVALID,
+                             "An order with this Idempotency-Key is being processed; ask again "
+                             "in a moment.",
+                             0);
+            else
+                replay(c, status, first);
+            free(first);
+            return;
+        }
+    }
+
+    rc = order_saga_confirm(web_thread_mq(c->app), user, &req, c->app->cfg->fault_inject, &o);
+    if (rc == SHOP_SUCCESS)
+        web_json_success(c, 201, "order", order_to_json(&o));
+    else
+        json_refusal(c, shop_code_status(rc), rc, NULL, o.order_id);
+
+    if (key[0] != '\0') {
+        /* Our own failure before anything was written: let a retry run. */
+        int stored = c->res.status >= 500 && o.order_id == 0
+                         ? order_idem_release(odb, user, key)
+                         : order_idem_finish(odb, user, key, c->res.status, buf_str(&c->res.body));
+        if (stored != 0)
+            log_error("Idempotency-Key %s of user %" PRId64 ": answer not stored", key, user);
+    }
+}
+
+void web_api_orders(struct web_ctx *c)
+{
+    struct order *list = NULL;
+    size_t n = 0;
+    enum shop_code rc = order_list(db_for(DB_ORDER), c->session.user_id, &list, &n);
+    if (rc != SHOP_SUCCESS) {
+        web_error(c, rc);
+        return;
+    }
+    json_object *arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, order_to_json(&list[i]));
+    free(list);
+    web_json_success(c, 200, "orders", arr);
+}
+
+void web_api_order_get(struct web_ctx *c)
+{
+    struct order o;
+    enum shop_code rc = order_get(db_for(DB_ORDER), c->session.user_id, c->ids[0], &o);
+    if (rc != SHOP_SUCCESS) {
+        web_error(c, rc);
+        return;
+    }
+    web_json_success(c, 200, "order", order_to_json(&o));
+}
+
+/* --------------------------------------------------------------- pages */
+
+static const char *const STATUS_TEXT[] = {"Unconfirmed", "Confirmed", "Cancelled", "Invalid",
+                                          "Refund"};
+static const char *const STATUS_CLASS[] = {"unconfirmed", "confirmed", "cancelled", "invalid",
+                                           "refund"};
+static const char *const PAY_TEXT[] = {"Unpaid", "Paying", "Paid"};
+static const char *const PAY_CLASS[] = {"unpaid", "paying", "paid"};
+
+#define IN(tbl, i) ((i) >= 0 && (size_t)(i) < sizeof tbl / sizeof tbl[0])
+
+/* "2026-11-26T05:40:01Z" -> "2026-11-26 05:40 UTC" */
+static void time_display(const char *iso, char *out, size_t outsz)
+{
+    if (strlen(iso) < 16)
+        snprintf(out, outsz, "%s", iso);
+    else
+        snprintf(out, outsz, "%.10s %.5s UTC", iso, iso + 11);
+}
+
+static void add_str(json_object *o, const char *key, const char *s)
+{
+    json_object_object_add(o, key, json_object_new_string(s));
+}
+
+static void add_time(json_object *o, const char *key, const char *iso)
+{
+    char shown[40], k[48];
+    if (iso[0] == '\0')
+        return;
+    add_str(o, key, iso);
+    time_display(iso, shown, sizeof shown);
+    snprintf(k, sizeof k, "%s_display", key);
+    add_str(o, k, shown);
+}
+
+/* An order for the templates: the JSON of the API plus words and names. */
+static json_object *order_view(const struct order *o, const char *goods_name)
+{
+    json_object *v = order_to_json(o);
+    add_str(v, "goods_name", goods_name ? goods_name : "");
+    add_str(v, "status_text",
+            IN(STATUS_TEXT, o->order_status) ? STATUS_TEXT[o->order_status] : "?");
+    add_str(v, "status_class",
+            IN(STATUS_CLASS, o->order_status) ? STATUS_CLASS[o->order_status] : "invalid");
+    add_str(v, "pay_text", IN(PAY_TEXT, o->pay_status) ? PAY_TEXT[o->pay_status] : "?");
+    add_str(v, "pay_class", IN(PAY_CLASS, o->pay_status) ? PAY_CLASS[o->pay_status] : "unpaid");
+    add_time(v, "add_time", o->add_time);
+    add_time(v, "confirm_time", o->confirm_time);
+    add_time(v, "pay_time", o->pay_time);
+    json_object_object_add(v, "has_coupon", json_object_new_boolean(o->coupon_id != 0));
+    json_object_object_add(v, "has_balance", json_object_new_boolean(o->money_paid > 0));
+    json_object_object_add(v, "is_cancelled",
+                           json_object_new_boolean(o->order_status == ORDER_CANCELLED));
+    json_object_object_add(v, "is_unconfirmed",
+                           json_object_new_boolean(o->order_status == ORDER_UNCONFIRMED));
+    json_object_object_add(v, "can_pay",
+                           json_object_new_boolean(o->order_status == ORDER_CONFIRMED &&
+                                                   o->pay_status != PAY_PAID && o->pay_amount > 0));
+    json_object_object_add(v, "is_paid", json_object_new_boolean(o->pay_status == PAY_PAID));
+    return v;
+}
+
+/* The order's history, oldest first, from the times it keeps. */
+static json_object *history(const struct order *o)
+{
+    json_object *arr = json_object_new_array();
+    struct {
+        const char *what, *iso;
+        int show;
+    } steps[] = {
+        {"Placed", o->add_time, 1},
+        {"Confirmed", o->confirm_time, o->confirm_time[0] != '\0'},
+        {"Paid", o->pay_time, o->pay_time[0] != '\0'},
+        {"Cancelled; stock, coupon and balance given back", "", o->order_status == ORDER_CANCELLED},
+        {"Marked for refund", "", o->order_status == ORDER_REFUND},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (!steps[i].show)
+            continue;
+        json_object *e = json_object_new_object();
+        add_str(e, "what", steps[i].what);
+        add_time(e, "time", steps[i].iso);
+        json_object_array_add(arr, e);
+    }
+    return arr;
+}
+
+static int goods_cmp(const void *k, const void *e)
+{
+    int64_t id = *(const int64_t *)k, gid = ((const struct goods *)e)->goods_id;
+    return id < gid ? -1 : id > gid;
+}
+
+void web_page_orders(struct web_ctx *c)
+{
+    struct order *list = NULL;
+    struct goods *goods = NULL;
+    size_t n = 0, ng = 0;
+    enum shop_code rc = order_list(db_for(DB_ORDER), c->session.user_id, &list, &n);
+    if (rc != SHOP_SUCCESS) {
+        web_error(c, rc);
+        return;
+    }
+    /* Names only: the page still shows the orders without them. */
+    if (n > 0 && goods_list(db_for(DB_GOODS), &goods, &ng) != SHOP_SUCCESS)
+        log_warn("orders page: goods names not available");
+    json_object *arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++) {
+        const struct goods *g =
+            goods ? bsearch(&list[i].goods_id, goods, ng, sizeof *goods, goods_cmp) : NULL;
+        json_object_array_add(arr, order_view(&list[i], g ? g->goods_name : NULL));
+    }
+    free(list);
+    free(goods);
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "orders", arr);
+    json_object_object_add(d, "order_count", json_object_new_int64((int64_t)n));
+    web_render_page(c, 200, "orders", d);
+}
+
+void web_page_order(struct web_ctx *c)
+{
+    struct order o;
+    struct goods g;
+    enum shop_code rc = order_get(db_for(DB_ORDER), c->session.user_id, c->ids[0], &o);
+    if (rc != SHOP_SUCCESS) {
+        web_error(c, rc);
+        return;
+    }
+    int have_goods = goods_get(db_for(DB_GOODS), o.goods_id, &g) == SHOP_SUCCESS;
+    json_object *v = order_view(&o, have_goods ? g.goods_name : NULL);
+    json_object_object_add(v, "history", history(&o));
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "order", v);
+    web_render_page(c, 200, "order", d);
+}

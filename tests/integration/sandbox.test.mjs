@@ -1,0 +1,448 @@
+// Integration: the payment provider sandbox (shop-sandbox) on its own.
+//
+// Self-contained: it makes keys with scripts/keys in a temporary directory,
+// starts shop-sandbox there and a private nginx rendering nginx/sandbox.conf
+// on a free port, and plays the merchant itself: it signs page-pay requests
+// with node's crypto (an implementation independent of src/alipay.c) and
+// serves the notify URL from a small HTTP server. It needs nothing from
+// scripts/services, so it runs the same with or without the shop started.
+//   node --test tests/integration/sandbox.test.mjs
+// Needs: the built shop-sandbox (SHOP_BIN_DIR, default build/src), nginx,
+// openssl.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const binDir = process.env.SHOP_BIN_DIR || join(repo, 'build', 'src');
+const sandboxBin = join(binDir, 'shop-sandbox');
+const APP_ID = '2026000000000001';
+const SELLER_ID = '2088000000000001';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually(check, what, timeoutMs = 15000, stepMs = 50) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${logs()}`);
+    await sleep(stepMs);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// --- Alipay's signing rules, written again in JavaScript -----------------
+
+// Sorted k=v of the non-empty values, without `sign` (and, for notifications
+// and returns, without `sign_type`).
+function signingString(params, { keepSignType }) {
+  return Object.keys(params)
+    .filter((k) => k !== 'sign' && (keepSignType || k !== 'sign_type') && params[k] !== '')
+    .sort()
+    .map((k) => `${k}=${params[k]}`)
+    .join('&');
+}
+
+function rsa2Sign(str, privatePem) {
+  return crypto.sign('RSA-SHA256', Buffer.from(str, 'utf8'), privatePem).toString('base64');
+}
+
+function rsa2Verify(params, publicPem) {
+  if (params.sign_type !== 'RSA2' || !params.sign) return false;
+  return crypto.verify('RSA-SHA256', Buffer.from(signingString(params, { keepSignType: false })),
+    publicPem, Buffer.from(params.sign, 'base64'));
+}
+
+function formToObject(text) {
+  const o = {};
+  for (const [k, v] of new URLSearchParams(text)) {
+    assert.ok(!(k in o), `duplicate ${k}`);
+    o[k] = v;
+  }
+  return o;
+}
+
+// --- the environment -------------------------------------------------------
+
+let dir; // the temporary run directory
+let port; // nginx
+let nginx; // child process
+let sandbox; // child process
+let sandboxLog = '';
+let nginxLog = '';
+let notifyServer;
+let notifyPort;
+let keys;
+const received = []; // notifications: { outTradeNo, params, raw, answer }
+const answers = new Map(); // out_trade_no -> list of answers to give in turn
+
+function logs() {
+  return `--- shop-sandbox output ---\n${sandboxLog.slice(-4000)}\n--- nginx ---\n` +
+    `${nginxLog.slice(-2000)}`;
+}
+
+function startSandbox(timeScale) {
+  sandboxLog += `=== start, time scale ${timeScale}\n`;
+  const child = spawn(sandboxBin, [
+    '--socket', join(dir, 'sock', 'shop-sandbox.sock'),
+    '--pid-file', join(dir, 'shop-sandbox.pid'),
+    '--state-dir', join(dir, 'sandbox'),
+    '--merchant-public-key', join(dir, 'keys', 'merchant_public.pem'),
+    '--provider-private-key', join(dir, 'keys', 'provider_private.pem'),
+    '--app-id', APP_ID, '--seller-id', SELLER_ID,
+    '--time-scale', String(timeScale), '--threads', '4',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d) => { sandboxLog += d; });
+  child.stderr.on('data', (d) => { sandboxLog += d; });
+  child.exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, sig })));
+  return child;
+}
+
+async function sandboxReady() {
+  await eventually(async () => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }, 'the sandbox to answer through nginx');
+}
+
+async function stopSandbox(signal = 'SIGTERM') {
+  if (!sandbox) return null;
+  const child = sandbox;
+  sandbox = null;
+  child.kill(signal);
+  const res = await Promise.race([child.exited, sleep(15000).then(() => null)]);
+  if (res === null) {
+    child.kill('SIGKILL');
+    throw new Error(`shop-sandbox did not stop on ${signal}\n${logs()}`);
+  }
+  return res;
+}
+
+before(async () => {
+  if (!fs.existsSync(sandboxBin)) {
+    throw new Error(`${sandboxBin} not found: build first (make) or set SHOP_BIN_DIR`);
+  }
+  dir = fs.mkdtempSync(join(os.tmpdir(), 'sbx-'));
+  fs.chmodSync(dir, 0o755); // nginx workers (nobody) reach the socket through it
+  for (const d of ['sock', 'nginx', 'logs']) fs.mkdirSync(join(dir, d), { mode: 0o755 });
+  execFileSync(join(repo, 'scripts', 'keys'), [join(dir, 'keys')], { stdio: 'ignore' });
+  keys = Object.fromEntries(['merchant_private', 'merchant_public', 'provider_private',
+    'provider_public'].map((k) => [k, fs.readFileSync(join(dir, 'keys', `${k}.pem`), 'utf8')]));
+
+  // The notify URL: answers each notification from the list set for its order.
+  notifyServer = createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (d) => { raw += d; });
+    req.on('end', () => {
+      const params = formToObject(raw);
+      const list = answers.get(params.out_trade_no) || [];
+      const answer = list.length > 1 ? list.shift() : (list[0] ?? 'success');
+      received.push({ outTradeNo: params.out_trade_no, params, raw, answer,
+        contentType: req.headers['content-type'], at: Date.now() });
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end(answer);
+    });
+  });
+  await new Promise((r) => notifyServer.listen(0, '127.0.0.1', r));
+  notifyPort = notifyServer.address().port;
+
+  port = await freePort();
+  const site = fs.readFileSync(join(repo, 'nginx', 'sandbox.conf'), 'utf8')
+    .replaceAll('@RUN_DIR@', dir).replaceAll('@SANDBOX_PORT@', String(port));
+  assert.ok(!/@[A-Z_]+@/.test(site), 'every placeholder of nginx/sandbox.conf is rendered');
+  fs.writeFileSync(join(dir, 'nginx', 'sandbox.conf'), site);
+  const n = join(dir, 'nginx');
+  fs.writeFileSync(join(n, 'nginx.conf'), `daemon off;
+worker_processes 1;
+pid ${n}/nginx.pid;
+error_log ${dir}/logs/nginx-error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path ${n}/client_body_temp;
+    proxy_temp_path ${n}/proxy_temp;
+    fastcgi_temp_path ${n}/fastcgi_temp;
+    uwsgi_temp_path ${n}/uwsgi_temp;
+    scgi_temp_path ${n}/scgi_temp;
+    include ${n}/sandbox.conf;
+}
+`);
+  nginx = spawn('nginx', ['-c', join(n, 'nginx.conf'), '-p', `${n}/`, '-e',
+    join(dir, 'logs', 'nginx-error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  nginx.stdout.on('data', (d) => { nginxLog += d; });
+  nginx.stderr.on('data', (d) => { nginxLog += d; });
+  nginx.on('error', (e) => { nginxLog += `spawn nginx: ${e.message}\n`; });
+
+  sandbox = startSandbox(0.001);
+  await sandboxReady();
+});
+
+after(async () => {
+  if (sandbox) await stopSandbox('SIGTERM').catch(() => {});
+  if (nginx) {
+    nginx.kill('SIGQUIT');
+    await new Promise((r) => { nginx.on('exit', r); setTimeout(r, 3000); });
+  }
+  if (notifyServer) await new Promise((r) => notifyServer.close(r));
+  if (dir && !process.env.KEEP_SANDBOX_TEST_DIR) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// --- the merchant's side ---------------------------------------------------
+
+let orderSeq = 0;
+function newOrder(extra = {}) {
+  orderSeq += 1;
+  return {
+    outTradeNo: `${Date.now()}${orderSeq}`,
+    subject: `Order #${orderSeq}: "tea" <b>&</b> cups / 红茶`,
+    amount: '88.00',
+    ...extra,
+  };
+}
+
+const returnUrl = () => `http://127.0.0.1:${notifyPort}/pay/return/alipay?from=sandbox`;
+const notifyUrl = () => `http://127.0.0.1:${notifyPort}/pay/notify/alipay`;
+
+// The signed page-pay URL, as the shop builds it; `tamper` changes params
+// after signing.
+function gatewayUrl(order, { key = keys.merchant_private, tamper, appId = APP_ID } = {}) {
+  const biz = { out_trade_no: order.outTradeNo, product_code: 'FAST_INSTANT_TRADE_PAY',
+    total_amount: order.amount, subject: order.subject };
+  const params = {
+    app_id: appId, method: 'alipay.trade.page.pay', format: 'JSON', charset: 'utf-8',
+    sign_type: 'RSA2', timestamp: new Date().toISOString().slice(0, 19).replace('T', ' '),
+    version: '1.0', notify_url: notifyUrl(), return_url: returnUrl(),
+    biz_content: JSON.stringify(biz),
+  };
+  params.sign = rsa2Sign(signingString(params, { keepSignType: true }), key);
+  if (tamper) tamper(params);
+  return `http://127.0.0.1:${port}/gateway.do?${new URLSearchParams(params)}`;
+}
+
+async function openCashier(order) {
+  const res = await fetch(gatewayUrl(order));
+  const html = await res.text();
+  assert.equal(res.status, 200, html);
+  const m = html.match(/name="trade" value="([0-9a-f]{32})"/);
+  assert.ok(m, 'the cashier carries a trade id');
+  return { res, html, trade: m[1] };
+}
+
+function post(path, form) {
+  return fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST', redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+}
+
+const pendingFiles = () => fs.readdirSync(join(dir, 'sandbox', 'pending'))
+  .filter((f) => f.endsWith('.json'));
+const notificationsFor = (o) => received.filter((r) => r.outTradeNo === o.outTradeNo);
+
+// --- tests ------------------------------------------------------------------
+
+test('the cashier shows merchant, subject and amount of a correctly signed request', async () => {
+  const order = newOrder();
+  const { res, html } = await openCashier(order);
+  assert.match(res.headers.get('content-type'), /^text\/html/);
+  for (const h of ['x-content-type-options', 'x-frame-options', 'content-security-policy']) {
+    assert.ok(res.headers.get(h), `missing ${h}`);
+  }
+  // The forms redirect to the merchant: form-action must allow its origin.
+  assert.match(res.headers.get('content-security-policy'),
+    new RegExp(`form-action 'self' http://127\\.0\\.0\\.1:${notifyPort}`));
+  assert.ok(html.includes('Sandbox cashier'));
+  assert.ok(html.includes('88.00'));
+  assert.ok(html.includes(APP_ID) && html.includes(SELLER_ID), 'merchant shown');
+  assert.ok(html.includes(order.outTradeNo));
+  const escaped = order.subject.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  assert.ok(html.includes(escaped), 'subject shown, escaped');
+  assert.ok(!html.includes('<b>&</b>'), 'no markup from the subject');
+  assert.match(html, /<form method="post" action="\/pay">/);
+  assert.match(html, /<form method="post" action="\/cancel">/);
+  const css = await fetch(`http://127.0.0.1:${port}/style.css`);
+  assert.equal(css.status, 200);
+  assert.match(css.headers.get('content-type'), /^text\/css/);
+});
+
+test('a tampered, foreign-key or foreign-app request is refused with a clear page', async () => {
+  const cases = [
+    ['amount changed after signing', {
+      tamper: (p) => { p.biz_content = p.biz_content.replace('"88.00"', '"0.01"'); },
+    }, /Invalid signature/],
+    ['notify_url changed after signing', {
+      tamper: (p) => { p.notify_url = 'http://127.0.0.1:1/evil'; },
+    }, /Invalid signature/],
+    ['signed with the provider key', { key: keys.provider_private }, /Invalid signature/],
+    ['sign removed', { tamper: (p) => { delete p.sign; } }, /Invalid signature/],
+    ['sign_type RSA', { tamper: (p) => { p.sign_type = 'RSA'; } }, /sign_type/],
+    ['another app id', { appId: '2026999999999999' }, /Unknown merchant/],
+  ];
+  const before = pendingFiles().length;
+  for (const [name, opts, why] of cases) {
+    const res = await fetch(gatewayUrl(newOrder(), opts));
+    const html = await res.text();
+    assert.equal(res.status, 400, name);
+    assert.match(html, why, name);
+    assert.ok(!html.includes('name="trade"'), `${name}: no cashier`);
+  }
+  const bad = await fetch(`http://127.0.0.1:${port}/gateway.do?a=%zz`);
+  assert.equal(bad.status, 400);
+  assert.equal(pendingFiles().length, before);
+});
+
+test('Pay returns the buyer with signed parameters and delivers the notification until success',
+  async () => {
+    const order = newOrder({ amount: '1234.50' });
+    answers.set(order.outTradeNo, ['fail', 'fail', 'success']);
+    const { trade } = await openCashier(order);
+    const res = await post('/pay', { trade });
+    assert.equal(res.status, 303);
+    const loc = res.headers.get('location');
+    assert.ok(loc.startsWith(`${returnUrl()}&`), loc);
+    const ret = formToObject(new URL(loc).search.slice(1));
+    assert.equal(ret.from, 'sandbox'); // the merchant's own query is kept
+    delete ret.from;
+    assert.ok(rsa2Verify(ret, keys.provider_public), 'the return verifies');
+    assert.ok(!rsa2Verify(ret, keys.merchant_public), 'not with another key');
+    assert.equal(ret.method, 'alipay.trade.page.pay.return');
+    assert.equal(ret.out_trade_no, order.outTradeNo);
+    assert.equal(ret.total_amount, '1234.50');
+    assert.equal(ret.app_id, APP_ID);
+    assert.equal(ret.seller_id, SELLER_ID);
+    assert.equal(ret.charset, 'utf-8');
+    assert.equal(ret.version, '1.0');
+    assert.match(ret.trade_no, /^20\d{26}$/);
+    assert.match(ret.timestamp, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+
+    // Tries 1 (immediate), 2 (+240 ms), 3 (+600 ms) at time scale 0.001.
+    await eventually(() => notificationsFor(order).length >= 3, 'three notification tries');
+    const got = notificationsFor(order);
+    assert.deepEqual(got.map((g) => g.answer), ['fail', 'fail', 'success']);
+    assert.ok(got[1].at - got[0].at >= 200, `second try after ~240 ms (${got[1].at - got[0].at})`);
+    assert.ok(got[2].at - got[1].at >= 500, `third try after ~600 ms (${got[2].at - got[1].at})`);
+    for (const g of got) {
+      assert.match(g.contentType, /^application\/x-www-form-urlencoded/);
+      const p = g.params;
+      assert.ok(rsa2Verify(p, keys.provider_public), 'the notification verifies');
+      assert.equal(p.notify_type, 'trade_status_sync');
+      assert.equal(p.trade_status, 'TRADE_SUCCESS');
+      assert.equal(p.app_id, APP_ID);
+      assert.equal(p.seller_id, SELLER_ID);
+      assert.equal(p.out_trade_no, order.outTradeNo);
+      assert.equal(p.trade_no, ret.trade_no);
+      assert.equal(p.total_amount, '1234.50');
+      assert.equal(p.receipt_amount, '1234.50');
+      assert.equal(p.buyer_pay_amount, '1234.50');
+      assert.equal(p.subject, order.subject);
+      assert.equal(p.charset, 'utf-8');
+      assert.equal(p.version, '1.0');
+      for (const k of ['notify_time', 'notify_id', 'buyer_id', 'gmt_create', 'gmt_payment']) {
+        assert.ok(p[k], `notification has ${k}`);
+      }
+      // Tampering is visible to the merchant.
+      assert.ok(!rsa2Verify({ ...p, total_amount: '0.01' }, keys.provider_public));
+    }
+    assert.equal(got[0].params.notify_id, got[2].params.notify_id, 'one notification, retried');
+    // Success stops the retries.
+    await eventually(() => pendingFiles().length === 0, 'the pending file to go');
+    await sleep(1500);
+    assert.equal(notificationsFor(order).length, 3, 'no try after success');
+
+    // Paying again only returns the buyer; the order cannot be paid twice.
+    const again = await post('/pay', { trade });
+    assert.equal(again.status, 303);
+    const second = await fetch(gatewayUrl(order));
+    assert.equal(second.status, 409);
+    assert.match(await second.text(), /already been paid/);
+    await sleep(300);
+    assert.equal(notificationsFor(order).length, 3, 'no second notification');
+  });
+
+test('Cancel returns the buyer to return_url unpaid and notifies nobody', async () => {
+  const order = newOrder();
+  const { trade } = await openCashier(order);
+  const res = await post('/cancel', { trade });
+  assert.equal(res.status, 303);
+  assert.equal(res.headers.get('location'), returnUrl());
+  const unknown = await post('/pay', { trade: 'f'.repeat(32) });
+  assert.equal(unknown.status, 404);
+  const junk = await post('/pay', { trade: '../../etc/passwd' });
+  assert.equal(junk.status, 400);
+  await sleep(300);
+  assert.equal(notificationsFor(order).length, 0);
+  // The trade can still be paid afterwards.
+  answers.set(order.outTradeNo, ['success']);
+  assert.equal((await post('/pay', { trade })).status, 303);
+  await eventually(() => notificationsFor(order).length === 1, 'the notification');
+});
+
+test('a pending delivery survives a crash and restart of the sandbox', async () => {
+  // 4 min x 0.01 = 2.4 s between the first and the second try: time to crash.
+  assert.equal((await stopSandbox('SIGTERM')).code, 0, `clean stop\n${logs()}`);
+  sandbox = startSandbox(0.01);
+  await sandboxReady();
+
+  const order = newOrder();
+  answers.set(order.outTradeNo, ['fail', 'success']);
+  const { trade } = await openCashier(order);
+  assert.equal((await post('/pay', { trade })).status, 303);
+  await eventually(() => notificationsFor(order).length === 1, 'the first try');
+  await eventually(() => {
+    const files = pendingFiles();
+    if (files.length !== 1) return false;
+    const n = JSON.parse(fs.readFileSync(join(dir, 'sandbox', 'pending', files[0]), 'utf8'));
+    return n.attempts === 1;
+  }, 'the first try to be recorded');
+  const t0 = notificationsFor(order)[0].at;
+
+  await stopSandbox('SIGKILL'); // no chance to clean up
+  assert.equal(pendingFiles().length, 1, 'the pending notification is on disk');
+  sandbox = startSandbox(0.01);
+  await sandboxReady();
+  await eventually(() => notificationsFor(order).length === 2, 'the retry after the restart');
+  const got = notificationsFor(order);
+  assert.ok(got[1].at - t0 >= 2000, `the schedule was kept (${got[1].at - t0} ms)`);
+  assert.ok(rsa2Verify(got[1].params, keys.provider_public));
+  assert.equal(got[1].raw, got[0].raw, 'the same signed body');
+  await eventually(() => pendingFiles().length === 0, 'the pending file to go');
+
+  assert.equal((await stopSandbox('SIGTERM')).code, 0, `clean stop\n${logs()}`);
+});
+
+test('shop-sandbox sign prints a body the merchant can verify', () => {
+  const out = execFileSync(sandboxBin, ['sign', '--provider-private-key',
+    join(dir, 'keys', 'provider_private.pem'), 'notify_id=1', `app_id=${APP_ID}`,
+    'out_trade_no=42', 'trade_status=TRADE_SUCCESS', 'total_amount=88.00',
+    'subject=tea & cups', 'body='], { encoding: 'utf8' }).trim();
+  const p = formToObject(out);
+  assert.equal(p.sign_type, 'RSA2');
+  assert.equal(p.subject, 'tea & cups');
+  assert.ok(rsa2Verify(p, keys.provider_public));
+  assert.ok(!rsa2Verify({ ...p, total_amount: '1.00' }, keys.provider_public));
+});

@@ -1,0 +1,190 @@
+#define SUITE_NAME "events"
+#include "testmain.h"
+
+#include "buf.h"
+#include "events.h"
+
+#include <CUnit/CUnit.h>
+#include <json-c/json.h>
+#include <string.h>
+
+static const char GOOD_CANCEL[] =
+    "{\"order_id\":\"7300000000000000001\",\"user_id\":\"2001\",\"goods_id\":\"1001\","
+    "\"goods_number\":2,\"coupon_id\":\"3001\",\"money_paid\":\"12.30\","
+    "\"reason\":\"SHOP_GOODS_NUM_NOT_ENOUGH\"}";
+
+static int parse_cancel(const char *body, struct cancel_event *ev)
+{
+    return event_cancel_parse(body, strlen(body), ev);
+}
+
+static void test_cancel_parse(void)
+{
+    struct cancel_event ev;
+    CU_ASSERT_EQUAL_FATAL(parse_cancel(GOOD_CANCEL, &ev), 0);
+    CU_ASSERT_EQUAL(ev.order_id, INT64_C(7300000000000000001));
+    CU_ASSERT_EQUAL(ev.user_id, 2001);
+    CU_ASSERT_EQUAL(ev.goods_id, 1001);
+    CU_ASSERT_EQUAL(ev.goods_number, 2);
+    CU_ASSERT_EQUAL(ev.coupon_id, 3001);
+    CU_ASSERT_EQUAL(ev.money_paid, 1230);
+    CU_ASSERT_STRING_EQUAL(ev.reason, "SHOP_GOODS_NUM_NOT_ENOUGH");
+}
+
+static void test_cancel_round_trip(void)
+{
+    struct cancel_event in = {
+        .order_id = INT64_C(9223372036854775807),
+        .user_id = 2002,
+        .goods_id = 1005,
+        .goods_number = 3,
+        .coupon_id = 3003,
+        .money_paid = 999999999, /* 9999999.99 */
+        .reason = "SHOP_USER_MONEY_REDUCE_FAIL",
+    };
+    struct buf b;
+    buf_init(&b, 4096);
+    CU_ASSERT_EQUAL_FATAL(event_cancel_build(&in, &b), 0);
+    /* Ids travel as strings, money as a two-decimal string. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"order_id\":\"9223372036854775807\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"money_paid\":\"9999999.99\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"goods_number\":3"));
+    struct cancel_event out;
+    CU_ASSERT_EQUAL_FATAL(event_cancel_parse(b.data, b.len, &out), 0);
+    CU_ASSERT_EQUAL(out.order_id, in.order_id);
+    CU_ASSERT_EQUAL(out.user_id, in.user_id);
+    CU_ASSERT_EQUAL(out.goods_id, in.goods_id);
+    CU_ASSERT_EQUAL(out.goods_number, in.goods_number);
+    CU_ASSERT_EQUAL(out.coupon_id, in.coupon_id);
+    CU_ASSERT_EQUAL(out.money_paid, in.money_paid);
+    CU_ASSERT_STRING_EQUAL(out.reason, in.reason);
+    buf_free(&b);
+}
+
+static void test_cancel_without_coupon(void)
+{
+    struct cancel_event in = {.order_id = 11, .user_id = 12, .goods_id = 13, .goods_number = 1};
+    struct buf b;
+    buf_init(&b, 4096);
+    CU_ASSERT_EQUAL_FATAL(event_cancel_build(&in, &b), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"coupon_id\":null"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"money_paid\":\"0.00\""));
+    struct cancel_event out;
+    CU_ASSERT_EQUAL_FATAL(event_cancel_parse(b.data, b.len, &out), 0);
+    CU_ASSERT_EQUAL(out.coupon_id, 0);
+    CU_ASSERT_EQUAL(out.money_paid, 0);
+    buf_free(&b);
+
+    /* coupon_id absent is the same as null. */
+    static const char absent[] = "{\"order_id\":\"1\",\"user_id\":\"2\",\"goods_id\":\"3\","
+                                 "\"goods_number\":1,\"money_paid\":\"0\"}";
+    CU_ASSERT_EQUAL_FATAL(parse_cancel(absent, &out), 0);
+    CU_ASSERT_EQUAL(out.coupon_id, 0);
+    CU_ASSERT_STRING_EQUAL(out.reason, "");
+}
+
+/* GOOD_CANCEL with one member replaced (value NULL: removed). */
+static char *cancel_with(const char *key, const char *value_json)
+{
+    json_object *o = json_tokener_parse(GOOD_CANCEL);
+    if (o == NULL)
+        return NULL;
+    json_object_object_del(o, key);
+    if (value_json != NULL)
+        json_object_object_add(o, key, json_tokener_parse(value_json));
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return s;
+}
+
+struct refusal {
+    const char *key;
+    const char *value; /* JSON; NULL removes the member */
+};
+
+static void test_cancel_refusals(void)
+{
+    static const struct refusal cases[] = {
+        {"order_id", NULL},        {"order_id", "123"},         {"order_id", "\"\""},
+        {"order_id", "\"0\""},     {"order_id", "\"-5\""},      {"order_id", "\"12x\""},
+        {"order_id", "null"},      {"user_id", NULL},           {"user_id", "2001"},
+        {"goods_id", NULL},        {"goods_id", "true"},        {"coupon_id", "3001"},
+        {"goods_number", "0"},     {"goods_number", "-1"},      {"goods_number", "\"2\""},
+        {"goods_number", "2.5"},   {"goods_number", NULL},      {"money_paid", "\"1.234\""},
+        {"money_paid", "-1"},      {"money_paid", "\"-1.00\""}, {"money_paid", "12.3"},
+        {"money_paid", "\"1e3\""}, {"money_paid", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *body = cancel_with(cases[i].key, cases[i].value);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+        struct cancel_event ev;
+        int rc = parse_cancel(body, &ev);
+        if (rc != -1)
+            fprintf(stderr, "accepted bad order.cancel %s\n", body);
+        CU_ASSERT_EQUAL(rc, -1);
+        free(body);
+    }
+}
+
+static void test_cancel_not_json(void)
+{
+    static const char *const bad[] = {"", "null", "[]", "\"x\"", "{", "{\"order_id\":\"1\"", "{}"};
+    struct cancel_event ev;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CU_ASSERT_EQUAL(parse_cancel(bad[i], &ev), -1);
+    CU_ASSERT_EQUAL(event_cancel_parse(NULL, 0, &ev), -1);
+    /* Only len bytes count: a valid body cut short is refused. */
+    CU_ASSERT_EQUAL(event_cancel_parse(GOOD_CANCEL, strlen(GOOD_CANCEL) - 1, &ev), -1);
+    /* Too deep to be an event. */
+    CU_ASSERT_EQUAL(parse_cancel("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":1}}}}}", &ev), -1);
+}
+
+static void test_timeout_round_trip(void)
+{
+    static const char *const kinds[] = {"preorder", "unpaid"};
+    for (size_t i = 0; i < 2; i++) {
+        struct timeout_event in = {.order_id = INT64_C(7300000000000000042)};
+        snprintf(in.kind, sizeof in.kind, "%s", kinds[i]);
+        struct buf b;
+        buf_init(&b, 1024);
+        CU_ASSERT_EQUAL_FATAL(event_timeout_build(&in, &b), 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"order_id\":\"7300000000000000042\""));
+        struct timeout_event out;
+        CU_ASSERT_EQUAL_FATAL(event_timeout_parse(b.data, b.len, &out), 0);
+        CU_ASSERT_EQUAL(out.order_id, in.order_id);
+        CU_ASSERT_STRING_EQUAL(out.kind, kinds[i]);
+        buf_free(&b);
+    }
+}
+
+static void test_timeout_refusals(void)
+{
+    static const char *const bad[] = {
+        "{\"kind\":\"unpaid\"}",
+        "{\"order_id\":5,\"kind\":\"unpaid\"}",
+        "{\"order_id\":\"5\"}",
+        "{\"order_id\":\"5\",\"kind\":\"paid\"}",
+        "{\"order_id\":\"5\",\"kind\":1}",
+        "{\"order_id\":\"5\",\"kind\":\"UNPAID\"}",
+        "{\"order_id\":\"0\",\"kind\":\"unpaid\"}",
+        "[\"5\",\"unpaid\"]",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct timeout_event ev;
+        CU_ASSERT_EQUAL(event_timeout_parse(bad[i], strlen(bad[i]), &ev), -1);
+    }
+}
+
+static const struct test_case TESTS[] = {
+    {"order.cancel parses every field", test_cancel_parse},
+    {"order.cancel build/parse round trip", test_cancel_round_trip},
+    {"order.cancel without coupon: coupon_id null", test_cancel_without_coupon},
+    {"order.cancel refusals", test_cancel_refusals},
+    {"order.cancel: not JSON, cut short, too deep", test_cancel_not_json},
+    {"order.timeout build/parse round trip", test_timeout_round_trip},
+    {"order.timeout refusals", test_timeout_refusals},
+    {NULL, NULL},
+};
+
+#include "testmain.h"
