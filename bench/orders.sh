@@ -258,7 +258,7 @@ bare_line=${bare_lines[0]}
 field() { sed -E "s/.* $2=([^ ]+).*/\\1/" <<<"$1"; }
 app_rate=$(field "$app_line" rate)
 bare_rate=$(field "$bare_line" rate)
-ratio=$(awk -v a="$app_rate" -v b="$bare_rate" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+ratio=$(awk -v a="$app_rate" -v b="$bare_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 echo
 printf '%-6s %10s %10s %9s %9s  %s\n' side orders orders/s p50_ms p99_ms other
 printf '%-6s %10s %10s %9s %9s  %s\n' app "$(field "$app_line" orders)" "$app_rate" \

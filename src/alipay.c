@@ -14,13 +14,20 @@
 const char *alipay_status_text(int status)
 {
     switch (status) {
-    case ALIPAY_OK: return "ok";
-    case ALIPAY_ERR_MALFORMED: return "malformed form";
-    case ALIPAY_ERR_TOO_MANY: return "too many parameters";
-    case ALIPAY_ERR_TOO_LONG: return "parameter too long";
-    case ALIPAY_ERR_DUPLICATE: return "duplicate parameter";
-    case ALIPAY_ERR_NOMEM: return "out of memory";
-    default: return "unknown error";
+    case ALIPAY_OK:
+        return "ok";
+    case ALIPAY_ERR_MALFORMED:
+        return "malformed form";
+    case ALIPAY_ERR_TOO_MANY:
+        return "too many parameters";
+    case ALIPAY_ERR_TOO_LONG:
+        return "parameter too long";
+    case ALIPAY_ERR_DUPLICATE:
+        return "duplicate parameter";
+    case ALIPAY_ERR_NOMEM:
+        return "out of memory";
+    default:
+        return "unknown error";
     }
 }
 
@@ -226,7 +233,8 @@ static int signing_string(const struct alipay_params *ps, int keep_sign_type, st
             continue;
         sorted[n++] = p;
     }
-    qsort(sorted, n, sizeof sorted[0], cmp_param);
+    if (n > 1)
+        qsort(sorted, n, sizeof sorted[0], cmp_param);
     buf_reset(out);
     for (size_t i = 0; i < n; i++)
         if ((i > 0 && buf_putc(out, '&') != 0) || buf_puts(out, sorted[i]->key) != 0 ||
@@ -262,8 +270,7 @@ int alipay_sign(EVP_PKEY *priv, const char *data, size_t len, char *b64out, size
     if (siglen == 0 || 4 * ((siglen + 2) / 3) + 1 > outsz)
         goto out;
     sig = malloc(siglen);
-    if (sig == NULL ||
-        EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)data, len) != 1)
+    if (sig == NULL || EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)data, len) != 1)
         goto out;
     if (4 * ((siglen + 2) / 3) + 1 > outsz)
         goto out;
@@ -282,8 +289,8 @@ out:
 
 static int b64_char(int c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 /* Strict base64: whole quads, alphabet only, '=' only as the last one or two
@@ -452,10 +459,10 @@ int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struc
     int rc = -1;
     alipay_params_init(&ps);
     buf_reset(out);
-    if (req->total_cents <= 0 || req->total_cents > MONEY_MAX_CENTS ||
-        req->out_trade_no == NULL || req->out_trade_no[0] == '\0' ||
-        strlen(req->out_trade_no) > 64 || req->subject == NULL || req->subject[0] == '\0' ||
-        strlen(req->subject) > 256 || req->gateway == NULL || req->gateway[0] == '\0')
+    if (req->total_cents <= 0 || req->total_cents > MONEY_MAX_CENTS || req->out_trade_no == NULL ||
+        req->out_trade_no[0] == '\0' || strlen(req->out_trade_no) > 64 || req->subject == NULL ||
+        req->subject[0] == '\0' || strlen(req->subject) > 256 || req->gateway == NULL ||
+        req->gateway[0] == '\0')
         goto out;
     money_format(req->total_cents, amount);
     alipay_timestamp(req->now, req->utc_offset_s, ts);
@@ -468,15 +475,14 @@ int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struc
         json_object_object_add(biz, "total_amount", json_object_new_string(amount)) ||
         json_object_object_add(biz, "subject", json_object_new_string(req->subject)))
         goto out;
-    const char *biz_s =
-        json_object_to_json_string_ext(biz, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *biz_s = json_object_to_json_string_ext(biz, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
     if (biz_s == NULL)
         goto out;
 
     if (alipay_params_add(&ps, "app_id", req->app_id ? req->app_id : "") ||
         alipay_params_add(&ps, "method", "alipay.trade.page.pay") ||
-        alipay_params_add(&ps, "format", "JSON") ||
-        alipay_params_add(&ps, "charset", "utf-8") ||
+        alipay_params_add(&ps, "format", "JSON") || alipay_params_add(&ps, "charset", "utf-8") ||
         alipay_params_add(&ps, "sign_type", "RSA2") || alipay_params_add(&ps, "timestamp", ts) ||
         alipay_params_add(&ps, "version", "1.0"))
         goto out;
@@ -486,8 +492,7 @@ int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struc
     if (req->return_url && req->return_url[0] &&
         alipay_params_add(&ps, "return_url", req->return_url))
         goto out;
-    if (alipay_params_add(&ps, "biz_content", biz_s) ||
-        alipay_params_sign_request(priv, &ps) != 0)
+    if (alipay_params_add(&ps, "biz_content", biz_s) || alipay_params_sign_request(priv, &ps) != 0)
         goto out;
 
     if (buf_puts(out, req->gateway) != 0 ||

@@ -127,7 +127,7 @@ void alipay_timestamp(time_t t, int utc_offset_s, char out[ALIPAY_TIMESTAMP_LEN]
 
 /* One page-pay request (alipay.trade.page.pay). Strings are borrowed. */
 struct alipay_page_pay {
-    const char *gateway;      /* "https://openapi.alipay.com/gateway.do" or the sandbox's */
+    const char *gateway; /* "https://openapi.alipay.com/gateway.do" or the sandbox's */
     const char *app_id;
     const char *notify_url;   /* "" = none */
     const char *return_url;   /* "" = none */

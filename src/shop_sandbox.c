@@ -60,18 +60,18 @@
 #include "log.h"
 #include "money.h"
 
-#define MAX_BODY       (64 * 1024) /* a request body */
-#define FILE_MAX       (256 * 1024) /* a state file */
-#define TRADE_ID_LEN   32           /* hex */
-#define NOTIFY_TRIES   8
-#define RESPONSE_MAX   (64 * 1024) /* a notify URL's answer */
-#define CONNECT_MS     5000
-#define EXCHANGE_MS    10000 /* send and receive, after connecting */
-#define SUBJECT_MAX    256
-#define OUT_TRADE_MAX  64
-#define URL_MAX        1024
-#define IDLE_WAIT_MS   60000 /* the longest sleep with nothing pending */
-#define BUYER_ID       "2088102000000001"
+#define MAX_BODY      (64 * 1024)  /* a request body */
+#define FILE_MAX      (256 * 1024) /* a state file */
+#define TRADE_ID_LEN  32           /* hex */
+#define NOTIFY_TRIES  8
+#define RESPONSE_MAX  (64 * 1024) /* a notify URL's answer */
+#define CONNECT_MS    5000
+#define EXCHANGE_MS   10000 /* send and receive, after connecting */
+#define SUBJECT_MAX   256
+#define OUT_TRADE_MAX 64
+#define URL_MAX       1024
+#define IDLE_WAIT_MS  60000 /* the longest sleep with nothing pending */
+#define BUYER_ID      "2088102000000001"
 
 /* Alipay's schedule after the first, immediate try, in seconds. */
 static const int RETRY_DELAYS_S[NOTIFY_TRIES - 1] = {240, 600, 600, 3600, 7200, 21600, 54000};
@@ -139,8 +139,8 @@ static int is_hex_id(const char *s)
 
 static int state_path(char *out, size_t outsz, const char *sub, const char *name)
 {
-    int n = snprintf(out, outsz, "%s/%s%s%s", opt.state_dir, sub, name ? "/" : "",
-                     name ? name : "");
+    int n =
+        snprintf(out, outsz, "%s/%s%s%s", opt.state_dir, sub, name ? "/" : "", name ? name : "");
     return n > 0 && (size_t)n < outsz ? 0 : -1;
 }
 
@@ -148,12 +148,23 @@ static void html_escape(struct buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': buf_puts(b, "&amp;"); break;
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        case '\'': buf_puts(b, "&#39;"); break;
-        default: buf_putc(b, *s);
+        case '&':
+            buf_puts(b, "&amp;");
+            break;
+        case '<':
+            buf_puts(b, "&lt;");
+            break;
+        case '>':
+            buf_puts(b, "&gt;");
+            break;
+        case '"':
+            buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            buf_puts(b, "&#39;");
+            break;
+        default:
+            buf_putc(b, *s);
         }
     }
 }
@@ -307,7 +318,7 @@ static const char STYLE[] =
     ".amount small{font-size:20px;font-weight:600;margin-right:6px;color:#5b6b7c}"
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:20px 0 0;"
     "font-size:14px}"
-    "dt{color:#5b6b7c}dd{margin:0;word-break:break-all}"
+    "dt{color:#5b6b7c}dd{margin:0;overflow-wrap:anywhere}"
     ".actions{display:flex;gap:12px;margin-top:28px}.actions form{flex:1;margin:0}"
     "button,.button{display:block;width:100%;text-align:center;text-decoration:none;"
     "font:inherit;font-weight:600;padding:12px 16px;border-radius:8px;"
@@ -324,8 +335,7 @@ static const char STYLE[] =
  * the cashier's forms redirect to the merchant's return_url, which a browser
  * checks against form-action, so the sandbox writes its own header block
  * with the same security headers and form-action widened to that origin. */
-static int send_response(const struct http_response *res, FCGX_Stream *out,
-                         const char *form_origin)
+static int send_response(const struct http_response *res, FCGX_Stream *out, const char *form_origin)
 {
     struct buf b;
     buf_init(&b, HTTP_RESPONSE_MAX + HTTP_HEADER_MAX * 8);
@@ -363,7 +373,8 @@ static void page_open(struct http_response *res, int status, const char *title,
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                 "<title>");
     html_escape(b, title);
-    buf_puts(b, " · Payment sandbox</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n"
+    buf_puts(b, " · Payment sandbox</title>\n<link rel=\"icon\" href=\"data:,\">\n"
+                "<link rel=\"stylesheet\" href=\"/style.css\">\n"
                 "</head>\n<body>\n<header><span class=\"logo\">Alipay-compatible payment "
                 "sandbox</span><span class=\"badge\">test only</span></header>\n<main>\n"
                 "<section class=\"card ");
@@ -500,8 +511,8 @@ static int wait_fd(int fd, short events, int64_t deadline)
 
 static int connect_to(const struct url *u, char *err, size_t errsz)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     int g = getaddrinfo(u->host, u->port, &hints, &ai);
     if (g != 0) {
@@ -755,8 +766,8 @@ static int deliver_one(const char *name)
         } else if (state_path(dir, sizeof dir, "pending", NULL) == 0) {
             fsync_dir(dir);
         }
-        log_info("notify %s out_trade_no=%s delivered on try %d/%d to %s", notify_id,
-                 out_trade_no, attempt, NOTIFY_TRIES, url);
+        log_info("notify %s out_trade_no=%s delivered on try %d/%d to %s", notify_id, out_trade_no,
+                 attempt, NOTIFY_TRIES, url);
     } else {
         json_object_object_add(n, "attempts", json_object_new_int(attempt));
         json_object_object_add(n, "last_answer", json_object_new_string(answer));
@@ -771,8 +782,7 @@ static int deliver_one(const char *name)
             json_object_object_add(n, "next_at_ms", json_object_new_int64(now_ms() + delay));
             rc = write_json("pending", name, n);
             log_info("notify %s out_trade_no=%s try %d/%d to %s: %s; next try in %lld ms",
-                     notify_id, out_trade_no, attempt, NOTIFY_TRIES, url, answer,
-                     (long long)delay);
+                     notify_id, out_trade_no, attempt, NOTIFY_TRIES, url, answer, (long long)delay);
         }
     }
     pthread_mutex_unlock(&state_mu);
@@ -1030,8 +1040,7 @@ static int check_page_pay(struct ctx *c, const struct alipay_params *ps, json_ob
     struct url u;
     pp->notify_url = alipay_params_get(ps, "notify_url");
     pp->return_url = alipay_params_get(ps, "return_url");
-    if (pp->notify_url && pp->notify_url[0] &&
-        (url_parse(pp->notify_url, &u) != 0 || u.https)) {
+    if (pp->notify_url && pp->notify_url[0] && (url_parse(pp->notify_url, &u) != 0 || u.https)) {
         bad_request(c, "Bad notify_url",
                     "notify_url must be a plain http:// URL (the sandbox does not speak TLS).");
         return -1;
@@ -1055,9 +1064,9 @@ static void cashier_page(struct ctx *c, const char *trade_id, json_object *t)
     html_escape(b, jstr(t, "subject"));
     buf_puts(b, "</p>\n<p class=\"amount\"><small>CNY</small>");
     html_escape(b, amount);
-    buf_puts(b, "</p>\n<dl>\n<dt>Merchant</dt><dd>app ");
+    buf_puts(b, "</p>\n<dl>\n<dt>Merchant app id</dt><dd>");
     html_escape(b, jstr(t, "app_id"));
-    buf_puts(b, " · seller ");
+    buf_puts(b, "</dd>\n<dt>Seller id</dt><dd>");
     html_escape(b, opt.seller_id);
     buf_puts(b, "</dd>\n<dt>Subject</dt><dd>");
     html_escape(b, jstr(t, "subject"));
@@ -1162,8 +1171,8 @@ static json_object *posted_trade(struct ctx *c, char id[TRADE_ID_LEN + 1])
 }
 
 /* 303 to return_url plus a query (may be ""), or a page when there is none. */
-static void back_to_merchant(struct ctx *c, json_object *t, const char *query,
-                             const char *title, const char *message)
+static void back_to_merchant(struct ctx *c, json_object *t, const char *query, const char *title,
+                             const char *message)
 {
     const char *ret = jstr(t, "return_url");
     if (ret == NULL || ret[0] == '\0') {
@@ -1447,31 +1456,30 @@ static void *worker(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: shop-sandbox --socket PATH --state-dir DIR --merchant-public-key PEM\n"
-            "                    --provider-private-key PEM [--pid-file FILE] [--app-id ID]\n"
-            "                    [--seller-id ID] [--time-scale F] [--threads N]\n"
-            "       shop-sandbox sign --provider-private-key PEM [--request] k=v ...\n"
-            "\n"
-            "A payment provider speaking Alipay's page-pay protocol (RSA2), as a FastCGI\n"
-            "application behind nginx (nginx/sandbox.conf).\n"
-            "  --socket PATH              FastCGI unix socket to listen on\n"
-            "  --state-dir DIR            trades, pending and failed notifications\n"
-            "  --merchant-public-key PEM  verifies the merchant's page-pay requests\n"
-            "  --provider-private-key PEM signs notifications and returns\n"
-            "  --app-id ID                the merchant's app id [2026000000000001]\n"
-            "  --seller-id ID             the merchant's seller id [2088000000000001]\n"
-            "  --time-scale F             multiplies the retry schedule (4m 10m 10m 1h 2h\n"
-            "                             6h 15h) [1.0; tests use 0.001]\n"
-            "  --threads N                FastCGI worker threads [4]\n"
-            "\n"
-            "sign: print k=v pairs (raw values) as a form body with sign_type=RSA2 and\n"
-            "sign added (the notification rule; --request: the gateway request rule), e.g.\n"
-            "  curl --data \"$(shop-sandbox sign --provider-private-key run/keys/"
-            "provider_private.pem \\\n"
-            "      notify_id=1 app_id=2026000000000001 out_trade_no=42 trade_no=2026 \\\n"
-            "      trade_status=TRADE_SUCCESS total_amount=88.00)\" \\\n"
-            "      http://127.0.0.1:8080/pay/notify/alipay\n");
+    fprintf(f, "usage: shop-sandbox --socket PATH --state-dir DIR --merchant-public-key PEM\n"
+               "                    --provider-private-key PEM [--pid-file FILE] [--app-id ID]\n"
+               "                    [--seller-id ID] [--time-scale F] [--threads N]\n"
+               "       shop-sandbox sign --provider-private-key PEM [--request] k=v ...\n"
+               "\n"
+               "A payment provider speaking Alipay's page-pay protocol (RSA2), as a FastCGI\n"
+               "application behind nginx (nginx/sandbox.conf).\n"
+               "  --socket PATH              FastCGI unix socket to listen on\n"
+               "  --state-dir DIR            trades, pending and failed notifications\n"
+               "  --merchant-public-key PEM  verifies the merchant's page-pay requests\n"
+               "  --provider-private-key PEM signs notifications and returns\n"
+               "  --app-id ID                the merchant's app id [2026000000000001]\n"
+               "  --seller-id ID             the merchant's seller id [2088000000000001]\n"
+               "  --time-scale F             multiplies the retry schedule (4m 10m 10m 1h 2h\n"
+               "                             6h 15h) [1.0; tests use 0.001]\n"
+               "  --threads N                FastCGI worker threads [4]\n"
+               "\n"
+               "sign: print k=v pairs (raw values) as a form body with sign_type=RSA2 and\n"
+               "sign added (the notification rule; --request: the gateway request rule), e.g.\n"
+               "  curl --data \"$(shop-sandbox sign --provider-private-key run/keys/"
+               "provider_private.pem \\\n"
+               "      notify_id=1 app_id=2026000000000001 out_trade_no=42 trade_no=2026 \\\n"
+               "      trade_status=TRADE_SUCCESS total_amount=88.00)\" \\\n"
+               "      http://127.0.0.1:8080/pay/notify/alipay\n");
 }
 
 static int cmd_sign(int argc, char **argv)
@@ -1486,10 +1494,18 @@ static int cmd_sign(int argc, char **argv)
     optind = 1;
     while ((o = getopt_long(argc, argv, "+k:rh", opts, NULL)) != -1) {
         switch (o) {
-        case 'k': key_path = optarg; break;
-        case 'r': request = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'r':
+            request = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (key_path == NULL) {
@@ -1563,13 +1579,27 @@ static int parse_options(int argc, char **argv)
     char *end;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
-        case 's': opt.socket = optarg; break;
-        case 'p': opt.pid_file = optarg; break;
-        case 'd': opt.state_dir = optarg; break;
-        case 'm': opt.merchant_public_key = optarg; break;
-        case 'k': opt.provider_private_key = optarg; break;
-        case 'a': opt.app_id = optarg; break;
-        case 'e': opt.seller_id = optarg; break;
+        case 's':
+            opt.socket = optarg;
+            break;
+        case 'p':
+            opt.pid_file = optarg;
+            break;
+        case 'd':
+            opt.state_dir = optarg;
+            break;
+        case 'm':
+            opt.merchant_public_key = optarg;
+            break;
+        case 'k':
+            opt.provider_private_key = optarg;
+            break;
+        case 'a':
+            opt.app_id = optarg;
+            break;
+        case 'e':
+            opt.seller_id = optarg;
+            break;
         case 't':
             errno = 0;
             opt.time_scale = strtod(optarg, &end);
@@ -1587,8 +1617,12 @@ static int parse_options(int argc, char **argv)
             opt.threads = (int)n;
             break;
         }
-        case 'h': usage(stdout); return 1;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc || !opt.socket || !opt.state_dir || !opt.merchant_public_key ||
@@ -1671,8 +1705,8 @@ int main(int argc, char **argv)
         }
     if (opt.pid_file && write_pid_file(opt.pid_file) != 0)
         log_warn("cannot write pid file %s", opt.pid_file);
-    log_info("listening on %s with %d threads; state in %s; app_id %s; time scale %g",
-             opt.socket, opt.threads, opt.state_dir, opt.app_id, opt.time_scale);
+    log_info("listening on %s with %d threads; state in %s; app_id %s; time scale %g", opt.socket,
+             opt.threads, opt.state_dir, opt.app_id, opt.time_scale);
 
     int sig = 0;
     sigwait(&stop_set, &sig);

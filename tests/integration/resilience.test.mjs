@@ -16,7 +16,7 @@
 // with the SHOP_* variables of the running services (<run>/test-env.sh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,11 +35,19 @@ function sql(query) {
 }
 const one = (query) => sql(query)[0][0];
 
-// scripts/services with the suite's environment plus `extra` (e.g. a fault).
+// scripts/services with the suite's environment plus `extra` (e.g. a fault;
+// undefined removes a variable). Asynchronous on purpose: while nginx reloads,
+// the event loop must run so that fetch sees the old workers close their kept
+// connections instead of sending the next request into one.
 function services(extra, ...args) {
   const env = { ...process.env, ...extra };
   for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
-  execFileSync(join(repo, 'scripts', 'services'), args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+  return new Promise((resolve, reject) => {
+    execFile(join(repo, 'scripts', 'services'), args, { env, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`scripts/services ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
 }
 // The app (every instance) without fault injection and one of everything.
 const NORMAL = { SHOP_FAULT_INJECT: undefined, SHOP_INSTANCES: undefined };
@@ -195,16 +203,16 @@ const created = { goods: [] };
 let users = [];
 
 before(async () => {
-  services(NORMAL, 'start', 'all');
+  await services(NORMAL, 'start', 'all');
   // Registering hashes a password (argon2id): a few at a time.
   users = await pool(Array.from({ length: 12 }, (_, i) => () => register(i)), 3);
 });
 
-after(() => {
+after(async () => {
   // Back to the default: one app without a fault, one of each consumer, the
   // broker running (each test does this too; this catches an early exit).
-  services(NORMAL, 'start', 'mq');
-  services(NORMAL, 'restart', 'app', 'consumers');
+  await services(NORMAL, 'start', 'mq');
+  await services(NORMAL, 'restart', 'app', 'consumers');
   if (created.goods.length > 0)
     sql(`DELETE FROM trade_goods WHERE goods_id IN (${created.goods.join(',')})`);
 });
@@ -265,7 +273,7 @@ test('a consumer killed with SIGKILL in the middle of a batch and started again 
   const stockBefore = stock(g);
   const moneyBefore = balances(us);
 
-  services({ SHOP_FAULT_INJECT: 'after_balance' }, 'restart', 'app');
+  await services({ SHOP_FAULT_INJECT: 'after_balance' }, 'restart', 'app');
   let answers;
   try {
     // Hold the goods and user consumers so that the cancel events pile up.
@@ -290,9 +298,9 @@ test('a consumer killed with SIGKILL in the middle of a batch and started again 
     if (atKill >= orderIds.length)
       t.diagnostic('the goods consumer finished before the kill: the restart had nothing to redo');
     await sleep(300);
-    services(NORMAL, 'start', 'consumers');
+    await services(NORMAL, 'start', 'consumers');
   } finally {
-    services(NORMAL, 'restart', 'app');
+    await services(NORMAL, 'restart', 'app');
   }
   await assertAllReversed(g, stockBefore, us, moneyBefore, coupons);
 });
@@ -305,10 +313,12 @@ test('with the broker stopped, failing orders wait in the outbox and are reverse
   const stockBefore = stock(g);
   const moneyBefore = balances(us);
 
-  services({ SHOP_FAULT_INJECT: 'after_balance' }, 'restart', 'app');
+  await services({ SHOP_FAULT_INJECT: 'after_balance' }, 'restart', 'app');
   let orderIds;
   try {
-    services(NORMAL, 'stop', 'mq');
+    const consumerPids = Object.fromEntries(['goods', 'user', 'coupon', 'order', 'relay']
+      .map((c) => [c, pidOf(`shop-consumer-${c}`)]));
+    await services(NORMAL, 'stop', 'mq');
     try {
       const answers = await failingOrders(g, us, coupons, 6, 4);
       orderIds = assertRefused(answers);
@@ -319,13 +329,21 @@ test('with the broker stopped, failing orders wait in the outbox and are reverse
       // Nothing is reversed while the broker is away.
       assert.ok(stock(g) < stockBefore, 'the stock is still reduced');
     } finally {
-      services(NORMAL, 'start', 'mq');
+      await services(NORMAL, 'start', 'mq');
     }
-    // Consumers that lost the broker must come back by themselves; starting
-    // them again is a no-op for those that did.
-    services(NORMAL, 'start', 'consumers');
+    // The consumers and the relay lost the broker and come back by
+    // themselves: the same processes, not restarted.
+    for (const [name, pid] of Object.entries(consumerPids)) {
+      let alive = true;
+      try {
+        process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      assert.ok(alive, `${name} (pid ${pid}) survived the broker's absence`);
+    }
   } finally {
-    services(NORMAL, 'restart', 'app');
+    await services(NORMAL, 'restart', 'app');
   }
   const sent = await eventually(() => sql(`SELECT msg_status, COUNT(*) FROM trade_mq_producer_temp
       WHERE msg_tag = 'order.cancel' AND msg_key IN (${orderIds.join(',')}) GROUP BY msg_status`),
@@ -335,10 +353,10 @@ test('with the broker stopped, failing orders wait in the outbox and are reverse
 });
 
 test('scaled out to two apps and two of each consumer, racing orders never oversell, reuse or overdraw', async (t) => {
-  services({ SHOP_INSTANCES: '2', SHOP_FAULT_INJECT: undefined }, 'restart', 'app', 'consumers');
+  await services({ SHOP_INSTANCES: '2', SHOP_FAULT_INJECT: undefined }, 'restart', 'app', 'consumers');
   try {
     const upstream = readFileSync(join(runDir, 'nginx', 'shop.conf'), 'utf8');
-    assert.match(upstream, /server unix:.*\/shop-app-2\.sock/, 'nginx lists the second app');
+    assert.match(upstream, /^\s*server unix:.*\/shop-app-2\.sock/m, 'nginx lists the second app');
     for (const name of ['shop-app', 'shop-app-2', 'shop-consumer-goods.2', 'shop-consumer-user.2'])
       assert.ok(pidOf(name) > 0, `${name} runs`);
 
@@ -412,8 +430,8 @@ test('scaled out to two apps and two of each consumer, racing orders never overs
     assert.equal(spent, soldToOthers * 1990 + couponOrders, 'balances moved by the confirmed orders only');
     assert.ok(sql(`SELECT COUNT(*) FROM trade_user WHERE user_money < 0`)[0][0] === '0');
   } finally {
-    services(NORMAL, 'restart', 'app', 'consumers');
+    await services(NORMAL, 'restart', 'app', 'consumers');
   }
   const conf = readFileSync(join(runDir, 'nginx', 'shop.conf'), 'utf8');
-  assert.doesNotMatch(conf, /shop-app-2\.sock/, 'back to one app behind nginx');
+  assert.doesNotMatch(conf, /^\s*server unix:.*\/shop-app-2\.sock/m, 'back to one app behind nginx');
 });

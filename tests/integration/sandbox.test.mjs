@@ -132,7 +132,10 @@ async function stopSandbox(signal = 'SIGTERM') {
   const child = sandbox;
   sandbox = null;
   child.kill(signal);
-  const res = await Promise.race([child.exited, sleep(15000).then(() => null)]);
+  let timer;
+  const res = await Promise.race([child.exited,
+    new Promise((r) => { timer = setTimeout(() => r(null), 15000); })]);
+  clearTimeout(timer);
   if (res === null) {
     child.kill('SIGKILL');
     throw new Error(`shop-sandbox did not stop on ${signal}\n${logs()}`);
@@ -204,7 +207,11 @@ after(async () => {
   if (sandbox) await stopSandbox('SIGTERM').catch(() => {});
   if (nginx) {
     nginx.kill('SIGQUIT');
-    await new Promise((r) => { nginx.on('exit', r); setTimeout(r, 3000); });
+    await new Promise((r) => {
+      if (nginx.exitCode !== null || nginx.signalCode !== null) r();
+      nginx.on('exit', r);
+      setTimeout(r, 3000).unref();
+    });
   }
   if (notifyServer) await new Promise((r) => notifyServer.close(r));
   if (dir && !process.env.KEEP_SANDBOX_TEST_DIR) fs.rmSync(dir, { recursive: true, force: true });
@@ -432,6 +439,30 @@ test('a pending delivery survives a crash and restart of the sandbox', async () 
   assert.equal(got[1].raw, got[0].raw, 'the same signed body');
   await eventually(() => pendingFiles().length === 0, 'the pending file to go');
 
+  assert.equal((await stopSandbox('SIGTERM')).code, 0, `clean stop\n${logs()}`);
+});
+
+test('after 8 failed tries the notification is moved to failed/', async () => {
+  // The whole schedule (4m 10m 10m 1h 2h 6h 15h) x 0.0001 is about 8.8 s.
+  sandbox = startSandbox(0.0001);
+  await sandboxReady();
+  const order = newOrder();
+  answers.set(order.outTradeNo, ['fail']);
+  const { trade } = await openCashier(order);
+  assert.equal((await post('/pay', { trade })).status, 303);
+  const failedDir = join(dir, 'sandbox', 'failed');
+  const file = await eventually(() => fs.readdirSync(failedDir)
+    .find((f) => JSON.parse(fs.readFileSync(join(failedDir, f), 'utf8')).out_trade_no ===
+      order.outTradeNo), 'the notification to be given up', 30000, 200);
+  const n = JSON.parse(fs.readFileSync(join(failedDir, file), 'utf8'));
+  assert.equal(n.attempts, 8);
+  assert.match(n.last_answer, /"fail"/);
+  assert.equal(notificationsFor(order).length, 8);
+  assert.equal(pendingFiles().length, 0);
+  const got = notificationsFor(order);
+  assert.ok(got[7].at - got[0].at >= 8000, `the schedule was kept (${got[7].at - got[0].at} ms)`);
+  await sleep(500);
+  assert.equal(notificationsFor(order).length, 8, 'no ninth try');
   assert.equal((await stopSandbox('SIGTERM')).code, 0, `clean stop\n${logs()}`);
 });
 

@@ -215,7 +215,8 @@ static void append_encoded(struct buf *b, const char *s, int style)
         else if (c == ':' && style == 1)
             buf_putc(b, ':'); /* left unencoded, as some encoders do */
         else
-            buf_printf(b, "%%%c%c", (style ? lower : upper)[c >> 4], (style ? lower : upper)[c & 15]);
+            buf_printf(b, "%%%c%c", (style ? lower : upper)[c >> 4],
+                       (style ? lower : upper)[c & 15]);
     }
 }
 
@@ -309,16 +310,11 @@ static void test_parse_refusals(void)
         const char *form;
         int rc;
     } cases[] = {
-        {"a=1&a=2", ALIPAY_ERR_DUPLICATE},
-        {"a=1&b=2&a=1", ALIPAY_ERR_DUPLICATE},
-        {"a=%", ALIPAY_ERR_MALFORMED},
-        {"a=%4", ALIPAY_ERR_MALFORMED},
-        {"a=%zz", ALIPAY_ERR_MALFORMED},
-        {"a=%4g", ALIPAY_ERR_MALFORMED},
-        {"a=x%00y", ALIPAY_ERR_MALFORMED},
-        {"%=1", ALIPAY_ERR_MALFORMED},
-        {"=1", ALIPAY_ERR_MALFORMED},
-        {"a=1&=2", ALIPAY_ERR_MALFORMED},
+        {"a=1&a=2", ALIPAY_ERR_DUPLICATE}, {"a=1&b=2&a=1", ALIPAY_ERR_DUPLICATE},
+        {"a=%", ALIPAY_ERR_MALFORMED},     {"a=%4", ALIPAY_ERR_MALFORMED},
+        {"a=%zz", ALIPAY_ERR_MALFORMED},   {"a=%4g", ALIPAY_ERR_MALFORMED},
+        {"a=x%00y", ALIPAY_ERR_MALFORMED}, {"%=1", ALIPAY_ERR_MALFORMED},
+        {"=1", ALIPAY_ERR_MALFORMED},      {"a=1&=2", ALIPAY_ERR_MALFORMED},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CU_ASSERT_EQUAL(alipay_params_parse_form(cases[i].form, strlen(cases[i].form), &ps),
