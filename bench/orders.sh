@@ -4,7 +4,7 @@
 # Run by hand on a machine where `scripts/run` (or `scripts/services start
 # all`) started the shop; it runs `scripts/setup --no-asan` first when a tool
 # is missing and `scripts/services start all` when the shop does not answer.
-# It is not part of scripts/test. Takes about a minute:
+# It is not part of scripts/test. Takes one to two minutes:
 #
 #   1. bench data, straight into the running database in a namespace of its
 #      own: BENCH_USERS users (ids 900001..) with a balance of 10,000,000.00
@@ -14,19 +14,29 @@
 #      one password, hashed by the app itself (a throw-away registration).
 #   2. each user logs in through POST /api/session (cookie + CSRF token, into
 #      a Lua table for wrk);
-#   3. the app: wrk (bench/orders.lua) sends POST /api/orders through nginx
+#   3. the floor: bench/bare_orders.c (built here with gcc against
+#      libmysqlclient) issues the saga's SQL statements, each step in its own
+#      transaction, with BENCH_CONNECTIONS threads for BENCH_SECONDS on the
+#      same rows: all of them (check reads, pre-order + its outbox row, stock,
+#      balance, confirm, re-read: "saga") or only the four writes ("minimal").
+#      It runs first, while nothing of the app's runs in the background;
+#   4. the app: wrk (bench/orders.lua) sends POST /api/orders through nginx
 #      for BENCH_SECONDS with BENCH_CONNECTIONS connections, one unit of a
 #      random bench goods per order, paid from the balance; 201s counted
-#      apart from everything else. Meanwhile the resident memory (ps rss) of
-#      the app and of every consumer is sampled once a second;
-#   4. the floor: bench/bare_orders.c (built here with gcc against
-#      libmysqlclient) issues the saga's SQL statements, each step in its own
-#      transaction, with as many threads for as long, on the same rows:
-#      all of them (check reads, pre-order + its outbox row, stock, balance,
-#      confirm, re-read: "saga") or only the four writes ("minimal");
-#   5. a summary: orders/s, p50, p99 of both, their ratio, the largest RSS of
-#      each process, and the targets (app >= half the bare rate; app RSS
-#      < 64 MB, each consumer < 32 MB). Exit 0 when every target is met.
+#      apart from everything else;
+#   5. the consumers under load: those orders are paid on confirmation and
+#      give the consumers nothing to do, so a "cancel wave" follows: the app
+#      is restarted with SHOP_FAULT_INJECT=after_balance (every order fails
+#      after its balance step and emits an order.cancel that the order, goods,
+#      coupon, user and audit consumers handle), wrk runs BENCH_CANCEL_SECONDS,
+#      and the bench waits (at most 120 s) until every reversal is done; then
+#      the app is restarted as it was (same number of instances and binaries).
+#      From step 4 to here the resident memory (ps rss) of the app and of
+#      every consumer is sampled once a second;
+#   6. a summary: orders/s, p50, p99 of both, their ratio, the cancel wave,
+#      the largest RSS of each process, and the targets (app >= half the bare
+#      rate; app RSS < 64 MB, each consumer < 32 MB). Exit 0 when every
+#      target is met.
 #
 # Environment (default in brackets):
 #   SHOP_RUN_DIR, SHOP_HTTP_PORT, SHOP_DB_PORT   as scripts/services [run/, 8080, 33306]
@@ -37,6 +47,8 @@
 #   BENCH_GOODS         bench goods [50]
 #   BENCH_BARE          the floor's statements: saga, minimal, or both (two
 #                       bare runs; the ratio is taken against the first) [saga]
+#   BENCH_CANCEL_SECONDS  the cancel wave's wrk run; 0 skips the wave (and
+#                       leaves the app alone) [10]
 # Files: <run>/bench/ (the bare client, the Lua data, wrk and bare output).
 set -euo pipefail
 
@@ -51,6 +63,7 @@ WRK_THREADS=${BENCH_WRK_THREADS:-2}
 N_USERS=${BENCH_USERS:-200}
 N_GOODS=${BENCH_GOODS:-50}
 BARE_MODE=${BENCH_BARE:-saga}
+CANCEL_SECONDS=${BENCH_CANCEL_SECONDS:-10}
 BASE=http://127.0.0.1:$HTTP_PORT
 ID0=900000 # bench ids are ID0 + 1 ..
 PASSWORD=bench-pass-1
@@ -63,11 +76,14 @@ APP_RSS_MAX_KB=$((64 * 1024))
 CONSUMER_RSS_MAX_KB=$((32 * 1024))
 
 say() { printf 'bench: %s\n' "$*"; }
+# field LINE NAME: the value of NAME=value in a summary line.
+field() { sed -E "s/.* $2=([^ ]+).*/\\1/" <<<"$1"; }
 die() {
     printf 'bench: %s\n' "$*" >&2
     exit 1
 }
 
+[[ $CANCEL_SECONDS =~ ^[0-9]+$ ]] || die "BENCH_CANCEL_SECONDS must be a number, got '$CANCEL_SECONDS'"
 for v in SECONDS_EACH CONNECTIONS WRK_THREADS N_USERS N_GOODS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
@@ -202,45 +218,40 @@ sample_rss() { # sample_rss FILE: append "NAME RSS_KB" lines once a second until
         sleep 1
     done
 }
-
-# --- 3. the app -------------------------------------------------------------------
-
-say "app: wrk -t$WRK_THREADS -c$CONNECTIONS -d${SECONDS_EACH}s POST /api/orders through nginx"
 RSS=$OUT/rss.txt
 : >"$RSS"
-sample_rss "$RSS" &
-sampler=$!
-trap 'kill "$sampler" 2>/dev/null || true' EXIT
-orders_before=$(sql "SELECT COUNT(*) FROM trade_order WHERE user_id BETWEEN $U1 AND $UN AND order_status = 1")
-BENCH_DATA=$DATA wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --timeout 10s \
-    -s "$repo/bench/orders.lua" "$BASE/api/orders" >"$OUT/wrk.txt" 2>&1 || {
-    cat "$OUT/wrk.txt"
-    die "wrk failed"
+sampler=
+stop_sampler() {
+    [ -n "$sampler" ] || return 0
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    sampler=
 }
-kill "$sampler" 2>/dev/null || true
-wait "$sampler" 2>/dev/null || true
-trap - EXIT
-app_line=$(grep '^app: orders=' "$OUT/wrk.txt") || {
-    cat "$OUT/wrk.txt"
-    die "wrk printed no summary"
-}
-grep '^app: first answer' "$OUT/wrk.txt" || true
-orders_after=$(sql "SELECT COUNT(*) FROM trade_order WHERE user_id BETWEEN $U1 AND $UN AND order_status = 1")
-app_created=$(sed -E 's/.* orders=([0-9]+).*/\1/' <<<"$app_line")
-say "app: $app_created answered 201; $((orders_after - orders_before)) orders confirmed in the database"
 
-# --- 4. the floor ---------------------------------------------------------------
+# The app as it runs now, to restart it the same way after the cancel wave.
+app_instances=$(shop_processes | grep -c '^shop-app' || true)
+[ "$app_instances" -ge 1 ] || app_instances=1
+app_exe=$(readlink "/proc/$(tr -dc '0-9' <"$RUN_DIR/pids/shop-app.pid" 2>/dev/null)/exe" 2>/dev/null || true)
+restart_app() { # restart_app [NAME=VALUE ...]: scripts/services restart app, same binaries
+    local env=(SHOP_INSTANCES="$app_instances")
+    [ "${app_exe##*/}" = shop-app ] && env+=(SHOP_BIN_DIR="${app_exe%/*}")
+    env "${env[@]}" "$@" "$repo/scripts/services" restart app >"$OUT/services.log" 2>&1 || {
+        cat "$OUT/services.log"
+        die "scripts/services restart app failed"
+    }
+}
+
+# --- 3. the floor (first: nothing of the app's runs in the background yet) --------
 
 say "bare: building bench/bare_orders.c"
 # shellcheck disable=SC2046 # pkg-config prints several words on purpose
 gcc -O2 -std=c11 -Wall -Wextra -pthread -o "$OUT/bare_orders" "$repo/bench/bare_orders.c" \
     $(pkg-config --cflags --libs mysqlclient) || die "cannot build bench/bare_orders.c"
-sleep 2 # let the consumers drain what the app published
 db_args=(--host 127.0.0.1 --port "$DB_PORT")
 [ -S "$DB_SOCK" ] && db_args=(--socket "$DB_SOCK") # as the app connects
 bare_lines=()
 for mode in "${BARE_MODES[@]}"; do
-    say "bare ($mode): $CONNECTIONS threads for ${SECONDS_EACH}s, the saga's statements straight to MariaDB"
+    say "bare ($mode statements): $CONNECTIONS threads for ${SECONDS_EACH}s straight to MariaDB"
     flag=()
     [ "$mode" = minimal ] && flag=(--minimal)
     "$OUT/bare_orders" "${db_args[@]}" --threads "$CONNECTIONS" --seconds "$SECONDS_EACH" \
@@ -253,25 +264,99 @@ for mode in "${BARE_MODES[@]}"; do
 done
 bare_line=${bare_lines[0]}
 
-# --- 5. summary -------------------------------------------------------------------
+# --- 4. the app -------------------------------------------------------------------
 
-field() { sed -E "s/.* $2=([^ ]+).*/\\1/" <<<"$1"; }
+bench_orders() { # bench_orders STATUS: bench orders with that order_status
+    sql "SELECT COUNT(*) FROM trade_order WHERE user_id BETWEEN $U1 AND $UN AND order_status = $1"
+}
+say "app: wrk -t$WRK_THREADS -c$CONNECTIONS -d${SECONDS_EACH}s POST /api/orders through nginx"
+sample_rss "$RSS" &
+sampler=$!
+trap 'stop_sampler' EXIT
+confirmed_before=$(bench_orders 1)
+BENCH_DATA=$DATA wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --timeout 10s \
+    -s "$repo/bench/orders.lua" "$BASE/api/orders" >"$OUT/wrk.txt" 2>&1 || {
+    cat "$OUT/wrk.txt"
+    die "wrk failed"
+}
+app_line=$(grep '^app: orders=' "$OUT/wrk.txt") || {
+    cat "$OUT/wrk.txt"
+    die "wrk printed no summary"
+}
+grep '^app: first answer' "$OUT/wrk.txt" || true
+app_created=$(field "$app_line" orders)
+say "app: $app_created answered 201; $(($(bench_orders 1) - confirmed_before)) orders confirmed in the database"
+
+# --- 5. the consumers under load: a wave of cancelled orders -----------------------
+
+wave_line=
+if [ "$CANCEL_SECONDS" -gt 0 ]; then
+    say "cancel wave: the app restarted with SHOP_FAULT_INJECT=after_balance; wrk for ${CANCEL_SECONDS}s"
+    trap 'stop_sampler; restart_app' EXIT
+    restart_app SHOP_FAULT_INJECT=after_balance
+    cancelled_before=$(bench_orders 2)
+    BENCH_DATA=$DATA wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${CANCEL_SECONDS}s" --timeout 10s \
+        -s "$repo/bench/orders.lua" "$BASE/api/orders" >"$OUT/wrk-cancel.txt" 2>&1 || {
+        cat "$OUT/wrk-cancel.txt"
+        die "wrk failed"
+    }
+    wave_end=$SECONDS
+    # Drained: no bench order left unconfirmed, and every cancelled one has
+    # its stock back and its balance refunded.
+    open_reversals() {
+        sql "SELECT
+          (SELECT COUNT(*) FROM trade_order WHERE user_id BETWEEN $U1 AND $UN AND order_status = 0)
+        + (SELECT COUNT(*) FROM trade_goods_number_log l JOIN trade_order o ON o.order_id = l.order_id
+           WHERE o.user_id BETWEEN $U1 AND $UN AND o.order_status = 2 AND l.direction = 1)
+        - (SELECT COUNT(*) FROM trade_goods_number_log l JOIN trade_order o ON o.order_id = l.order_id
+           WHERE o.user_id BETWEEN $U1 AND $UN AND o.order_status = 2 AND l.direction = 2)
+        + (SELECT COUNT(*) FROM trade_user_money_log m JOIN trade_order o ON o.order_id = m.order_id
+           WHERE o.user_id BETWEEN $U1 AND $UN AND o.order_status = 2 AND m.money_log_type = 1)
+        - (SELECT COUNT(*) FROM trade_user_money_log m JOIN trade_order o ON o.order_id = m.order_id
+           WHERE o.user_id BETWEEN $U1 AND $UN AND o.order_status = 2 AND m.money_log_type = 2)"
+    }
+    left=$(open_reversals)
+    while [ "$left" != 0 ] && [ $((SECONDS - wave_end)) -lt 120 ]; do
+        sleep 0.5
+        left=$(open_reversals)
+    done
+    drain_s=$((SECONDS - wave_end))
+    wave_cancelled=$(($(bench_orders 2) - cancelled_before))
+    wave_app=$(grep '^app: orders=' "$OUT/wrk-cancel.txt") || die "wrk printed no summary"
+    wave_line="cancel wave: $(field "$wave_app" s409) orders refused with 409 in ${CANCEL_SECONDS}s, $wave_cancelled cancelled; "
+    if [ "$left" = 0 ]; then
+        wave_line+="all reversed ${drain_s}s after the last request"
+    else
+        wave_line+="NOT all reversed after ${drain_s}s ($left reversals missing)"
+    fi
+    say "$wave_line"
+    say "cancel wave: restarting the app without the fault"
+    restart_app
+    trap 'stop_sampler' EXIT
+fi
+stop_sampler
+trap - EXIT
+
+# --- 6. summary -------------------------------------------------------------------
+
 app_rate=$(field "$app_line" rate)
 bare_rate=$(field "$bare_line" rate)
 ratio=$(awk -v a="$app_rate" -v b="$bare_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+mode_of() { sed -E 's/.* mode=([a-z]+).*/\1/' <<<"$1"; }
 echo
-printf '%-6s %10s %10s %9s %9s  %s\n' side orders orders/s p50_ms p99_ms other
+printf '%-6s %10s %10s %9s %9s  %s\n' side orders orders/s p50_ms p99_ms notes
 printf '%-6s %10s %10s %9s %9s  %s\n' app "$(field "$app_line" orders)" "$app_rate" \
     "$(field "$app_line" p50_ms)" "$(field "$app_line" p99_ms)" \
     "non-201: $(field "$app_line" other) (409: $(field "$app_line" s409), 5xx: $(field "$app_line" s5xx)), socket errors: $(field "$app_line" errors)"
 for line in "${bare_lines[@]}"; do
     printf '%-6s %10s %10s %9s %9s  %s\n' bare "$(field "$line" orders)" "$(field "$line" rate)" \
         "$(field "$line" p50_ms)" "$(field "$line" p99_ms)" \
-        "failed: $(field "$line" failed); statements: $(sed -E 's/.* mode=([a-z]+).*/\1/' <<<"$line")"
+        "$(mode_of "$line") statements; failed: $(field "$line" failed)"
 done
-echo "ratio app/bare: $ratio (bare = $(sed -E 's/.* mode=([a-z]+).*/\1/' <<<"$bare_line") statements; target >= $TARGET_RATIO)"
+echo "ratio app/bare: $ratio (bare = $(mode_of "$bare_line") statements; target >= $TARGET_RATIO)"
+[ -z "$wave_line" ] || echo "$wave_line"
 echo
-echo "resident memory under load (largest sample, MB; target: app < 64, consumer < 32):"
+echo "resident memory under load (largest sample, MB; target: app < 64, each consumer < 32):"
 ok=1
 awk -v ra=$APP_RSS_MAX_KB -v rc=$CONSUMER_RSS_MAX_KB '
     { if ($2 > max[$1]) max[$1] = $2 }
@@ -285,6 +370,7 @@ awk -v ra=$APP_RSS_MAX_KB -v rc=$CONSUMER_RSS_MAX_KB '
 grep -q 'OVER' "$OUT/rss-summary.txt" && ok=0
 awk -v r="$ratio" -v t=$TARGET_RATIO 'BEGIN { exit !(r >= t) }' || ok=0
 [ "$app_created" -gt 0 ] || ok=0
+[[ $wave_line != *"NOT all reversed"* ]] || ok=0
 echo
 if [ "$ok" = 1 ]; then
     echo "targets met"

@@ -1,5 +1,6 @@
 #include "alipay.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <openssl/bio.h>
@@ -449,6 +450,48 @@ void alipay_timestamp(time_t t, int utc_offset_s, char out[ALIPAY_TIMESTAMP_LEN]
     if (gmtime_r(&shifted, &tm) == NULL ||
         strftime(out, ALIPAY_TIMESTAMP_LEN, "%Y-%m-%d %H:%M:%S", &tm) == 0)
         snprintf(out, ALIPAY_TIMESTAMP_LEN, "1970-01-01 00:00:00");
+}
+
+int alipay_url_origin(const char *url, char *out, size_t outsz)
+{
+    const char *p;
+    size_t scheme_len;
+    if (outsz > 0)
+        out[0] = '\0';
+    if (strncmp(url, "http://", 7) == 0)
+        scheme_len = 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        scheme_len = 8;
+    else
+        return -1;
+    p = url + scheme_len;
+    size_t n = 0;
+    if (p[0] == '[') {
+        for (n = 1; p[n] && p[n] != ']'; n++)
+            if (!isxdigit((unsigned char)p[n]) && p[n] != ':' && p[n] != '.')
+                return -1;
+        if (p[n] != ']' || n == 1)
+            return -1;
+        n++;
+    } else {
+        for (; isalnum((unsigned char)p[n]) || p[n] == '.' || p[n] == '-'; n++)
+            ;
+        if (n == 0)
+            return -1;
+    }
+    if (p[n] == ':') {
+        size_t digits = strspn(p + n + 1, "0123456789");
+        if (digits == 0 || digits > 5)
+            return -1;
+        n += 1 + digits;
+    }
+    if (p[n] != '\0' && p[n] != '/' && p[n] != '?' && p[n] != '#')
+        return -1;
+    if (scheme_len + n + 1 > outsz)
+        return -1;
+    memcpy(out, url, scheme_len + n);
+    out[scheme_len + n] = '\0';
+    return 0;
 }
 
 int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struct buf *out)

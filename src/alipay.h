@@ -125,6 +125,13 @@ EVP_PKEY *alipay_load_public_key(const char *path, char *err, size_t errsz);
  * UTC; the real Alipay reads timestamps as Beijing time, UTC+8 = 28800). */
 void alipay_timestamp(time_t t, int utc_offset_s, char out[ALIPAY_TIMESTAMP_LEN]);
 
+/* The origin "scheme://host[:port]" of an http(s) URL (the gateway's, for a
+ * page's CSP form-action: a form whose answer redirects to the cashier needs
+ * it) into out. Returns 0, or -1 when url is not http(s)://host[:port]... or
+ * the origin does not fit. Only letters, digits, '.', '-' (and ':' inside
+ * [IPv6]) pass in the host, so the result is safe in a header. */
+int alipay_url_origin(const char *url, char *out, size_t outsz);
+
 /* One page-pay request (alipay.trade.page.pay). Strings are borrowed. */
 struct alipay_page_pay {
     const char *gateway; /* "https://openapi.alipay.com/gateway.do" or the sandbox's */

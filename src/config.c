@@ -85,7 +85,8 @@ static const struct config_entry CONFIG[] = {
     STR(alipay_seller_id, "2088000000000001", "our seller id at the provider"),
     STR(alipay_private_key, "run/keys/merchant_private.pem", "PEM file of our private key (signs requests)"),
     STR(alipay_public_key, "run/keys/provider_public.pem", "PEM file of the provider's public key (verifies notifications)"),
-    INT(notify_threads, 4, 1, 64, "FastCGI threads that serve only provider notifications"),
+    STR(fcgi_notify_socket, "run/sock/shop-notify.sock", "unix socket for provider notifications only"),
+    INT(notify_threads, 8, 1, 64, "FastCGI threads that serve only provider notifications"),
 };
 
 #undef FIELD

@@ -60,6 +60,7 @@ struct shop_config {
     char alipay_seller_id[64];
     char alipay_private_key[CONFIG_STR_MAX]; /* PEM file: our key, signs requests */
     char alipay_public_key[CONFIG_STR_MAX];  /* PEM file: the provider's key, verifies notifications */
+    char fcgi_notify_socket[CONFIG_STR_MAX]; /* unix socket for /pay/notify/ only */
     int notify_threads;               /* FastCGI threads reserved for provider notifications */
 };
 

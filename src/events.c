@@ -142,3 +142,165 @@ int event_timeout_build(const struct timeout_event *ev, struct buf *out)
     json_object_object_add(o, "kind", json_object_new_string(ev->kind));
     return finish(o, out);
 }
+
+/* ------------------------------------------------------------- paying */
+
+/* A string field of 1..cap printable ASCII characters (no space) into out;
+ * optional: absent or null gives "". */
+static int get_token(json_object *o, const char *key, int optional, char *out, size_t cap)
+{
+    json_object *v = json_object_object_get(o, key);
+    out[0] = '\0';
+    if (v == NULL || json_object_is_type(v, json_type_null))
+        return optional ? 0 : -1;
+    if (!json_object_is_type(v, json_type_string))
+        return -1;
+    const char *s = json_object_get_string(v);
+    size_t n = strlen(s);
+    if (n == 0 || n > cap)
+        return optional && n == 0 ? 0 : -1;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return -1;
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
+static int get_money(json_object *o, const char *key, int64_t *out)
+{
+    json_object *v = json_object_object_get(o, key);
+    if (v == NULL || !json_object_is_type(v, json_type_string))
+        return -1;
+    return money_parse_str(json_object_get_string(v), MONEY_NON_NEGATIVE, out);
+}
+
+static void put_money(json_object *o, const char *key, int64_t cents)
+{
+    char s[MONEY_STR_MAX];
+    json_object_object_add(o, key, json_object_new_string(money_format(cents, s)));
+}
+
+/* "YYYY-MM-DD HH:MM:SS" exactly (digits where digits go). */
+static int provider_time_ok(const char *s)
+{
+    static const char shape[] = "0000-00-00 00:00:00";
+    if (strlen(s) != sizeof shape - 1)
+        return 0;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == '0' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return 0;
+    return 1;
+}
+
+int event_pay_notify_parse(const char *body, size_t len, struct pay_notify_event *out)
+{
+    memset(out, 0, sizeof *out);
+    json_object *o = parse_object(body, len);
+    if (o == NULL)
+        return -1;
+    int rc = -1;
+    if (get_token(o, "provider", 0, out->provider, sizeof out->provider - 1) ||
+        get_id(o, "out_trade_no", 0, &out->order_id) ||
+        get_token(o, "trade_no", 0, out->trade_no, EVENT_TRADE_NO_MAX) ||
+        get_money(o, "total_amount", &out->total_amount) ||
+        get_token(o, "notify_id", 1, out->notify_id, EVENT_NOTIFY_ID_MAX) ||
+        get_token(o, "trade_status", 0, out->trade_status, sizeof out->trade_status - 1))
+        goto out;
+    json_object *g = json_object_object_get(o, "gmt_payment");
+    if (g != NULL && json_object_is_type(g, json_type_string) &&
+        json_object_get_string_len(g) > 0) {
+        if (!provider_time_ok(json_object_get_string(g)))
+            goto out;
+        snprintf(out->gmt_payment, sizeof out->gmt_payment, "%s", json_object_get_string(g));
+    }
+    rc = 0;
+out:
+    json_object_put(o);
+    return rc;
+}
+
+int event_pay_notify_build(const struct pay_notify_event *ev, struct buf *out)
+{
+    json_object *o = json_object_new_object();
+    if (o == NULL)
+        return -1;
+    json_object_object_add(o, "provider", json_object_new_string(ev->provider));
+    put_id(o, "out_trade_no", ev->order_id);
+    json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
+    put_money(o, "total_amount", ev->total_amount);
+    json_object_object_add(o, "gmt_payment", json_object_new_string(ev->gmt_payment));
+    json_object_object_add(o, "notify_id", json_object_new_string(ev->notify_id));
+    json_object_object_add(o, "trade_status", json_object_new_string(ev->trade_status));
+    return finish(o, out);
+}
+
+int event_paid_parse(const char *body, size_t len, struct paid_event *out)
+{
+    memset(out, 0, sizeof *out);
+    json_object *o = parse_object(body, len);
+    if (o == NULL)
+        return -1;
+    int rc = -1;
+    if (get_id(o, "order_id", 0, &out->order_id) || get_id(o, "user_id", 0, &out->user_id) ||
+        get_id(o, "pay_id", 1, &out->pay_id) || get_money(o, "pay_amount", &out->pay_amount) ||
+        get_token(o, "trade_no", 0, out->trade_no, EVENT_TRADE_NO_MAX) ||
+        get_token(o, "paid_time", 1, out->paid_time, sizeof out->paid_time - 1))
+        goto out;
+    rc = 0;
+out:
+    json_object_put(o);
+    return rc;
+}
+
+int event_paid_build(const struct paid_event *ev, struct buf *out)
+{
+    json_object *o = json_object_new_object();
+    if (o == NULL)
+        return -1;
+    put_id(o, "order_id", ev->order_id);
+    put_id(o, "user_id", ev->user_id);
+    put_id(o, "pay_id", ev->pay_id);
+    put_money(o, "pay_amount", ev->pay_amount);
+    json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
+    json_object_object_add(o, "paid_time", json_object_new_string(ev->paid_time));
+    return finish(o, out);
+}
+
+int event_pay_mismatch_parse(const char *body, size_t len, struct pay_mismatch_event *out)
+{
+    memset(out, 0, sizeof *out);
+    json_object *o = parse_object(body, len);
+    if (o == NULL)
+        return -1;
+    int rc = -1;
+    json_object *e = json_object_object_get(o, "expected_amount");
+    if (get_id(o, "order_id", 0, &out->order_id) ||
+        get_token(o, "trade_no", 0, out->trade_no, EVENT_TRADE_NO_MAX) ||
+        get_money(o, "notify_amount", &out->notify_amount) ||
+        get_token(o, "reason", 0, out->reason, sizeof out->reason - 1))
+        goto out;
+    out->expected_amount = -1;
+    if (e != NULL && !json_object_is_type(e, json_type_null) &&
+        get_money(o, "expected_amount", &out->expected_amount) != 0)
+        goto out;
+    rc = 0;
+out:
+    json_object_put(o);
+    return rc;
+}
+
+int event_pay_mismatch_build(const struct pay_mismatch_event *ev, struct buf *out)
+{
+    json_object *o = json_object_new_object();
+    if (o == NULL)
+        return -1;
+    put_id(o, "order_id", ev->order_id);
+    json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
+    put_money(o, "notify_amount", ev->notify_amount);
+    if (ev->expected_amount >= 0)
+        put_money(o, "expected_amount", ev->expected_amount);
+    else
+        json_object_object_add(o, "expected_amount", NULL);
+    json_object_object_add(o, "reason", json_object_new_string(ev->reason));
+    return finish(o, out);
+}

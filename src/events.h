@@ -14,25 +14,59 @@
  *   consumer then cancels the order through the same order.cancel path if it
  *   is still unconfirmed (preorder) or still unpaid (unpaid).
  *
+ * pay.notify    routing key EV_PAY_NOTIFY, message_id "pay.notify:<out_trade_no>:<trade_no>"
+ *   {"provider":"alipay","out_trade_no":"<order_id>","trade_no":"…",
+ *    "total_amount":"88.00","gmt_payment":"2026-01-02 03:04:05" or "",
+ *    "notify_id":"…","trade_status":"TRADE_SUCCESS"}
+ *   A provider notification whose signature, app id and seller were
+ *   verified by the web handler (published before the provider is answered).
+ *   Consumed by the pay service (queue QUEUE_PAY) and the order log.
+ *
+ * order.paid    routing key EV_ORDER_PAID, message_id "order.paid:<order_id>"
+ *   {"order_id":"…","user_id":"…","pay_id":"…","pay_amount":"88.00",
+ *    "trade_no":"…","paid_time":"2026-01-02T03:04:05Z"}
+ *   Emitted (outbox) by the pay service when it marked trade_pay paid. The
+ *   order service sets pay_status 2 (or order_status 4 for an order that was
+ *   cancelled meanwhile); the user service adds points; the order log.
+ *
+ * order.refund  routing key EV_ORDER_REFUND, message_id "order.refund:<order_id>"
+ *   the body of order.paid. Emitted (outbox) by the order service when a
+ *   payment arrived for a cancelled order (order_status 4): the user service
+ *   takes back the points of that payment; the order log.
+ *
+ * pay.mismatch  routing key EV_PAY_MISMATCH, message_id "pay.mismatch:<out_trade_no>:<trade_no>"
+ *   {"order_id":"…","trade_no":"…","notify_amount":"1.00",
+ *    "expected_amount":"88.00" or null,"reason":"amount"|"duplicate"|"unknown"}
+ *   Emitted (outbox) by the pay service for a notification it did not apply
+ *   (recorded in trade_pay_mismatch for an operator); the order log.
+ *
  * Consumer groups (trade_mq_consumer_log.group_name) are the service names:
- * "order", "goods", "coupon", "user"; msg_tag is the routing key and msg_key
- * the order id. */
+ * "order", "goods", "coupon", "user", "pay", "log"; msg_tag is the routing key
+ * and msg_key the order id (the pay service: "<order_id>:<trade_no>"). */
 #ifndef SHOP_EVENTS_H
 #define SHOP_EVENTS_H
 
 #define EV_ORDER_CANCEL  "order.cancel"
 #define EV_ORDER_TIMEOUT "order.timeout"
+#define EV_PAY_NOTIFY    "pay.notify"
+#define EV_ORDER_PAID    "order.paid"
+#define EV_ORDER_REFUND  "order.refund"
+#define EV_PAY_MISMATCH  "pay.mismatch"
 
 #define GROUP_ORDER  "order"
 #define GROUP_GOODS  "goods"
 #define GROUP_COUPON "coupon"
 #define GROUP_USER   "user"
+#define GROUP_PAY    "pay"
+#define GROUP_LOG    "log"
 
 /* The queue of each consuming service. */
 #define QUEUE_ORDER  "shop.order"
 #define QUEUE_GOODS  "shop.goods"
 #define QUEUE_COUPON "shop.coupon"
 #define QUEUE_USER   "shop.user"
+#define QUEUE_PAY    "shop.pay"
+#define QUEUE_LOG    "shop.log"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -63,5 +97,48 @@ struct timeout_event {
 };
 int event_timeout_parse(const char *body, size_t len, struct timeout_event *out);
 int event_timeout_build(const struct timeout_event *ev, struct buf *out);
+
+/* Caps of the provider's fields (Alipay: trade_no up to 64 characters). */
+#define EVENT_TRADE_NO_MAX  64
+#define EVENT_NOTIFY_ID_MAX 64
+
+/* pay.notify, typed. Strings are NUL-terminated; gmt_payment is "" or
+ * "YYYY-MM-DD HH:MM:SS" as the provider sent it. */
+struct pay_notify_event {
+    char provider[16];
+    int64_t order_id; /* out_trade_no: we send the order id */
+    char trade_no[EVENT_TRADE_NO_MAX + 1];
+    int64_t total_amount; /* cents */
+    char gmt_payment[20];
+    char notify_id[EVENT_NOTIFY_ID_MAX + 1];
+    char trade_status[32];
+};
+/* Parse: 0, or -1 when a field is missing, over its cap or malformed
+ * (trade_no and notify_id: 1..64 printable ASCII characters). */
+int event_pay_notify_parse(const char *body, size_t len, struct pay_notify_event *out);
+int event_pay_notify_build(const struct pay_notify_event *ev, struct buf *out);
+
+/* order.paid and order.refund (the same body), typed. */
+struct paid_event {
+    int64_t order_id;
+    int64_t user_id;
+    int64_t pay_id;
+    int64_t pay_amount; /* cents */
+    char trade_no[EVENT_TRADE_NO_MAX + 1];
+    char paid_time[32]; /* ISO 8601 UTC */
+};
+int event_paid_parse(const char *body, size_t len, struct paid_event *out);
+int event_paid_build(const struct paid_event *ev, struct buf *out);
+
+/* pay.mismatch, typed. expected_amount -1: no payment row (reason "unknown"). */
+struct pay_mismatch_event {
+    int64_t order_id;
+    char trade_no[EVENT_TRADE_NO_MAX + 1];
+    int64_t notify_amount;
+    int64_t expected_amount;
+    char reason[16];
+};
+int event_pay_mismatch_parse(const char *body, size_t len, struct pay_mismatch_event *out);
+int event_pay_mismatch_build(const struct pay_mismatch_event *ev, struct buf *out);
 
 #endif

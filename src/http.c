@@ -279,6 +279,7 @@ void http_response_init(struct http_response *res)
     res->status = 200;
     res->content_type = "text/html; charset=utf-8";
     res->no_body = 0;
+    res->form_action = NULL;
     buf_init(&res->headers, HTTP_HEADER_MAX * 4);
     buf_init(&res->body, HTTP_RESPONSE_MAX);
 }
@@ -335,20 +336,32 @@ const char *http_status_text(int status)
 
 /* Sent with every response: no sniffing, no framing, no foreign scripts, no
  * referrer leaks, and no caching of pages that may show an account. */
-static const char SECURITY_HEADERS[] =
-    "X-Content-Type-Options: nosniff\r\n"
-    "X-Frame-Options: DENY\r\n"
-    "Referrer-Policy: same-origin\r\n"
-    "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
-    "style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'\r\n"
-    "Cross-Origin-Opener-Policy: same-origin\r\n";
+static const char SECURITY_HEADERS[] = "X-Content-Type-Options: nosniff\r\n"
+                                       "X-Frame-Options: DENY\r\n"
+                                       "Referrer-Policy: same-origin\r\n"
+                                       "Cross-Origin-Opener-Policy: same-origin\r\n";
+static const char CSP[] = "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
+                          "style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
+                          "base-uri 'none'; form-action 'self'";
+
+/* An origin is scheme://host[:port] and nothing that could end the header
+ * or the directive. */
+static int origin_ok(const char *o)
+{
+    if (strncmp(o, "http://", 7) != 0 && strncmp(o, "https://", 8) != 0)
+        return 0;
+    return strlen(o) < 256 && strpbrk(o, " ;,'\"\r\n") == NULL;
+}
 
 int http_response_serialize(const struct http_response *res, struct buf *out)
 {
     int rc = 0;
     rc |= buf_printf(out, "Status: %d %s\r\n", res->status, http_status_text(res->status));
     rc |= buf_puts(out, SECURITY_HEADERS);
+    rc |= buf_puts(out, CSP);
+    if (res->form_action && origin_ok(res->form_action))
+        rc |= buf_printf(out, " %s", res->form_action);
+    rc |= buf_puts(out, "\r\n");
     if (strstr(buf_str(&res->headers), "Cache-Control:") == NULL)
         rc |= buf_puts(out, "Cache-Control: no-store\r\n");
     rc |= buf_append(out, buf_str(&res->headers), res->headers.len);

@@ -94,6 +94,10 @@ struct http_response {
     struct buf headers;       /* extra "Name: value\r\n" lines */
     struct buf body;
     int no_body;              /* HEAD: send headers only */
+    /* One more origin forms of this page may post to (the payment
+     * provider's cashier, say: a form answered by a redirect to another
+     * origin is blocked by form-action 'self' alone). NULL: 'self' only. */
+    const char *form_action;
 };
 
 #define HTTP_RESPONSE_MAX (4u << 20) /* the largest page or JSON we produce */

@@ -48,15 +48,22 @@ struct queue_def {
 static const char *const AUDIT_KEYS[] = {"#", NULL};
 /* The order service also takes the expiry checks the delay queues
  * dead-letter to the exchange. */
-static const char *const ORDER_KEYS[] = {EV_ORDER_CANCEL, EV_ORDER_TIMEOUT, NULL};
-static const char *const CANCEL_KEYS[] = {EV_ORDER_CANCEL, NULL};
+static const char *const ORDER_KEYS[] = {EV_ORDER_CANCEL, EV_ORDER_TIMEOUT, EV_ORDER_PAID, NULL};
+static const char *const GOODS_KEYS[] = {EV_ORDER_CANCEL, NULL};
+static const char *const COUPON_KEYS[] = {EV_ORDER_CANCEL, NULL};
+static const char *const USER_KEYS[] = {EV_ORDER_CANCEL, EV_ORDER_PAID, NULL};
+static const char *const PAY_KEYS[] = {EV_PAY_NOTIFY, NULL};
+/* The order's history: every order and payment event. */
+static const char *const LOG_KEYS[] = {"order.#", "pay.#", NULL};
 
 static const struct queue_def QUEUES[] = {
     {"shop.audit", AUDIT_KEYS},
     {QUEUE_ORDER, ORDER_KEYS},
-    {QUEUE_GOODS, CANCEL_KEYS},
-    {QUEUE_COUPON, CANCEL_KEYS},
-    {QUEUE_USER, CANCEL_KEYS},
+    {QUEUE_GOODS, GOODS_KEYS},
+    {QUEUE_COUPON, COUPON_KEYS},
+    {QUEUE_USER, USER_KEYS},
+    {"shop.pay", PAY_KEYS},
+    {"shop.log", LOG_KEYS},
 };
 
 struct mq_conn {

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alipay.h"
 #include "auth.h"
 #include "config.h"
 #include "db.h"
@@ -31,7 +32,10 @@
 #include "web.h"
 
 static atomic_int stopping;
+/* Two pools: page and API traffic on one socket, the payment provider's
+ * notifications on their own, so slow pages never delay a notification. */
 static int listen_fd = -1;
+static int notify_fd = -1;
 static struct web_app app;
 
 static void on_sigusr2(int sig)
@@ -41,9 +45,9 @@ static void on_sigusr2(int sig)
 
 static void *worker(void *arg)
 {
-    (void)arg;
+    int fd = *(const int *)arg;
     FCGX_Request req;
-    if (FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+    if (FCGX_InitRequest(&req, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         log_error("FCGX_InitRequest failed");
         return NULL;
     }
@@ -71,6 +75,19 @@ static void declare_topology(const struct mq_params *p, const struct shop_config
         order_delay_declare(mq, cfg->preorder_timeout_s, cfg->unpaid_timeout_s) != 0)
         log_warn("broker topology not declared at start (broker down?)");
     mq_close(mq);
+}
+
+/* A FastCGI listening socket nginx's workers (another user) can use. */
+static int open_socket(const char *path)
+{
+    unlink(path);
+    int fd = FCGX_OpenSocket(path, 1024);
+    if (fd < 0) {
+        log_error("cannot listen on %s: %s", path, strerror(errno));
+        return -1;
+    }
+    chmod(path, 0666);
+    return fd;
 }
 
 static int write_pid_file(const char *path)
@@ -140,20 +157,20 @@ int main(int argc, char **argv)
     app.cfg = &cfg;
     app.tpl = tpl;
     app.mq = runtime_mq_params(&cfg);
+    static char provider_origin[256];
+    if (alipay_url_origin(cfg.alipay_gateway, provider_origin, sizeof provider_origin) == 0)
+        app.provider_origin = provider_origin;
+    else
+        log_warn("alipay_gateway %s has no usable origin", cfg.alipay_gateway);
     declare_topology(&app.mq, &cfg);
 
     if (FCGX_Init() != 0) {
         log_error("FCGX_Init failed");
         goto out;
     }
-    unlink(cfg.fcgi_socket);
-    listen_fd = FCGX_OpenSocket(cfg.fcgi_socket, 1024);
-    if (listen_fd < 0) {
-        log_error("cannot listen on %s: %s", cfg.fcgi_socket, strerror(errno));
+    if ((listen_fd = open_socket(cfg.fcgi_socket)) < 0 ||
+        (notify_fd = open_socket(cfg.fcgi_notify_socket)) < 0)
         goto out;
-    }
-    /* nginx workers run as another user. */
-    chmod(cfg.fcgi_socket, 0666);
 
     /* Stop signals go to sigwait() in main only; SIGUSR2 interrupts workers. */
     sigset_t stop_set;
@@ -168,17 +185,20 @@ int main(int argc, char **argv)
     sigaction(SIGUSR2, &sa, NULL); /* no SA_RESTART: the read must fail with EINTR */
     signal(SIGPIPE, SIG_IGN);
 
-    threads = calloc((size_t)cfg.app_threads, sizeof *threads);
+    int nthreads = cfg.app_threads + cfg.notify_threads;
+    threads = calloc((size_t)nthreads, sizeof *threads);
     if (threads == NULL)
         goto out;
-    for (; started < cfg.app_threads; started++)
-        if (pthread_create(&threads[started], NULL, worker, NULL) != 0) {
+    for (; started < nthreads; started++)
+        if (pthread_create(&threads[started], NULL, worker,
+                           started < cfg.app_threads ? &listen_fd : &notify_fd) != 0) {
             log_error("cannot start worker thread %d", started);
             goto stop;
         }
     if (pid_path && write_pid_file(pid_path) != 0)
         log_warn("cannot write pid file %s", pid_path);
-    log_info("listening on %s with %d threads", cfg.fcgi_socket, cfg.app_threads);
+    log_info("listening on %s with %d threads, notifications on %s with %d", cfg.fcgi_socket,
+             cfg.app_threads, cfg.fcgi_notify_socket, cfg.notify_threads);
 
     int sig = 0;
     sigwait(&stop_set, &sig);
@@ -189,6 +209,7 @@ stop:
     atomic_store(&stopping, 1);
     FCGX_ShutdownPending();
     shutdown(listen_fd, SHUT_RDWR);
+    shutdown(notify_fd, SHUT_RDWR);
     for (int i = 0; i < started; i++) {
         /* Repeat the nudge until the thread leaves its blocking read. */
         struct timespec ts;
@@ -210,6 +231,10 @@ out:
     if (listen_fd >= 0) {
         close(listen_fd);
         unlink(cfg.fcgi_socket);
+    }
+    if (notify_fd >= 0) {
+        close(notify_fd);
+        unlink(cfg.fcgi_notify_socket);
     }
     if (pid_path && rc == 0)
         unlink(pid_path);

@@ -8,7 +8,9 @@
  *   order   cancels orders (order.cancel) and expires them (order.timeout)
  *   goods   gives stock back on order.cancel
  *   coupon  frees the coupon on order.cancel
- *   user    refunds the balance on order.cancel
+ *   user    refunds the balance on order.cancel, adds points on order.paid
+ *   pay     checks a provider notification against trade_pay, marks it paid
+ *   log     writes each order's history (trade_order_log)
  *   relay   not a queue: publishes what is left in the outbox (after a crash
  *           or while the broker was down), one pass every relay_interval_ms
  * Any number of each may run at once (competing consumers). */
@@ -27,7 +29,9 @@
 #include "goods_service.h"
 #include "log.h"
 #include "mq.h"
+#include "order_log.h"
 #include "order_saga.h"
+#include "pay_service.h"
 #include "order_service.h"
 #include "outbox.h"
 #include "runtime.h"
@@ -76,6 +80,8 @@ static const struct consumer {
     {"goods", QUEUE_GOODS, goods_on_event},
     {"coupon", QUEUE_COUPON, coupon_on_event},
     {"user", QUEUE_USER, user_on_event},
+    {"pay", "shop.pay", pay_on_event},
+    {"log", "shop.log", order_log_on_event},
     {"relay", NULL, NULL},
 };
 

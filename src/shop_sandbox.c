@@ -1095,9 +1095,17 @@ static void handle_gateway(struct ctx *c)
     json_object *biz = NULL, *t = NULL;
     struct page_pay pp;
     alipay_params_init(&ps);
-    const char *form = r->method == HTTP_POST ? buf_str(&r->body) : r->query;
-    size_t len = r->method == HTTP_POST ? r->body.len : strlen(r->query);
-    int prc = alipay_params_parse_form(form, len, &ps);
+    /* GET carries everything in the query; Alipay's SDKs POST a form whose
+     * action keeps the common parameters in the query: take both. */
+    int prc = alipay_params_parse_form(r->query, strlen(r->query), &ps);
+    if (prc == ALIPAY_OK && r->method == HTTP_POST) {
+        struct alipay_params body;
+        alipay_params_init(&body);
+        prc = alipay_params_parse_form(buf_str(&r->body), r->body.len, &body);
+        for (size_t i = 0; prc == ALIPAY_OK && i < body.n; i++)
+            prc = alipay_params_add(&ps, body.p[i].key, body.p[i].value);
+        alipay_params_free(&body);
+    }
     if (prc != ALIPAY_OK) {
         bad_request(c, "Malformed request", alipay_status_text(prc));
         goto out;

@@ -41,6 +41,10 @@ enum page {
     FORM_ORDER,
     PAGE_ORDERS,
     PAGE_ORDER,
+    API_PAYMENT_START,
+    FORM_PAY,
+    PAY_NOTIFY_ALIPAY,
+    PAGE_PAY_RETURN,
 };
 
 #define LOGIN ROUTE_LOGIN
@@ -69,6 +73,11 @@ static const struct route ROUTES[] = {
     {HTTP_POST, "/api/orders", API_ORDER_CREATE, API | LOGIN | CSRF},
     {HTTP_GET, "/api/orders", API_ORDERS, API | LOGIN},
     {HTTP_GET, "/api/orders/{id}", API_ORDER_GET, API | LOGIN},
+    {HTTP_POST, "/api/orders/{id}/payment", API_PAYMENT_START, API | LOGIN | CSRF},
+    {HTTP_POST, "/orders/{id}/pay", FORM_PAY, LOGIN | CSRF},
+    {HTTP_GET, "/pay/return", PAGE_PAY_RETURN, ROUTE_PAGE},
+    /* The provider's server calls this: no session, its signature instead. */
+    {HTTP_POST, "/pay/notify/alipay", PAY_NOTIFY_ALIPAY, ROUTE_PAGE},
     {HTTP_GET, "/healthz", API_HEALTHZ, API},
 };
 
@@ -280,6 +289,10 @@ static void dispatch(struct web_ctx *c)
     case FORM_ORDER: web_form_order(c); break;
     case PAGE_ORDERS: web_page_orders(c); break;
     case PAGE_ORDER: web_page_order(c); break;
+    case API_PAYMENT_START: web_api_payment_start(c); break;
+    case FORM_PAY: web_form_pay(c); break;
+    case PAY_NOTIFY_ALIPAY: web_pay_notify_alipay(c); break;
+    case PAGE_PAY_RETURN: web_page_pay_return(c); break;
     default: abort(); /* a route names a handler that does not exist: a bug */
     }
 }
@@ -307,6 +320,7 @@ void web_handle(const struct web_app *app, FCGX_Request *fr)
         goto send;
     }
     c.res.no_body = c.req.method == HTTP_HEAD;
+    c.res.form_action = app->provider_origin;
     switch (router_match(ROUTES, sizeof ROUTES / sizeof ROUTES[0], c.req.method, c.req.path,
                          &c.route, c.ids, &c.nids)) {
     case ROUTER_FOUND:

@@ -15,6 +15,9 @@ struct web_app {
     const struct shop_config *cfg;
     const struct templates *tpl;
     struct mq_params mq; /* for the per-thread broker connection */
+    /* The payment provider's origin: the pay button's form posts to us and
+     * is redirected there, so every page's CSP allows it as form-action. */
+    const char *provider_origin;
 };
 
 /* Handle one accepted request completely (the caller then calls

@@ -90,8 +90,14 @@ void web_api_coupons(struct web_ctx *c);   /* GET /api/coupons */
 void web_api_order_create(struct web_ctx *c); /* POST /api/orders */
 void web_api_orders(struct web_ctx *c);       /* GET /api/orders */
 void web_api_order_get(struct web_ctx *c);    /* GET /api/orders/{id} */
-void web_form_order(struct web_ctx *c);       /* POST /orders (the goods page's form) */
+void web_form_order(struct web_ctx *c);       /* POST /orders (the goods page's form; in web_goods.c) */
 void web_page_orders(struct web_ctx *c);      /* GET /orders */
 void web_page_order(struct web_ctx *c);       /* GET /orders/{id} */
+
+/* Handlers (web_pay.c) */
+void web_api_payment_start(struct web_ctx *c); /* POST /api/orders/{id}/payment */
+void web_form_pay(struct web_ctx *c);          /* POST /orders/{id}/pay (the pay button) */
+void web_pay_notify_alipay(struct web_ctx *c); /* POST /pay/notify/alipay (the provider) */
+void web_page_pay_return(struct web_ctx *c);   /* GET /pay/return (the buyer back from paying) */
 
 #endif

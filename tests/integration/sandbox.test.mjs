@@ -292,6 +292,16 @@ test('the cashier shows merchant, subject and amount of a correctly signed reque
   assert.ok(!html.includes('<b>&</b>'), 'no markup from the subject');
   assert.match(html, /<form method="post" action="\/pay">/);
   assert.match(html, /<form method="post" action="\/cancel">/);
+  // As Alipay's SDKs POST it: common parameters in the query, biz_content in the body.
+  const u = new URL(gatewayUrl(newOrder({ amount: '0.01' })));
+  const biz = u.searchParams.get('biz_content');
+  u.searchParams.delete('biz_content');
+  const posted = await fetch(u, { method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ biz_content: biz }).toString() });
+  const postedHtml = await posted.text();
+  assert.equal(posted.status, 200, postedHtml);
+  assert.ok(postedHtml.includes('0.01'));
   const css = await fetch(`http://127.0.0.1:${port}/style.css`);
   assert.equal(css.status, 200);
   assert.match(css.headers.get('content-type'), /^text\/css/);

@@ -539,6 +539,41 @@ static void test_timestamp(void)
     CU_ASSERT_STRING_EQUAL(ts, "2026-11-25 16:40:00");
 }
 
+static void test_url_origin(void)
+{
+    static const struct {
+        const char *url, *origin;
+    } ok[] = {
+        {"http://127.0.0.1:8081/gateway.do", "http://127.0.0.1:8081"},
+        {"https://openapi.alipay.com/gateway.do?charset=utf-8", "https://openapi.alipay.com"},
+        {"http://localhost", "http://localhost"},
+        {"http://[::1]:8081/x", "http://[::1]:8081"},
+        {"http://shop.example:80?x", "http://shop.example:80"},
+    };
+    static const char *const bad[] = {
+        "ftp://x/",
+        "http://",
+        "http:///x",
+        "http://a b/",
+        "http://x:/",
+        "http://x:123456/",
+        "http://x\r\nSet-Cookie: a=b",
+        "javascript:alert(1)",
+        "http://[]/",
+        "http://x@y/",
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        CU_ASSERT_EQUAL(alipay_url_origin(ok[i].url, out, sizeof out), 0);
+        CU_ASSERT_STRING_EQUAL(out, ok[i].origin);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL(alipay_url_origin(bad[i], out, sizeof out), -1);
+        CU_ASSERT_STRING_EQUAL(out, "");
+    }
+    CU_ASSERT_EQUAL(alipay_url_origin("http://127.0.0.1:8081/", out, 10), -1);
+}
+
 /* One key, many threads: every verification must come out right. */
 struct verify_job {
     const struct alipay_params *ps;
@@ -584,6 +619,7 @@ static const struct test_case TESTS[] = {
     {"page-pay URL", test_page_pay_url},
     {"key loading", test_load_keys},
     {"timestamps", test_timestamp},
+    {"URL origin", test_url_origin},
     {"threads share one key", test_threads_share_a_key},
     {NULL, NULL},
 };

@@ -169,6 +169,17 @@ static void test_response_headers(void)
                            "SHOP_GOODS_NO_EXIST");
     CU_ASSERT_STRING_NOT_EQUAL(json_object_get_string(json_object_object_get(o, "message")), "");
     json_object_put(o);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "form-action 'self'\r\n"));
+    /* An extra form-action origin, and a malformed one refused */
+    buf_reset(&out);
+    res.form_action = "http://127.0.0.1:8081";
+    CU_ASSERT_EQUAL(http_response_serialize(&res, &out), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "form-action 'self' http://127.0.0.1:8081\r\n"));
+    buf_reset(&out);
+    res.form_action = "http://x; script-src *";
+    CU_ASSERT_EQUAL(http_response_serialize(&res, &out), 0);
+    CU_ASSERT_PTR_NULL(strstr(buf_str(&out), "script-src *"));
+    res.form_action = NULL;
     /* HEAD: the same headers, no body */
     buf_reset(&out);
     res.no_body = 1;
