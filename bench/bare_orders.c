@@ -150,13 +150,24 @@ static const char SQL_ORDER_GET[] =
     "coupon_paid, money_paid, pay_amount, add_time, confirm_time, pay_time "
     "FROM trade_order WHERE order_id = ?";
 
-enum { ST_GOODS_GET, ST_USER_GET, ST_PREORDER, ST_TOMBSTONE, ST_REDUCE, ST_GOODS_LOG,
-       ST_MONEY, ST_MONEY_LOG, ST_CONFIRM, ST_OUTBOX_ADD, ST_OUTBOX_SENT, ST_ORDER_GET,
-       ST_COUNT };
+enum {
+    ST_GOODS_GET,
+    ST_USER_GET,
+    ST_PREORDER,
+    ST_TOMBSTONE,
+    ST_REDUCE,
+    ST_GOODS_LOG,
+    ST_MONEY,
+    ST_MONEY_LOG,
+    ST_CONFIRM,
+    ST_OUTBOX_ADD,
+    ST_OUTBOX_SENT,
+    ST_ORDER_GET,
+    ST_COUNT
+};
 static const char *const SQL[ST_COUNT] = {
-    SQL_GOODS_GET, SQL_USER_GET,   SQL_PREORDER,   SQL_TOMBSTONE,  SQL_REDUCE,
-    SQL_GOODS_LOG, SQL_MONEY,      SQL_MONEY_LOG,  SQL_CONFIRM,    SQL_OUTBOX_ADD,
-    SQL_OUTBOX_SENT, SQL_ORDER_GET};
+    SQL_GOODS_GET, SQL_USER_GET,  SQL_PREORDER, SQL_TOMBSTONE,  SQL_REDUCE,      SQL_GOODS_LOG,
+    SQL_MONEY,     SQL_MONEY_LOG, SQL_CONFIRM,  SQL_OUTBOX_ADD, SQL_OUTBOX_SENT, SQL_ORDER_GET};
 
 struct worker {
     pthread_t thread;
@@ -177,8 +188,14 @@ struct param {
     const char *s;
     unsigned long len;
 };
-#define PI(v) {P_I64, (v), NULL, 0}
-#define PS(v) {P_STR, 0, (v), (unsigned long)strlen(v)}
+#define PI(v)                                                                                      \
+    {                                                                                              \
+        P_I64, (v), NULL, 0                                                                        \
+    }
+#define PS(v)                                                                                      \
+    {                                                                                              \
+        P_STR, 0, (v), (unsigned long)strlen(v)                                                    \
+    }
 
 static void money_str(int64_t cents, char out[32])
 {
@@ -315,8 +332,8 @@ static int place_order(struct worker *w, uint64_t n)
             return -1;
     }
     /* 2. the pre-order, with its timeout in the outbox */
-    struct param pre[] = {PI(order_id),     PI(user_id),  PS("1 Bench Street, Testville"),
-                          PS("Bench Buyer"), PI(g->id),    PI(number),
+    struct param pre[] = {PI(order_id),      PI(user_id), PS("1 Bench Street, Testville"),
+                          PS("Bench Buyer"), PI(g->id),   PI(number),
                           PS(price),         PS(gamount), PS(ship),
                           PS(oamount),       PS(paid),    PS(pay)};
     if (opt.minimal) {

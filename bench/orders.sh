@@ -87,7 +87,7 @@ die() {
 for v in SECONDS_EACH CONNECTIONS WRK_THREADS N_USERS N_GOODS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
-[ "$N_USERS" -le 99999 ] && [ "$N_GOODS" -le 99999 ] || die "at most 99999 bench users and goods"
+if [ "$N_USERS" -gt 99999 ] || [ "$N_GOODS" -gt 99999 ]; then die "at most 99999 bench users and goods"; fi
 [ "$WRK_THREADS" -le "$CONNECTIONS" ] || WRK_THREADS=$CONNECTIONS
 case $BARE_MODE in
 saga) BARE_MODES=(saga) ;;

@@ -1,8 +1,198 @@
+/* order_log: trade_order_log and the log consumer. */
 #include "order_log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer_log.h"
+#include "events.h"
+#include "goods_service.h" /* db_time_to_iso */
+#include "log.h"
+#include "money.h"
+#include "snowflake.h"
+
+static const char SQL_INSERT[] =
+    "INSERT INTO trade_order_log (log_id, order_id, event, detail, created_at) "
+    "VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3))";
+static const char SQL_LIST[] = "SELECT log_id, order_id, event, detail, created_at "
+                               "FROM trade_order_log WHERE order_id = ? "
+                               "ORDER BY created_at, log_id LIMIT ?";
+
+/* The length of s cut to at most max bytes without splitting a UTF-8
+ * character. */
+static size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event,
+                                const char *detail)
+{
+    if (db == NULL)
+        return DB_GONE;
+    struct db_val p[] = {DB_I64(snowflake_next(&shop_ids)), DB_I64(order_id), DB_TEXT(event),
+                         DB_TEXTN(detail, utf8_cut(detail, ORDER_LOG_DETAIL_MAX))};
+    return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
+}
+
+enum shop_code order_log_list(db_conn *db, int64_t order_id, struct order_log_entry **out,
+                              size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    db_result *r = NULL;
+    struct db_val p[] = {DB_I64(order_id), DB_I64(ORDER_LOG_LIST_MAX)};
+    enum db_status st = db_query(db, SQL_LIST, p, 2, ORDER_LOG_LIST_MAX, &r);
+    if (st != DB_OK)
+        return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
+    size_t rows = db_result_rows(r);
+    struct order_log_entry *list = calloc(rows ? rows : 1, sizeof *list);
+    if (list == NULL) {
+        db_result_free(r);
+        return SHOP_INTERNAL_ERROR;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        const char *ev = db_result_get(r, i, 2), *detail = db_result_get(r, i, 3);
+        list[i].log_id = db_result_i64(r, i, 0, 0);
+        list[i].order_id = db_result_i64(r, i, 1, 0);
+        snprintf(list[i].event, sizeof list[i].event, "%s", ev ? ev : "");
+        snprintf(list[i].detail, sizeof list[i].detail, "%s", detail ? detail : "");
+        db_time_to_iso(db_result_get(r, i, 4), list[i].created_at, sizeof list[i].created_at);
+    }
+    db_result_free(r);
+    *out = list;
+    *n = rows;
+    return SHOP_SUCCESS;
+}
+
+/* The message of a SHOP_ code given by name, or NULL. */
+static const char *code_message(const char *name)
+{
+    for (int c = 0; c < SHOP_CODE_COUNT; c++)
+        if (strcmp(shop_code_name((enum shop_code)c), name) == 0)
+            return shop_code_message((enum shop_code)c);
+    return NULL;
+}
+
+int order_log_describe(const char *routing_key, const char *body, size_t len, int64_t *order_id,
+                       char *out, size_t outsz)
+{
+    char a[MONEY_STR_MAX], b[MONEY_STR_MAX];
+    *order_id = 0;
+    out[0] = '\0';
+    if (strcmp(routing_key, EV_ORDER_CANCEL) == 0) {
+        struct cancel_event ev;
+        if (event_cancel_parse(body, len, &ev) != 0)
+            return -1;
+        *order_id = ev.order_id;
+        if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_INVALID)) == 0) {
+            snprintf(out, outsz, "Cancelled: not confirmed or not paid in time. Stock, coupon "
+                                 "and balance are given back.");
+        } else {
+            const char *why = code_message(ev.reason);
+            snprintf(out, outsz, "Cancelled (%s%s%s). Stock, coupon and balance are given back.",
+                     ev.reason[0] ? ev.reason : "no reason given", why ? ": " : "",
+                     why ? why : "");
+        }
+        return 1;
+    }
+    if (strcmp(routing_key, EV_PAY_NOTIFY) == 0) {
+        struct pay_notify_event ev;
+        if (event_pay_notify_parse(body, len, &ev) != 0)
+            return -1;
+        *order_id = ev.order_id;
+        snprintf(out, outsz, "The payment provider reported a payment of %s (trade %s).",
+                 money_format(ev.total_amount, a), ev.trade_no);
+        return 1;
+    }
+    if (strcmp(routing_key, EV_ORDER_PAID) == 0 || strcmp(routing_key, EV_ORDER_REFUND) == 0) {
+        struct paid_event ev;
+        if (event_paid_parse(body, len, &ev) != 0)
+            return -1;
+        *order_id = ev.order_id;
+        if (strcmp(routing_key, EV_ORDER_PAID) == 0)
+            snprintf(out, outsz, "Payment of %s received (trade %s).",
+                     money_format(ev.pay_amount, a), ev.trade_no);
+        else
+            snprintf(out, outsz,
+                     "The payment of %s arrived after the order was cancelled: marked for "
+                     "refund.",
+                     money_format(ev.pay_amount, a));
+        return 1;
+    }
+    if (strcmp(routing_key, EV_PAY_MISMATCH) == 0) {
+        struct pay_mismatch_event ev;
+        if (event_pay_mismatch_parse(body, len, &ev) != 0)
+            return -1;
+        *order_id = ev.order_id;
+        if (strcmp(ev.reason, "amount") == 0)
+            snprintf(out, outsz,
+                     "A payment of %s (trade %s) does not match the amount due %s; it was not "
+                     "applied and an operator checks it.",
+                     money_format(ev.notify_amount, a), ev.trade_no,
+                     ev.expected_amount >= 0 ? money_format(ev.expected_amount, b) : "?");
+        else if (strcmp(ev.reason, "duplicate") == 0)
+            snprintf(out, outsz,
+                     "A second payment of %s (trade %s) arrived for this paid order; an operator "
+                     "refunds it.",
+                     money_format(ev.notify_amount, a), ev.trade_no);
+        else
+            snprintf(out, outsz,
+                     "A payment of %s (trade %s) arrived without a payment started here; an "
+                     "operator checks it.",
+                     money_format(ev.notify_amount, a), ev.trade_no);
+        return 1;
+    }
+    return 0; /* order.timeout (its cancel is logged), and anything new */
+}
 
 enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)
 {
-    (void)m;
     (void)ud;
+    char detail[ORDER_LOG_DETAIL_MAX * 2], key[24];
+    int64_t order_id = 0;
+    int d = order_log_describe(m->routing_key, m->body, m->body_len, &order_id, detail,
+                               sizeof detail);
+    if (d < 0) {
+        log_error("log: malformed %s %s: parked", m->routing_key, m->message_id);
+        return MQ_REJECT;
+    }
+    if (d == 0)
+        return MQ_ACK;
+    db_conn *db = db_for(DB_ORDER);
+    if (db == NULL)
+        return MQ_RETRY;
+    snprintf(key, sizeof key, "%" PRId64, order_id);
+    if (db_begin(db) != DB_OK)
+        return MQ_RETRY;
+    enum db_status st =
+        consumer_log_insert(db, GROUP_LOG, m->routing_key, key, m->message_id, m->body, m->body_len);
+    if (st == DB_DUPLICATE) {
+        db_rollback(db);
+        log_info("log: %s of order %s logged before: no-op", m->routing_key, key);
+        return MQ_ACK;
+    }
+    if (st == DB_OK) {
+        st = order_log_add_tx(db, order_id, m->routing_key, detail);
+        if (st == DB_DUPLICATE) /* the row is there (written before the consumer log) */
+            st = DB_OK;
+    }
+    if (st != DB_OK || (st = db_commit(db)) != DB_OK) {
+        db_rollback(db);
+        log_warn("log: %s of order %s failed (%s); retrying later", m->routing_key, key,
+                 db_error(db));
+        return MQ_RETRY;
+    }
+    log_info("log: order %s: %s", key, detail);
     return MQ_ACK;
 }

@@ -1,9 +1,55 @@
-/* order_log: the order's history (trade_order_log). */
+/* order_log: the log service owns trade_order_log, the order's history (the
+ * timeline of the order page), in the order service's database. Its consumer
+ * (`shop-consumer log`, queue QUEUE_LOG, bound to "order.#" and "pay.#")
+ * writes one row per (order, event) with a line for the buyer, each at most
+ * once. */
 #ifndef SHOP_ORDER_LOG_H
 #define SHOP_ORDER_LOG_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "errors.h"
 #include "mq.h"
 
+#define ORDER_LOG_EVENT_MAX  64
+#define ORDER_LOG_DETAIL_MAX 255 /* characters (VARCHAR(255), utf8mb4) */
+#define ORDER_LOG_LIST_MAX   64  /* rows one order shows at most */
+
+struct order_log_entry {
+    int64_t log_id;
+    int64_t order_id;
+    char event[ORDER_LOG_EVENT_MAX + 1];       /* the routing key, "order.paid" */
+    char detail[ORDER_LOG_DETAIL_MAX * 4 + 1]; /* "Payment of 88.00 received (trade …)" */
+    char created_at[32];                       /* ISO 8601 UTC */
+};
+
+/* Inside the caller's transaction (or alone): one row for (order_id, event)
+ * with a new snowflake log_id and the time now. DB_OK; DB_DUPLICATE when the
+ * order has this event already; another db_status on failure. detail is cut
+ * to ORDER_LOG_DETAIL_MAX bytes at a character boundary. */
+enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event,
+                                const char *detail);
+
+/* The order's history, oldest first (at most ORDER_LOG_LIST_MAX rows).
+ * *out is calloc'd (the caller frees it, also when *n is 0). SHOP_SUCCESS,
+ * SHOP_DB_UNAVAILABLE or SHOP_INTERNAL_ERROR (then *out is NULL). */
+enum shop_code order_log_list(db_conn *db, int64_t order_id, struct order_log_entry **out,
+                              size_t *n);
+
+/* The line of an event for the buyer into out (outsz bytes), from the routing
+ * key and the body; *order_id is the order it belongs to. 1 when the event
+ * belongs in the history, 0 when it does not (order.timeout: only its cancel
+ * does), -1 when the body is not that event. */
+int order_log_describe(const char *routing_key, const char *body, size_t len, int64_t *order_id,
+                       char *out, size_t outsz);
+
+/* The log consumer, an mq_handler (ud unused): for an event that belongs in
+ * the history, in one transaction on db_for(DB_ORDER), the consumer-log row
+ * ("log", routing key, order id) and order_log_add_tx; a repeat is acked
+ * without effect; a body that is not its event is MQ_REJECT; a database
+ * failure MQ_RETRY. Other events are acked. */
 enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud);
 
 #endif

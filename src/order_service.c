@@ -392,6 +392,8 @@ static enum mq_verdict on_timeout(const struct mq_message *m, mq_conn *pub)
     return v;
 }
 
+static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub);
+
 enum mq_verdict order_on_event(const struct mq_message *m, void *ud)
 {
     const struct order_consumer_ctx *ctx = ud;
@@ -399,6 +401,137 @@ enum mq_verdict order_on_event(const struct mq_message *m, void *ud)
         return on_cancel(m);
     if (strcmp(m->routing_key, EV_ORDER_TIMEOUT) == 0)
         return on_timeout(m, ctx != NULL ? ctx->pub : NULL);
+    if (strcmp(m->routing_key, EV_ORDER_PAID) == 0)
+        return on_paid(m, ctx != NULL ? ctx->pub : NULL);
     log_warn("order: unexpected routing key '%s' (%s): ignored", m->routing_key, m->message_id);
     return MQ_ACK;
+}
+
+/* -------------------------------------------------------------- paying */
+
+static const char SQL_GET_FOR_PAY[] =
+    "SELECT " ORDER_COLUMNS " FROM trade_order WHERE order_id = ? AND user_id = ? FOR UPDATE";
+static const char SQL_SET_PAYING[] = "UPDATE trade_order SET pay_status = 1 "
+                                     "WHERE order_id = ? AND order_status = 1 AND pay_status = 0";
+static const char SQL_LOCK_STATUS[] =
+    "SELECT order_status, pay_status FROM trade_order WHERE order_id = ? FOR UPDATE";
+static const char SQL_SET_PAID[] =
+    "UPDATE trade_order SET pay_status = 2, pay_time = COALESCE(?, UTC_TIMESTAMP(3)) "
+    "WHERE order_id = ? AND order_status = 1 AND pay_status <> 2";
+static const char SQL_SET_REFUND[] =
+    "UPDATE trade_order SET order_status = 4, pay_status = 2, "
+    "pay_time = COALESCE(?, UTC_TIMESTAMP(3)) WHERE order_id = ? AND order_status IN (0, 2, 3)";
+
+enum shop_code order_pay_begin_tx(db_conn *db, int64_t user_id, int64_t order_id,
+                                  struct order *out)
+{
+    struct db_val p[] = {DB_I64(order_id), DB_I64(user_id)};
+    enum shop_code rc = get_one(db, SQL_GET_FOR_PAY, p, 2, out);
+    if (rc != SHOP_SUCCESS)
+        return rc;
+    if (out->pay_status == PAY_PAID)
+        return SHOP_PAYMENT_IS_PAID;
+    if (out->order_status != ORDER_CONFIRMED || out->pay_amount <= 0)
+        return SHOP_ORDER_STATUS_UPDATE_FAIL;
+    if (out->pay_status == PAY_UNPAID) {
+        enum db_status st = db_exec(db, SQL_SET_PAYING, p, 1, NULL);
+        if (st != DB_OK)
+            return db_code(st);
+        out->pay_status = PAY_PAYING;
+    }
+    return SHOP_SUCCESS;
+}
+
+/* "2026-01-02T03:04:05Z" -> "2026-01-02 03:04:05" into out (20 bytes);
+ * 0, or -1 when iso is not that shape. */
+static int iso_to_db(const char *iso, char out[20])
+{
+    static const char shape[] = "0000-00-00T00:00:00Z";
+    if (strlen(iso) != sizeof shape - 1)
+        return -1;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == '0' ? (iso[i] < '0' || iso[i] > '9') : iso[i] != shape[i])
+            return -1;
+    snprintf(out, 20, "%.10s %.8s", iso, iso + 11);
+    return 0;
+}
+
+static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub)
+{
+    struct paid_event ev;
+    if (event_paid_parse(m->body, m->body_len, &ev) != 0) {
+        log_error("order: malformed order.paid %s: parked", m->message_id);
+        return MQ_REJECT;
+    }
+    db_conn *db = db_for(DB_ORDER);
+    if (db == NULL)
+        return MQ_RETRY;
+    char key[24], when[20], id[64];
+    struct buf body;
+    db_result *r = NULL;
+    int refund = 0;
+    buf_init(&body, 4096);
+    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    snprintf(id, sizeof id, EV_ORDER_REFUND ":%s", key);
+    struct db_val p[] = {iso_to_db(ev.paid_time, when) == 0 ? DB_TEXT(when) : DB_NULLV,
+                         DB_I64(ev.order_id)};
+    if (db_begin(db) != DB_OK)
+        goto retry_nodb;
+    enum db_status st = consumer_log_insert(db, GROUP_ORDER, EV_ORDER_PAID, key, m->message_id,
+                                            m->body, m->body_len);
+    if (st == DB_DUPLICATE) {
+        db_rollback(db);
+        buf_free(&body);
+        log_info("order: order.paid of %s handled before: no-op", key);
+        return MQ_ACK;
+    }
+    if (st != DB_OK || db_query(db, SQL_LOCK_STATUS, &p[1], 1, 1, &r) != DB_OK)
+        goto retry;
+    if (db_result_rows(r) == 0) {
+        /* The pay service only pays rows of existing orders: worth a look. */
+        log_error("order: order.paid for unknown order %s (trade %s): recorded, nothing changed",
+                  key, ev.trade_no);
+    } else {
+        int status = (int)db_result_i64(r, 0, 0, -1);
+        uint64_t affected = 0;
+        if (status == ORDER_CONFIRMED) {
+            if (db_exec(db, SQL_SET_PAID, p, 2, &affected) != DB_OK)
+                goto retry;
+        } else if (status == ORDER_UNCONFIRMED || status == ORDER_CANCELLED ||
+                   status == ORDER_INVALID) {
+            if (db_exec(db, SQL_SET_REFUND, p, 2, &affected) != DB_OK)
+                goto retry;
+            refund = affected > 0;
+            if (refund) {
+                if (event_paid_build(&ev, &body) != 0)
+                    goto retry;
+                st = outbox_add_tx(db, MQ_EXCHANGE, EV_ORDER_REFUND, id, key, buf_str(&body));
+                if (st != DB_OK && st != DB_DUPLICATE)
+                    goto retry;
+            }
+        }
+        if (affected == 0 && !refund)
+            log_info("order: %s paid (trade %s) but its status is %d/%d: nothing to change", key,
+                     ev.trade_no, status, (int)db_result_i64(r, 0, 1, -1));
+    }
+    db_result_free(r);
+    r = NULL;
+    if (db_commit(db) != DB_OK)
+        goto retry;
+    if (refund) {
+        log_warn("order: %s was paid (trade %s) after it was cancelled: marked for refund", key,
+                 ev.trade_no);
+        outbox_send(db, pub, MQ_EXCHANGE, EV_ORDER_REFUND, id, buf_str(&body));
+    } else {
+        log_info("order: %s paid (trade %s)", key, ev.trade_no);
+    }
+    buf_free(&body);
+    return MQ_ACK;
+retry:
+    db_result_free(r);
+    db_rollback(db);
+retry_nodb:
+    buf_free(&body);
+    log_warn("order: order.paid of %s failed (%s); retrying later", key, db_error(db));
+    return MQ_RETRY;
 }

@@ -98,6 +98,24 @@ struct order_consumer_ctx {
 };
 enum mq_verdict order_on_event(const struct mq_message *m, void *ud);
 
+/* Starting payment, inside the caller's transaction (the pay service's, which
+ * also writes trade_pay): lock the order of user_id, refuse unless it is
+ * confirmed, not paid and pay_amount > 0 (SHOP_ORDER_NOT_FOUND,
+ * SHOP_PAYMENT_IS_PAID, SHOP_ORDER_STATUS_UPDATE_FAIL), and set pay_status 1
+ * (paying) when it is 0. *out is the order as locked (pay_status already 1).
+ * SHOP_DB_UNAVAILABLE / SHOP_INTERNAL_ERROR on a database failure. */
+enum shop_code order_pay_begin_tx(db_conn *db, int64_t user_id, int64_t order_id,
+                                  struct order *out);
+
+/* order.paid (consumed by order_on_event too): in one transaction on
+ * db_for(DB_ORDER), the consumer-log row ("order", "order.paid", order id)
+ * first, then: a confirmed order gets pay_status 2 and pay_time (the
+ * provider's payment time); an order cancelled meanwhile (or never
+ * confirmed) keeps the payment (pay_status 2, pay_time) and becomes
+ * order_status 4 (refund), and an order.refund event (message id
+ * "order.refund:<id>") goes to the outbox in the same transaction and is
+ * published on ctx->pub after the commit. */
+
 struct json_object;
 /* The table's columns, ids as strings, money as "12.30", times ISO or null. */
 struct json_object *order_to_json(const struct order *o);

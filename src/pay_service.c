@@ -1,8 +1,504 @@
+/* pay_service: trade_pay, trade_pay_mismatch, the provider's keys, and the
+ * pay consumer. */
 #include "pay_service.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alipay.h"
+#include "consumer_log.h"
+#include "log.h"
+#include "money.h"
+#include "order_service.h"
+#include "outbox.h"
+#include "snowflake.h"
+
+/* A missing key file is looked for again after this many seconds. */
+#define KEY_RETRY_S 5
+/* The subject shown on the provider's cashier page. */
+#define PAY_SUBJECT "Shop order %" PRId64
+
+#define PROVIDER_ALIPAY "alipay"
+
+/* ---------------------------------------------------------------- keys */
+
+struct key_slot {
+    EVP_PKEY *key;
+    time_t tried;
+    const char *what;
+};
+
+static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct key_slot merchant_slot = {.what = "our private key (alipay_private_key)"};
+static struct key_slot provider_slot = {.what = "the provider's public key (alipay_public_key)"};
+
+static EVP_PKEY *slot_key(struct key_slot *s, const char *path, int private_key)
+{
+    pthread_mutex_lock(&key_mu);
+    EVP_PKEY *k = s->key;
+    time_t now = time(NULL);
+    if (k == NULL && (s->tried == 0 || now - s->tried >= KEY_RETRY_S)) {
+        char err[512];
+        s->tried = now;
+        k = private_key ? alipay_load_private_key(path, err, sizeof err)
+                        : alipay_load_public_key(path, err, sizeof err);
+        if (k != NULL) {
+            s->key = k;
+            log_info("pay: loaded %s from %s", s->what, path);
+        } else {
+            log_error("pay: cannot load %s: %s; paying does not work until it is there", s->what,
+                      err);
+        }
+    }
+    pthread_mutex_unlock(&key_mu);
+    return k;
+}
+
+EVP_PKEY *pay_merchant_key(const struct shop_config *cfg)
+{
+    return slot_key(&merchant_slot, cfg->alipay_private_key, 1);
+}
+
+EVP_PKEY *pay_provider_key(const struct shop_config *cfg)
+{
+    return slot_key(&provider_slot, cfg->alipay_public_key, 0);
+}
+
+/* ------------------------------------------------------- starting to pay */
+
+static const char SQL_PAY_GET[] =
+    "SELECT pay_id, pay_amount, is_paid FROM trade_pay WHERE order_id = ? FOR UPDATE";
+static const char SQL_PAY_INSERT[] =
+    "INSERT INTO trade_pay (pay_id, order_id, user_id, pay_amount, is_paid, provider, "
+    "create_time) VALUES (?, ?, ?, CAST(? AS DECIMAL(10,2)), 1, ?, UTC_TIMESTAMP(3))";
+
+static enum shop_code db_code(enum db_status st)
+{
+    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
+}
+
+/* Inside the transaction: the order's payment row, found or made. */
+static enum shop_code pay_row_tx(db_conn *db, const struct order *o, struct pay_started *out)
+{
+    db_result *r = NULL;
+    struct db_val id = DB_I64(o->order_id);
+    enum db_status st = db_query(db, SQL_PAY_GET, &id, 1, 1, &r);
+    if (st != DB_OK)
+        return db_code(st);
+    out->order_id = o->order_id;
+    out->pay_amount = o->pay_amount;
+    if (db_result_rows(r) > 0) {
+        out->pay_id = db_result_i64(r, 0, 0, 0);
+        int is_paid = (int)db_result_i64(r, 0, 2, 1);
+        db_result_free(r);
+        /* Paid at the provider, the order not updated yet. */
+        return is_paid == 2 ? SHOP_PAYMENT_IS_PAID : SHOP_SUCCESS;
+    }
+    db_result_free(r);
+    char amount[MONEY_STR_MAX];
+    out->pay_id = snowflake_next(&shop_ids);
+    struct db_val p[] = {DB_I64(out->pay_id), DB_I64(o->order_id), DB_I64(o->user_id),
+                         DB_TEXT(money_format(o->pay_amount, amount)), DB_TEXT(PROVIDER_ALIPAY)};
+    st = db_exec(db, SQL_PAY_INSERT, p, sizeof p / sizeof p[0], NULL);
+    return st == DB_OK ? SHOP_SUCCESS : db_code(st);
+}
+
+/* base + path without a doubled '/' into out; -1 when it does not fit. */
+static int join_url(const char *base, const char *path, char *out, size_t outsz)
+{
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    int w = snprintf(out, outsz, "%.*s%s", (int)n, base, path);
+    return w > 0 && (size_t)w < outsz ? 0 : -1;
+}
+
+enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t user_id,
+                         int64_t order_id, struct pay_started *out, struct buf *url)
+{
+    struct order o;
+    char notify_url[CONFIG_STR_MAX + 32], return_url[CONFIG_STR_MAX + 32], out_trade_no[24];
+    char subject[64];
+    memset(out, 0, sizeof *out);
+    buf_reset(url);
+    /* Without our key no URL can be signed: refuse before writing anything. */
+    EVP_PKEY *key = pay_merchant_key(cfg);
+    if (key == NULL)
+        return SHOP_PAYMENT_PAY_ERROR;
+    if (join_url(cfg->public_url, "/pay/notify/alipay", notify_url, sizeof notify_url) != 0 ||
+        join_url(cfg->public_url, "/pay/return", return_url, sizeof return_url) != 0) {
+        log_error("pay: public_url is too long");
+        return SHOP_PAYMENT_PAY_ERROR;
+    }
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_begin(db);
+    if (st != DB_OK)
+        return db_code(st);
+    enum shop_code rc = order_pay_begin_tx(db, user_id, order_id, &o);
+    if (rc == SHOP_SUCCESS)
+        rc = pay_row_tx(db, &o, out);
+    if (rc != SHOP_SUCCESS) {
+        db_rollback(db);
+        return rc;
+    }
+    st = db_commit(db);
+    if (st != DB_OK)
+        return st == DB_DEADLOCK ? SHOP_PAYMENT_PAY_ERROR : db_code(st);
+
+    snprintf(out_trade_no, sizeof out_trade_no, "%" PRId64, order_id);
+    snprintf(subject, sizeof subject, PAY_SUBJECT, order_id);
+    struct alipay_page_pay req = {
+        .gateway = cfg->alipay_gateway,
+        .app_id = cfg->alipay_app_id,
+        .notify_url = notify_url,
+        .return_url = return_url,
+        .out_trade_no = out_trade_no,
+        .subject = subject,
+        .total_cents = o.pay_amount,
+        .now = time(NULL),
+        .utc_offset_s = 0,
+    };
+    if (alipay_page_pay_url(key, &req, url) != 0) {
+        log_error("pay: cannot build the page-pay URL of order %s", out_trade_no);
+        buf_reset(url);
+        return SHOP_PAYMENT_PAY_ERROR;
+    }
+    char shown[MONEY_STR_MAX];
+    log_info("pay: order %s: payment %" PRId64 " of %s started", out_trade_no, out->pay_id,
+             money_format(o.pay_amount, shown));
+    return SHOP_SUCCESS;
+}
+
+/* ------------------------------------------------ checking a notification */
+
+/* 1..max printable ASCII characters without space. */
+static int token_ok(const char *s, size_t max)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return 0;
+    return 1;
+}
+
+/* A positive decimal int64 without sign or leading zero. */
+static int parse_id(const char *s, int64_t *out)
+{
+    if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 19)
+        return -1;
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    if (*end != '\0' || n <= 0)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* "YYYY-MM-DD HH:MM:SS" exactly. */
+static int provider_time_ok(const char *s)
+{
+    static const char shape[] = "0000-00-00 00:00:00";
+    if (strlen(s) != sizeof shape - 1)
+        return 0;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == '0' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return 0;
+    return 1;
+}
+
+enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const char *body,
+                                         size_t len, struct pay_notify_event *out, char *why,
+                                         size_t whysz)
+{
+    struct alipay_params ps;
+    enum pay_notify_verdict v = PAY_NOTIFY_MALFORMED;
+    memset(out, 0, sizeof *out);
+    alipay_params_init(&ps);
+    snprintf(why, whysz, "ok");
+
+    EVP_PKEY *pub = pay_provider_key(cfg);
+    if (pub == NULL) {
+        snprintf(why, whysz, "the provider's public key is not loaded");
+        v = PAY_NOTIFY_NO_KEY;
+        goto out;
+    }
+    int prc = alipay_params_parse_form(body, len, &ps);
+    if (prc != ALIPAY_OK) {
+        snprintf(why, whysz, "not a form: %s", alipay_status_text(prc));
+        goto out;
+    }
+    if (!alipay_verify(pub, &ps)) {
+        const char *st = alipay_params_get(&ps, "sign_type");
+        snprintf(why, whysz, "%s",
+                 alipay_params_get(&ps, "sign") == NULL ? "no sign"
+                 : st == NULL || strcmp(st, "RSA2") != 0 ? "sign_type is not RSA2"
+                                                         : "bad signature");
+        v = PAY_NOTIFY_REFUSED;
+        goto out;
+    }
+    const char *app_id = alipay_params_get(&ps, "app_id");
+    const char *seller_id = alipay_params_get(&ps, "seller_id");
+    if (app_id == NULL || strcmp(app_id, cfg->alipay_app_id) != 0) {
+        snprintf(why, whysz, "app_id %.64s is not ours", app_id ? app_id : "(none)");
+        v = PAY_NOTIFY_REFUSED;
+        goto out;
+    }
+    if (seller_id == NULL || strcmp(seller_id, cfg->alipay_seller_id) != 0) {
+        snprintf(why, whysz, "seller_id %.64s is not ours", seller_id ? seller_id : "(none)");
+        v = PAY_NOTIFY_REFUSED;
+        goto out;
+    }
+    const char *status = alipay_params_get(&ps, "trade_status");
+    const char *out_trade_no = alipay_params_get(&ps, "out_trade_no");
+    const char *trade_no = alipay_params_get(&ps, "trade_no");
+    const char *amount = alipay_params_get(&ps, "total_amount");
+    const char *gmt = alipay_params_get(&ps, "gmt_payment");
+    const char *notify_id = alipay_params_get(&ps, "notify_id");
+    if (!token_ok(status, sizeof out->trade_status - 1)) {
+        snprintf(why, whysz, "no trade_status");
+        goto out;
+    }
+    snprintf(out->trade_status, sizeof out->trade_status, "%s", status);
+    if (parse_id(out_trade_no, &out->order_id) != 0) {
+        snprintf(why, whysz, "out_trade_no %.64s is not one of our order ids",
+                 out_trade_no ? out_trade_no : "(none)");
+        goto out;
+    }
+    if (!token_ok(trade_no, EVENT_TRADE_NO_MAX)) {
+        snprintf(why, whysz, "no or bad trade_no");
+        goto out;
+    }
+    if (amount == NULL || money_parse_str(amount, MONEY_NON_NEGATIVE, &out->total_amount) != 0) {
+        snprintf(why, whysz, "bad total_amount");
+        goto out;
+    }
+    if (gmt != NULL && gmt[0] != '\0' && !provider_time_ok(gmt)) {
+        snprintf(why, whysz, "bad gmt_payment");
+        goto out;
+    }
+    if (notify_id != NULL && notify_id[0] != '\0' && !token_ok(notify_id, EVENT_NOTIFY_ID_MAX)) {
+        snprintf(why, whysz, "bad notify_id");
+        goto out;
+    }
+    snprintf(out->provider, sizeof out->provider, PROVIDER_ALIPAY);
+    snprintf(out->trade_no, sizeof out->trade_no, "%s", trade_no);
+    snprintf(out->gmt_payment, sizeof out->gmt_payment, "%s", gmt ? gmt : "");
+    snprintf(out->notify_id, sizeof out->notify_id, "%s", notify_id ? notify_id : "");
+    if (strcmp(status, "TRADE_SUCCESS") == 0 || strcmp(status, "TRADE_FINISHED") == 0) {
+        v = PAY_NOTIFY_PAID;
+    } else {
+        snprintf(why, whysz, "trade_status %s is not a payment", status);
+        v = PAY_NOTIFY_OTHER;
+    }
+out:
+    alipay_params_free(&ps);
+    return v;
+}
+
+void pay_notify_message_id(const struct pay_notify_event *ev, char out[128])
+{
+    snprintf(out, 128, EV_PAY_NOTIFY ":%" PRId64 ":%s", ev->order_id, ev->trade_no);
+}
+
+/* ------------------------------------------------------------ consumer */
+
+static const char SQL_PAY_LOCK[] = "SELECT pay_id, user_id, pay_amount, is_paid, trade_no "
+                                   "FROM trade_pay WHERE order_id = ? FOR UPDATE";
+static const char SQL_PAY_MARK[] =
+    "UPDATE trade_pay SET is_paid = 2, trade_no = ?, paid_time = COALESCE(?, UTC_TIMESTAMP(3)), "
+    "notify_time = UTC_TIMESTAMP(3) WHERE order_id = ? AND is_paid = 1";
+static const char SQL_MISMATCH[] =
+    "INSERT INTO trade_pay_mismatch (order_id, trade_no, reason, notify_amount, expected_amount, "
+    "notify_body, resolved, created_at) VALUES (?, ?, ?, CAST(? AS DECIMAL(10,2)), "
+    "CAST(? AS DECIMAL(10,2)), ?, 0, UTC_TIMESTAMP(3))";
+
+/* "2026-01-02 03:04:05" -> "2026-01-02T03:04:05Z"; "" -> now. */
+static void paid_iso(const char *gmt, char out[32])
+{
+    if (gmt[0] != '\0') {
+        snprintf(out, 32, "%.10sT%.8sZ", gmt, gmt + 11);
+        return;
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* What the transaction decided to publish after its commit. */
+struct pay_emit {
+    const char *routing_key; /* NULL: nothing */
+    char message_id[128];
+    struct buf body;
+};
+
+/* Inside the transaction: record a notification that is not applied. */
+static enum db_status mismatch_tx(db_conn *db, const struct mq_message *m,
+                                  const struct pay_notify_event *ev, const char *reason,
+                                  int64_t expected, struct pay_emit *emit)
+{
+    char got[MONEY_STR_MAX], want[MONEY_STR_MAX];
+    struct db_val p[] = {DB_I64(ev->order_id),
+                         DB_TEXT(ev->trade_no),
+                         DB_TEXT(reason),
+                         DB_TEXT(money_format(ev->total_amount, got)),
+                         expected >= 0 ? DB_TEXT(money_format(expected, want)) : DB_NULLV,
+                         DB_TEXTN(m->body, m->body_len)};
+    enum db_status st = db_exec(db, SQL_MISMATCH, p, sizeof p / sizeof p[0], NULL);
+    if (st != DB_OK && st != DB_DUPLICATE)
+        return st;
+    struct pay_mismatch_event me = {.order_id = ev->order_id,
+                                    .notify_amount = ev->total_amount,
+                                    .expected_amount = expected};
+    snprintf(me.trade_no, sizeof me.trade_no, "%s", ev->trade_no);
+    snprintf(me.reason, sizeof me.reason, "%s", reason);
+    snprintf(emit->message_id, sizeof emit->message_id, EV_PAY_MISMATCH ":%" PRId64 ":%s",
+             ev->order_id, ev->trade_no);
+    if (event_pay_mismatch_build(&me, &emit->body) != 0)
+        return DB_ERR;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, ev->order_id);
+    st = outbox_add_tx(db, MQ_EXCHANGE, EV_PAY_MISMATCH, emit->message_id, key,
+                       buf_str(&emit->body));
+    if (st != DB_OK && st != DB_DUPLICATE)
+        return st;
+    emit->routing_key = EV_PAY_MISMATCH;
+    log_warn("pay: order %" PRId64 " trade %s: NOT marked paid (%s): notified %s, expected %s; "
+             "see trade_pay_mismatch",
+             ev->order_id, ev->trade_no, reason, got, expected >= 0 ? want : "no payment row");
+    return DB_OK;
+}
+
+/* Inside the transaction: mark the row paid and put order.paid in the outbox. */
+static enum db_status mark_paid_tx(db_conn *db, const struct pay_notify_event *ev, int64_t pay_id,
+                                   int64_t user_id, int64_t amount, struct pay_emit *emit)
+{
+    char when[20];
+    int have_time = ev->gmt_payment[0] != '\0';
+    if (have_time)
+        snprintf(when, sizeof when, "%s", ev->gmt_payment);
+    struct db_val p[] = {DB_TEXT(ev->trade_no), have_time ? DB_TEXT(when) : DB_NULLV,
+                         DB_I64(ev->order_id)};
+    uint64_t n = 0;
+    enum db_status st = db_exec(db, SQL_PAY_MARK, p, 3, &n);
+    if (st != DB_OK)
+        return st;
+    if (n != 1) /* the row is locked and was unpaid: cannot happen */
+        return DB_ERR;
+    struct paid_event pe = {.order_id = ev->order_id,
+                            .user_id = user_id,
+                            .pay_id = pay_id,
+                            .pay_amount = amount};
+    snprintf(pe.trade_no, sizeof pe.trade_no, "%s", ev->trade_no);
+    paid_iso(ev->gmt_payment, pe.paid_time);
+    snprintf(emit->message_id, sizeof emit->message_id, EV_ORDER_PAID ":%" PRId64, ev->order_id);
+    if (event_paid_build(&pe, &emit->body) != 0)
+        return DB_ERR;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, ev->order_id);
+    st = outbox_add_tx(db, MQ_EXCHANGE, EV_ORDER_PAID, emit->message_id, key,
+                       buf_str(&emit->body));
+    if (st != DB_OK && st != DB_DUPLICATE)
+        return st;
+    emit->routing_key = EV_ORDER_PAID;
+    return DB_OK;
+}
+
+static enum mq_verdict on_notify(const struct mq_message *m, mq_conn *pub)
+{
+    struct pay_notify_event ev;
+    if (event_pay_notify_parse(m->body, m->body_len, &ev) != 0) {
+        log_error("pay: malformed pay.notify %s: parked", m->message_id);
+        return MQ_REJECT;
+    }
+    if (strcmp(ev.trade_status, "TRADE_SUCCESS") != 0 &&
+        strcmp(ev.trade_status, "TRADE_FINISHED") != 0) {
+        log_info("pay: pay.notify %s with trade_status %s: nothing to do", m->message_id,
+                 ev.trade_status);
+        return MQ_ACK;
+    }
+    db_conn *db = db_for(DB_ORDER);
+    if (db == NULL)
+        return MQ_RETRY;
+    char key[24 + EVENT_TRADE_NO_MAX + 2];
+    snprintf(key, sizeof key, "%" PRId64 ":%s", ev.order_id, ev.trade_no);
+    struct pay_emit emit = {.routing_key = NULL};
+    db_result *r = NULL;
+    buf_init(&emit.body, 4096);
+    if (db_begin(db) != DB_OK) {
+        buf_free(&emit.body);
+        return MQ_RETRY;
+    }
+    /* The log row first: a concurrent copy of the same notification waits
+     * on it and then finds it. */
+    enum db_status st =
+        consumer_log_insert(db, GROUP_PAY, EV_PAY_NOTIFY, key, m->message_id, m->body, m->body_len);
+    if (st == DB_DUPLICATE) {
+        db_rollback(db);
+        buf_free(&emit.body);
+        log_info("pay: notification %s handled before: no-op", key);
+        return MQ_ACK;
+    }
+    struct db_val id = DB_I64(ev.order_id);
+    if (st != DB_OK || (st = db_query(db, SQL_PAY_LOCK, &id, 1, 1, &r)) != DB_OK)
+        goto retry;
+    if (db_result_rows(r) == 0) {
+        st = mismatch_tx(db, m, &ev, "unknown", -1, &emit);
+    } else {
+        int64_t pay_id = db_result_i64(r, 0, 0, 0), user_id = db_result_i64(r, 0, 1, 0);
+        int64_t amount = -1;
+        const char *a = db_result_get(r, 0, 2);
+        int is_paid = (int)db_result_i64(r, 0, 3, 0);
+        const char *paid_by = db_result_get(r, 0, 4);
+        if (a == NULL || money_parse_str(a, MONEY_NON_NEGATIVE, &amount) != 0) {
+            log_error("pay: bad pay_amount of order %" PRId64, ev.order_id);
+            st = DB_ERR;
+        } else if (is_paid == 2) {
+            if (paid_by != NULL && strcmp(paid_by, ev.trade_no) == 0)
+                log_info("pay: order %" PRId64 " paid by trade %s already", ev.order_id,
+                         ev.trade_no);
+            else /* a second payment of the same order: the buyer pays twice */
+                st = mismatch_tx(db, m, &ev, "duplicate", amount, &emit);
+        } else if (amount != ev.total_amount) {
+            st = mismatch_tx(db, m, &ev, "amount", amount, &emit);
+        } else {
+            st = mark_paid_tx(db, &ev, pay_id, user_id, amount, &emit);
+        }
+    }
+    db_result_free(r);
+    r = NULL;
+    if (st != DB_OK || (st = db_commit(db)) != DB_OK)
+        goto retry;
+    if (emit.routing_key != NULL)
+        outbox_send(db, pub, MQ_EXCHANGE, emit.routing_key, emit.message_id, buf_str(&emit.body));
+    if (emit.routing_key != NULL && strcmp(emit.routing_key, EV_ORDER_PAID) == 0) {
+        char shown[MONEY_STR_MAX];
+        log_info("pay: order %" PRId64 " paid: %s (trade %s)", ev.order_id,
+                 money_format(ev.total_amount, shown), ev.trade_no);
+    }
+    buf_free(&emit.body);
+    return MQ_ACK;
+retry:
+    db_result_free(r);
+    db_rollback(db);
+    buf_free(&emit.body);
+    log_warn("pay: notification %s failed (%s); retrying later", key,
+             st == DB_DEADLOCK ? "deadlock" : db_error(db));
+    return MQ_RETRY;
+}
 
 enum mq_verdict pay_on_event(const struct mq_message *m, void *ud)
 {
-    (void)m;
-    (void)ud;
+    const struct order_consumer_ctx *ctx = ud;
+    if (strcmp(m->routing_key, EV_PAY_NOTIFY) == 0)
+        return on_notify(m, ctx != NULL ? ctx->pub : NULL);
+    log_warn("pay: unexpected routing key '%s' (%s): ignored", m->routing_key, m->message_id);
     return MQ_ACK;
 }

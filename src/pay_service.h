@@ -1,9 +1,90 @@
-/* pay_service: the pay service owns trade_pay. */
+/* pay_service: the pay service owns trade_pay and trade_pay_mismatch (in the
+ * order service's database, db_for(DB_ORDER), beside the outbox it writes).
+ *
+ *  - Starting payment (pay_start): one trade_pay row per order, created or
+ *    reused, the order set to paying, and the provider's signed cashier URL.
+ *  - Checking a provider notification (pay_notify_check): signature, app id,
+ *    seller and fields, before the web handler publishes it as pay.notify.
+ *  - The pay consumer (pay_on_event, `shop-consumer pay`, queue QUEUE_PAY):
+ *    applies pay.notify exactly once and emits order.paid.
+ *
+ * The provider protocol is Alipay's (RSA2, src/alipay.h); out_trade_no is
+ * the order id, so a notification maps straight to its order. */
 #ifndef SHOP_PAY_SERVICE_H
 #define SHOP_PAY_SERVICE_H
 
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "errors.h"
+#include "events.h"
 #include "mq.h"
 
+/* The two keys of the configuration (alipay_private_key: ours, signs
+ * requests; alipay_public_key: the provider's, verifies notifications),
+ * loaded from their PEM files on first use, once per process, from any
+ * thread. NULL while a file is missing or bad (logged as an error; tried
+ * again at most every few seconds). Owned by the module, valid until exit. */
+EVP_PKEY *pay_merchant_key(const struct shop_config *cfg);
+EVP_PKEY *pay_provider_key(const struct shop_config *cfg);
+
+/* The cashier URL of one payment needs at most this many bytes. */
+#define PAY_URL_MAX 16384
+
+struct pay_started {
+    int64_t pay_id;
+    int64_t order_id;
+    int64_t pay_amount; /* cents */
+};
+
+/* Start (or restart) paying order_id of user_id, in one transaction on db:
+ * order_pay_begin_tx (confirmed, unpaid, pay_amount > 0; pay_status 1), then
+ * the order's trade_pay row inserted (new snowflake pay_id, is_paid 1) or
+ * reused. Then the signed page-pay URL (gateway, app id and keys of cfg;
+ * return_url <public_url>/pay/return, notify_url
+ * <public_url>/pay/notify/alipay) into url (reset first; cap it at
+ * PAY_URL_MAX or more). SHOP_SUCCESS; SHOP_ORDER_NOT_FOUND,
+ * SHOP_PAYMENT_IS_PAID, SHOP_ORDER_STATUS_UPDATE_FAIL; SHOP_PAYMENT_PAY_ERROR
+ * when our key is missing or the URL cannot be built; SHOP_DB_UNAVAILABLE. */
+enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t user_id,
+                         int64_t order_id, struct pay_started *out, struct buf *url);
+
+/* What a provider notification is. */
+enum pay_notify_verdict {
+    PAY_NOTIFY_PAID = 0,      /* verified, trade_status TRADE_SUCCESS/FINISHED: publish */
+    PAY_NOTIFY_OTHER = 1,     /* verified, another trade_status: answer success, nothing else */
+    PAY_NOTIFY_REFUSED = -1,  /* signature, sign_type, app id or seller wrong: answer fail */
+    PAY_NOTIFY_MALFORMED = -2, /* not a form, or a field missing or malformed: answer fail */
+    PAY_NOTIFY_NO_KEY = -3,   /* the provider's key is not loaded: answer fail (retry) */
+};
+
+/* Check a notification (an application/x-www-form-urlencoded body of len
+ * bytes) with the provider key and the app id and seller id of cfg; on
+ * PAY_NOTIFY_PAID *out is the pay.notify event. A reason for the log goes
+ * into why (always set). Touches no database and no broker. */
+enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const char *body,
+                                         size_t len, struct pay_notify_event *out, char *why,
+                                         size_t whysz);
+
+/* The message id of a pay.notify: "pay.notify:<order_id>:<trade_no>"
+ * (at most 100 characters). */
+void pay_notify_message_id(const struct pay_notify_event *ev, char out[128]);
+
+/* The pay consumer, an mq_handler. ud: a struct order_consumer_ctx * (pub, a
+ * connection to publish on; NULL leaves order.paid to the relay).
+ * pay.notify: in one transaction on db_for(DB_ORDER), the consumer-log row
+ * ("pay", "pay.notify", "<order_id>:<trade_no>") first (a repeat is acked
+ * without effect), then trade_pay locked. When the amount matches and it is
+ * unpaid: is_paid 2, trade_no, paid_time (gmt_payment), conditional on
+ * is_paid 1, and order.paid (message id "order.paid:<order_id>") into the
+ * outbox, published after the commit. Otherwise (amount differs, paid by
+ * another trade, no payment row) nothing is marked paid: a
+ * trade_pay_mismatch row, a warning in the log and a pay.mismatch event
+ * (outbox) for the order's history. Other routing keys are acked. */
 enum mq_verdict pay_on_event(const struct mq_message *m, void *ud);
 
 #endif

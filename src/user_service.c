@@ -331,9 +331,15 @@ int user_money_refund_tx(db_conn *db, int64_t user_id, int64_t order_id)
 
 /* ---- the consumer ---------------------------------------------------------- */
 
+static enum mq_verdict on_points(const struct mq_message *m, int award);
+
 enum mq_verdict user_on_event(const struct mq_message *m, void *ud)
 {
     (void)ud;
+    if (strcmp(m->routing_key, EV_ORDER_PAID) == 0)
+        return on_points(m, 1);
+    if (strcmp(m->routing_key, EV_ORDER_REFUND) == 0)
+        return on_points(m, 0);
     if (strcmp(m->routing_key, EV_ORDER_CANCEL) != 0)
         return MQ_ACK;
     struct cancel_event ev;
@@ -379,5 +385,81 @@ enum mq_verdict user_on_event(const struct mq_message *m, void *ud)
 retry:
     db_rollback(db);
     log_warn("user: order.cancel for order %s failed (%s); retrying", key, db_error(db));
+    return MQ_RETRY;
+}
+
+/* ---- points ---------------------------------------------------------------- */
+
+static const char SQL_POINTS_ADD[] =
+    "UPDATE trade_user SET user_score = "
+    "LEAST(GREATEST(CAST(user_score AS SIGNED) + ?, 0), 2147483647) WHERE user_id = ?";
+
+int user_points_add_tx(db_conn *db, int64_t user_id, int64_t points)
+{
+    struct db_val p[] = {DB_I64(points), DB_I64(user_id)};
+    uint64_t n = 0;
+    enum db_status st = db_exec(db, SQL_POINTS_ADD, p, 2, &n);
+    if (st != DB_OK)
+        return (int)st;
+    return n > 0 ? 1 : 0;
+}
+
+/* order.paid (award 1) or order.refund (award 0). The refund's row is the
+ * tombstone a late order.paid finds; the paid row tells the refund that
+ * there are points to take back. */
+static enum mq_verdict on_points(const struct mq_message *m, int award)
+{
+    const char *tag = award ? EV_ORDER_PAID : EV_ORDER_REFUND;
+    const char *other = award ? EV_ORDER_REFUND : EV_ORDER_PAID;
+    struct paid_event ev;
+    if (event_paid_parse(m->body, m->body_len, &ev) != 0) {
+        log_warn("user: message %s is not an %s; parked", m->message_id, tag);
+        return MQ_REJECT;
+    }
+    db_conn *db = db_for(DB_USER);
+    if (db == NULL)
+        return MQ_RETRY;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    int64_t points = USER_POINTS_OF(ev.pay_amount);
+    if (db_begin(db) != DB_OK)
+        return MQ_RETRY;
+    enum db_status st =
+        consumer_log_insert(db, GROUP_USER, tag, key, m->message_id, m->body, m->body_len);
+    if (st == DB_DUPLICATE) {
+        db_rollback(db);
+        log_info("user: %s for order %s handled before; nothing to do", tag, key);
+        return MQ_ACK;
+    }
+    if (st != DB_OK)
+        goto retry;
+    int seen = consumer_log_exists(db, GROUP_USER, other, key);
+    if (seen < 0)
+        goto retry;
+    /* Award unless refunded already; take back only what was awarded. */
+    int apply = award ? !seen : seen;
+    int done = 0;
+    if (apply && points > 0) {
+        done = user_points_add_tx(db, ev.user_id, award ? points : -points);
+        if (done < 0)
+            goto retry;
+        if (done == 0)
+            log_warn("user: %s for order %s changed no score (user %" PRId64
+                     " unknown or at the bound); recorded",
+                     tag, key, ev.user_id);
+    }
+    if (db_commit(db) != DB_OK) {
+        log_warn("user: commit of %s for order %s failed; retrying", tag, key);
+        return MQ_RETRY;
+    }
+    if (done == 1)
+        log_info("user: %s %" PRId64 " points %s user %" PRId64 " for order %s",
+                 award ? "added" : "took back", points, award ? "to" : "from", ev.user_id, key);
+    else
+        log_info("user: %s for order %s: no points to %s", tag, key, award ? "add" : "take back");
+    return MQ_ACK;
+retry:
+    db_rollback(db);
+    log_warn("user: %s for order %s failed (%s); retrying", tag, key, db_error(db));
     return MQ_RETRY;
 }

@@ -65,7 +65,22 @@ enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id,
  * 0 nothing to reverse, or a negative enum db_status. */
 int user_money_refund_tx(db_conn *db, int64_t user_id, int64_t order_id);
 
+/* Points, inside the caller's transaction: user_score += points (negative
+ * takes points back; the score stays within 0..INT_MAX). Returns 1 changed,
+ * 0 nothing changed (no such user, or the score at its bound), or a
+ * negative enum db_status. */
+int user_points_add_tx(db_conn *db, int64_t user_id, int64_t points);
+
+/* 1 point per whole yuan (100 cents) of a payment. */
+#define USER_POINTS_OF(cents) ((cents) / 100)
+
 /* The user service's consumer (queue QUEUE_USER), an mq_handler; ud unused.
+ * "order.paid": in one transaction, the consumer-log row ("user",
+ * "order.paid", order_id) first, then USER_POINTS_OF(pay_amount) points,
+ * unless the order's order.refund was handled already. "order.refund" (a
+ * payment for an order cancelled meanwhile): the row ("user",
+ * "order.refund", order_id), then the points of that order.paid are taken
+ * back if they were given. Each at most once, in either order.
  * "order.cancel": in one transaction on db_for(DB_USER), the consumer-log row
  * ("user", "order.cancel", order_id) first, then user_money_refund_tx. A
  * redelivery (the row exists) is acked without effect; a body that is not

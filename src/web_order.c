@@ -11,6 +11,8 @@
 #include "goods_service.h"
 #include "log.h"
 #include "money.h"
+#include "events.h"
+#include "order_log.h"
 #include "order_saga.h"
 #include "order_service.h"
 #include "web_internal.h"
@@ -212,31 +214,44 @@ static json_object *order_view(const struct order *o, const char *goods_name)
                            json_object_new_boolean(o->order_status == ORDER_CONFIRMED &&
                                                    o->pay_status != PAY_PAID && o->pay_amount > 0));
     json_object_object_add(v, "is_paid", json_object_new_boolean(o->pay_status == PAY_PAID));
+    json_object_object_add(v, "is_refund",
+                           json_object_new_boolean(o->order_status == ORDER_REFUND));
     return v;
 }
 
-/* The order's history, oldest first, from the times it keeps. */
-static json_object *history(const struct order *o)
+static void history_add(json_object *arr, const char *what, const char *iso)
+{
+    json_object *e = json_object_new_object();
+    add_str(e, "what", what);
+    add_time(e, "time", iso);
+    json_object_array_add(arr, e);
+}
+
+static int logged(const struct order_log_entry *log, size_t n, const char *event)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(log[i].event, event) == 0)
+            return 1;
+    return 0;
+}
+
+/* The order's history, oldest first: placed and confirmed from the times the
+ * order keeps, then what the log service wrote (trade_order_log), then what
+ * the order's state shows but the log does not have (yet). */
+static json_object *history(const struct order *o, const struct order_log_entry *log, size_t n)
 {
     json_object *arr = json_object_new_array();
-    struct {
-        const char *what, *iso;
-        int show;
-    } steps[] = {
-        {"Placed", o->add_time, 1},
-        {"Confirmed", o->confirm_time, o->confirm_time[0] != '\0'},
-        {"Paid", o->pay_time, o->pay_time[0] != '\0'},
-        {"Cancelled; stock, coupon and balance given back", "", o->order_status == ORDER_CANCELLED},
-        {"Marked for refund", "", o->order_status == ORDER_REFUND},
-    };
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        if (!steps[i].show)
-            continue;
-        json_object *e = json_object_new_object();
-        add_str(e, "what", steps[i].what);
-        add_time(e, "time", steps[i].iso);
-        json_object_array_add(arr, e);
-    }
+    history_add(arr, "Placed", o->add_time);
+    if (o->confirm_time[0] != '\0')
+        history_add(arr, "Confirmed", o->confirm_time);
+    for (size_t i = 0; i < n; i++)
+        history_add(arr, log[i].detail, log[i].created_at);
+    if (o->pay_time[0] != '\0' && !logged(log, n, EV_ORDER_PAID))
+        history_add(arr, "Paid", o->pay_time);
+    if (o->order_status == ORDER_CANCELLED && !logged(log, n, EV_ORDER_CANCEL))
+        history_add(arr, "Cancelled; stock, coupon and balance given back", "");
+    if (o->order_status == ORDER_REFUND && !logged(log, n, EV_ORDER_REFUND))
+        history_add(arr, "Marked for refund", "");
     return arr;
 }
 
@@ -283,8 +298,14 @@ void web_page_order(struct web_ctx *c)
         return;
     }
     int have_goods = goods_get(db_for(DB_GOODS), o.goods_id, &g) == SHOP_SUCCESS;
+    struct order_log_entry *log = NULL;
+    size_t nlog = 0;
+    /* The history only: the page still shows the order without it. */
+    if (order_log_list(db_for(DB_ORDER), o.order_id, &log, &nlog) != SHOP_SUCCESS)
+        log_warn("order page: history of %" PRId64 " not available", o.order_id);
     json_object *v = order_view(&o, have_goods ? g.goods_name : NULL);
-    json_object_object_add(v, "history", history(&o));
+    json_object_object_add(v, "history", history(&o, log, nlog));
+    free(log);
     json_object *d = json_object_new_object();
     json_object_object_add(d, "order", v);
     web_render_page(c, 200, "order", d);
