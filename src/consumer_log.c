@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "log.h"
+
 /* What a row keeps of a message body. */
 #define CONSUMER_LOG_BODY_MAX 4096
 
@@ -34,4 +36,47 @@ int consumer_log_exists(db_conn *db, const char *group, const char *tag, const c
     int found = db_result_rows(r) > 0;
     db_result_free(r);
     return found;
+}
+
+enum consumer_outcome consumer_apply_once(db_conn *db, const char *group, const char *key,
+                                          const struct mq_message *m, consumer_effect effect,
+                                          void *ctx, int *result)
+{
+    *result = 0;
+    enum db_status st = db == NULL ? DB_GONE : db_begin(db);
+    if (st != DB_OK)
+        goto failed;
+    /* The log row first: it dedupes redeliveries, and it is the tombstone a
+     * late forward step of the same order waits for (its locking read) and
+     * then obeys. */
+    st = consumer_log_insert(db, group, m->routing_key, key, m->message_id, m->body, m->body_len);
+    if (st == DB_DUPLICATE) {
+        db_rollback(db);
+        log_info("%s: %s of order %s handled before (message %s): nothing to do", group,
+                 m->routing_key, key, m->message_id);
+        return CONSUMER_SEEN_BEFORE;
+    }
+    if (st != DB_OK)
+        goto rollback;
+    int r = effect(db, ctx);
+    if (r < 0) {
+        st = (enum db_status)r;
+        goto rollback;
+    }
+    st = db_commit(db);
+    if (st != DB_OK)
+        goto failed;
+    *result = r;
+    return CONSUMER_APPLIED;
+rollback:
+    db_rollback(db);
+failed:
+    log_warn("%s: %s of order %s failed (db status %d): retry later", group, m->routing_key, key,
+             (int)st);
+    return CONSUMER_FAILED;
+}
+
+enum mq_verdict consumer_verdict(enum consumer_outcome o)
+{
+    return o == CONSUMER_FAILED ? MQ_RETRY : MQ_ACK;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "mq.h"
 
 /* Insert (group, tag, key) with status 1 inside the caller's transaction.
  * DB_OK: first time, go on with the effect; DB_DUPLICATE: handled before,
@@ -24,5 +25,27 @@ enum db_status consumer_log_insert(db_conn *db, const char *group, const char *t
  * 0 when not, -1 on a database error. A locking read (it waits for a
  * concurrent insert of the same row to commit or roll back). */
 int consumer_log_exists(db_conn *db, const char *group, const char *tag, const char *key);
+
+/* The effect of one message, run inside the transaction after the log row:
+ * returns >= 0 (a count for the caller's log line: 0 = nothing to do) or a
+ * negative enum db_status. */
+typedef int (*consumer_effect)(db_conn *db, void *ctx);
+
+enum consumer_outcome {
+    CONSUMER_APPLIED,     /* the effect ran and committed with its log row */
+    CONSUMER_SEEN_BEFORE, /* the log row existed: nothing done */
+    CONSUMER_FAILED,      /* rolled back: retry later */
+};
+
+/* Apply a message's effect exactly once: begin; the log row (group,
+ * m->routing_key, key) first; effect(db, ctx); commit. *result gets the
+ * effect's value. Returns what happened; every failure path has rolled back
+ * and been logged. The verdict for the broker is consumer_verdict(). */
+enum consumer_outcome consumer_apply_once(db_conn *db, const char *group, const char *key,
+                                          const struct mq_message *m, consumer_effect effect,
+                                          void *ctx, int *result);
+
+/* MQ_ACK for APPLIED and SEEN_BEFORE, MQ_RETRY for FAILED. */
+enum mq_verdict consumer_verdict(enum consumer_outcome o);
 
 #endif

@@ -192,42 +192,26 @@ int coupon_release_tx(db_conn *db, int64_t coupon_id, int64_t order_id)
     return changed > 0;
 }
 
+static int release_effect(db_conn *db, void *ctx)
+{
+    const struct cancel_event *ev = ctx;
+    return ev->coupon_id != 0 ? coupon_release_tx(db, ev->coupon_id, ev->order_id) : 0;
+}
+
 static enum mq_verdict on_cancel(const struct mq_message *m)
 {
     struct cancel_event ev;
     char key[24];
-    int freed = 0;
     if (event_cancel_parse(m->body, m->body_len, &ev) != 0) {
         log_warn("coupon: message %s is not an order.cancel: parked", m->message_id);
         return MQ_REJECT;
     }
     snprintf(key, sizeof key, "%" PRId64, ev.order_id);
-    db_conn *db = db_for(DB_COUPON);
-    enum db_status st = db_begin(db);
-    if (st != DB_OK)
-        goto retry;
-    /* The log row first: it dedupes redeliveries and is the tombstone that a
-     * late coupon_use of this order waits for and then obeys. */
-    st = consumer_log_insert(db, GROUP_COUPON, EV_ORDER_CANCEL, key, m->message_id, m->body,
-                             m->body_len);
-    if (st == DB_DUPLICATE) {
-        db_rollback(db);
-        log_info("coupon: order.cancel of order %s handled before (message %s): nothing to do", key,
-                 m->message_id);
-        return MQ_ACK;
-    }
-    if (st != DB_OK)
-        goto rollback;
-    if (ev.coupon_id != 0) {
-        freed = coupon_release_tx(db, ev.coupon_id, ev.order_id);
-        if (freed < 0) {
-            st = (enum db_status)freed;
-            goto rollback;
-        }
-    }
-    st = db_commit(db);
-    if (st != DB_OK)
-        goto retry;
+    int freed;
+    enum consumer_outcome o =
+        consumer_apply_once(db_for(DB_COUPON), GROUP_COUPON, key, m, release_effect, &ev, &freed);
+    if (o != CONSUMER_APPLIED)
+        return consumer_verdict(o);
     if (ev.coupon_id == 0)
         log_info("coupon: order %s had no coupon: nothing to free", key);
     else if (freed)
@@ -236,11 +220,6 @@ static enum mq_verdict on_cancel(const struct mq_message *m)
         log_info("coupon: coupon %" PRId64 " is not used by order %s: nothing to free",
                  ev.coupon_id, key);
     return MQ_ACK;
-rollback:
-    db_rollback(db);
-retry:
-    log_warn("coupon: order.cancel of order %s failed (db status %d): retry later", key, (int)st);
-    return MQ_RETRY;
 }
 
 enum mq_verdict coupon_on_event(const struct mq_message *m, void *ud)

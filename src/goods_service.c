@@ -275,52 +275,37 @@ int goods_restore_stock_tx(db_conn *db, int64_t goods_id, int64_t order_id)
     return restore_stock(db, goods_id, order_id, &n);
 }
 
+struct restore_ctx {
+    const struct cancel_event *ev;
+    int64_t restored;
+};
+
+static int restore_effect(db_conn *db, void *ctx)
+{
+    struct restore_ctx *rc = ctx;
+    return restore_stock(db, rc->ev->goods_id, rc->ev->order_id, &rc->restored);
+}
+
 static enum mq_verdict on_cancel(const struct mq_message *m)
 {
     struct cancel_event ev;
     char key[24];
-    int64_t restored = 0;
     if (event_cancel_parse(m->body, m->body_len, &ev) != 0) {
         log_warn("goods: message %s is not an order.cancel: parked", m->message_id);
         return MQ_REJECT;
     }
     snprintf(key, sizeof key, "%" PRId64, ev.order_id);
-    db_conn *db = db_for(DB_GOODS);
-    enum db_status st = db_begin(db);
-    if (st != DB_OK)
-        goto retry;
-    /* The log row first: it dedupes redeliveries and is the tombstone that a
-     * late goods_reduce_stock of this order waits for and then obeys. */
-    st = consumer_log_insert(db, GROUP_GOODS, EV_ORDER_CANCEL, key, m->message_id, m->body,
-                             m->body_len);
-    if (st == DB_DUPLICATE) {
-        db_rollback(db);
-        log_info("goods: order.cancel of order %s handled before (message %s): nothing to do", key,
-                 m->message_id);
-        return MQ_ACK;
-    }
-    if (st != DB_OK)
-        goto rollback;
-    int done = restore_stock(db, ev.goods_id, ev.order_id, &restored);
-    if (done < 0) {
-        st = (enum db_status)done;
-        goto rollback;
-    }
-    st = db_commit(db);
-    if (st != DB_OK)
-        goto retry;
-    if (done)
-        log_info("goods: restored %" PRId64 " of goods %" PRId64 " for order %s", restored,
+    struct restore_ctx ctx = {.ev = &ev};
+    int done;
+    enum consumer_outcome o =
+        consumer_apply_once(db_for(DB_GOODS), GROUP_GOODS, key, m, restore_effect, &ctx, &done);
+    if (o == CONSUMER_APPLIED && done)
+        log_info("goods: restored %" PRId64 " of goods %" PRId64 " for order %s", ctx.restored,
                  ev.goods_id, key);
-    else
+    else if (o == CONSUMER_APPLIED)
         log_info("goods: order %s did not reduce goods %" PRId64 ": nothing to restore", key,
                  ev.goods_id);
-    return MQ_ACK;
-rollback:
-    db_rollback(db);
-retry:
-    log_warn("goods: order.cancel of order %s failed (db status %d): retry later", key, (int)st);
-    return MQ_RETRY;
+    return consumer_verdict(o);
 }
 
 enum mq_verdict goods_on_event(const struct mq_message *m, void *ud)

@@ -87,7 +87,7 @@ static const char *code_message(const char *name)
 int order_log_describe(const char *routing_key, const char *body, size_t len, int64_t *order_id,
                        char *out, size_t outsz)
 {
-    char a[MONEY_STR_MAX], b[MONEY_STR_MAX];
+    char a[MONEY_STR_MAX];
     *order_id = 0;
     out[0] = '\0';
     if (strcmp(routing_key, EV_ORDER_CANCEL) == 0) {
@@ -96,13 +96,13 @@ int order_log_describe(const char *routing_key, const char *body, size_t len, in
             return -1;
         *order_id = ev.order_id;
         if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_INVALID)) == 0) {
-            snprintf(out, outsz, "Cancelled: not confirmed or not paid in time. Stock, coupon "
-                                 "and balance are given back.");
+            snprintf(out, outsz,
+                     "Cancelled: not confirmed or not paid in time. Stock, coupon "
+                     "and balance are given back.");
         } else {
             const char *why = code_message(ev.reason);
             snprintf(out, outsz, "Cancelled (%s%s%s). Stock, coupon and balance are given back.",
-                     ev.reason[0] ? ev.reason : "no reason given", why ? ": " : "",
-                     why ? why : "");
+                     ev.reason[0] ? ev.reason : "no reason given", why ? ": " : "", why ? why : "");
         }
         return 1;
     }
@@ -135,22 +135,24 @@ int order_log_describe(const char *routing_key, const char *body, size_t len, in
         if (event_pay_mismatch_parse(body, len, &ev) != 0)
             return -1;
         *order_id = ev.order_id;
-        if (strcmp(ev.reason, "amount") == 0)
+        if (strcmp(ev.reason, "amount") == 0) {
+            char b[MONEY_STR_MAX];
             snprintf(out, outsz,
                      "A payment of %s (trade %s) does not match the amount due %s; it was not "
                      "applied and an operator checks it.",
                      money_format(ev.notify_amount, a), ev.trade_no,
                      ev.expected_amount >= 0 ? money_format(ev.expected_amount, b) : "?");
-        else if (strcmp(ev.reason, "duplicate") == 0)
+        } else if (strcmp(ev.reason, "duplicate") == 0) {
             snprintf(out, outsz,
                      "A second payment of %s (trade %s) arrived for this paid order; an operator "
                      "refunds it.",
                      money_format(ev.notify_amount, a), ev.trade_no);
-        else
+        } else {
             snprintf(out, outsz,
                      "A payment of %s (trade %s) arrived without a payment started here; an "
                      "operator checks it.",
                      money_format(ev.notify_amount, a), ev.trade_no);
+        }
         return 1;
     }
     return 0; /* order.timeout (its cancel is logged), and anything new */
@@ -161,8 +163,8 @@ enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)
     (void)ud;
     char detail[ORDER_LOG_DETAIL_MAX * 2], key[24];
     int64_t order_id = 0;
-    int d = order_log_describe(m->routing_key, m->body, m->body_len, &order_id, detail,
-                               sizeof detail);
+    int d =
+        order_log_describe(m->routing_key, m->body, m->body_len, &order_id, detail, sizeof detail);
     if (d < 0) {
         log_error("log: malformed %s %s: parked", m->routing_key, m->message_id);
         return MQ_REJECT;
@@ -175,8 +177,8 @@ enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)
     snprintf(key, sizeof key, "%" PRId64, order_id);
     if (db_begin(db) != DB_OK)
         return MQ_RETRY;
-    enum db_status st =
-        consumer_log_insert(db, GROUP_LOG, m->routing_key, key, m->message_id, m->body, m->body_len);
+    enum db_status st = consumer_log_insert(db, GROUP_LOG, m->routing_key, key, m->message_id,
+                                            m->body, m->body_len);
     if (st == DB_DUPLICATE) {
         db_rollback(db);
         log_info("log: %s of order %s logged before: no-op", m->routing_key, key);
@@ -187,7 +189,7 @@ enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)
         if (st == DB_DUPLICATE) /* the row is there (written before the consumer log) */
             st = DB_OK;
     }
-    if (st != DB_OK || (st = db_commit(db)) != DB_OK) {
+    if (st != DB_OK || db_commit(db) != DB_OK) {
         db_rollback(db);
         log_warn("log: %s of order %s failed (%s); retrying later", m->routing_key, key,
                  db_error(db));

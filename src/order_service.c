@@ -420,10 +420,13 @@ static const char SQL_SET_PAID[] =
     "WHERE order_id = ? AND order_status = 1 AND pay_status <> 2";
 static const char SQL_SET_REFUND[] =
     "UPDATE trade_order SET order_status = 4, pay_status = 2, "
-    "pay_time = COALESCE(?, UTC_TIMESTAMP(3)) WHERE order_id = ? AND order_status IN (0, 2, 3)";
+    "pay_time = COALESCE(?, UTC_TIMESTAMP(3)) WHERE order_id = ? AND order_status <> 4";
+/* Whether the order's order.cancel was emitted (by the saga or the expiry
+ * check): it is on its way to the goods, coupon and user consumers, which
+ * give everything back whatever this consumer does. */
+static const char SQL_CANCEL_EMITTED[] = "SELECT 1 FROM trade_mq_producer_temp WHERE id = ?";
 
-enum shop_code order_pay_begin_tx(db_conn *db, int64_t user_id, int64_t order_id,
-                                  struct order *out)
+enum shop_code order_pay_begin_tx(db_conn *db, int64_t user_id, int64_t order_id, struct order *out)
 {
     struct db_val p[] = {DB_I64(order_id), DB_I64(user_id)};
     enum shop_code rc = get_one(db, SQL_GET_FOR_PAY, p, 2, out);
@@ -494,6 +497,20 @@ static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub)
     } else {
         int status = (int)db_result_i64(r, 0, 0, -1);
         uint64_t affected = 0;
+        if (status == ORDER_CONFIRMED) {
+            /* Expired and cancelled, the cancel not consumed here yet: the
+             * payment is late all the same (refund), or the order would be
+             * paid with its stock, coupon and balance given back. */
+            char cancel_id[64];
+            db_result *c = NULL;
+            snprintf(cancel_id, sizeof cancel_id, EV_ORDER_CANCEL ":%s", key);
+            struct db_val cid = DB_TEXT(cancel_id);
+            if (db_query(db, SQL_CANCEL_EMITTED, &cid, 1, 1, &c) != DB_OK)
+                goto retry;
+            if (db_result_rows(c) > 0)
+                status = ORDER_CANCELLED;
+            db_result_free(c);
+        }
         if (status == ORDER_CONFIRMED) {
             if (db_exec(db, SQL_SET_PAID, p, 2, &affected) != DB_OK)
                 goto retry;

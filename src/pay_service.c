@@ -237,7 +237,7 @@ enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const ch
     if (!alipay_verify(pub, &ps)) {
         const char *st = alipay_params_get(&ps, "sign_type");
         snprintf(why, whysz, "%s",
-                 alipay_params_get(&ps, "sign") == NULL ? "no sign"
+                 alipay_params_get(&ps, "sign") == NULL  ? "no sign"
                  : st == NULL || strcmp(st, "RSA2") != 0 ? "sign_type is not RSA2"
                                                          : "bad signature");
         v = PAY_NOTIFY_REFUSED;
@@ -354,9 +354,8 @@ static enum db_status mismatch_tx(db_conn *db, const struct mq_message *m,
     enum db_status st = db_exec(db, SQL_MISMATCH, p, sizeof p / sizeof p[0], NULL);
     if (st != DB_OK && st != DB_DUPLICATE)
         return st;
-    struct pay_mismatch_event me = {.order_id = ev->order_id,
-                                    .notify_amount = ev->total_amount,
-                                    .expected_amount = expected};
+    struct pay_mismatch_event me = {
+        .order_id = ev->order_id, .notify_amount = ev->total_amount, .expected_amount = expected};
     snprintf(me.trade_no, sizeof me.trade_no, "%s", ev->trade_no);
     snprintf(me.reason, sizeof me.reason, "%s", reason);
     snprintf(emit->message_id, sizeof emit->message_id, EV_PAY_MISMATCH ":%" PRId64 ":%s",
@@ -392,10 +391,8 @@ static enum db_status mark_paid_tx(db_conn *db, const struct pay_notify_event *e
         return st;
     if (n != 1) /* the row is locked and was unpaid: cannot happen */
         return DB_ERR;
-    struct paid_event pe = {.order_id = ev->order_id,
-                            .user_id = user_id,
-                            .pay_id = pay_id,
-                            .pay_amount = amount};
+    struct paid_event pe = {
+        .order_id = ev->order_id, .user_id = user_id, .pay_id = pay_id, .pay_amount = amount};
     snprintf(pe.trade_no, sizeof pe.trade_no, "%s", ev->trade_no);
     paid_iso(ev->gmt_payment, pe.paid_time);
     snprintf(emit->message_id, sizeof emit->message_id, EV_ORDER_PAID ":%" PRId64, ev->order_id);
@@ -403,8 +400,7 @@ static enum db_status mark_paid_tx(db_conn *db, const struct pay_notify_event *e
         return DB_ERR;
     char key[24];
     snprintf(key, sizeof key, "%" PRId64, ev->order_id);
-    st = outbox_add_tx(db, MQ_EXCHANGE, EV_ORDER_PAID, emit->message_id, key,
-                       buf_str(&emit->body));
+    st = outbox_add_tx(db, MQ_EXCHANGE, EV_ORDER_PAID, emit->message_id, key, buf_str(&emit->body));
     if (st != DB_OK && st != DB_DUPLICATE)
         return st;
     emit->routing_key = EV_ORDER_PAID;

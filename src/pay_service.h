@@ -55,11 +55,11 @@ enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t use
 
 /* What a provider notification is. */
 enum pay_notify_verdict {
-    PAY_NOTIFY_PAID = 0,      /* verified, trade_status TRADE_SUCCESS/FINISHED: publish */
-    PAY_NOTIFY_OTHER = 1,     /* verified, another trade_status: answer success, nothing else */
-    PAY_NOTIFY_REFUSED = -1,  /* signature, sign_type, app id or seller wrong: answer fail */
+    PAY_NOTIFY_PAID = 0,       /* verified, trade_status TRADE_SUCCESS/FINISHED: publish */
+    PAY_NOTIFY_OTHER = 1,      /* verified, another trade_status: answer success, nothing else */
+    PAY_NOTIFY_REFUSED = -1,   /* signature, sign_type, app id or seller wrong: answer fail */
     PAY_NOTIFY_MALFORMED = -2, /* not a form, or a field missing or malformed: answer fail */
-    PAY_NOTIFY_NO_KEY = -3,   /* the provider's key is not loaded: answer fail (retry) */
+    PAY_NOTIFY_NO_KEY = -3,    /* the provider's key is not loaded: answer fail (retry) */
 };
 
 /* Check a notification (an application/x-www-form-urlencoded body of len

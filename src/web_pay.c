@@ -104,8 +104,8 @@ void web_pay_notify_alipay(struct web_ctx *c)
         reply(c, "fail");
         return;
     }
-    enum pay_notify_verdict v = pay_notify_check(c->app->cfg, buf_str(&c->req.body),
-                                                 c->req.body.len, &ev, why, sizeof why);
+    enum pay_notify_verdict v =
+        pay_notify_check(c->app->cfg, buf_str(&c->req.body), c->req.body.len, &ev, why, sizeof why);
     if (v == PAY_NOTIFY_OTHER) {
         log_info("notify: order %" PRId64 " trade %s: %s; acknowledged, nothing published",
                  ev.order_id, ev.trade_no, why);
@@ -113,7 +113,8 @@ void web_pay_notify_alipay(struct web_ctx *c)
         return;
     }
     if (v != PAY_NOTIFY_PAID) {
-        log_warn("notify: refused (%s) from %s", why, c->req.remote_addr ? c->req.remote_addr : "-");
+        log_warn("notify: refused (%s) from %s", why,
+                 c->req.remote_addr ? c->req.remote_addr : "-");
         reply(c, "fail");
         return;
     }
@@ -128,9 +129,9 @@ void web_pay_notify_alipay(struct web_ctx *c)
         goto out;
     }
     mq_conn *mq = web_thread_mq(c->app);
-    enum mq_status ms = mq != NULL ? mq_publish(mq, MQ_EXCHANGE, EV_PAY_NOTIFY, msg_id,
-                                                body.data, body.len)
-                                   : MQ_GONE;
+    enum mq_status ms =
+        mq != NULL ? mq_publish(mq, MQ_EXCHANGE, EV_PAY_NOTIFY, msg_id, body.data, body.len)
+                   : MQ_GONE;
     if (ms == MQ_OK) {
         log_info("notify: order %s trade %s published (%s)", key, ev.trade_no, msg_id);
         reply(c, "success");

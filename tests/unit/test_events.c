@@ -6,6 +6,7 @@
 
 #include <CUnit/CUnit.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char GOOD_CANCEL[] =
@@ -176,6 +177,140 @@ static void test_timeout_refusals(void)
     }
 }
 
+static void test_pay_notify_round_trip(void)
+{
+    struct pay_notify_event in = {
+        .provider = "alipay",
+        .order_id = INT64_C(384233263771684864),
+        .trade_no = "2026112622001019434333197356",
+        .total_amount = 1990,
+        .gmt_payment = "2026-11-26 06:45:51",
+        .notify_id = "ab12cd34",
+        .trade_status = "TRADE_SUCCESS",
+    };
+    struct buf b;
+    buf_init(&b, 4096);
+    CU_ASSERT_EQUAL_FATAL(event_pay_notify_build(&in, &b), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"out_trade_no\":\"384233263771684864\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"total_amount\":\"19.90\""));
+    struct pay_notify_event out;
+    CU_ASSERT_EQUAL_FATAL(event_pay_notify_parse(b.data, b.len, &out), 0);
+    CU_ASSERT_STRING_EQUAL(out.provider, in.provider);
+    CU_ASSERT_EQUAL(out.order_id, in.order_id);
+    CU_ASSERT_STRING_EQUAL(out.trade_no, in.trade_no);
+    CU_ASSERT_EQUAL(out.total_amount, in.total_amount);
+    CU_ASSERT_STRING_EQUAL(out.gmt_payment, in.gmt_payment);
+    CU_ASSERT_STRING_EQUAL(out.notify_id, in.notify_id);
+    CU_ASSERT_STRING_EQUAL(out.trade_status, in.trade_status);
+    buf_free(&b);
+
+    /* gmt_payment and notify_id may be empty. */
+    static const char minimal[] =
+        "{\"provider\":\"alipay\",\"out_trade_no\":\"7\",\"trade_no\":\"T1\","
+        "\"total_amount\":\"0.01\",\"gmt_payment\":\"\",\"trade_status\":\"TRADE_FINISHED\"}";
+    CU_ASSERT_EQUAL_FATAL(event_pay_notify_parse(minimal, strlen(minimal), &out), 0);
+    CU_ASSERT_EQUAL(out.order_id, 7);
+    CU_ASSERT_EQUAL(out.total_amount, 1);
+    CU_ASSERT_STRING_EQUAL(out.gmt_payment, "");
+    CU_ASSERT_STRING_EQUAL(out.notify_id, "");
+}
+
+static void test_pay_notify_refusals(void)
+{
+    static const char *const bad[] = {
+        /* no provider */
+        "{\"out_trade_no\":\"7\",\"trade_no\":\"T\",\"total_amount\":\"1.00\","
+        "\"trade_status\":\"TRADE_SUCCESS\"}",
+        /* out_trade_no not an id */
+        "{\"provider\":\"alipay\",\"out_trade_no\":\"A7\",\"trade_no\":\"T\","
+        "\"total_amount\":\"1.00\",\"trade_status\":\"TRADE_SUCCESS\"}",
+        /* trade_no with a space */
+        "{\"provider\":\"alipay\",\"out_trade_no\":\"7\",\"trade_no\":\"T 1\","
+        "\"total_amount\":\"1.00\",\"trade_status\":\"TRADE_SUCCESS\"}",
+        /* trade_no over 64 */
+        "{\"provider\":\"alipay\",\"out_trade_no\":\"7\",\"trade_no\":\"0123456789012345678901234"
+        "5678901234567890123456789012345678901234567890\",\"total_amount\":\"1.00\","
+        "\"trade_status\":\"TRADE_SUCCESS\"}",
+        /* money as a number, three decimals, negative */
+        "{\"provider\":\"alipay\",\"out_trade_no\":\"7\",\"trade_no\":\"T\",\"total_amount\":1,"
+        "\"trade_status\":\"TRADE_SUCCESS\"}",
+        "{\"provider\":\"alipay\",\"out_trade_no\":\"7\",\"trade_no\":\"T\","
+        "\"total_amount\":\"1.001\",\"trade_status\":\"TRADE_SUCCESS\"}",
+        "{\"provider\":\"alipay\",\"out_trade_no\":\"7\",\"trade_no\":\"T\","
+        "\"total_amount\":\"-1.00\",\"trade_status\":\"TRADE_SUCCESS\"}",
+        /* a payment time of another shape */
+        "{\"provider\":\"alipay\",\"out_trade_no\":\"7\",\"trade_no\":\"T\","
+        "\"total_amount\":\"1.00\",\"gmt_payment\":\"2026-11-26T06:45:51Z\","
+        "\"trade_status\":\"TRADE_SUCCESS\"}",
+        /* no status */
+        "{\"provider\":\"alipay\",\"out_trade_no\":\"7\",\"trade_no\":\"T\","
+        "\"total_amount\":\"1.00\"}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct pay_notify_event ev;
+        CU_ASSERT_EQUAL(event_pay_notify_parse(bad[i], strlen(bad[i]), &ev), -1);
+    }
+}
+
+static void test_paid_round_trip(void)
+{
+    struct paid_event in = {
+        .order_id = 11,
+        .user_id = 22,
+        .pay_id = 33,
+        .pay_amount = 9888,
+        .trade_no = "2026T",
+        .paid_time = "2026-11-26T06:45:51Z",
+    };
+    struct buf b;
+    buf_init(&b, 4096);
+    CU_ASSERT_EQUAL_FATAL(event_paid_build(&in, &b), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"pay_amount\":\"98.88\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"user_id\":\"22\""));
+    struct paid_event out;
+    CU_ASSERT_EQUAL_FATAL(event_paid_parse(b.data, b.len, &out), 0);
+    CU_ASSERT_EQUAL(out.order_id, in.order_id);
+    CU_ASSERT_EQUAL(out.user_id, in.user_id);
+    CU_ASSERT_EQUAL(out.pay_id, in.pay_id);
+    CU_ASSERT_EQUAL(out.pay_amount, in.pay_amount);
+    CU_ASSERT_STRING_EQUAL(out.trade_no, in.trade_no);
+    CU_ASSERT_STRING_EQUAL(out.paid_time, in.paid_time);
+    buf_free(&b);
+    static const char no_user[] =
+        "{\"order_id\":\"11\",\"pay_amount\":\"1.00\",\"trade_no\":\"T\",\"paid_time\":\"\"}";
+    CU_ASSERT_EQUAL(event_paid_parse(no_user, strlen(no_user), &out), -1);
+}
+
+static void test_pay_mismatch_round_trip(void)
+{
+    struct pay_mismatch_event in = {.order_id = 5,
+                                    .trade_no = "T9",
+                                    .notify_amount = 60,
+                                    .expected_amount = 6000,
+                                    .reason = "amount"};
+    struct pay_mismatch_event out;
+    struct buf b;
+    buf_init(&b, 4096);
+    CU_ASSERT_EQUAL_FATAL(event_pay_mismatch_build(&in, &b), 0);
+    CU_ASSERT_EQUAL_FATAL(event_pay_mismatch_parse(b.data, b.len, &out), 0);
+    CU_ASSERT_EQUAL(out.order_id, in.order_id);
+    CU_ASSERT_STRING_EQUAL(out.trade_no, in.trade_no);
+    CU_ASSERT_EQUAL(out.notify_amount, in.notify_amount);
+    CU_ASSERT_EQUAL(out.expected_amount, in.expected_amount);
+    CU_ASSERT_STRING_EQUAL(out.reason, in.reason);
+    /* No payment row: expected_amount null. */
+    buf_reset(&b);
+    in.expected_amount = -1;
+    snprintf(in.reason, sizeof in.reason, "unknown");
+    CU_ASSERT_EQUAL_FATAL(event_pay_mismatch_build(&in, &b), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"expected_amount\":null"));
+    CU_ASSERT_EQUAL_FATAL(event_pay_mismatch_parse(b.data, b.len, &out), 0);
+    CU_ASSERT_EQUAL(out.expected_amount, -1);
+    CU_ASSERT_STRING_EQUAL(out.reason, "unknown");
+    buf_free(&b);
+}
+
 static const struct test_case TESTS[] = {
     {"order.cancel parses every field", test_cancel_parse},
     {"order.cancel build/parse round trip", test_cancel_round_trip},
@@ -184,6 +319,10 @@ static const struct test_case TESTS[] = {
     {"order.cancel: not JSON, cut short, too deep", test_cancel_not_json},
     {"order.timeout build/parse round trip", test_timeout_round_trip},
     {"order.timeout refusals", test_timeout_refusals},
+    {"pay.notify build/parse round trip", test_pay_notify_round_trip},
+    {"pay.notify refusals", test_pay_notify_refusals},
+    {"order.paid build/parse round trip", test_paid_round_trip},
+    {"pay.mismatch build/parse round trip", test_pay_mismatch_round_trip},
     {NULL, NULL},
 };
 
