@@ -51,7 +51,7 @@ static const char *const AUDIT_KEYS[] = {"#", NULL};
 static const char *const ORDER_KEYS[] = {EV_ORDER_CANCEL, EV_ORDER_TIMEOUT, EV_ORDER_PAID, NULL};
 static const char *const GOODS_KEYS[] = {EV_ORDER_CANCEL, NULL};
 static const char *const COUPON_KEYS[] = {EV_ORDER_CANCEL, NULL};
-static const char *const USER_KEYS[] = {EV_ORDER_CANCEL, EV_ORDER_PAID, NULL};
+static const char *const USER_KEYS[] = {EV_ORDER_CANCEL, EV_ORDER_PAID, EV_ORDER_REFUND, NULL};
 static const char *const PAY_KEYS[] = {EV_PAY_NOTIFY, NULL};
 /* The order's history: every order and payment event. */
 static const char *const LOG_KEYS[] = {"order.#", "pay.#", NULL};
@@ -62,8 +62,8 @@ static const struct queue_def QUEUES[] = {
     {QUEUE_GOODS, GOODS_KEYS},
     {QUEUE_COUPON, COUPON_KEYS},
     {QUEUE_USER, USER_KEYS},
-    {"shop.pay", PAY_KEYS},
-    {"shop.log", LOG_KEYS},
+    {QUEUE_PAY, PAY_KEYS},
+    {QUEUE_LOG, LOG_KEYS},
 };
 
 struct mq_conn {

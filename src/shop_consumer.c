@@ -80,8 +80,8 @@ static const struct consumer {
     {"goods", QUEUE_GOODS, goods_on_event},
     {"coupon", QUEUE_COUPON, coupon_on_event},
     {"user", QUEUE_USER, user_on_event},
-    {"pay", "shop.pay", pay_on_event},
-    {"log", "shop.log", order_log_on_event},
+    {"pay", QUEUE_PAY, pay_on_event},
+    {"log", QUEUE_LOG, order_log_on_event},
     {"relay", NULL, NULL},
 };
 
@@ -174,14 +174,16 @@ int main(int argc, char **argv)
         log_warn("topology not declared yet; mq_consume declares it on reconnect");
     void *ud = NULL;
     struct order_consumer_ctx octx = {0};
-    if (strcmp(cons->name, "order") == 0) {
-        /* The order consumer publishes (order.cancel of expired orders) on
-         * a connection of its own, apart from the consuming one. */
+    if (strcmp(cons->name, "order") == 0 || strcmp(cons->name, "pay") == 0) {
+        /* The order and pay consumers publish (order.cancel of expired
+         * orders, order.paid) on a connection of their own, apart from the
+         * consuming one. */
         while (!stop && (pub = mq_open(&mqp)) == NULL)
             sleep(1);
         if (pub == NULL)
             goto out;
-        if (order_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
+        if (strcmp(cons->name, "order") == 0 &&
+            order_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
             log_warn("delay queues not declared yet");
         octx.pub = pub;
         ud = &octx;
