@@ -121,8 +121,8 @@ static amqp_connection_state_t open_conn(char *err, size_t errsz)
         snprintf(err, errsz, "cannot connect to %s:%d", opt.host, opt.port);
         goto fail;
     }
-    amqp_rpc_reply_t r = amqp_login(c, opt.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, opt.user,
-                                    opt.password);
+    amqp_rpc_reply_t r =
+        amqp_login(c, opt.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, opt.user, opt.password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         snprintf(err, errsz, "login as %s refused", opt.user);
         goto fail;
@@ -381,8 +381,9 @@ int main(int argc, char **argv)
         opt.queues < 1 || opt.queues > MAX_QUEUES || opt.port < 1 || opt.port > 65535 ||
         strcmp(opt.exchange, "shop.events") == 0 || opt.exchange[0] == '\0') {
         usage(stderr);
-        fprintf(stderr, "(--threads 1..%d, --seconds >= 1, --queues 1..%d, an exchange of its "
-                        "own, not shop.events)\n",
+        fprintf(stderr,
+                "(--threads 1..%d, --seconds >= 1, --queues 1..%d, an exchange of its "
+                "own, not shop.events)\n",
                 MAX_THREADS, MAX_QUEUES);
         return 2;
     }

@@ -88,12 +88,18 @@ static int make_one(EVP_MD_CTX *md, int64_t i)
     snprintf(notify_id, sizeof notify_id, "benchnotify%" PRId64, oid);
     snprintf(amount, sizeof amount, "%" PRId64 ".%02d", cents / 100, (int)(cents % 100));
     struct kv ps[] = {
-        {"notify_time", now_text},     {"notify_type", "trade_status_sync"},
-        {"notify_id", notify_id},      {"app_id", app_id},
-        {"charset", "utf-8"},          {"version", "1.0"},
-        {"trade_no", trade_no},        {"out_trade_no", order},
-        {"trade_status", "TRADE_SUCCESS"}, {"total_amount", amount},
-        {"seller_id", seller_id},      {"gmt_payment", now_text},
+        {"notify_time", now_text},
+        {"notify_type", "trade_status_sync"},
+        {"notify_id", notify_id},
+        {"app_id", app_id},
+        {"charset", "utf-8"},
+        {"version", "1.0"},
+        {"trade_no", trade_no},
+        {"out_trade_no", order},
+        {"trade_status", "TRADE_SUCCESS"},
+        {"total_amount", amount},
+        {"seller_id", seller_id},
+        {"gmt_payment", now_text},
     };
     enum { NP = sizeof ps / sizeof ps[0] };
     struct kv sorted[NP];
@@ -124,8 +130,8 @@ static int make_one(EVP_MD_CTX *md, int64_t i)
     size_t bn = 0;
     for (int k = 0; k < NP; k++) {
         url_encode(ps[k].v, enc);
-        bn += (size_t)snprintf(body + bn, LINE_MAX_ * 2 - bn, "%s%s=%s", k ? "&" : "", ps[k].k,
-                               enc);
+        bn +=
+            (size_t)snprintf(body + bn, LINE_MAX_ * 2 - bn, "%s%s=%s", k ? "&" : "", ps[k].k, enc);
     }
     url_encode(b64, enc);
     bn += (size_t)snprintf(body + bn, LINE_MAX_ * 2 - bn, "&sign_type=RSA2&sign=%s", enc);
@@ -188,8 +194,9 @@ static int write_lines(const char *path, char **lines)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: notify_sign --key PEM --first ID --count N --bodies FILE --events FILE\n"
-                    "       [--app-id ID] [--seller-id ID] [--threads N]\n");
+    fprintf(stderr,
+            "usage: notify_sign --key PEM --first ID --count N --bodies FILE --events FILE\n"
+            "       [--app-id ID] [--seller-id ID] [--threads N]\n");
 }
 
 int main(int argc, char **argv)
@@ -218,8 +225,7 @@ int main(int argc, char **argv)
         }
     }
     if (argc % 2 == 0 || key_path == NULL || bodies_path == NULL || events_path == NULL ||
-        count < 1 || count > 10000000 || first_id < 1 || n_threads < 1 ||
-        n_threads > MAX_THREADS) {
+        count < 1 || count > 10000000 || first_id < 1 || n_threads < 1 || n_threads > MAX_THREADS) {
         usage();
         return 2;
     }

@@ -14,11 +14,11 @@
 #include "db.h"
 #include "errors.h"
 
-#define AUTH_COOKIE        "shop_session"
-#define AUTH_TOKEN_LEN     43  /* base64url of 32 random bytes, no padding */
-#define AUTH_CSRF_LEN      43
-#define AUTH_PASSWORD_MIN  8
-#define AUTH_PASSWORD_MAX  128
+#define AUTH_COOKIE       "shop_session"
+#define AUTH_TOKEN_LEN    43 /* base64url of 32 random bytes, no padding */
+#define AUTH_CSRF_LEN     43
+#define AUTH_PASSWORD_MIN 8
+#define AUTH_PASSWORD_MAX 128
 
 /* Call once at start (sodium_init). Returns 0 or -1. */
 int auth_init(void);
@@ -40,8 +40,7 @@ struct auth_session {
  * the session's CSRF token are written to the out buffers (AUTH_TOKEN_LEN+1
  * bytes each). SHOP_SUCCESS or SHOP_DB_UNAVAILABLE / SHOP_INTERNAL_ERROR. */
 enum shop_code auth_session_create(db_conn *db, int64_t user_id, int ttl_s,
-                                   char token[AUTH_TOKEN_LEN + 1],
-                                   char csrf[AUTH_CSRF_LEN + 1]);
+                                   char token[AUTH_TOKEN_LEN + 1], char csrf[AUTH_CSRF_LEN + 1]);
 
 /* Look a cookie token up. SHOP_SUCCESS with *out filled, SHOP_NOT_LOGGED_IN
  * when unknown, malformed or expired, SHOP_DB_UNAVAILABLE. */

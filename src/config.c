@@ -27,8 +27,8 @@ struct config_entry {
 
 static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error", NULL};
 /* Where the confirm-order saga fails on purpose in tests ("" = never). */
-static const char *const FAULTS[] = {"",           "after_preorder", "after_stock",
-                                     "after_coupon", "after_balance", NULL};
+static const char *const FAULTS[] = {
+    "", "after_preorder", "after_stock", "after_coupon", "after_balance", NULL};
 
 #define FIELD(f) offsetof(struct shop_config, f), sizeof(((struct shop_config *)0)->f)
 #define INT(f, def, lo, hi, help)                                                                  \
@@ -72,20 +72,26 @@ static const struct config_entry CONFIG[] = {
     INT(mq_timeout_ms, 5000, 100, 120000, "RabbitMQ connect and publisher-confirm wait, ms"),
     INT(mq_heartbeat_s, 30, 0, 3600, "RabbitMQ heartbeat, seconds (0 = off)"),
     INT(session_ttl_s, 604800, 60, 31536000, "how long a login session lasts, seconds"),
-    INT(login_max_failures, 5, 1, 1000, "failed logins per login name in the window before slowing down"),
+    INT(login_max_failures, 5, 1, 1000,
+        "failed logins per login name in the window before slowing down"),
     INT(login_window_s, 300, 1, 86400, "window of the failed-login count, seconds"),
     INT(cookie_secure, 0, 0, 1, "1: mark cookies Secure (behind HTTPS)"),
     INT(preorder_timeout_s, 60, 1, 86400, "an unconfirmed pre-order is cancelled after, seconds"),
     INT(unpaid_timeout_s, 1800, 1, 604800, "a confirmed unpaid order expires after, seconds"),
-    INT(relay_interval_ms, 1000, 50, 60000, "how often the outbox relay looks for unsent events, ms"),
+    INT(relay_interval_ms, 1000, 50, 60000,
+        "how often the outbox relay looks for unsent events, ms"),
     CHOICE(fault_inject, "", FAULTS, "tests only: fail the confirm saga after this step"),
     STR(public_url, "http://127.0.0.1:8080", "the shop's URL as buyers and the provider reach it"),
-    STR(alipay_gateway, "http://127.0.0.1:8081/gateway.do", "the payment provider's page-pay gateway"),
+    STR(alipay_gateway, "http://127.0.0.1:8081/gateway.do",
+        "the payment provider's page-pay gateway"),
     STR(alipay_app_id, "2026000000000001", "our app id at the provider"),
     STR(alipay_seller_id, "2088000000000001", "our seller id at the provider"),
-    STR(alipay_private_key, "run/keys/merchant_private.pem", "PEM file of our private key (signs requests)"),
-    STR(alipay_public_key, "run/keys/provider_public.pem", "PEM file of the provider's public key (verifies notifications)"),
-    STR(fcgi_notify_socket, "run/sock/shop-notify.sock", "unix socket for provider notifications only"),
+    STR(alipay_private_key, "run/keys/merchant_private.pem",
+        "PEM file of our private key (signs requests)"),
+    STR(alipay_public_key, "run/keys/provider_public.pem",
+        "PEM file of the provider's public key (verifies notifications)"),
+    STR(fcgi_notify_socket, "run/sock/shop-notify.sock",
+        "unix socket for provider notifications only"),
     INT(notify_threads, 8, 1, 64, "FastCGI threads that serve only provider notifications"),
 };
 

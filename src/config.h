@@ -13,22 +13,22 @@
 
 struct shop_config {
     /* process */
-    int worker_id;                    /* snowflake worker, 0..1023 */
-    char log_level[16];               /* debug|info|warn|error */
+    int worker_id;      /* snowflake worker, 0..1023 */
+    char log_level[16]; /* debug|info|warn|error */
     /* web (shop-app) */
     char fcgi_socket[CONFIG_STR_MAX]; /* unix socket nginx talks to */
     int app_threads;                  /* FastCGI worker threads */
     char templates_dir[CONFIG_STR_MAX];
-    int max_body_bytes;               /* request body cap */
-    int max_json_depth;               /* nesting cap for JSON bodies */
+    int max_body_bytes; /* request body cap */
+    int max_json_depth; /* nesting cap for JSON bodies */
     /* MariaDB */
     char db_host[CONFIG_STR_MAX];
     int db_port;
-    char db_socket[CONFIG_STR_MAX];   /* used instead of host:port when set */
+    char db_socket[CONFIG_STR_MAX]; /* used instead of host:port when set */
     char db_user[CONFIG_STR_MAX];
     char db_password[CONFIG_STR_MAX];
     char db_name[CONFIG_STR_MAX];
-    int db_timeout_s;                 /* connect/read/write timeout */
+    int db_timeout_s; /* connect/read/write timeout */
     /* per-service databases ("" = db_name): each service owns its tables */
     char goods_db_name[CONFIG_STR_MAX];
     char coupon_db_name[CONFIG_STR_MAX];
@@ -40,28 +40,29 @@ struct shop_config {
     char mq_user[CONFIG_STR_MAX];
     char mq_password[CONFIG_STR_MAX];
     char mq_vhost[CONFIG_STR_MAX];
-    int mq_prefetch;                  /* consumer prefetch */
-    int mq_timeout_ms;                /* connect / confirm wait */
+    int mq_prefetch;   /* consumer prefetch */
+    int mq_timeout_ms; /* connect / confirm wait */
     int mq_heartbeat_s;
     /* accounts */
-    int session_ttl_s;                /* a session lives this long */
-    int login_max_failures;           /* failures in login_window_s before slowing down */
+    int session_ttl_s;      /* a session lives this long */
+    int login_max_failures; /* failures in login_window_s before slowing down */
     int login_window_s;
-    int cookie_secure;                /* 1: cookies only over HTTPS */
+    int cookie_secure; /* 1: cookies only over HTTPS */
     /* orders */
-    int preorder_timeout_s;           /* an unconfirmed pre-order is cancelled after */
-    int unpaid_timeout_s;             /* a confirmed unpaid order expires after */
-    int relay_interval_ms;            /* how often the outbox relay looks */
-    char fault_inject[32];            /* tests only: fail the saga after this step */
+    int preorder_timeout_s; /* an unconfirmed pre-order is cancelled after */
+    int unpaid_timeout_s;   /* a confirmed unpaid order expires after */
+    int relay_interval_ms;  /* how often the outbox relay looks */
+    char fault_inject[32];  /* tests only: fail the saga after this step */
     /* paying (Alipay protocol; the sandbox by default) */
-    char public_url[CONFIG_STR_MAX];  /* the shop as buyers reach it, for return/notify URLs */
-    char alipay_gateway[CONFIG_STR_MAX];  /* the provider's page-pay gateway URL */
+    char public_url[CONFIG_STR_MAX];     /* the shop as buyers reach it, for return/notify URLs */
+    char alipay_gateway[CONFIG_STR_MAX]; /* the provider's page-pay gateway URL */
     char alipay_app_id[64];
     char alipay_seller_id[64];
     char alipay_private_key[CONFIG_STR_MAX]; /* PEM file: our key, signs requests */
-    char alipay_public_key[CONFIG_STR_MAX];  /* PEM file: the provider's key, verifies notifications */
+    char alipay_public_key[CONFIG_STR_MAX];  /* PEM file: the provider's key, verifies notifications
+                                              */
     char fcgi_notify_socket[CONFIG_STR_MAX]; /* unix socket for /pay/notify/ only */
-    int notify_threads;               /* FastCGI threads reserved for provider notifications */
+    int notify_threads; /* FastCGI threads reserved for provider notifications */
 };
 
 /* Fill cfg with the defaults, then the file (when path is not NULL), then the

@@ -16,14 +16,13 @@ static const char SQL_EXISTS[] = "SELECT 1 FROM trade_mq_consumer_log "
                                  "WHERE group_name = ? AND msg_tag = ? AND msg_key = ? "
                                  "LOCK IN SHARE MODE";
 
-enum db_status consumer_log_insert(db_conn *db, const char *group, const char *tag,
-                                   const char *key, const char *msg_id, const char *body,
-                                   size_t body_len)
+enum db_status consumer_log_insert(db_conn *db, const char *group, const char *tag, const char *key,
+                                   const char *msg_id, const char *body, size_t body_len)
 {
     if (body_len > CONSUMER_LOG_BODY_MAX)
         body_len = CONSUMER_LOG_BODY_MAX;
-    struct db_val p[] = {DB_TEXT(group), DB_TEXT(tag), DB_TEXT(key),
-                         DB_TEXT(msg_id ? msg_id : ""), DB_TEXTN(body ? body : "", body_len)};
+    struct db_val p[] = {DB_TEXT(group), DB_TEXT(tag), DB_TEXT(key), DB_TEXT(msg_id ? msg_id : ""),
+                         DB_TEXTN(body ? body : "", body_len)};
     return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
 }
 

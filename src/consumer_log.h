@@ -17,9 +17,8 @@
 /* Insert (group, tag, key) with status 1 inside the caller's transaction.
  * DB_OK: first time, go on with the effect; DB_DUPLICATE: handled before,
  * roll back and ack; anything else: roll back and retry later. */
-enum db_status consumer_log_insert(db_conn *db, const char *group, const char *tag,
-                                   const char *key, const char *msg_id, const char *body,
-                                   size_t body_len);
+enum db_status consumer_log_insert(db_conn *db, const char *group, const char *tag, const char *key,
+                                   const char *msg_id, const char *body, size_t body_len);
 
 /* Inside the caller's transaction: 1 when (group, tag, key) is recorded,
  * 0 when not, -1 on a database error. A locking read (it waits for a

@@ -10,13 +10,13 @@
 #include <stdint.h>
 
 struct db_params {
-    const char *host;     /* used when socket is NULL or "" */
+    const char *host; /* used when socket is NULL or "" */
     unsigned port;
     const char *socket;
     const char *user;
     const char *password;
     const char *database;
-    unsigned timeout_s;   /* connect, read and write timeout */
+    unsigned timeout_s; /* connect, read and write timeout */
 };
 
 enum db_type { DB_T_NULL = 0, DB_T_INT64, DB_T_TEXT };

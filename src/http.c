@@ -13,9 +13,8 @@ static const struct {
     const char *name;
     enum http_method m;
 } METHODS[] = {
-    {"GET", HTTP_GET},       {"HEAD", HTTP_HEAD},   {"POST", HTTP_POST},
-    {"PUT", HTTP_PUT},       {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH},
-    {"OPTIONS", HTTP_OPTIONS},
+    {"GET", HTTP_GET},       {"HEAD", HTTP_HEAD},   {"POST", HTTP_POST},       {"PUT", HTTP_PUT},
+    {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH}, {"OPTIONS", HTTP_OPTIONS},
 };
 
 enum http_method http_method_parse(const char *s)
@@ -155,8 +154,8 @@ static void make_request_id(struct http_request *r, const char *given)
     r->request_id[HTTP_REQUEST_ID_LEN] = '\0';
 }
 
-enum http_read_status http_request_read(struct http_request *r, char **envp,
-                                        struct FCGX_Stream *in, size_t max_body)
+enum http_read_status http_request_read(struct http_request *r, char **envp, struct FCGX_Stream *in,
+                                        size_t max_body)
 {
     memset(r, 0, sizeof *r);
     buf_init(&r->body, max_body);
@@ -232,8 +231,7 @@ static int has_single_quote(const char *s, size_t len)
     return 0;
 }
 
-enum shop_code http_json_body(const struct http_request *r, int max_depth,
-                              struct json_object **out)
+enum shop_code http_json_body(const struct http_request *r, int max_depth, struct json_object **out)
 {
     *out = NULL;
     size_t ctlen = strcspn(r->content_type, ";");
@@ -312,25 +310,44 @@ int http_header_add(struct http_response *res, const char *name, const char *val
 const char *http_status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 

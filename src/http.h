@@ -26,23 +26,23 @@ enum http_method {
     HTTP_OPTIONS,
 };
 
-#define HTTP_PATH_MAX      1024 /* decoded request path */
-#define HTTP_QUERY_MAX     4096 /* raw query string */
-#define HTTP_HEADER_MAX    4096 /* any one header (cookie, content type ...) */
-#define HTTP_FIELD_MAX     1024 /* one decoded form/query/cookie value */
+#define HTTP_PATH_MAX       1024 /* decoded request path */
+#define HTTP_QUERY_MAX      4096 /* raw query string */
+#define HTTP_HEADER_MAX     4096 /* any one header (cookie, content type ...) */
+#define HTTP_FIELD_MAX      1024 /* one decoded form/query/cookie value */
 #define HTTP_REQUEST_ID_LEN 32
 
 struct http_request {
     enum http_method method;
-    char path[HTTP_PATH_MAX];  /* percent-decoded, without the query */
-    const char *query;         /* raw query string ("" when none); owned by envp */
-    const char *cookie;        /* raw Cookie header ("" when none) */
-    const char *content_type;  /* "" when none */
-    const char *accept;        /* "" when none */
+    char path[HTTP_PATH_MAX];    /* percent-decoded, without the query */
+    const char *query;           /* raw query string ("" when none); owned by envp */
+    const char *cookie;          /* raw Cookie header ("" when none) */
+    const char *content_type;    /* "" when none */
+    const char *accept;          /* "" when none */
     const char *idempotency_key; /* "" when none */
-    const char *csrf_header;   /* X-CSRF-Token, "" when none */
+    const char *csrf_header;     /* X-CSRF-Token, "" when none */
     const char *remote_addr;
-    struct buf body;           /* capped at the configured body size */
+    struct buf body; /* capped at the configured body size */
     char request_id[HTTP_REQUEST_ID_LEN + 1];
 };
 
@@ -56,8 +56,8 @@ enum http_read_status {
  * bytes; CONTENT_LENGTH over it is refused before reading). `in` may be NULL
  * (no body). The strings point into envp, which must outlive r. Call
  * http_request_free afterwards on every path. */
-enum http_read_status http_request_read(struct http_request *r, char **envp,
-                                        struct FCGX_Stream *in, size_t max_body);
+enum http_read_status http_request_read(struct http_request *r, char **envp, struct FCGX_Stream *in,
+                                        size_t max_body);
 void http_request_free(struct http_request *r);
 
 enum http_method http_method_parse(const char *s);
@@ -93,7 +93,7 @@ struct http_response {
     const char *content_type; /* static string */
     struct buf headers;       /* extra "Name: value\r\n" lines */
     struct buf body;
-    int no_body;              /* HEAD: send headers only */
+    int no_body; /* HEAD: send headers only */
     /* One more origin forms of this page may post to (the payment
      * provider's cashier, say: a form answered by a redirect to another
      * origin is blocked by form-action 'self' alone). NULL: 'self' only. */

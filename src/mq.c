@@ -57,12 +57,8 @@ static const char *const PAY_KEYS[] = {EV_PAY_NOTIFY, NULL};
 static const char *const LOG_KEYS[] = {"order.#", "pay.#", NULL};
 
 static const struct queue_def QUEUES[] = {
-    {"shop.audit", AUDIT_KEYS},
-    {QUEUE_ORDER, ORDER_KEYS},
-    {QUEUE_GOODS, GOODS_KEYS},
-    {QUEUE_COUPON, COUPON_KEYS},
-    {QUEUE_USER, USER_KEYS},
-    {QUEUE_PAY, PAY_KEYS},
+    {"shop.audit", AUDIT_KEYS},  {QUEUE_ORDER, ORDER_KEYS}, {QUEUE_GOODS, GOODS_KEYS},
+    {QUEUE_COUPON, COUPON_KEYS}, {QUEUE_USER, USER_KEYS},   {QUEUE_PAY, PAY_KEYS},
     {QUEUE_LOG, LOG_KEYS},
 };
 

@@ -21,8 +21,7 @@ static int parse_id(const char *s, size_t len, int64_t *out)
 }
 
 /* Does path match pattern? Fills ids. */
-static int match(const char *pattern, const char *path, int64_t ids[ROUTER_MAX_IDS],
-                 size_t *nids)
+static int match(const char *pattern, const char *path, int64_t ids[ROUTER_MAX_IDS], size_t *nids)
 {
     *nids = 0;
     const char *p = pattern, *s = path;

@@ -22,7 +22,7 @@ enum route_flags {
 struct route {
     enum http_method method; /* HTTP_GET also answers HEAD */
     const char *pattern;
-    int handler;             /* index into the caller's handler table */
+    int handler; /* index into the caller's handler table */
     unsigned flags;
 };
 

@@ -28,14 +28,21 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     int nargs = argc - optind;
     const char *cmd = nargs > 0 ? argv[optind] : "";
-    if (!((strcmp(cmd, "publish") == 0 && nargs == 4) || (strcmp(cmd, "topology") == 0 && nargs == 1))) {
+    if (!((strcmp(cmd, "publish") == 0 && nargs == 4) ||
+          (strcmp(cmd, "topology") == 0 && nargs == 1))) {
         usage(stderr);
         return 2;
     }

@@ -75,14 +75,10 @@ static const struct consumer {
     const char *queue; /* NULL: not a queue consumer (the relay) */
     mq_handler fn;
 } CONSUMERS[] = {
-    {"audit", "shop.audit", consume_audit},
-    {"order", QUEUE_ORDER, order_on_event},
-    {"goods", QUEUE_GOODS, goods_on_event},
-    {"coupon", QUEUE_COUPON, coupon_on_event},
-    {"user", QUEUE_USER, user_on_event},
-    {"pay", QUEUE_PAY, pay_on_event},
-    {"log", QUEUE_LOG, order_log_on_event},
-    {"relay", NULL, NULL},
+    {"audit", "shop.audit", consume_audit}, {"order", QUEUE_ORDER, order_on_event},
+    {"goods", QUEUE_GOODS, goods_on_event}, {"coupon", QUEUE_COUPON, coupon_on_event},
+    {"user", QUEUE_USER, user_on_event},    {"pay", QUEUE_PAY, pay_on_event},
+    {"log", QUEUE_LOG, order_log_on_event}, {"relay", NULL, NULL},
 };
 
 static void write_pid(const char *path)
@@ -114,10 +110,18 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "c:p:h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'p': pid_path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'p':
+            pid_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc - 1) {

@@ -9,15 +9,15 @@
 #include <stdint.h>
 
 /* 2024-01-01T00:00:00Z */
-#define SNOWFLAKE_EPOCH_MS INT64_C(1704067200000)
+#define SNOWFLAKE_EPOCH_MS   INT64_C(1704067200000)
 #define SNOWFLAKE_WORKER_MAX 1023
 
 struct snowflake {
-    int64_t last_ms;   /* the highest time used, ms since the epoch */
-    int64_t sequence;  /* next sequence within last_ms */
-    int64_t worker_id; /* 0..1023 */
+    int64_t last_ms;           /* the highest time used, ms since the epoch */
+    int64_t sequence;          /* next sequence within last_ms */
+    int64_t worker_id;         /* 0..1023 */
     int64_t (*clock_ms)(void); /* wall clock in Unix ms; replaceable for tests */
-    void *lock;        /* pthread mutex, owned */
+    void *lock;                /* pthread mutex, owned */
 };
 
 /* Prepare a generator for worker_id (0..1023). clock_ms NULL = real clock.

@@ -11,16 +11,16 @@
 #include "mq.h"
 
 #define USER_NAME_MIN   3
-#define USER_NAME_MAX   32   /* letters, digits, '_', '-', '.' */
-#define USER_MOBILE_MAX 20   /* digits, optional leading '+' */
+#define USER_NAME_MAX   32 /* letters, digits, '_', '-', '.' */
+#define USER_MOBILE_MAX 20 /* digits, optional leading '+' */
 
 struct user {
     int64_t user_id;
     char user_name[USER_NAME_MAX + 1];
     char user_mobile[USER_MOBILE_MAX + 1];
     int64_t user_score;
-    int64_t user_money;      /* cents */
-    char user_reg_time[32];  /* ISO 8601 UTC */
+    int64_t user_money;     /* cents */
+    char user_reg_time[32]; /* ISO 8601 UTC */
 };
 
 /* Why registration fields are refused: NULL when name, mobile and password

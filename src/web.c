@@ -48,8 +48,8 @@ enum page {
 };
 
 #define LOGIN ROUTE_LOGIN
-#define CSRF ROUTE_CSRF
-#define API ROUTE_API
+#define CSRF  ROUTE_CSRF
+#define API   ROUTE_API
 
 static const struct route ROUTES[] = {
     {HTTP_GET, "/", PAGE_CATALOGUE, ROUTE_PAGE},
@@ -267,33 +267,86 @@ static void api_healthz(struct web_ctx *c)
 static void dispatch(struct web_ctx *c)
 {
     switch ((enum page)c->route->handler) {
-    case PAGE_CATALOGUE: web_page_catalogue(c); break;
-    case PAGE_GOODS: web_page_goods(c); break;
-    case API_GOODS_LIST: web_api_goods_list(c); break;
-    case API_GOODS_GET: web_api_goods_get(c); break;
-    case API_HEALTHZ: api_healthz(c); break;
-    case API_REGISTER: web_api_register(c); break;
-    case API_LOGIN: web_api_login(c); break;
-    case API_LOGOUT: web_api_logout(c); break;
-    case API_ME: web_api_me(c); break;
-    case PAGE_LOGIN: web_page_login(c); break;
-    case FORM_LOGIN: web_form_login(c); break;
-    case PAGE_REGISTER: web_page_register(c); break;
-    case FORM_REGISTER: web_form_register(c); break;
-    case FORM_LOGOUT: web_form_logout(c); break;
-    case PAGE_ACCOUNT: web_page_account(c); break;
-    case API_COUPONS: web_api_coupons(c); break;
-    case API_ORDER_CREATE: web_api_order_create(c); break;
-    case API_ORDERS: web_api_orders(c); break;
-    case API_ORDER_GET: web_api_order_get(c); break;
-    case FORM_ORDER: web_form_order(c); break;
-    case PAGE_ORDERS: web_page_orders(c); break;
-    case PAGE_ORDER: web_page_order(c); break;
-    case API_PAYMENT_START: web_api_payment_start(c); break;
-    case FORM_PAY: web_form_pay(c); break;
-    case PAY_NOTIFY_ALIPAY: web_pay_notify_alipay(c); break;
-    case PAGE_PAY_RETURN: web_page_pay_return(c); break;
-    default: abort(); /* a route names a handler that does not exist: a bug */
+    case PAGE_CATALOGUE:
+        web_page_catalogue(c);
+        break;
+    case PAGE_GOODS:
+        web_page_goods(c);
+        break;
+    case API_GOODS_LIST:
+        web_api_goods_list(c);
+        break;
+    case API_GOODS_GET:
+        web_api_goods_get(c);
+        break;
+    case API_HEALTHZ:
+        api_healthz(c);
+        break;
+    case API_REGISTER:
+        web_api_register(c);
+        break;
+    case API_LOGIN:
+        web_api_login(c);
+        break;
+    case API_LOGOUT:
+        web_api_logout(c);
+        break;
+    case API_ME:
+        web_api_me(c);
+        break;
+    case PAGE_LOGIN:
+        web_page_login(c);
+        break;
+    case FORM_LOGIN:
+        web_form_login(c);
+        break;
+    case PAGE_REGISTER:
+        web_page_register(c);
+        break;
+    case FORM_REGISTER:
+        web_form_register(c);
+        break;
+    case FORM_LOGOUT:
+        web_form_logout(c);
+        break;
+    case PAGE_ACCOUNT:
+        web_page_account(c);
+        break;
+    case API_COUPONS:
+        web_api_coupons(c);
+        break;
+    case API_ORDER_CREATE:
+        web_api_order_create(c);
+        break;
+    case API_ORDERS:
+        web_api_orders(c);
+        break;
+    case API_ORDER_GET:
+        web_api_order_get(c);
+        break;
+    case FORM_ORDER:
+        web_form_order(c);
+        break;
+    case PAGE_ORDERS:
+        web_page_orders(c);
+        break;
+    case PAGE_ORDER:
+        web_page_order(c);
+        break;
+    case API_PAYMENT_START:
+        web_api_payment_start(c);
+        break;
+    case FORM_PAY:
+        web_form_pay(c);
+        break;
+    case PAY_NOTIFY_ALIPAY:
+        web_pay_notify_alipay(c);
+        break;
+    case PAGE_PAY_RETURN:
+        web_page_pay_return(c);
+        break;
+    default:
+        abort(); /* a route names a handler that does not exist: a bug */
     }
 }
 
@@ -311,12 +364,12 @@ void web_handle(const struct web_app *app, FCGX_Request *fr)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     http_response_init(&c.res);
 
-    enum http_read_status rs = http_request_read(&c.req, fr->envp, fr->in,
-                                                 (size_t)app->cfg->max_body_bytes);
+    enum http_read_status rs =
+        http_request_read(&c.req, fr->envp, fr->in, (size_t)app->cfg->max_body_bytes);
     log_set_request_id(c.req.request_id);
     if (rs != HTTP_READ_OK) {
         web_error(&c, rs == HTTP_READ_TOO_LARGE ? SHOP_REQUEST_TOO_LARGE
-                                                   : SHOP_REQUEST_PARAMETER_VALID);
+                                                : SHOP_REQUEST_PARAMETER_VALID);
         goto send;
     }
     c.res.no_body = c.req.method == HTTP_HEAD;
@@ -327,8 +380,12 @@ void web_handle(const struct web_app *app, FCGX_Request *fr)
         if (guard(&c) == 0)
             dispatch(&c);
         break;
-    case ROUTER_METHOD_NOT_ALLOWED: web_error(&c, SHOP_METHOD_NOT_ALLOWED); break;
-    case ROUTER_NOT_FOUND: web_error(&c, SHOP_NOT_FOUND); break;
+    case ROUTER_METHOD_NOT_ALLOWED:
+        web_error(&c, SHOP_METHOD_NOT_ALLOWED);
+        break;
+    case ROUTER_NOT_FOUND:
+        web_error(&c, SHOP_NOT_FOUND);
+        break;
     }
 
 send:

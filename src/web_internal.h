@@ -84,15 +84,15 @@ void web_form_logout(struct web_ctx *c);   /* POST /logout */
 void web_page_account(struct web_ctx *c);  /* GET /account */
 
 /* Handlers (web_coupon.c) */
-void web_api_coupons(struct web_ctx *c);   /* GET /api/coupons */
+void web_api_coupons(struct web_ctx *c); /* GET /api/coupons */
 
 /* Handlers (web_order.c) */
 void web_api_order_create(struct web_ctx *c); /* POST /api/orders */
 void web_api_orders(struct web_ctx *c);       /* GET /api/orders */
 void web_api_order_get(struct web_ctx *c);    /* GET /api/orders/{id} */
-void web_form_order(struct web_ctx *c);       /* POST /orders (the goods page's form; in web_goods.c) */
-void web_page_orders(struct web_ctx *c);      /* GET /orders */
-void web_page_order(struct web_ctx *c);       /* GET /orders/{id} */
+void web_form_order(struct web_ctx *c);  /* POST /orders (the goods page's form; in web_goods.c) */
+void web_page_orders(struct web_ctx *c); /* GET /orders */
+void web_page_order(struct web_ctx *c);  /* GET /orders/{id} */
 
 /* Handlers (web_pay.c) */
 void web_api_payment_start(struct web_ctx *c); /* POST /api/orders/{id}/payment */

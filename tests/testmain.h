@@ -46,8 +46,7 @@ int main(void)
     unsigned suites_failed = CU_get_number_of_suites_failed();
     if (suites_failed > 0 && run == 0)
         failed = 1;
-    printf("%s: %u passed, %u failed\n", SUITE_NAME, run - CU_get_number_of_tests_failed(),
-           failed);
+    printf("%s: %u passed, %u failed\n", SUITE_NAME, run - CU_get_number_of_tests_failed(), failed);
     CU_cleanup_registry();
     return failed == 0 ? 0 : 1;
 }

@@ -58,8 +58,12 @@ static void test_cookie_get(void)
 
 static void test_request_read(void)
 {
-    char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/goods/12%33?x=1", "QUERY_STRING=x=1",
-                   "HTTP_COOKIE=sid=1", "REQUEST_ID=0123456789abcdef0123456789abcdef", NULL};
+    char *env[] = {"REQUEST_METHOD=GET",
+                   "REQUEST_URI=/goods/12%33?x=1",
+                   "QUERY_STRING=x=1",
+                   "HTTP_COOKIE=sid=1",
+                   "REQUEST_ID=0123456789abcdef0123456789abcdef",
+                   NULL};
     struct http_request r;
     CU_ASSERT_EQUAL(http_request_read(&r, env, NULL, 1024), HTTP_READ_OK);
     CU_ASSERT_EQUAL(r.method, HTTP_GET);
@@ -85,8 +89,8 @@ static void test_request_generated_id_and_method(void)
 static void test_request_refusals(void)
 {
     struct http_request r;
-    char *too_large[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/api/orders",
-                         "CONTENT_LENGTH=2048", NULL};
+    char *too_large[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/api/orders", "CONTENT_LENGTH=2048",
+                         NULL};
     CU_ASSERT_EQUAL(http_request_read(&r, too_large, NULL, 1024), HTTP_READ_TOO_LARGE);
     http_request_free(&r);
     char *bad_len[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/", "CONTENT_LENGTH=12x", NULL};
