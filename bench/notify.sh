@@ -281,6 +281,54 @@ for c in $CONCURRENCY; do
     bare_line[$c]=$(grep '^bare: acks=' "$OUT/bare-$c.txt") || die "bare_publish printed no summary"
 done
 
+# --- CPU accounting ---------------------------------------------------------------------
+
+# cpu_ticks: "NAME TICKS" (user + system, clock ticks) of every process with a
+# pid file under <run>/pids (the app, the consumers, MariaDB, RabbitMQ) and of
+# nginx (master and workers).
+cpu_ticks() {
+    local f name pid
+    {
+        for f in "$RUN_DIR"/pids/*.pid; do
+            [ -r "$f" ] || continue
+            name=$(basename "$f" .pid)
+            pid=$(tr -dc '0-9' <"$f")
+            [ -n "$pid" ] && printf '%s %s\n' "$name" "$pid"
+        done
+        if [ -r "$RUN_DIR/nginx/nginx.pid" ]; then
+            pid=$(tr -dc '0-9' <"$RUN_DIR/nginx/nginx.pid")
+            if [ -n "$pid" ]; then
+                printf 'nginx %s\n' "$pid"
+                pgrep -P "$pid" | sed 's/^/nginx /'
+            fi
+        fi
+    } | while read -r name pid; do
+        # Fields 14 and 15 after the command name (which may hold spaces).
+        [ -r "/proc/$pid/stat" ] && sed -E 's/^.*\) //' "/proc/$pid/stat" 2>/dev/null |
+            awk -v n="$name" '{ print n, $12 + $13 }'
+    done
+    return 0
+}
+# cpu_report BEFORE AFTER SECONDS: each process's share of one core between the
+# two snapshots, largest first, on one line.
+cpu_report() {
+    local hz
+    hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+    awk -v hz="$hz" -v secs="$3" '
+        FNR == NR { before[$1] += $2; next }
+        { after[$1] += $2 }
+        END {
+            for (n in after) {
+                d = after[n] - before[n]
+                if (d < 0) d = 0
+                sub(/^shop-consumer-/, "", n); total += d
+                used[n] += d
+            }
+            for (n in used) printf "%s %.0f\n", n, 100 * used[n] / hz / secs
+            printf "TOTAL %.0f\n", 100 * total / hz / secs
+        }' "$1" "$2" | sort -k2,2nr | awk '{ printf "%s%s %s%%", (NR > 1 ? ", " : ""), $1, $2 } END { print "" }'
+}
+
 # --- 5. the app ---------------------------------------------------------------------
 
 # The notifications 0 .. cursor-1 (mod N) have all been answered; the probe was 0.
@@ -289,6 +337,8 @@ answered_total=1 # the probe
 other_total=0
 errors_total=0
 first_error=
+cpu_ticks >"$OUT/cpu-0.txt"
+load_start=$(now)
 for c in $CONCURRENCY; do
     t=$(threads_for "$c")
     say "app: wrk -t$t -c$c -d${SECONDS_EACH}s POST /pay/notify/alipay through nginx (from notification $((cursor % N_ORDERS)))"
@@ -314,6 +364,8 @@ for c in $CONCURRENCY; do
     unapplied[$c]=$((acked - paid))
 done
 load_end=$(now)
+cpu_ticks >"$OUT/cpu-1.txt"
+load_s=$(awk -v a="$load_start" -v b="$load_end" 'BEGIN { printf "%.1f", b - a }')
 
 # --- 6. the drain ---------------------------------------------------------------------
 
@@ -338,10 +390,22 @@ while :; do
     fi
     sleep 0.2
 done
+drain_end=$(now)
+cpu_ticks >"$OUT/cpu-2.txt"
+drain_s=$(awk -v a="$load_end" -v b="$drain_end" 'BEGIN { printf "%.1f", b - a }')
 # Every notification the pay consumer handled has one consumer-log row; the
-# copies it found there were no-ops.
-pay_rows=$(sql "SELECT COUNT(*) FROM trade_mq_consumer_log WHERE group_name = 'pay' AND msg_tag = 'pay.notify'
-                AND $(bench_key msg_key '')")
+# copies it found there were no-ops. The notifications answered beyond the
+# ones waited for may still be on their way: wait (at most 30 s) until the
+# count stands still for a second.
+pay_rows_sql="SELECT COUNT(*) FROM trade_mq_consumer_log WHERE group_name = 'pay'
+              AND msg_tag = 'pay.notify' AND $(bench_key msg_key '')"
+pay_rows=$(sql "$pay_rows_sql")
+for _ in $(seq 30); do
+    sleep 1
+    prev=$pay_rows
+    pay_rows=$(sql "$pay_rows_sql")
+    [ "$pay_rows" != "$prev" ] || break
+done
 paid_all=$(sql "SELECT COUNT(*) FROM trade_order WHERE order_id BETWEEN $O1 AND $ON AND pay_status = 2")
 mismatches=$(sql "SELECT COUNT(*) FROM trade_pay_mismatch WHERE order_id BETWEEN $O1 AND $ON")
 
@@ -384,6 +448,10 @@ else
     echo "drain: NOT all applied after ${DRAIN_MAX}s (missing: $left)"
     ok=0
 fi
+echo "CPU during the app's runs (${load_s}s; % of one core, $(nproc) cores):"
+echo "  $(cpu_report "$OUT/cpu-0.txt" "$OUT/cpu-1.txt" "$load_s")"
+echo "CPU during the drain (${drain_s}s):"
+echo "  $(cpu_report "$OUT/cpu-1.txt" "$OUT/cpu-2.txt" "$drain_s")"
 echo
 if [ "$ok" = 1 ]; then
     echo "targets met (notify >= bare at every concurrency, p99 < ${TARGET_P99_MS} ms, drained within ${DRAIN_TARGET}s)"

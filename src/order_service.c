@@ -304,6 +304,12 @@ int order_idem_release(db_conn *db, int64_t user_id, const char *key)
 
 /* ------------------------------------------------------------ consumer */
 
+static int cancel_effect(db_conn *db, void *ctx)
+{
+    const struct cancel_event *ev = ctx;
+    return order_cancel_tx(db, ev->order_id);
+}
+
 static enum mq_verdict on_cancel(const struct mq_message *m)
 {
     struct cancel_event ev;
@@ -311,36 +317,16 @@ static enum mq_verdict on_cancel(const struct mq_message *m)
         log_error("order: malformed order.cancel %s: parked", m->message_id);
         return MQ_REJECT;
     }
-    db_conn *db = db_for(DB_ORDER);
-    if (db == NULL)
-        return MQ_RETRY;
     char key[24];
     snprintf(key, sizeof key, "%" PRId64, ev.order_id);
-    if (db_begin(db) != DB_OK)
-        return MQ_RETRY;
-    enum db_status st = consumer_log_insert(db, GROUP_ORDER, EV_ORDER_CANCEL, key, m->message_id,
-                                            m->body, m->body_len);
-    if (st == DB_DUPLICATE) {
-        db_rollback(db);
-        log_info("order: cancel of %s handled before: no-op", key);
-        return MQ_ACK;
-    }
-    if (st != DB_OK)
-        goto retry;
-    int done = order_cancel_tx(db, ev.order_id);
-    if (done < 0)
-        goto retry;
-    if (db_commit(db) != DB_OK)
-        goto retry;
-    if (done)
+    int done;
+    enum consumer_outcome o =
+        consumer_apply_once(db_for(DB_ORDER), GROUP_ORDER, key, m, cancel_effect, &ev, &done);
+    if (o == CONSUMER_APPLIED && done)
         log_info("order: %s cancelled (%s)", key, ev.reason);
-    else
+    else if (o == CONSUMER_APPLIED)
         log_info("order: %s not cancelled (already cancelled, paid or unknown)", key);
-    return MQ_ACK;
-retry:
-    db_rollback(db);
-    log_warn("order: cancel of %s failed (%s); retrying later", key, db_error(db));
-    return MQ_RETRY;
+    return consumer_verdict(o);
 }
 
 static enum mq_verdict on_timeout(const struct mq_message *m, mq_conn *pub)

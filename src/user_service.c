@@ -333,6 +333,19 @@ int user_money_refund_tx(db_conn *db, int64_t user_id, int64_t order_id)
 
 static enum mq_verdict on_points(const struct mq_message *m, int award);
 
+struct refund_ctx {
+    const struct cancel_event *ev;
+    int64_t cents;
+};
+
+/* The reversal of step 5, after the consumer-log row (which takes the lock a
+ * concurrent user_money_reduce of the same order waits for). */
+static int refund_effect(db_conn *db, void *ctx)
+{
+    struct refund_ctx *rc = ctx;
+    return refund_tx(db, rc->ev->user_id, rc->ev->order_id, &rc->cents);
+}
+
 enum mq_verdict user_on_event(const struct mq_message *m, void *ud)
 {
     (void)ud;
@@ -347,45 +360,20 @@ enum mq_verdict user_on_event(const struct mq_message *m, void *ud)
         log_warn("user: message %s is not an order.cancel; parked", m->message_id);
         return MQ_REJECT;
     }
-    db_conn *db = db_for(DB_USER);
-    if (db == NULL)
-        return MQ_RETRY;
     char key[24];
     snprintf(key, sizeof key, "%" PRId64, ev.order_id);
-
-    if (db_begin(db) != DB_OK)
-        return MQ_RETRY;
-    /* The log row first: it takes the lock a concurrent forward step
-     * (user_money_reduce) waits for. */
-    enum db_status st = consumer_log_insert(db, GROUP_USER, EV_ORDER_CANCEL, key, m->message_id,
-                                            m->body, m->body_len);
-    if (st == DB_DUPLICATE) {
-        db_rollback(db);
-        log_info("user: order.cancel for order %s handled before; nothing to do", key);
-        return MQ_ACK;
-    }
-    if (st != DB_OK)
-        goto retry;
-    int64_t cents = 0;
-    int done = refund_tx(db, ev.user_id, ev.order_id, &cents);
-    if (done < 0)
-        goto retry;
-    if (db_commit(db) != DB_OK) {
-        log_warn("user: commit of order.cancel for order %s failed; retrying", key);
-        return MQ_RETRY;
-    }
-    if (done == 1) {
+    struct refund_ctx ctx = {.ev = &ev};
+    int done;
+    enum consumer_outcome o =
+        consumer_apply_once(db_for(DB_USER), GROUP_USER, key, m, refund_effect, &ctx, &done);
+    if (o == CONSUMER_APPLIED && done == 1) {
         char amount[MONEY_STR_MAX];
-        log_info("user: refunded %s to user %" PRId64 " for order %s", money_format(cents, amount),
-                 ev.user_id, key);
-    } else {
+        log_info("user: refunded %s to user %" PRId64 " for order %s",
+                 money_format(ctx.cents, amount), ev.user_id, key);
+    } else if (o == CONSUMER_APPLIED) {
         log_info("user: nothing to refund for order %s", key);
     }
-    return MQ_ACK;
-retry:
-    db_rollback(db);
-    log_warn("user: order.cancel for order %s failed (%s); retrying", key, db_error(db));
-    return MQ_RETRY;
+    return consumer_verdict(o);
 }
 
 /* ---- points ---------------------------------------------------------------- */
