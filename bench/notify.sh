@@ -43,8 +43,10 @@
 #   7. a table per concurrency: notify req/s, p50, p99 | bare acks/s, p50,
 #      p99 | ratio, and the targets (the issue): notify at least the bare
 #      rate (confirms may be batched across requests), p99 < 20 ms, and the
-#      consumers keeping up (drained within BENCH_DRAIN_TARGET s). Exit 0
-#      when every target is met;
+#      consumers keeping up (drained within BENCH_DRAIN_TARGET s); and the
+#      CPU each process of the shop (app, nginx, MariaDB, RabbitMQ, every
+#      consumer) used during the runs and during the drain, from /proc, to
+#      see what limits. Exit 0 when every target is met;
 #   8. the bench rows are deleted (not with BENCH_KEEP=1, nor when the drain
 #      did not finish: the consumers would then meet orders that are gone).
 #

@@ -146,7 +146,8 @@ test('bad input never crashes the worker', async () => {
   const big = await fetch(base + '/api/goods', { method: 'POST', body: 'x'.repeat(200 * 1024),
     headers: { 'content-type': 'application/json' } });
   assert.equal(big.status, 413);
-  await big.arrayBuffer();
+  assert.match(big.headers.get('content-type'), /^application\/json/);
+  assert.equal((await big.json()).code, 'SHOP_REQUEST_TOO_LARGE');
   // Still serving, every worker.
   const all = await Promise.all(Array.from({ length: 64 }, () => fetch(base + '/api/goods')));
   for (const r of all) { assert.equal(r.status, 200); await r.arrayBuffer(); }
