@@ -123,11 +123,6 @@ static void token_hash_hex(const char *token, char hex[crypto_hash_sha256_BYTES 
     sodium_bin2hex(hex, crypto_hash_sha256_BYTES * 2 + 1, h, sizeof h);
 }
 
-static enum shop_code db_code(enum db_status st)
-{
-    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
-}
-
 enum shop_code auth_session_create(db_conn *db, int64_t user_id, int ttl_s,
                                    char token[AUTH_TOKEN_LEN + 1], char csrf[AUTH_CSRF_LEN + 1])
 {
@@ -145,7 +140,7 @@ enum shop_code auth_session_create(db_conn *db, int64_t user_id, int ttl_s,
     enum db_status st = db_exec(db, SQL_SESSION_INSERT, p, 4, NULL);
     if (st != DB_OK) {
         sodium_memzero(t, sizeof t);
-        return db_code(st);
+        return db_shop_code(st);
     }
     memcpy(token, t, sizeof t);
     memcpy(csrf, k, sizeof k);
@@ -169,7 +164,7 @@ enum shop_code auth_session_lookup(db_conn *db, const char *token, struct auth_s
     db_result *r = NULL;
     enum db_status st = db_query(db, SQL_SESSION_LOOKUP, &p, 1, 1, &r);
     if (st != DB_OK)
-        return db_code(st);
+        return db_shop_code(st);
     enum shop_code rc = SHOP_NOT_LOGGED_IN;
     if (db_result_rows(r) == 1) {
         const char *name = db_result_get(r, 0, 1);
@@ -199,7 +194,7 @@ enum shop_code auth_session_delete(db_conn *db, const char *token)
     token_hash_hex(token, hex);
     struct db_val p = DB_TEXT(hex);
     enum db_status st = db_exec(db, SQL_SESSION_DELETE, &p, 1, NULL);
-    return st == DB_OK ? SHOP_SUCCESS : db_code(st);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
 }
 
 int auth_csrf_ok(const struct auth_session *s, const char *submitted)
@@ -229,7 +224,7 @@ enum shop_code auth_login_allowed(db_conn *db, const char *login, int max_failur
     db_result *r = NULL;
     enum db_status st = db_query(db, SQL_FAILURE_COUNT, p, 2, 1, &r);
     if (st != DB_OK)
-        return db_code(st);
+        return db_shop_code(st);
     int64_t n = db_result_i64(r, 0, 0, 0);
     db_result_free(r);
     return n >= max_failures ? SHOP_TOO_MANY_ATTEMPTS : SHOP_SUCCESS;

@@ -9,7 +9,6 @@
 
 #include "consumer_log.h"
 #include "events.h"
-#include "goods_service.h" /* db_time_to_iso */
 #include "log.h"
 #include "money.h"
 
@@ -29,13 +28,9 @@ static const char SQL_RELEASE[] =
 /* How often a transaction that ended in a deadlock is tried again. */
 #define COUPON_TX_RETRIES 3
 
-static enum shop_code db_code(enum db_status st)
+static int row_to_coupon(const db_result *r, size_t row, void *elem)
 {
-    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
-}
-
-static int row_to_coupon(const db_result *r, size_t row, struct coupon *c)
-{
+    struct coupon *c = elem;
     memset(c, 0, sizeof *c);
     c->coupon_id = db_result_i64(r, row, 0, 0);
     const char *price = db_result_get(r, row, 1);
@@ -59,7 +54,7 @@ enum shop_code coupon_get(db_conn *db, int64_t coupon_id, struct coupon *out)
     struct db_val id = DB_I64(coupon_id);
     enum db_status st = db_query(db, SQL_GET, &id, 1, 1, &r);
     if (st != DB_OK) {
-        rc = db_code(st);
+        rc = db_shop_code(st);
         goto out;
     }
     if (db_result_rows(r) == 0) {
@@ -75,33 +70,11 @@ out:
 
 enum shop_code coupon_list_for_user(db_conn *db, int64_t user_id, struct coupon **out, size_t *n)
 {
-    db_result *r = NULL;
-    struct coupon *list = NULL;
-    enum shop_code rc = SHOP_INTERNAL_ERROR;
-    *out = NULL;
-    *n = 0;
-    if (db == NULL)
-        return SHOP_DB_UNAVAILABLE;
     struct db_val p[] = {DB_I64(user_id), DB_I64(COUPON_LIST_MAX)};
-    enum db_status st = db_query(db, SQL_LIST, p, 2, COUPON_LIST_MAX, &r);
-    if (st != DB_OK) {
-        rc = db_code(st);
-        goto out;
-    }
-    size_t rows = db_result_rows(r);
-    list = calloc(rows ? rows : 1, sizeof *list);
-    if (list == NULL)
-        goto out;
-    for (size_t i = 0; i < rows; i++)
-        if (row_to_coupon(r, i, &list[i]) != 0)
-            goto out;
+    void *list;
+    enum shop_code rc =
+        db_query_list(db, SQL_LIST, p, 2, COUPON_LIST_MAX, sizeof **out, row_to_coupon, &list, n);
     *out = list;
-    *n = rows;
-    list = NULL;
-    rc = SHOP_SUCCESS;
-out:
-    free(list);
-    db_result_free(r);
     return rc;
 }
 
@@ -152,11 +125,11 @@ static enum shop_code use_once(db_conn *db, int64_t coupon_id, int64_t user_id, 
     }
     /* db_commit ended the transaction whatever happened. */
     *again = st == DB_DEADLOCK;
-    rc = *again ? SHOP_COUPON_USE_FAIL : db_code(st);
+    rc = *again ? SHOP_COUPON_USE_FAIL : db_shop_code(st);
     goto out;
 fail:
     *again = st == DB_DEADLOCK;
-    rc = *again ? SHOP_COUPON_USE_FAIL : db_code(st);
+    rc = *again ? SHOP_COUPON_USE_FAIL : db_shop_code(st);
 rollback:
     db_rollback(db);
 out:

@@ -920,3 +920,53 @@ void db_thread_end(void)
         t_thread_inited = 0;
     }
 }
+
+enum shop_code db_shop_code(enum db_status st)
+{
+    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
+}
+
+enum shop_code db_query_list(db_conn *c, const char *sql, const struct db_val *params, size_t n,
+                             size_t max_rows, size_t elem_size,
+                             int (*row_fn)(const db_result *r, size_t row, void *elem), void **out,
+                             size_t *nout)
+{
+    db_result *r = NULL;
+    char *list = NULL;
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    *out = NULL;
+    *nout = 0;
+    if (c == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_query(c, sql, params, n, max_rows, &r);
+    if (st != DB_OK) {
+        rc = db_shop_code(st);
+        goto out;
+    }
+    size_t rows = db_result_rows(r);
+    list = calloc(rows ? rows : 1, elem_size);
+    if (list == NULL)
+        goto out;
+    for (size_t i = 0; i < rows; i++)
+        if (row_fn(r, i, list + i * elem_size) != 0)
+            goto out;
+    *out = list;
+    *nout = rows;
+    list = NULL;
+    rc = SHOP_SUCCESS;
+out:
+    free(list);
+    db_result_free(r);
+    return rc;
+}
+
+void db_time_to_iso(const char *dbtime, char *out, size_t outsz)
+{
+    /* "YYYY-MM-DD HH:MM:SS[.fff]" is 19+ chars; anything else is passed as "". */
+    if (dbtime == NULL || strlen(dbtime) < 19 || outsz < 21) {
+        if (outsz)
+            out[0] = '\0';
+        return;
+    }
+    snprintf(out, outsz, "%.10sT%.8sZ", dbtime, dbtime + 11);
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "errors.h"
+
 struct db_params {
     const char *host; /* used when socket is NULL or "" */
     unsigned port;
@@ -89,6 +91,23 @@ const char *db_result_get(const db_result *r, size_t row, size_t col);
 /* Value parsed as int64; def when NULL or not a number. */
 int64_t db_result_i64(const db_result *r, size_t row, size_t col, int64_t def);
 void db_result_free(db_result *r);
+
+/* Run a query and turn each row into one element of a new array: *out is
+ * calloc'd (elem_size bytes per row, the caller frees it) and row_fn fills
+ * each element (0, or -1 for a row it cannot take). Returns SHOP_SUCCESS,
+ * SHOP_DB_UNAVAILABLE or SHOP_INTERNAL_ERROR (logged). */
+enum shop_code db_query_list(db_conn *c, const char *sql, const struct db_val *params, size_t n,
+                             size_t max_rows, size_t elem_size,
+                             int (*row_fn)(const db_result *r, size_t row, void *elem), void **out,
+                             size_t *nout);
+
+/* The code a service answers for a failed statement: SHOP_DB_UNAVAILABLE
+ * when the server is gone, SHOP_INTERNAL_ERROR otherwise. */
+enum shop_code db_shop_code(enum db_status st);
+
+/* "2026-11-26 05:40:01.123" (DATETIME) -> "2026-11-26T05:40:01Z" into out
+ * (at least 21 bytes); "" for NULL or anything else. */
+void db_time_to_iso(const char *dbtime, char *out, size_t outsz);
 
 /* Transactions. db_begin starts one (autocommit stays on outside them). */
 enum db_status db_begin(db_conn *c);

@@ -32,24 +32,14 @@ enum { DIRECTION_REDUCE = 1, DIRECTION_RESTORE = 2 };
 /* How often a transaction that ended in a deadlock is tried again. */
 #define GOODS_TX_RETRIES 3
 
-void db_time_to_iso(const char *dbtime, char *out, size_t outsz)
-{
-    /* "YYYY-MM-DD HH:MM:SS[.fff]" is 19+ chars; anything else is passed as "". */
-    if (dbtime == NULL || strlen(dbtime) < 19 || outsz < 21) {
-        if (outsz)
-            out[0] = '\0';
-        return;
-    }
-    snprintf(out, outsz, "%.10sT%.8sZ", dbtime, dbtime + 11);
-}
-
 static void copy_text(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-static int row_to_goods(const db_result *r, size_t row, struct goods *g)
+static int row_to_goods(const db_result *r, size_t row, void *elem)
 {
+    struct goods *g = elem;
     memset(g, 0, sizeof *g);
     g->goods_id = db_result_i64(r, row, 0, 0);
     copy_text(g->goods_name, sizeof g->goods_name, db_result_get(r, row, 1));
@@ -64,39 +54,12 @@ static int row_to_goods(const db_result *r, size_t row, struct goods *g)
     return 0;
 }
 
-static enum shop_code db_code(enum db_status st)
-{
-    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
-}
-
 enum shop_code goods_list(db_conn *db, struct goods **out, size_t *n)
 {
-    db_result *r = NULL;
-    struct goods *list = NULL;
-    enum shop_code rc = SHOP_INTERNAL_ERROR;
-    *out = NULL;
-    *n = 0;
-    if (db == NULL)
-        return SHOP_DB_UNAVAILABLE;
-    enum db_status st = db_query(db, SQL_LIST, NULL, 0, GOODS_LIST_MAX, &r);
-    if (st != DB_OK) {
-        rc = db_code(st);
-        goto out;
-    }
-    size_t rows = db_result_rows(r);
-    list = calloc(rows ? rows : 1, sizeof *list);
-    if (list == NULL)
-        goto out;
-    for (size_t i = 0; i < rows; i++)
-        if (row_to_goods(r, i, &list[i]) != 0)
-            goto out;
+    void *list;
+    enum shop_code rc =
+        db_query_list(db, SQL_LIST, NULL, 0, GOODS_LIST_MAX, sizeof **out, row_to_goods, &list, n);
     *out = list;
-    *n = rows;
-    list = NULL;
-    rc = SHOP_SUCCESS;
-out:
-    free(list);
-    db_result_free(r);
     return rc;
 }
 
@@ -109,7 +72,7 @@ enum shop_code goods_get(db_conn *db, int64_t goods_id, struct goods *out)
     struct db_val id = DB_I64(goods_id);
     enum db_status st = db_query(db, SQL_GET, &id, 1, 1, &r);
     if (st != DB_OK) {
-        rc = db_code(st);
+        rc = db_shop_code(st);
         goto out;
     }
     if (db_result_rows(r) == 0) {
@@ -196,11 +159,11 @@ static enum shop_code reduce_once(db_conn *db, int64_t goods_id, int64_t order_i
     }
     /* db_commit ended the transaction whatever happened. */
     *again = st == DB_DEADLOCK;
-    rc = *again ? SHOP_REDUCE_GOODS_NUM_FAIL : db_code(st);
+    rc = *again ? SHOP_REDUCE_GOODS_NUM_FAIL : db_shop_code(st);
     goto out;
 fail:
     *again = st == DB_DEADLOCK;
-    rc = *again ? SHOP_REDUCE_GOODS_NUM_FAIL : db_code(st);
+    rc = *again ? SHOP_REDUCE_GOODS_NUM_FAIL : db_shop_code(st);
 rollback:
     db_rollback(db);
 out:

@@ -62,7 +62,4 @@ struct json_object;
  * strings. The caller puts the reference. */
 struct json_object *goods_to_json(const struct goods *g);
 
-/* "2026-11-26 05:40:01.123" (DATETIME) -> "2026-11-26T05:40:01Z" into out. */
-void db_time_to_iso(const char *dbtime, char *out, size_t outsz);
-
 #endif

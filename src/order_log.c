@@ -43,36 +43,27 @@ enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event
     return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
 }
 
+static int row_to_entry(const db_result *r, size_t i, void *elem)
+{
+    struct order_log_entry *e = elem;
+    const char *ev = db_result_get(r, i, 2), *detail = db_result_get(r, i, 3);
+    e->log_id = db_result_i64(r, i, 0, 0);
+    e->order_id = db_result_i64(r, i, 1, 0);
+    snprintf(e->event, sizeof e->event, "%s", ev ? ev : "");
+    snprintf(e->detail, sizeof e->detail, "%s", detail ? detail : "");
+    db_time_to_iso(db_result_get(r, i, 4), e->created_at, sizeof e->created_at);
+    return 0;
+}
+
 enum shop_code order_log_list(db_conn *db, int64_t order_id, struct order_log_entry **out,
                               size_t *n)
 {
-    *out = NULL;
-    *n = 0;
-    if (db == NULL)
-        return SHOP_DB_UNAVAILABLE;
-    db_result *r = NULL;
     struct db_val p[] = {DB_I64(order_id), DB_I64(ORDER_LOG_LIST_MAX)};
-    enum db_status st = db_query(db, SQL_LIST, p, 2, ORDER_LOG_LIST_MAX, &r);
-    if (st != DB_OK)
-        return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
-    size_t rows = db_result_rows(r);
-    struct order_log_entry *list = calloc(rows ? rows : 1, sizeof *list);
-    if (list == NULL) {
-        db_result_free(r);
-        return SHOP_INTERNAL_ERROR;
-    }
-    for (size_t i = 0; i < rows; i++) {
-        const char *ev = db_result_get(r, i, 2), *detail = db_result_get(r, i, 3);
-        list[i].log_id = db_result_i64(r, i, 0, 0);
-        list[i].order_id = db_result_i64(r, i, 1, 0);
-        snprintf(list[i].event, sizeof list[i].event, "%s", ev ? ev : "");
-        snprintf(list[i].detail, sizeof list[i].detail, "%s", detail ? detail : "");
-        db_time_to_iso(db_result_get(r, i, 4), list[i].created_at, sizeof list[i].created_at);
-    }
-    db_result_free(r);
+    void *list;
+    enum shop_code rc =
+        db_query_list(db, SQL_LIST, p, 2, ORDER_LOG_LIST_MAX, sizeof **out, row_to_entry, &list, n);
     *out = list;
-    *n = rows;
-    return SHOP_SUCCESS;
+    return rc;
 }
 
 /* The message of a SHOP_ code given by name, or NULL. */

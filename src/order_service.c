@@ -39,11 +39,6 @@ static const char SQL_GET_ANY[] = "SELECT " ORDER_COLUMNS " FROM trade_order WHE
 static const char SQL_LIST[] = "SELECT " ORDER_COLUMNS " FROM trade_order WHERE user_id = ? "
                                "ORDER BY add_time DESC, order_id DESC LIMIT ?";
 
-static enum shop_code db_code(enum db_status st)
-{
-    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
-}
-
 static void copy_text(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src ? src : "");
@@ -55,8 +50,9 @@ static int money_col(const db_result *r, size_t row, size_t col, int64_t *out)
     return s != NULL && money_parse_str(s, MONEY_NON_NEGATIVE, out) == 0 ? 0 : -1;
 }
 
-static int row_to_order(const db_result *r, size_t row, struct order *o)
+static int row_to_order(const db_result *r, size_t row, void *elem)
 {
+    struct order *o = elem;
     memset(o, 0, sizeof *o);
     o->order_id = db_result_i64(r, row, 0, 0);
     o->user_id = db_result_i64(r, row, 1, 0);
@@ -119,7 +115,7 @@ enum shop_code order_confirm(db_conn *db, int64_t order_id, int paid_on_confirm)
     enum db_status st =
         db_exec(db, paid_on_confirm ? SQL_CONFIRM_PAID : SQL_CONFIRM, &id, 1, &affected);
     if (st != DB_OK)
-        return db_code(st);
+        return db_shop_code(st);
     return affected == 1 ? SHOP_SUCCESS : SHOP_ORDER_CONFIRM_FAIL;
 }
 
@@ -142,7 +138,7 @@ static enum shop_code get_one(db_conn *db, const char *sql, const struct db_val 
     enum db_status st = db_query(db, sql, p, n, 1, &r);
     enum shop_code rc;
     if (st != DB_OK)
-        rc = db_code(st);
+        rc = db_shop_code(st);
     else if (db_result_rows(r) == 0)
         rc = SHOP_ORDER_NOT_FOUND;
     else
@@ -165,33 +161,11 @@ enum shop_code order_get_any(db_conn *db, int64_t order_id, struct order *out)
 
 enum shop_code order_list(db_conn *db, int64_t user_id, struct order **out, size_t *n)
 {
-    db_result *r = NULL;
-    struct order *list = NULL;
-    enum shop_code rc = SHOP_INTERNAL_ERROR;
-    *out = NULL;
-    *n = 0;
-    if (db == NULL)
-        return SHOP_DB_UNAVAILABLE;
     struct db_val p[] = {DB_I64(user_id), DB_I64(ORDER_LIST_MAX)};
-    enum db_status st = db_query(db, SQL_LIST, p, 2, ORDER_LIST_MAX, &r);
-    if (st != DB_OK) {
-        rc = db_code(st);
-        goto out;
-    }
-    size_t rows = db_result_rows(r);
-    list = calloc(rows ? rows : 1, sizeof *list);
-    if (list == NULL)
-        goto out;
-    for (size_t i = 0; i < rows; i++)
-        if (row_to_order(r, i, &list[i]) != 0)
-            goto out;
+    void *list;
+    enum shop_code rc =
+        db_query_list(db, SQL_LIST, p, 2, ORDER_LIST_MAX, sizeof **out, row_to_order, &list, n);
     *out = list;
-    *n = rows;
-    list = NULL;
-    rc = SHOP_SUCCESS;
-out:
-    free(list);
-    db_result_free(r);
     return rc;
 }
 
@@ -425,7 +399,7 @@ enum shop_code order_pay_begin_tx(db_conn *db, int64_t user_id, int64_t order_id
     if (out->pay_status == PAY_UNPAID) {
         enum db_status st = db_exec(db, SQL_SET_PAYING, p, 1, NULL);
         if (st != DB_OK)
-            return db_code(st);
+            return db_shop_code(st);
         out->pay_status = PAY_PAYING;
     }
     return SHOP_SUCCESS;

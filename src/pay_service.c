@@ -76,11 +76,6 @@ static const char SQL_PAY_INSERT[] =
     "INSERT INTO trade_pay (pay_id, order_id, user_id, pay_amount, is_paid, provider, "
     "create_time) VALUES (?, ?, ?, CAST(? AS DECIMAL(10,2)), 1, ?, UTC_TIMESTAMP(3))";
 
-static enum shop_code db_code(enum db_status st)
-{
-    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
-}
-
 /* Inside the transaction: the order's payment row, found or made. */
 static enum shop_code pay_row_tx(db_conn *db, const struct order *o, struct pay_started *out)
 {
@@ -88,7 +83,7 @@ static enum shop_code pay_row_tx(db_conn *db, const struct order *o, struct pay_
     struct db_val id = DB_I64(o->order_id);
     enum db_status st = db_query(db, SQL_PAY_GET, &id, 1, 1, &r);
     if (st != DB_OK)
-        return db_code(st);
+        return db_shop_code(st);
     out->order_id = o->order_id;
     out->pay_amount = o->pay_amount;
     if (db_result_rows(r) > 0) {
@@ -104,7 +99,7 @@ static enum shop_code pay_row_tx(db_conn *db, const struct order *o, struct pay_
     struct db_val p[] = {DB_I64(out->pay_id), DB_I64(o->order_id), DB_I64(o->user_id),
                          DB_TEXT(money_format(o->pay_amount, amount)), DB_TEXT(PROVIDER_ALIPAY)};
     st = db_exec(db, SQL_PAY_INSERT, p, sizeof p / sizeof p[0], NULL);
-    return st == DB_OK ? SHOP_SUCCESS : db_code(st);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
 }
 
 /* base + path without a doubled '/' into out; -1 when it does not fit. */
@@ -138,7 +133,7 @@ enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t use
         return SHOP_DB_UNAVAILABLE;
     enum db_status st = db_begin(db);
     if (st != DB_OK)
-        return db_code(st);
+        return db_shop_code(st);
     enum shop_code rc = order_pay_begin_tx(db, user_id, order_id, &o);
     if (rc == SHOP_SUCCESS)
         rc = pay_row_tx(db, &o, out);
@@ -148,7 +143,7 @@ enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t use
     }
     st = db_commit(db);
     if (st != DB_OK)
-        return st == DB_DEADLOCK ? SHOP_PAYMENT_PAY_ERROR : db_code(st);
+        return st == DB_DEADLOCK ? SHOP_PAYMENT_PAY_ERROR : db_shop_code(st);
 
     snprintf(out_trade_no, sizeof out_trade_no, "%" PRId64, order_id);
     snprintf(subject, sizeof subject, PAY_SUBJECT, order_id);

@@ -13,7 +13,6 @@
 #include "auth.h"
 #include "consumer_log.h"
 #include "events.h"
-#include "goods_service.h" /* db_time_to_iso */
 #include "log.h"
 #include "money.h"
 #include "snowflake.h"
@@ -51,11 +50,6 @@ static const char SQL_LOG_PAID[] =
  * as one with a wrong password. */
 static const char DUMMY_HASH[] = "$argon2id$v=19$m=65536,t=2,p=1$abrDPYODExg1gtRRqtOCGw$"
                                  "B8qNTfJITSMfxurllJbI/J9DEUeFGc+guCwa1Z+OErI";
-
-static enum shop_code db_code(enum db_status st)
-{
-    return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
-}
 
 /* ---- validation ---------------------------------------------------------- */
 
@@ -150,7 +144,7 @@ enum shop_code user_get(db_conn *db, int64_t user_id, struct user *out)
     db_result *r = NULL;
     enum db_status st = db_query(db, SQL_GET, &id, 1, 1, &r);
     if (st != DB_OK)
-        return db_code(st);
+        return db_shop_code(st);
     enum shop_code rc = SHOP_USER_NO_EXIST;
     if (db_result_rows(r) == 1)
         rc = row_to_user(r, 0, out) == 0 ? SHOP_SUCCESS : SHOP_INTERNAL_ERROR;
@@ -174,7 +168,7 @@ enum shop_code user_register(db_conn *db, const char *name, const char *mobile,
     if (st == DB_DUPLICATE)
         return SHOP_USER_EXISTS;
     if (st != DB_OK)
-        return db_code(st);
+        return db_shop_code(st);
     log_info("user: registered %s as user %" PRId64, name, id);
     return user_get(db, id, out);
 }
@@ -194,7 +188,7 @@ enum shop_code user_authenticate(db_conn *db, const char *login, const char *pas
     enum db_status st =
         db_query(db, looks_like_mobile(login) ? SQL_BY_MOBILE : SQL_BY_NAME, &p, 1, 1, &r);
     if (st != DB_OK)
-        return db_code(st);
+        return db_shop_code(st);
     enum shop_code rc = SHOP_LOGIN_FAILED;
     if (db_result_rows(r) == 1) {
         const char *hash = db_result_get(r, 0, 6);
@@ -241,7 +235,7 @@ enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id,
 
     enum db_status st = db_begin(db);
     if (st != DB_OK)
-        return db_code(st);
+        return db_shop_code(st);
     enum shop_code rc = SHOP_INTERNAL_ERROR;
     /* A locking read: a reversal that is being written now is waited for. */
     int reversed = consumer_log_exists(db, GROUP_USER, EV_ORDER_CANCEL, key);
@@ -255,7 +249,7 @@ enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id,
     struct db_val up[] = {DB_TEXT(amount), DB_I64(user_id), DB_TEXT(amount)};
     st = db_exec(db, SQL_MONEY_REDUCE, up, 3, &n);
     if (st != DB_OK) {
-        rc = st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_code(st);
+        rc = st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_shop_code(st);
         goto fail;
     }
     if (n == 0) {
@@ -266,12 +260,13 @@ enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id,
                           DB_TEXT(amount)};
     st = db_exec(db, SQL_LOG_INSERT, lp, 4, NULL);
     if (st != DB_OK) {
-        rc = st == DB_DUPLICATE || st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_code(st);
+        rc = st == DB_DUPLICATE || st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL
+                                                     : db_shop_code(st);
         goto fail;
     }
     st = db_commit(db);
     if (st != DB_OK)
-        return st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_code(st);
+        return st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_shop_code(st);
     log_info("user: paid %s from the balance of user %" PRId64 " for order %s", amount, user_id,
              key);
     return SHOP_SUCCESS;
