@@ -69,6 +69,7 @@ static const struct config_entry CONFIG[] = {
     STR(mq_password, "shop", "RabbitMQ password"),
     STR(mq_vhost, "/", "RabbitMQ virtual host"),
     INT(mq_prefetch, 64, 1, 10000, "messages a consumer holds unacknowledged"),
+    INT(mq_batch, 64, 1, 10000, "messages a consumer commits in one transaction (1 = each alone)"),
     INT(mq_timeout_ms, 5000, 100, 120000, "RabbitMQ connect and publisher-confirm wait, ms"),
     INT(mq_heartbeat_s, 30, 0, 3600, "RabbitMQ heartbeat, seconds (0 = off)"),
     INT(session_ttl_s, 604800, 60, 31536000, "how long a login session lasts, seconds"),
@@ -92,7 +93,7 @@ static const struct config_entry CONFIG[] = {
         "PEM file of the provider's public key (verifies notifications)"),
     STR(fcgi_notify_socket, "run/sock/shop-notify.sock",
         "unix socket for provider notifications only"),
-    INT(notify_threads, 8, 1, 64, "FastCGI threads that serve only provider notifications"),
+    INT(notify_threads, 64, 1, 512, "FastCGI threads that serve only provider notifications"),
 };
 
 #undef FIELD

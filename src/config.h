@@ -41,6 +41,7 @@ struct shop_config {
     char mq_password[CONFIG_STR_MAX];
     char mq_vhost[CONFIG_STR_MAX];
     int mq_prefetch;   /* consumer prefetch */
+    int mq_batch;      /* messages per consumer transaction */
     int mq_timeout_ms; /* connect / confirm wait */
     int mq_heartbeat_s;
     /* accounts */

@@ -54,6 +54,8 @@ struct db_conn {
     MYSQL *my;          /* NULL while disconnected */
     enum txn_state txn;
     enum db_status abort_status; /* why the transaction was aborted */
+    int batch;                   /* inside db_batch_begin .. db_batch_end */
+    enum db_status batch_broken; /* DB_OK, or why the batch's transaction ended */
     size_t ncached;
     struct stmt_slot cache[CACHE_SLOTS];
     char err[256];
@@ -695,6 +697,8 @@ static void txn_abort(db_conn *c, enum db_status why)
     }
     c->txn = TXN_ABORTED;
     c->abort_status = why;
+    if (c->batch && c->batch_broken == DB_OK)
+        c->batch_broken = why; /* the server ended the batch's transaction too */
 }
 
 static enum db_status run(db_conn *c, const char *sql, const struct db_val *params, size_t n,
@@ -710,6 +714,8 @@ static enum db_status run(db_conn *c, const char *sql, const struct db_val *para
         log_warn("db: statement in an aborted transaction refused (sql: %s)", sql);
         return c->abort_status;
     }
+    if (c->batch && (c->batch_broken != DB_OK || c->my == NULL))
+        return c->batch_broken != DB_OK ? c->batch_broken : DB_GONE;
     for (int attempt = 0;; attempt++) {
         int fresh = 0;
         if (c->my == NULL) {
@@ -720,7 +726,7 @@ static enum db_status run(db_conn *c, const char *sql, const struct db_val *para
         enum db_status rc = run_once(c, sql, params, n, max_rows, out, affected);
         if (rc == DB_GONE) {
             conn_disconnect(c);
-            if (c->txn == TXN_ACTIVE) {
+            if (c->txn == TXN_ACTIVE || c->batch) {
                 txn_abort(c, DB_GONE);
                 return DB_GONE;
             }
@@ -730,7 +736,7 @@ static enum db_status run(db_conn *c, const char *sql, const struct db_val *para
             }
             return DB_GONE;
         }
-        if (rc == DB_DEADLOCK && c->txn == TXN_ACTIVE)
+        if (rc == DB_DEADLOCK && (c->txn == TXN_ACTIVE || c->batch))
             txn_abort(c, DB_DEADLOCK);
         return rc;
     }
@@ -779,6 +785,16 @@ enum db_status db_begin(db_conn *c)
     }
     if (c->txn == TXN_ABORTED)
         db_rollback(c);
+    if (c->batch) {
+        if (c->batch_broken != DB_OK || c->my == NULL)
+            return c->batch_broken != DB_OK ? c->batch_broken : DB_GONE;
+        enum db_status rc = simple_cmd(c, "SAVEPOINT msg");
+        if (rc == DB_OK)
+            c->txn = TXN_ACTIVE;
+        else
+            c->batch_broken = rc;
+        return rc;
+    }
     for (int attempt = 0;; attempt++) {
         int fresh = 0;
         if (c->my == NULL) {
@@ -811,6 +827,12 @@ enum db_status db_commit(db_conn *c)
     c->txn = TXN_NONE;
     if (c->my == NULL)
         return DB_GONE;
+    if (c->batch) {
+        enum db_status rc = simple_cmd(c, "RELEASE SAVEPOINT msg");
+        if (rc != DB_OK && c->batch_broken == DB_OK)
+            c->batch_broken = rc;
+        return rc;
+    }
     enum db_status rc = simple_cmd(c, "COMMIT");
     if (rc == DB_DEADLOCK && c->my != NULL)
         mysql_real_query(c->my, "ROLLBACK", 8);
@@ -828,9 +850,64 @@ enum db_status db_rollback(db_conn *c)
         return DB_OK; /* the server discarded the transaction with the connection */
     if (was == TXN_NONE)
         log_warn("db: db_rollback outside a transaction");
+    if (c->batch) {
+        /* A broken batch has no savepoint left: db_batch_end rolls back. */
+        if (c->batch_broken != DB_OK || was == TXN_NONE)
+            return DB_OK;
+        enum db_status rc = simple_cmd(c, "ROLLBACK TO SAVEPOINT msg");
+        if (rc != DB_OK && c->batch_broken == DB_OK)
+            c->batch_broken = rc;
+        return rc == DB_GONE ? DB_OK : rc;
+    }
     enum db_status rc = simple_cmd(c, "ROLLBACK");
     /* A lost connection rolled the transaction back all the same. */
     return rc == DB_GONE ? DB_OK : rc;
+}
+
+enum db_status db_batch_begin(db_conn *c)
+{
+    if (c == NULL)
+        return DB_GONE;
+    if (c->batch || c->txn != TXN_NONE) {
+        log_error("db: db_batch_begin inside a transaction");
+        return DB_ERR;
+    }
+    enum db_status rc = db_begin(c); /* connects when needed */
+    if (rc != DB_OK)
+        return rc;
+    c->txn = TXN_NONE; /* the messages' db_begin calls come inside */
+    c->batch = 1;
+    c->batch_broken = DB_OK;
+    return DB_OK;
+}
+
+enum db_status db_batch_end(db_conn *c, int commit)
+{
+    if (c == NULL)
+        return DB_GONE;
+    if (!c->batch) {
+        log_error("db: db_batch_end outside a batch");
+        return DB_ERR;
+    }
+    if (c->txn != TXN_NONE) {
+        log_error("db: db_batch_end with a message's transaction still open");
+        commit = 0;
+    }
+    enum db_status why = c->batch_broken;
+    c->batch = 0;
+    c->batch_broken = DB_OK;
+    c->txn = TXN_NONE;
+    c->abort_status = DB_OK;
+    if (c->my == NULL)
+        return commit ? (why != DB_OK ? why : DB_GONE) : DB_OK;
+    if (!commit || why != DB_OK) {
+        enum db_status rc = simple_cmd(c, "ROLLBACK");
+        return !commit ? (rc == DB_GONE ? DB_OK : rc) : why;
+    }
+    enum db_status rc = simple_cmd(c, "COMMIT");
+    if (rc == DB_DEADLOCK && c->my != NULL)
+        mysql_real_query(c->my, "ROLLBACK", 8);
+    return rc;
 }
 
 enum db_status db_ping(db_conn *c)

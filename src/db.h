@@ -114,6 +114,20 @@ enum db_status db_begin(db_conn *c);
 enum db_status db_commit(db_conn *c);
 enum db_status db_rollback(db_conn *c);
 
+/* Batches: one real transaction around the transactions of many consumed
+ * messages, so that they cost one commit (one log flush) instead of one each.
+ * Between db_batch_begin and db_batch_end, db_begin sets a savepoint,
+ * db_commit releases it and db_rollback rolls back to it: each message's work
+ * still succeeds or fails alone, but nothing is durable before db_batch_end
+ * commits. Anything that ends the real transaction meanwhile (a deadlock, a
+ * lock wait timeout, a lost connection) breaks the batch: every later call
+ * fails fast and db_batch_end reports it, so that the caller does the
+ * messages again one by one. Statements outside db_begin join the batch. */
+enum db_status db_batch_begin(db_conn *c);
+/* commit != 0: COMMIT (DB_OK only when everything of the batch is durable);
+ * 0: ROLLBACK. Leaves batch mode either way. */
+enum db_status db_batch_end(db_conn *c, int commit);
+
 /* A cheap round trip (SELECT 1): DB_OK when the server answers. */
 enum db_status db_ping(db_conn *c);
 

@@ -302,81 +302,138 @@ enum mq_status mq_ensure(mq_conn *c)
 
 /* ------------------------------------------------------------ publishing */
 
-/* Wait for the broker's confirm of delivery tag `tag` on channel 1. */
-static enum mq_status wait_confirm(mq_conn *c, uint64_t tag, const char *exchange,
-                                   const char *routing_key)
+/* One message being published: where to, its properties and body, and, once
+ * settled, how the broker answered. */
+struct pub_item {
+    const char *exchange;
+    const char *routing_key;
+    const char *message_id; /* to recognise a basic.return; may be "" */
+    const amqp_basic_properties_t *props;
+    const void *body;
+    size_t len;
+    enum mq_status status;
+    int settled;
+    int returned;
+    uint64_t tag;
+};
+
+/* Settle every unsettled item with `st`. */
+static void settle_rest(struct pub_item *it, size_t n, enum mq_status st)
 {
+    for (size_t i = 0; i < n; i++)
+        if (!it[i].settled) {
+            it[i].settled = 1;
+            it[i].status = st;
+        }
+}
+
+/* Settle the unsettled items whose tag the broker (n)acked. */
+static size_t settle_tags(struct pub_item *it, size_t n, uint64_t tag, int multiple, int ack)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].settled || it[i].tag == 0 ||
+            !(it[i].tag == tag || (multiple && it[i].tag <= tag)))
+            continue;
+        it[i].settled = 1;
+        it[i].status = !ack ? MQ_NACKED : it[i].returned ? MQ_ERR : MQ_OK;
+        if (!ack)
+            log_error("mq: broker nacked a message (exchange '%s', key '%s')", it[i].exchange,
+                      it[i].routing_key);
+        k++;
+    }
+    return k;
+}
+
+/* A basic.return: its content follows (read and dropped here) and the
+ * message's ack comes after it. Mark the item it belongs to. */
+static int on_return(mq_conn *c, struct pub_item *it, size_t n, const amqp_basic_return_t *m)
+{
+    char rk[256];
+    snprintf(rk, sizeof rk, "%.*s", (int)m->routing_key.len, (const char *)m->routing_key.bytes);
+    log_error("mq: unroutable message returned (exchange '%.*s', key '%s'): %u %.*s",
+              (int)m->exchange.len, (const char *)m->exchange.bytes, rk, m->reply_code,
+              (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+    amqp_message_t msg;
+    amqp_rpc_reply_t r = amqp_read_message(c->st, PUB_CHANNEL, &msg, 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL)
+        return -1;
+    const amqp_basic_properties_t *p = &msg.properties;
+    amqp_bytes_t id = (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? p->message_id : amqp_empty_bytes;
+    for (size_t i = 0; i < n; i++) {
+        const char *mid = it[i].message_id; /* NULL: any */
+        if (it[i].settled || it[i].returned || it[i].tag == 0 || strcmp(it[i].routing_key, rk) != 0)
+            continue;
+        if (mid != NULL && (strlen(mid) != id.len || memcmp(mid, id.bytes, id.len) != 0))
+            continue;
+        it[i].returned = 1;
+        break;
+    }
+    amqp_destroy_message(&msg);
+    return 0;
+}
+
+/* Wait until the broker settled every published item (tag != 0). */
+static void wait_confirms(mq_conn *c, struct pub_item *it, size_t n)
+{
+    size_t open = 0;
+    for (size_t i = 0; i < n; i++)
+        open += !it[i].settled && it[i].tag != 0;
     int64_t deadline = now_ms() + tmo_ms(c);
-    int returned = 0;
-    for (;;) {
+    while (open > 0) {
         struct timeval tv = ms_tv(deadline - now_ms());
         amqp_frame_t f;
         int rc = amqp_simple_wait_frame_noblock(c->st, &f, &tv);
         if (rc == AMQP_STATUS_TIMEOUT) {
-            log_warn("mq: no confirm within %d ms (exchange '%s', key '%s'); reconnecting",
-                     tmo_ms(c), exchange, routing_key);
+            log_warn("mq: %zu confirm(s) not received within %d ms (exchange '%s', key '%s'); "
+                     "reconnecting",
+                     open, tmo_ms(c), it[0].exchange, it[0].routing_key);
             conn_drop(c);
-            return MQ_TIMEOUT;
+            settle_rest(it, n, MQ_TIMEOUT);
+            return;
         }
         if (rc != AMQP_STATUS_OK) {
             log_warn("mq: connection lost waiting for a confirm: %s", amqp_error_string2(rc));
             conn_drop(c);
-            return MQ_GONE;
+            settle_rest(it, n, MQ_GONE);
+            return;
         }
-        if (f.frame_type != AMQP_FRAME_METHOD)
+        if (f.frame_type != AMQP_FRAME_METHOD || f.channel != PUB_CHANNEL)
             continue;
         switch (f.payload.method.id) {
         case AMQP_BASIC_ACK_METHOD: {
             const amqp_basic_ack_t *a = f.payload.method.decoded;
-            if (f.channel != PUB_CHANNEL)
-                break;
-            if (a->delivery_tag == tag || (a->multiple && a->delivery_tag >= tag))
-                return returned ? MQ_ERR : MQ_OK;
+            open -= settle_tags(it, n, a->delivery_tag, a->multiple, 1);
             break;
         }
         case AMQP_BASIC_NACK_METHOD: {
             const amqp_basic_nack_t *a = f.payload.method.decoded;
-            if (f.channel != PUB_CHANNEL)
-                break;
-            if (a->delivery_tag == tag || (a->multiple && a->delivery_tag >= tag)) {
-                log_error("mq: broker nacked a message (exchange '%s', key '%s')", exchange,
-                          routing_key);
-                return MQ_NACKED;
-            }
+            open -= settle_tags(it, n, a->delivery_tag, a->multiple, 0);
             break;
         }
-        case AMQP_BASIC_RETURN_METHOD: {
-            const amqp_basic_return_t *m = f.payload.method.decoded;
-            if (f.channel != PUB_CHANNEL)
-                break;
-            log_error("mq: unroutable message returned (exchange '%s', key '%s'): %u %.*s",
-                      exchange, routing_key, m->reply_code, (int)m->reply_text.len,
-                      (const char *)m->reply_text.bytes);
-            /* The returned content follows; the ack comes after it. */
-            amqp_message_t msg;
-            amqp_rpc_reply_t r = amqp_read_message(c->st, PUB_CHANNEL, &msg, 0);
-            if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        case AMQP_BASIC_RETURN_METHOD:
+            if (on_return(c, it, n, f.payload.method.decoded) != 0) {
                 conn_drop(c);
-                return MQ_GONE;
+                settle_rest(it, n, MQ_GONE);
+                return;
             }
-            amqp_destroy_message(&msg);
-            returned = 1;
             break;
-        }
         case AMQP_CHANNEL_CLOSE_METHOD: {
             const amqp_channel_close_t *m = f.payload.method.decoded;
-            log_error("mq: publish refused (exchange '%s', key '%s'): %u %.*s", exchange,
-                      routing_key, m->reply_code, (int)m->reply_text.len,
+            log_error("mq: publish refused (exchange '%s', key '%s'): %u %.*s", it[0].exchange,
+                      it[0].routing_key, m->reply_code, (int)m->reply_text.len,
                       (const char *)m->reply_text.bytes);
             conn_drop(c);
-            return MQ_ERR;
+            settle_rest(it, n, MQ_ERR);
+            return;
         }
         case AMQP_CONNECTION_CLOSE_METHOD: {
             const amqp_connection_close_t *m = f.payload.method.decoded;
             log_warn("mq: connection closed by the broker: %u %.*s", m->reply_code,
                      (int)m->reply_text.len, (const char *)m->reply_text.bytes);
             conn_drop(c);
-            return MQ_GONE;
+            settle_rest(it, n, MQ_GONE);
+            return;
         }
         default:
             break;
@@ -384,66 +441,180 @@ static enum mq_status wait_confirm(mq_conn *c, uint64_t tag, const char *exchang
     }
 }
 
-static enum mq_status publish_once(mq_conn *c, const char *exchange, const char *routing_key,
-                                   const amqp_basic_properties_t *props, const void *body,
-                                   size_t len)
+/* Publish every unsettled item on the current connection, then wait once for
+ * all their confirms. */
+static void publish_round(mq_conn *c, struct pub_item *it, size_t n)
 {
-    amqp_bytes_t b = {.len = len, .bytes = (void *)body};
-    int rc = amqp_basic_publish(c->st, PUB_CHANNEL, bytes_of(exchange), bytes_of(routing_key), 1, 0,
-                                props, b);
-    if (rc != AMQP_STATUS_OK) {
-        log_warn("mq: publish failed: %s", amqp_error_string2(rc));
-        conn_drop(c);
-        return MQ_GONE;
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].settled)
+            continue;
+        it[i].tag = 0;
+        it[i].returned = 0;
+        amqp_bytes_t b = {.len = it[i].len, .bytes = (void *)it[i].body};
+        int rc = amqp_basic_publish(c->st, PUB_CHANNEL, bytes_of(it[i].exchange),
+                                    bytes_of(it[i].routing_key), 1, 0, it[i].props, b);
+        if (rc != AMQP_STATUS_OK) {
+            log_warn("mq: publish failed: %s", amqp_error_string2(rc));
+            conn_drop(c);
+            settle_rest(it, n, MQ_GONE);
+            return;
+        }
+        it[i].tag = c->next_tag++;
+        sent++;
     }
-    uint64_t tag = c->next_tag++;
-    enum mq_status st = wait_confirm(c, tag, exchange, routing_key);
+    if (sent > 0)
+        wait_confirms(c, it, n);
     if (c->st != NULL)
         amqp_maybe_release_buffers(c->st);
-    return st;
 }
 
-/* Publish, connecting when needed; a connection found dead is replaced and
- * the message published once more. */
-static enum mq_status publish_props(mq_conn *c, const char *exchange, const char *routing_key,
-                                    const amqp_basic_properties_t *props, const void *body,
-                                    size_t len)
+/* Publish the items, connecting when needed; when an established connection
+ * turns out dead, the items it lost are published once more on a new one (at
+ * least once: consumers dedupe by message_id). */
+static void publish_items(mq_conn *c, struct pub_item *it, size_t n)
 {
     for (int attempt = 0;; attempt++) {
         int fresh = 0;
         if (c->st == NULL) {
-            if (conn_connect(c) != 0)
-                return MQ_GONE;
+            if (conn_connect(c) != 0) {
+                settle_rest(it, n, MQ_GONE);
+                return;
+            }
             fresh = 1;
         }
-        enum mq_status rc = publish_once(c, exchange, routing_key, props, body, len);
-        if (rc == MQ_GONE && attempt == 0 && !fresh) {
-            log_info("mq: reconnecting to publish again");
-            continue;
+        publish_round(c, it, n);
+        int lost = 0;
+        for (size_t i = 0; i < n; i++)
+            if (it[i].status == MQ_GONE) {
+                it[i].settled = 0;
+                lost = 1;
+            }
+        if (!lost)
+            return;
+        if (attempt > 0 || fresh) {
+            settle_rest(it, n, MQ_GONE);
+            return;
         }
-        return rc;
+        log_info("mq: reconnecting to publish again");
     }
+}
+
+static void props_init(amqp_basic_properties_t *props, const char *message_id)
+{
+    memset(props, 0, sizeof *props);
+    props->_flags =
+        AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
+    props->content_type = amqp_cstring_bytes("application/json");
+    props->delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    props->timestamp = (uint64_t)time(NULL);
+    if (message_id != NULL && *message_id != '\0') {
+        props->_flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props->message_id = amqp_cstring_bytes(message_id);
+    }
+}
+
+/* One message with its own properties (the retry copies). */
+static enum mq_status publish_props(mq_conn *c, const char *exchange, const char *routing_key,
+                                    const amqp_basic_properties_t *props, const void *body,
+                                    size_t len)
+{
+    struct pub_item it = {.exchange = exchange ? exchange : "",
+                          .routing_key = routing_key ? routing_key : "",
+                          .message_id = NULL, /* a return can only be this one's */
+                          .props = props,
+                          .body = body,
+                          .len = len};
+    publish_items(c, &it, 1);
+    return it.status;
 }
 
 enum mq_status mq_publish(mq_conn *c, const char *exchange, const char *routing_key,
                           const char *message_id, const void *body, size_t len)
 {
-    if (c == NULL)
-        return MQ_GONE;
-    if (body == NULL && len > 0)
+    struct mq_out m = {.exchange = exchange,
+                       .routing_key = routing_key,
+                       .message_id = message_id,
+                       .body = body,
+                       .len = len};
+    return mq_publish_batch(c, &m, 1);
+}
+
+enum mq_status mq_publish_batch(mq_conn *c, struct mq_out *msgs, size_t n)
+{
+    if (n == 0)
+        return MQ_OK;
+    if (msgs == NULL)
         return MQ_ERR;
-    amqp_basic_properties_t props;
-    memset(&props, 0, sizeof props);
-    props._flags =
-        AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    props.timestamp = (uint64_t)time(NULL);
-    if (message_id != NULL && *message_id != '\0') {
-        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
-        props.message_id = amqp_cstring_bytes(message_id);
+    enum mq_status worst = MQ_OK;
+    struct pub_item one;
+    amqp_basic_properties_t one_props;
+    struct pub_item *it = n == 1 ? &one : calloc(n, sizeof *it);
+    amqp_basic_properties_t *props = n == 1 ? &one_props : calloc(n, sizeof *props);
+    if (it == NULL || props == NULL) {
+        log_error("mq: out of memory publishing %zu messages", n);
+        worst = MQ_ERR;
+        goto out;
     }
-    return publish_props(c, exchange, routing_key, &props, body, len);
+    memset(it, 0, n * sizeof *it);
+    for (size_t i = 0; i < n; i++) {
+        msgs[i].status = MQ_ERR;
+        props_init(&props[i], msgs[i].message_id);
+        it[i] = (struct pub_item){.exchange = msgs[i].exchange ? msgs[i].exchange : "",
+                                  .routing_key = msgs[i].routing_key ? msgs[i].routing_key : "",
+                                  .message_id = msgs[i].message_id ? msgs[i].message_id : "",
+                                  .props = &props[i],
+                                  .body = msgs[i].body,
+                                  .len = msgs[i].len};
+        if (msgs[i].body == NULL && msgs[i].len > 0) {
+            it[i].settled = 1;
+            it[i].status = MQ_ERR;
+        }
+    }
+    if (c == NULL)
+        settle_rest(it, n, MQ_GONE);
+    else
+        publish_items(c, it, n);
+    for (size_t i = 0; i < n; i++) {
+        msgs[i].status = it[i].status;
+        if (worst == MQ_OK && it[i].status != MQ_OK)
+            worst = it[i].status;
+    }
+out:
+    if (n != 1) {
+        free(it);
+        free(props);
+    }
+    return worst;
+}
+
+enum mq_status mq_idle(mq_conn *c)
+{
+    if (c == NULL || c->st == NULL)
+        return MQ_GONE;
+    /* A zero wait lets the library answer and check heartbeats; a stray
+     * frame (a late confirm) is read and dropped. */
+    for (;;) {
+        struct timeval tv = {0, 0};
+        amqp_frame_t f;
+        int rc = amqp_simple_wait_frame_noblock(c->st, &f, &tv);
+        if (rc == AMQP_STATUS_TIMEOUT)
+            break;
+        if (rc != AMQP_STATUS_OK) {
+            log_warn("mq: idle connection lost: %s", amqp_error_string2(rc));
+            conn_drop(c);
+            return MQ_GONE;
+        }
+        if (f.frame_type == AMQP_FRAME_METHOD &&
+            (f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD ||
+             f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD)) {
+            log_warn("mq: idle connection closed by the broker");
+            conn_drop(c);
+            return MQ_GONE;
+        }
+    }
+    amqp_maybe_release_buffers(c->st);
+    return MQ_OK;
 }
 
 /* -------------------------------------------------------------- topology */
@@ -682,74 +853,149 @@ static enum mq_status republish(mq_conn *c, const amqp_envelope_t *env, const ch
     return rc;
 }
 
-/* Run the handler on one delivery and settle it. Returns -1 when the
- * consuming connection failed (it was dropped). */
-static int handle_delivery(mq_conn *c, const char *queue, amqp_envelope_t *env, mq_handler fn,
-                           void *ud)
+/* One delivery on its way through a handler. */
+struct delivery {
+    amqp_envelope_t env;
+    char *rk, *mid, *body, *orig;
+    int64_t tries;
+    struct mq_message m;
+    enum mq_verdict verdict;
+};
+
+static void delivery_free(struct delivery *d)
 {
-    const amqp_basic_properties_t *p = &env->message.properties;
-    char *rk = dup_bytes(env->routing_key);
-    char *mid =
-        dup_bytes((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? p->message_id : amqp_empty_bytes);
-    char *body = dup_bytes(env->message.body);
+    free(d->orig);
+    free(d->body);
+    free(d->mid);
+    free(d->rk);
+    amqp_destroy_envelope(&d->env);
+    memset(d, 0, sizeof *d);
+}
+
+/* Copy what the handler sees out of the envelope; -1 when out of memory. */
+static int delivery_prepare(struct delivery *d)
+{
+    const amqp_basic_properties_t *p = &d->env.message.properties;
+    free(d->orig);
+    free(d->body);
+    free(d->mid);
+    free(d->rk);
+    d->orig = NULL;
+    d->rk = dup_bytes(d->env.routing_key);
+    d->mid = dup_bytes((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? p->message_id : amqp_empty_bytes);
+    d->body = dup_bytes(d->env.message.body);
     const amqp_field_value_t *hr = header_get(p, HDR_RKEY);
-    char *orig = NULL;
-    int oom = rk == NULL || mid == NULL || body == NULL;
+    int oom = d->rk == NULL || d->mid == NULL || d->body == NULL;
     if (hr != NULL && (hr->kind == AMQP_FIELD_KIND_UTF8 || hr->kind == AMQP_FIELD_KIND_BYTES)) {
-        orig = dup_bytes(hr->value.bytes);
-        oom = oom || orig == NULL;
+        d->orig = dup_bytes(hr->value.bytes);
+        oom = oom || d->orig == NULL;
     }
-    int64_t tries = field_int(header_get(p, HDR_TRIES), 0);
-    int ret = 0;
-    if (oom) {
-        log_error("mq: out of memory handling a delivery");
-        amqp_basic_reject(c->st, CONSUME_CHANNEL, env->delivery_tag, 1);
-        goto out;
-    }
-    struct mq_message m = {
-        .routing_key = orig != NULL ? orig : rk,
-        .message_id = mid,
-        .body = body,
-        .body_len = env->message.body.len,
-        .redelivered = env->redelivered != 0,
-        .delivery_tag = env->delivery_tag,
+    d->tries = field_int(header_get(p, HDR_TRIES), 0);
+    d->m = (struct mq_message){
+        .routing_key = d->orig != NULL ? d->orig : d->rk,
+        .message_id = d->mid,
+        .body = d->body,
+        .body_len = d->env.message.body.len,
+        .redelivered = d->env.redelivered != 0,
+        .delivery_tag = d->env.delivery_tag,
     };
-    enum mq_verdict v = fn(&m, ud);
+    if (oom)
+        log_error("mq: out of memory handling a delivery");
+    return oom ? -1 : 0;
+}
+
+/* Settle a delivery by its verdict: ack, or a copy to Q.retry / Q.parked and
+ * then ack. Returns -1 when the consuming connection failed (dropped). */
+static int delivery_settle(mq_conn *c, const char *queue, struct delivery *d)
+{
     int rc;
-    if (v == MQ_ACK) {
-        rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, env->delivery_tag, 0);
+    if (d->verdict == MQ_ACK) {
+        rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 0);
     } else {
         char target[300];
         const char *reason = NULL;
-        if (v == MQ_RETRY && tries < MQ_MAX_TRIES) {
+        int64_t tries = d->tries;
+        if (d->verdict == MQ_RETRY && tries < MQ_MAX_TRIES) {
             snprintf(target, sizeof target, "%s.retry", queue);
             tries++;
         } else {
-            reason = v == MQ_RETRY ? "retries exhausted" : "rejected";
+            reason = d->verdict == MQ_RETRY ? "retries exhausted" : "rejected";
             snprintf(target, sizeof target, "%s.parked", queue);
-            log_warn("mq: parking message '%s' (key '%s') in %s: %s", mid, m.routing_key, target,
-                     reason);
+            log_warn("mq: parking message '%s' (key '%s') in %s: %s", d->m.message_id,
+                     d->m.routing_key, target, reason);
         }
-        enum mq_status prc = republish(c, env, target, tries, m.routing_key, reason);
+        enum mq_status prc = republish(c, &d->env, target, tries, d->m.routing_key, reason);
         if (prc == MQ_OK) {
-            rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, env->delivery_tag, 0);
+            rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 0);
         } else {
-            log_error("mq: cannot move message '%s' to %s; requeueing it", mid, target);
+            log_error("mq: cannot move message '%s' to %s; requeueing it", d->m.message_id, target);
             sleep_ms(BACKOFF_MIN_MS, NULL);
-            rc = amqp_basic_reject(c->st, CONSUME_CHANNEL, env->delivery_tag, 1);
+            rc = amqp_basic_reject(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 1);
         }
     }
     if (rc != AMQP_STATUS_OK) {
         log_warn("mq: cannot settle a delivery: %s", amqp_error_string2(rc));
         conn_drop(c);
-        ret = -1;
+        return -1;
     }
-out:
-    free(orig);
-    free(body);
-    free(mid);
-    free(rk);
-    return ret;
+    return 0;
+}
+
+/* Run the handler on one delivery and settle it. Returns -1 when the
+ * consuming connection failed (it was dropped). */
+static int handle_one(mq_conn *c, const char *queue, struct delivery *d, mq_handler fn, void *ud)
+{
+    if (d->m.body == NULL && delivery_prepare(d) != 0) {
+        if (amqp_basic_reject(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 1) != AMQP_STATUS_OK) {
+            conn_drop(c);
+            return -1;
+        }
+        return 0;
+    }
+    d->verdict = fn(&d->m, ud);
+    return delivery_settle(c, queue, d);
+}
+
+/* A batch: every handler runs inside the hooks' one transaction, and only
+ * after it committed are the deliveries settled (one multiple ack when all
+ * were acked). When the batch cannot start or does not commit, each delivery
+ * is handled again alone. Returns -1 when the connection failed. */
+static int handle_batch(mq_conn *c, const char *queue, struct delivery *ds, size_t n, mq_handler fn,
+                        void *ud, const struct mq_batch *b)
+{
+    int batched = b != NULL && n > 1 && b->begin(b->ud) == 0;
+    if (batched) {
+        int all_ack = 1, oom = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (delivery_prepare(&ds[i]) != 0) {
+                oom = 1;
+                break;
+            }
+            ds[i].verdict = fn(&ds[i].m, ud);
+            all_ack = all_ack && ds[i].verdict == MQ_ACK;
+        }
+        if (!oom && b->end(b->ud, 1) == 0) {
+            if (all_ack) {
+                if (amqp_basic_ack(c->st, CONSUME_CHANNEL, ds[n - 1].env.delivery_tag, 1) !=
+                    AMQP_STATUS_OK) {
+                    conn_drop(c);
+                    return -1;
+                }
+                return 0;
+            }
+            for (size_t i = 0; i < n; i++)
+                if (delivery_settle(c, queue, &ds[i]) != 0)
+                    return -1;
+            return 0;
+        }
+        if (oom)
+            b->end(b->ud, 0);
+        log_warn("mq: a batch of %zu from %s did not commit; handling them one by one", n, queue);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (handle_one(c, queue, &ds[i], fn, ud) != 0)
+            return -1;
+    return 0;
 }
 
 static enum mq_status consume_setup(mq_conn *c, const char *queue, int prefetch)
@@ -811,7 +1057,19 @@ static void other_frame(mq_conn *c)
 enum mq_status mq_consume(mq_conn *c, const char *queue, int prefetch, mq_handler fn, void *ud,
                           volatile sig_atomic_t *stop)
 {
+    return mq_consume_batched(c, queue, prefetch, fn, ud, NULL, stop);
+}
+
+enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, mq_handler fn,
+                                  void *ud, const struct mq_batch *b, volatile sig_atomic_t *stop)
+{
     if (c == NULL || queue == NULL || fn == NULL || stop == NULL)
+        return MQ_ERR;
+    size_t max = b != NULL && b->max > 1 ? (size_t)b->max : 1;
+    if (max > (size_t)(prefetch > 0 ? prefetch : 1))
+        max = (size_t)(prefetch > 0 ? prefetch : 1);
+    struct delivery *ds = calloc(max, sizeof *ds);
+    if (ds == NULL)
         return MQ_ERR;
     int backoff = BACKOFF_MIN_MS;
     int consuming = 0;
@@ -838,12 +1096,21 @@ enum mq_status mq_consume(mq_conn *c, const char *queue, int prefetch, mq_handle
             log_info("mq: consuming %s (prefetch %d)", queue, prefetch);
         }
         amqp_maybe_release_buffers(c->st);
-        amqp_envelope_t env;
         struct timeval tv = ms_tv(POLL_MS);
-        amqp_rpc_reply_t r = amqp_consume_message(c->st, &env, &tv, 0);
+        amqp_rpc_reply_t r = amqp_consume_message(c->st, &ds[0].env, &tv, 0);
         if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-            handle_delivery(c, queue, &env, fn, ud);
-            amqp_destroy_envelope(&env);
+            /* Whatever else has arrived already joins the batch. */
+            size_t n = 1;
+            while (n < max) {
+                struct timeval zero = {0, 0};
+                amqp_rpc_reply_t r2 = amqp_consume_message(c->st, &ds[n].env, &zero, 0);
+                if (r2.reply_type != AMQP_RESPONSE_NORMAL)
+                    break; /* nothing more now; a real failure shows on the next read */
+                n++;
+            }
+            handle_batch(c, queue, ds, n, fn, ud, b);
+            for (size_t i = 0; i < n; i++)
+                delivery_free(&ds[i]);
             continue;
         }
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
@@ -878,5 +1145,6 @@ enum mq_status mq_consume(mq_conn *c, const char *queue, int prefetch, mq_handle
         mq_close(c->aux);
         c->aux = NULL;
     }
+    free(ds);
     return MQ_OK;
 }

@@ -79,6 +79,27 @@ enum mq_status mq_declare_delay_queue(mq_conn *c, const char *queue, int ttl_ms,
 enum mq_status mq_publish(mq_conn *c, const char *exchange, const char *routing_key,
                           const char *message_id, const void *body, size_t len);
 
+/* One message of mq_publish_batch. */
+struct mq_out {
+    const char *exchange;
+    const char *routing_key;
+    const char *message_id;
+    const void *body;
+    size_t len;
+    enum mq_status status; /* set by mq_publish_batch: as mq_publish's */
+};
+
+/* Publish n messages as mq_publish does, all of them first and then one wait
+ * for all their confirms (the broker may ack many with one frame). Each
+ * message gets its own status; returns MQ_OK when all are MQ_OK, else the
+ * first failure. On a connection found dead, the messages it lost are
+ * published once more on a new one. */
+enum mq_status mq_publish_batch(mq_conn *c, struct mq_out *msgs, size_t n);
+
+/* Let an idle connection answer the broker's heartbeats (non-blocking).
+ * MQ_GONE when the connection is (now) down. */
+enum mq_status mq_idle(mq_conn *c);
+
 /* What a consumer callback decides for one delivery. */
 enum mq_verdict {
     MQ_ACK,    /* done (including "already done"): ack */
@@ -104,6 +125,22 @@ typedef enum mq_verdict (*mq_handler)(const struct mq_message *m, void *ud);
  * every 500 ms). */
 enum mq_status mq_consume(mq_conn *c, const char *queue, int prefetch, mq_handler fn, void *ud,
                           volatile sig_atomic_t *stop);
+
+/* Batching for mq_consume_batched: the deliveries that have arrived together
+ * (at most max, and at most the prefetch) are handled inside one transaction
+ * that begin opens and end closes, and settled only after end committed
+ * (all acked: one multiple ack). When begin fails (non-zero) or end does not
+ * commit, each delivery is handled once more on its own, so the handler must
+ * make a second run harmless (it does: its effects were rolled back). */
+struct mq_batch {
+    int max;
+    int (*begin)(void *ud);           /* 0: the batch's transaction is open */
+    int (*end)(void *ud, int commit); /* commit: 0 when durable; else roll back */
+    void *ud;
+};
+
+enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, mq_handler fn,
+                                  void *ud, const struct mq_batch *b, volatile sig_atomic_t *stop);
 
 /* A cheap check that the broker answers (used by /healthz). */
 enum mq_status mq_ping(mq_conn *c);

@@ -6,6 +6,7 @@
  * consumer log, so publishing a row twice is harmless. */
 #include "outbox.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,9 +49,122 @@ static void mark_sent(db_conn *db, const char *message_id)
         log_warn("outbox: %s published but not marked sent (%s)", message_id, db_error(db));
 }
 
+/* ---------------------------------------------------- deferred sending */
+
+struct deferred {
+    char *exchange, *routing_key, *message_id, *body;
+};
+
+static _Thread_local struct {
+    int on;
+    size_t n, cap;
+    struct deferred *items;
+} t_defer;
+
+void outbox_defer_begin(void)
+{
+    outbox_defer_discard();
+    t_defer.on = 1;
+}
+
+void outbox_defer_discard(void)
+{
+    for (size_t i = 0; i < t_defer.n; i++) {
+        free(t_defer.items[i].exchange);
+        free(t_defer.items[i].routing_key);
+        free(t_defer.items[i].message_id);
+        free(t_defer.items[i].body);
+    }
+    free(t_defer.items);
+    t_defer.items = NULL;
+    t_defer.n = t_defer.cap = 0;
+    t_defer.on = 0;
+}
+
+/* Remember one event; -1 when out of memory. */
+static int defer_add(const char *exchange, const char *routing_key, const char *message_id,
+                     const char *body)
+{
+    if (t_defer.n == t_defer.cap) {
+        size_t cap = t_defer.cap ? t_defer.cap * 2 : 16;
+        struct deferred *d = realloc(t_defer.items, cap * sizeof *d);
+        if (d == NULL)
+            return -1;
+        t_defer.items = d;
+        t_defer.cap = cap;
+    }
+    struct deferred d = {strdup(exchange), strdup(routing_key), strdup(message_id), strdup(body)};
+    if (d.exchange == NULL || d.routing_key == NULL || d.message_id == NULL || d.body == NULL) {
+        free(d.exchange);
+        free(d.routing_key);
+        free(d.message_id);
+        free(d.body);
+        return -1;
+    }
+    t_defer.items[t_defer.n++] = d;
+    return 0;
+}
+
+int outbox_defer_flush(db_conn *db, mq_conn *mq)
+{
+    size_t n = t_defer.n;
+    int confirmed = 0, all = 1;
+    t_defer.on = 0;
+    if (n == 0) {
+        outbox_defer_discard();
+        return 0;
+    }
+    struct mq_out *out = calloc(n, sizeof *out);
+    if (out == NULL) {
+        log_error("outbox: out of memory; %zu events left for the relay", n);
+        outbox_defer_discard();
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct mq_out){.exchange = t_defer.items[i].exchange,
+                                 .routing_key = t_defer.items[i].routing_key,
+                                 .message_id = t_defer.items[i].message_id,
+                                 .body = t_defer.items[i].body,
+                                 .len = strlen(t_defer.items[i].body)};
+    if (mq != NULL)
+        mq_publish_batch(mq, out, n);
+    /* Marking sent is an optimisation: a row left pending is published once
+     * more by the relay, and consumers dedupe. */
+    int began = db != NULL && db_begin(db) == DB_OK, marked = began;
+    for (size_t i = 0; i < n; i++) {
+        if (mq == NULL || out[i].status != MQ_OK) {
+            all = 0;
+            continue;
+        }
+        confirmed++;
+        struct db_val id = DB_TEXT(out[i].message_id);
+        if (marked && db_exec(db, SQL_MARK_SENT, &id, 1, NULL) != DB_OK)
+            marked = 0;
+    }
+    if (marked)
+        marked = db_commit(db) == DB_OK;
+    else if (began)
+        db_rollback(db);
+    if (!marked && confirmed > 0)
+        log_warn("outbox: %d events published but not marked sent (%s)", confirmed,
+                 db != NULL ? db_error(db) : "no database");
+    if (!all)
+        log_warn("outbox: %zu of %zu events not confirmed by the broker; left for the relay",
+                 n - (size_t)confirmed, n);
+    free(out);
+    outbox_defer_discard();
+    return all ? confirmed : -1;
+}
+
 enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const char *routing_key,
                            const char *message_id, const char *body)
 {
+    if (t_defer.on && db != NULL) {
+        if (defer_add(exchange, routing_key, message_id, body) == 0)
+            return MQ_OK;
+        log_error("outbox: out of memory; %s left for the relay", message_id);
+        return MQ_ERR;
+    }
     if (mq == NULL)
         return MQ_GONE;
     enum mq_status st = mq_publish(mq, exchange, routing_key, message_id, body, strlen(body));

@@ -40,6 +40,19 @@ enum db_status outbox_add_tx(db_conn *db, const char *exchange, const char *rout
 enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const char *routing_key,
                            const char *message_id, const char *body);
 
+/* Deferred sending, for a consumer that commits many messages in one batch
+ * (db_batch_begin): between outbox_defer_begin and the end of the batch,
+ * outbox_send with a database only remembers the event (it returns MQ_OK: the
+ * row is pending in the batch's transaction, durable once the batch commits).
+ * After the commit, outbox_defer_flush publishes them all with one confirm
+ * round on mq and marks the confirmed ones sent in one transaction; what the
+ * broker did not confirm stays pending for the relay. Returns how many were
+ * confirmed, or -1 when not all were. After a rollback, outbox_defer_discard
+ * forgets them. Per thread. */
+void outbox_defer_begin(void);
+int outbox_defer_flush(db_conn *db, mq_conn *mq);
+void outbox_defer_discard(void);
+
 /* One relay pass: publish up to limit pending rows older than min_age_ms,
  * marking each sent after its confirm. Returns the number published, or -1
  * when the database or the broker failed. */

@@ -25,11 +25,15 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "mq_pipe.h"
 #include "order_saga.h"
 #include "runtime.h"
 #include "snowflake.h"
 #include "templates.h"
 #include "web.h"
+
+/* The most notifications one confirm round of the shared publisher carries. */
+#define NOTIFY_BATCH_MAX 256
 
 static atomic_int stopping;
 /* Two pools: page and API traffic on one socket, the payment provider's
@@ -171,6 +175,10 @@ int main(int argc, char **argv)
     else
         log_warn("alipay_gateway %s has no usable origin", cfg.alipay_gateway);
     declare_topology(&app.mq, &cfg);
+    /* One connection publishes every notification, batching the confirms of
+     * those that arrive together. */
+    if ((app.notify_pipe = mq_pipe_start(&app.mq, NOTIFY_BATCH_MAX)) == NULL)
+        goto out;
 
     if (FCGX_Init() != 0) {
         log_error("FCGX_Init failed");
@@ -236,6 +244,7 @@ stop:
     log_info("stopped");
 out:
     free(threads);
+    mq_pipe_stop(app.notify_pipe);
     if (listen_fd >= 0) {
         close(listen_fd);
         unlink(cfg.fcgi_socket);

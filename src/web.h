@@ -18,6 +18,9 @@ struct web_app {
     /* The payment provider's origin: the pay button's form posts to us and
      * is redirected there, so every page's CSP allows it as form-action. */
     const char *provider_origin;
+    /* The notifications' shared confirm-batching publisher; NULL: each
+     * thread publishes on its own connection. */
+    struct mq_pipe *notify_pipe;
 };
 
 /* Handle one accepted request completely (the caller then calls
