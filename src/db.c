@@ -56,6 +56,7 @@ struct db_conn {
     enum db_status abort_status; /* why the transaction was aborted */
     int batch;                   /* inside db_batch_begin .. db_batch_end */
     enum db_status batch_broken; /* DB_OK, or why the batch's transaction ended */
+    unsigned batch_writes;       /* db_exec successes since this message's db_begin */
     size_t ncached;
     struct stmt_slot cache[CACHE_SLOTS];
     char err[256];
@@ -738,6 +739,8 @@ static enum db_status run(db_conn *c, const char *sql, const struct db_val *para
         }
         if (rc == DB_DEADLOCK && (c->txn == TXN_ACTIVE || c->batch))
             txn_abort(c, DB_DEADLOCK);
+        if (rc == DB_OK && out == NULL)
+            c->batch_writes++;
         return rc;
     }
 }
@@ -788,12 +791,9 @@ enum db_status db_begin(db_conn *c)
     if (c->batch) {
         if (c->batch_broken != DB_OK || c->my == NULL)
             return c->batch_broken != DB_OK ? c->batch_broken : DB_GONE;
-        enum db_status rc = simple_cmd(c, "SAVEPOINT msg");
-        if (rc == DB_OK)
-            c->txn = TXN_ACTIVE;
-        else
-            c->batch_broken = rc;
-        return rc;
+        c->txn = TXN_ACTIVE; /* inside the batch's transaction: no round trip */
+        c->batch_writes = 0;
+        return DB_OK;
     }
     for (int attempt = 0;; attempt++) {
         int fresh = 0;
@@ -827,12 +827,8 @@ enum db_status db_commit(db_conn *c)
     c->txn = TXN_NONE;
     if (c->my == NULL)
         return DB_GONE;
-    if (c->batch) {
-        enum db_status rc = simple_cmd(c, "RELEASE SAVEPOINT msg");
-        if (rc != DB_OK && c->batch_broken == DB_OK)
-            c->batch_broken = rc;
-        return rc;
-    }
+    if (c->batch)
+        return DB_OK; /* durable with the batch */
     enum db_status rc = simple_cmd(c, "COMMIT");
     if (rc == DB_DEADLOCK && c->my != NULL)
         mysql_real_query(c->my, "ROLLBACK", 8);
@@ -851,13 +847,16 @@ enum db_status db_rollback(db_conn *c)
     if (was == TXN_NONE)
         log_warn("db: db_rollback outside a transaction");
     if (c->batch) {
-        /* A broken batch has no savepoint left: db_batch_end rolls back. */
-        if (c->batch_broken != DB_OK || was == TXN_NONE)
-            return DB_OK;
-        enum db_status rc = simple_cmd(c, "ROLLBACK TO SAVEPOINT msg");
-        if (rc != DB_OK && c->batch_broken == DB_OK)
-            c->batch_broken = rc;
-        return rc == DB_GONE ? DB_OK : rc;
+        /* Nothing written since db_begin (a duplicate found on the first
+         * insert, say): nothing to undo. Otherwise the message's writes are
+         * mixed with the batch's: the whole batch goes, and its messages are
+         * done again one by one. */
+        if (c->batch_broken == DB_OK && was != TXN_NONE && c->batch_writes > 0) {
+            log_info("db: a message of the batch rolled back after writing; the batch is "
+                     "undone and its messages are done one by one");
+            c->batch_broken = DB_ERR;
+        }
+        return DB_OK;
     }
     enum db_status rc = simple_cmd(c, "ROLLBACK");
     /* A lost connection rolled the transaction back all the same. */

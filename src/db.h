@@ -116,13 +116,15 @@ enum db_status db_rollback(db_conn *c);
 
 /* Batches: one real transaction around the transactions of many consumed
  * messages, so that they cost one commit (one log flush) instead of one each.
- * Between db_batch_begin and db_batch_end, db_begin sets a savepoint,
- * db_commit releases it and db_rollback rolls back to it: each message's work
- * still succeeds or fails alone, but nothing is durable before db_batch_end
- * commits. Anything that ends the real transaction meanwhile (a deadlock, a
- * lock wait timeout, a lost connection) breaks the batch: every later call
- * fails fast and db_batch_end reports it, so that the caller does the
- * messages again one by one. Statements outside db_begin join the batch. */
+ * Between db_batch_begin and db_batch_end, db_begin and db_commit cost
+ * nothing (the work joins the batch's transaction) and nothing is durable
+ * before db_batch_end commits. A db_rollback after the message wrote nothing
+ * (a duplicate found on its first insert) leaves the batch as it is; after a
+ * write, and when anything ends the real transaction meanwhile (a deadlock, a
+ * lock wait timeout, a lost connection), the batch is broken: every later
+ * call fails fast and db_batch_end rolls back and reports it, so that the
+ * caller does the messages again one by one. Statements outside db_begin
+ * join the batch too. */
 enum db_status db_batch_begin(db_conn *c);
 /* commit != 0: COMMIT (DB_OK only when everything of the batch is durable);
  * 0: ROLLBACK. Leaves batch mode either way. */
