@@ -222,6 +222,10 @@ static void cache_clear(db_conn *c)
 /* Close the connection (a dead one included) and forget its statements. */
 static void conn_disconnect(db_conn *c)
 {
+    /* The server drops the batch's transaction with the connection: a
+     * reconnect must not go on with the rest of it in autocommit mode. */
+    if (c->batch && c->batch_broken == DB_OK)
+        c->batch_broken = DB_GONE;
     if (c->my != NULL) {
         /* mysql_close first: it detaches the statements, so closing them
          * afterwards sends nothing on a connection that may be dead. */
@@ -867,7 +871,7 @@ enum db_status db_batch_begin(db_conn *c)
 {
     if (c == NULL)
         return DB_GONE;
-    if (c->batch || c->txn != TXN_NONE) {
+    if (c->batch || c->txn == TXN_ACTIVE) {
         log_error("db: db_batch_begin inside a transaction");
         return DB_ERR;
     }

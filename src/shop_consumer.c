@@ -92,7 +92,8 @@ static const struct consumer {
  * confirm round. */
 struct batch_ctx {
     enum db_service db;
-    mq_conn *pub; /* NULL: the consumer emits nothing */
+    mq_conn *pub;  /* NULL: the consumer emits nothing */
+    db_conn *conn; /* the batch's connection, from begin to end */
 };
 
 static int batch_begin(void *ud)
@@ -101,6 +102,7 @@ static int batch_begin(void *ud)
     db_conn *db = db_for(b->db);
     if (db == NULL || db_batch_begin(db) != DB_OK)
         return -1;
+    b->conn = db;
     outbox_defer_begin();
     return 0;
 }
@@ -108,7 +110,10 @@ static int batch_begin(void *ud)
 static int batch_end(void *ud, int commit)
 {
     struct batch_ctx *b = ud;
-    db_conn *db = db_for(b->db);
+    /* Not db_for(): it reconnects, and fails, when the server went away; the
+     * batch must end on the connection it began on whatever happened. */
+    db_conn *db = b->conn;
+    b->conn = NULL;
     enum db_status st = db != NULL ? db_batch_end(db, commit) : DB_GONE;
     if (!commit || st != DB_OK) {
         outbox_defer_discard();

@@ -285,6 +285,112 @@ static void test_lock_wait_timeout(void)
     db_close(b);
 }
 
+/* One message of a batch: db_begin, insert k (and k2 when not NULL), then
+ * commit, or roll back when `fail`. Returns the first insert's status. */
+static enum db_status batch_msg(db_conn *c, const char *k, const char *k2, int fail)
+{
+    if (db_begin(c) != DB_OK)
+        return DB_ERR;
+    enum db_status st = put(c, k, DB_I64(1), DB_NULLV, DB_NULLV);
+    if (st == DB_OK && k2 != NULL)
+        st = put(c, k2, DB_I64(2), DB_NULLV, DB_NULLV);
+    if (st != DB_OK || fail) {
+        db_rollback(c);
+        return st != DB_OK ? st : DB_ERR;
+    }
+    return db_commit(c);
+}
+
+static void test_batch_commits_together(void)
+{
+    clear_table();
+    db_conn *c = db_thread();
+    db_conn *o = db_open(&g_p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    CU_ASSERT_EQUAL_FATAL(db_batch_begin(c), DB_OK);
+    CU_ASSERT_EQUAL(batch_msg(c, "b1", NULL, 0), DB_OK);
+    /* A redelivered message finds its row on its first insert and rolls
+     * back having written nothing: the batch goes on. */
+    CU_ASSERT_EQUAL(batch_msg(c, "b1", NULL, 0), DB_DUPLICATE);
+    CU_ASSERT_EQUAL(batch_msg(c, "b2", "b3", 0), DB_OK);
+    CU_ASSERT_EQUAL(count_rows(c), 3);
+    /* Nothing is visible (durable) before the batch commits. */
+    CU_ASSERT_EQUAL(count_rows(o), 0);
+    CU_ASSERT_EQUAL(db_batch_end(c, 1), DB_OK);
+    CU_ASSERT_EQUAL(count_rows(o), 3);
+    /* Back to plain transactions afterwards. */
+    CU_ASSERT_EQUAL(db_begin(c), DB_OK);
+    CU_ASSERT_EQUAL(put(c, "after", DB_I64(1), DB_NULLV, DB_NULLV), DB_OK);
+    CU_ASSERT_EQUAL(db_rollback(c), DB_OK);
+    CU_ASSERT_EQUAL(count_rows(o), 3);
+    db_close(o);
+}
+
+static void test_batch_broken_by_rollback(void)
+{
+    clear_table();
+    db_conn *c = db_thread();
+    CU_ASSERT_EQUAL_FATAL(db_batch_begin(c), DB_OK);
+    CU_ASSERT_EQUAL(batch_msg(c, "k1", NULL, 0), DB_OK);
+    /* This message wrote, then rolled back: its write cannot be told from
+     * the others', so the whole batch is undone. */
+    CU_ASSERT_EQUAL(batch_msg(c, "k2", NULL, 1), DB_ERR);
+    CU_ASSERT_NOT_EQUAL(db_begin(c), DB_OK);
+    CU_ASSERT_NOT_EQUAL(put(c, "k3", DB_I64(1), DB_NULLV, DB_NULLV), DB_OK);
+    CU_ASSERT_NOT_EQUAL(db_batch_end(c, 1), DB_OK);
+    CU_ASSERT_EQUAL(count_rows(c), 0);
+    /* An explicit rollback of a healthy batch keeps nothing either. */
+    CU_ASSERT_EQUAL_FATAL(db_batch_begin(c), DB_OK);
+    CU_ASSERT_EQUAL(batch_msg(c, "k4", NULL, 0), DB_OK);
+    CU_ASSERT_EQUAL(db_batch_end(c, 0), DB_OK);
+    CU_ASSERT_EQUAL(count_rows(c), 0);
+}
+
+static void test_batch_broken_by_deadlock(void)
+{
+    clear_table();
+    db_conn *a = db_thread();
+    CU_ASSERT_EQUAL(put(a, "lk", DB_I64(10), DB_NULLV, DB_NULLV), DB_OK);
+    struct db_params p = g_p;
+    p.timeout_s = 2; /* lock wait timeout 1 s */
+    db_conn *b = db_open(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    struct db_val k = DB_TEXT("lk");
+    CU_ASSERT_EQUAL(db_begin(a), DB_OK);
+    CU_ASSERT_EQUAL(db_exec(a, "UPDATE " T " SET n = n + 1 WHERE k = ?", &k, 1, NULL), DB_OK);
+    CU_ASSERT_EQUAL_FATAL(db_batch_begin(b), DB_OK);
+    CU_ASSERT_EQUAL(batch_msg(b, "m1", NULL, 0), DB_OK);
+    CU_ASSERT_EQUAL(db_begin(b), DB_OK);
+    CU_ASSERT_EQUAL(db_exec(b, "UPDATE " T " SET n = n + 1 WHERE k = ?", &k, 1, NULL), DB_DEADLOCK);
+    CU_ASSERT_NOT_EQUAL(db_commit(b), DB_OK);
+    /* The server ended the batch's transaction: m1 is gone as well. */
+    CU_ASSERT_EQUAL(db_batch_end(b, 1), DB_DEADLOCK);
+    CU_ASSERT_EQUAL(db_commit(a), DB_OK);
+    CU_ASSERT_EQUAL(count_rows(b), 1);
+    db_close(b);
+}
+
+static void test_batch_broken_by_restart(void)
+{
+    clear_table();
+    db_conn *c = db_thread();
+    CU_ASSERT_EQUAL_FATAL(db_batch_begin(c), DB_OK);
+    CU_ASSERT_EQUAL(batch_msg(c, "r1", NULL, 0), DB_OK);
+    CU_ASSERT_EQUAL_FATAL(system(g_restart_cmd), 0);
+    /* The server dropped the batch with the connection: no reconnect may
+     * carry on with the rest of it in autocommit mode. */
+    CU_ASSERT_NOT_EQUAL(batch_msg(c, "r2", NULL, 0), DB_OK);
+    CU_ASSERT_NOT_EQUAL(put(c, "r3", DB_I64(1), DB_NULLV, DB_NULLV), DB_OK);
+    CU_ASSERT_NOT_EQUAL(db_batch_end(c, 1), DB_OK);
+    /* Afterwards the connection works again, and none of the batch is there. */
+    CU_ASSERT_EQUAL(put(c, "r4", DB_I64(1), DB_NULLV, DB_NULLV), DB_OK);
+    db_result *r = NULL;
+    CU_ASSERT_EQUAL(db_query(c, "SELECT k FROM " T, NULL, 0, 10, &r), DB_OK);
+    CU_ASSERT_EQUAL(db_result_rows(r), 1);
+    CU_ASSERT_STRING_EQUAL(db_result_get(r, 0, 0), "r4");
+    db_result_free(r);
+}
+
 static void test_statement_cache(void)
 {
     clear_table();
@@ -450,6 +556,10 @@ static const struct test_case TESTS[] = {
     {"duplicate key and SQL errors", test_duplicate},
     {"transactions: rollback and commit", test_transaction},
     {"lock wait timeout aborts the transaction", test_lock_wait_timeout},
+    {"batch: one commit for all, a duplicate keeps it", test_batch_commits_together},
+    {"batch: a rollback after a write undoes it all", test_batch_broken_by_rollback},
+    {"batch: a lock wait timeout breaks it", test_batch_broken_by_deadlock},
+    {"batch: a server restart breaks it", test_batch_broken_by_restart},
     {"statement cache reuse", test_statement_cache},
     {"conditional update affected rows", test_conditional_update},
     {"max_rows exceeded is DB_ERR", test_max_rows},

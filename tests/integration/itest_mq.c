@@ -13,6 +13,7 @@
 #include "testmain.h"
 
 #include "mq.h"
+#include "mq_pipe.h"
 
 #include <CUnit/CUnit.h>
 #include <amqp.h>
@@ -30,8 +31,8 @@
 
 static struct mq_params g_p;
 static mq_conn *g_c;
-static char g_x[64];    /* scratch exchange */
-static char g_q[8][64]; /* scratch queues */
+static char g_x[64];     /* scratch exchange */
+static char g_q[16][64]; /* scratch queues */
 static int g_nq;
 
 static const char *env(const char *name)
@@ -192,7 +193,7 @@ static void raw_cleanup(void)
 /* A scratch queue bound to the scratch exchange with `key`. */
 static const char *scratch_queue(const char *tag, const char *key)
 {
-    if (g_nq >= 8)
+    if (g_nq >= 16)
         return NULL;
     snprintf(g_q[g_nq], sizeof g_q[g_nq], "itest.%ld.%s", (long)getpid(), tag);
     const char *keys[] = {key, NULL};
@@ -298,6 +299,105 @@ static void test_unroutable(void)
     CU_ASSERT_EQUAL(mq_publish(g_c, g_x, "itest.unr", "m4", "{}", 2), MQ_OK);
     CU_ASSERT_EQUAL(raw_count(q), 1);
     CU_ASSERT_EQUAL(mq_ping(g_c), MQ_OK);
+}
+
+static void test_publish_batch(void)
+{
+    const char *q = scratch_queue("batch", "itest.batch");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    struct mq_out m[4] = {
+        {.exchange = g_x,
+         .routing_key = "itest.batch",
+         .message_id = "b1",
+         .body = "{\"n\":1}",
+         .len = 7},
+        {.exchange = g_x,
+         .routing_key = "itest.nobody.listens",
+         .message_id = "b2",
+         .body = "{}",
+         .len = 2},
+        {.exchange = g_x,
+         .routing_key = "itest.batch",
+         .message_id = "b3",
+         .body = "{\"n\":3}",
+         .len = 7},
+        {.exchange = g_x,
+         .routing_key = "itest.batch",
+         .message_id = "b4",
+         .body = "{\"n\":4}",
+         .len = 7},
+    };
+    /* Each message gets its own answer: the unroutable one alone fails. */
+    CU_ASSERT_EQUAL(mq_publish_batch(g_c, m, 4), MQ_ERR);
+    CU_ASSERT_EQUAL(m[0].status, MQ_OK);
+    CU_ASSERT_EQUAL(m[1].status, MQ_ERR);
+    CU_ASSERT_EQUAL(m[2].status, MQ_OK);
+    CU_ASSERT_EQUAL(m[3].status, MQ_OK);
+    CU_ASSERT_EQUAL(raw_count(q), 3);
+    const char *want[] = {"b1", "b3", "b4"};
+    for (int i = 0; i < 3; i++) {
+        struct got g = raw_get(q);
+        CU_ASSERT_TRUE(g.ok);
+        CU_ASSERT_STRING_EQUAL(g.message_id, want[i]);
+        CU_ASSERT_EQUAL(g.delivery_mode, 2);
+    }
+    m[1].routing_key = "itest.batch";
+    CU_ASSERT_EQUAL(mq_publish_batch(g_c, m, 4), MQ_OK);
+    CU_ASSERT_EQUAL(raw_count(q), 4);
+    CU_ASSERT_EQUAL(mq_publish_batch(NULL, m, 1), MQ_GONE);
+}
+
+#define PIPE_THREADS 16
+#define PIPE_EACH    50
+
+struct pipe_arg {
+    mq_pipe *pp;
+    int id;
+    int ok;
+};
+
+static void *pipe_main(void *arg)
+{
+    struct pipe_arg *a = arg;
+    for (int i = 0; i < PIPE_EACH; i++) {
+        char id[32], body[64];
+        snprintf(id, sizeof id, "p-%d-%d", a->id, i);
+        int n = snprintf(body, sizeof body, "{\"t\":%d,\"i\":%d}", a->id, i);
+        if (mq_pipe_publish(a->pp, g_x, "itest.pipe", id, body, (size_t)n) == MQ_OK)
+            a->ok++;
+    }
+    return NULL;
+}
+
+static void test_pipe(void)
+{
+    const char *q = scratch_queue("pipe", "itest.pipe");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    mq_pipe *pp = mq_pipe_start(&g_p, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pp);
+    pthread_t t[PIPE_THREADS];
+    struct pipe_arg a[PIPE_THREADS];
+    double t0 = now_s();
+    for (int i = 0; i < PIPE_THREADS; i++) {
+        a[i] = (struct pipe_arg){.pp = pp, .id = i};
+        pthread_create(&t[i], NULL, pipe_main, &a[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < PIPE_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        ok += a[i].ok;
+    }
+    printf("\n    %d confirmed publishes from %d threads in %.2f s ", ok, PIPE_THREADS,
+           now_s() - t0);
+    /* Every caller was answered MQ_OK only for a message the broker has. */
+    CU_ASSERT_EQUAL(ok, PIPE_THREADS * PIPE_EACH);
+    CU_ASSERT_EQUAL(raw_count(q), PIPE_THREADS * PIPE_EACH);
+    /* A refused message is the caller's own failure, not the batch's. */
+    CU_ASSERT_EQUAL(mq_pipe_publish(pp, g_x, "itest.nobody.listens", "pn", "{}", 2), MQ_ERR);
+    CU_ASSERT_EQUAL(mq_pipe_publish(pp, g_x, "itest.pipe", "pl", "{}", 2), MQ_OK);
+    CU_ASSERT_EQUAL(raw_count(q), PIPE_THREADS * PIPE_EACH + 1);
+    mq_pipe_stop(pp);
+    CU_ASSERT_EQUAL(mq_pipe_publish(NULL, g_x, "itest.pipe", "px", "{}", 2), MQ_GONE);
 }
 
 /* ----------------------------------------------------- consuming helpers */
@@ -609,10 +709,126 @@ static void test_broker_restart(void)
     CU_ASSERT_EQUAL(raw_count(q), 0);
 }
 
+/* Batched consuming: the hooks count, the handler records. */
+#define BATCH_N 12
+
+struct bstat {
+    struct rec r;
+    int open;       /* between begin and end */
+    int in_batch;   /* handler calls in the open batch */
+    int largest;    /* largest batch */
+    int committed;  /* messages of committed batches */
+    int singles;    /* handler calls outside a batch (one by one) */
+    int fail_first; /* the first batch does not commit */
+    int batches, ends;
+};
+
+static void bstat_check_done(struct bstat *s)
+{
+    if (s->committed + s->singles >= BATCH_N)
+        s->r.stop = 1;
+}
+
+static int b_begin(void *ud)
+{
+    struct bstat *s = ud;
+    s->open = 1;
+    s->in_batch = 0;
+    s->batches++;
+    return 0;
+}
+
+static int b_end(void *ud, int commit)
+{
+    struct bstat *s = ud;
+    s->open = 0;
+    s->ends++;
+    if (s->in_batch > s->largest)
+        s->largest = s->in_batch;
+    if (!commit || (s->fail_first && s->ends == 1))
+        return -1;
+    s->committed += s->in_batch;
+    bstat_check_done(s);
+    return 0;
+}
+
+static enum mq_verdict b_handler(const struct mq_message *m, void *ud)
+{
+    struct bstat *s = ud;
+    if (s->r.n == 0)
+        msleep(100); /* the others arrive meanwhile: the next batch takes them all */
+    if (s->open)
+        s->in_batch++;
+    else
+        s->singles++;
+    enum mq_verdict v = rec_handler(m, &s->r);
+    if (!s->open)
+        bstat_check_done(s);
+    return v;
+}
+
+static void run_batched(const char *q, struct bstat *s)
+{
+    for (int i = 0; i < BATCH_N; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "bc-%d", i);
+        CU_ASSERT_EQUAL(mq_publish(g_c, g_x, q + strlen(q) - 2, id, "{}", 2), MQ_OK);
+    }
+    struct mq_batch b = {.max = BATCH_N, .begin = b_begin, .end = b_end, .ud = s};
+    struct watchdog w = {.r = &s->r, .deadline = now_s() + 10, .done = 0};
+    pthread_t t;
+    pthread_create(&t, NULL, watchdog_main, &w);
+    CU_ASSERT_EQUAL(mq_consume_batched(g_c, q, BATCH_N, b_handler, s, &b, &s->r.stop), MQ_OK);
+    w.done = 1;
+    pthread_join(t, NULL);
+}
+
+static void test_consume_batched(void)
+{
+    const char *q = scratch_queue("b1", "b1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    struct bstat s;
+    memset(&s, 0, sizeof s);
+    rec_init(&s.r, 0, MQ_ACK);
+    run_batched(q, &s);
+    printf("\n    %d messages in %d batches, the largest %d ", s.r.n, s.batches, s.largest);
+    /* Each message once, committed in batches (a delivery that came alone
+     * is handled alone), none left in the queue. */
+    CU_ASSERT_EQUAL(s.r.n, BATCH_N);
+    CU_ASSERT_EQUAL(s.committed + s.singles, BATCH_N);
+    CU_ASSERT_TRUE(s.committed > 1);
+    CU_ASSERT_TRUE(s.largest > 1);
+    CU_ASSERT_TRUE(s.batches < BATCH_N);
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+}
+
+static void test_consume_batch_fails(void)
+{
+    const char *q = scratch_queue("b2", "b2");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    struct bstat s;
+    memset(&s, 0, sizeof s);
+    rec_init(&s.r, 0, MQ_ACK);
+    s.fail_first = 1;
+    run_batched(q, &s);
+    printf("\n    first batch of %d not committed: %d handled again one by one ",
+           s.ends ? s.largest : 0, s.singles);
+    /* The batch that did not commit is done again, each message alone, and
+     * every message ends acked. */
+    CU_ASSERT_TRUE(s.singles >= 1);
+    CU_ASSERT_EQUAL(s.committed + s.singles, BATCH_N);
+    CU_ASSERT_EQUAL(s.r.n, BATCH_N + s.singles);
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+}
+
 static const struct test_case TESTS[] = {
     {"topology declared twice", test_topology_twice},
     {"publish waits for the confirm", test_publish_confirm},
     {"unroutable / refused publish is MQ_ERR", test_unroutable},
+    {"batch publish: one confirm round, a status each", test_publish_batch},
+    {"pipe: many threads share one confirm-batching publisher", test_pipe},
+    {"batched consuming: one commit, one ack for many", test_consume_batched},
+    {"batched consuming: a batch that fails is redone one by one", test_consume_batch_fails},
     {"publish + consume round trip", test_consume_roundtrip},
     {"MQ_RETRY goes through .retry, then .parked", test_retry_then_park},
     {"MQ_REJECT parks at once", test_reject_parks},
