@@ -94,6 +94,8 @@ static const struct config_entry CONFIG[] = {
     STR(fcgi_notify_socket, "run/sock/shop-notify.sock",
         "unix socket for provider notifications only"),
     INT(notify_threads, 64, 1, 512, "FastCGI threads that serve only provider notifications"),
+    INT(notify_publishers, 4, 1, 64,
+        "broker connections that publish the notifications, confirms batched"),
 };
 
 #undef FIELD

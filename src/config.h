@@ -63,7 +63,8 @@ struct shop_config {
     char alipay_public_key[CONFIG_STR_MAX];  /* PEM file: the provider's key, verifies notifications
                                               */
     char fcgi_notify_socket[CONFIG_STR_MAX]; /* unix socket for /pay/notify/ only */
-    int notify_threads; /* FastCGI threads reserved for provider notifications */
+    int notify_threads;    /* FastCGI threads reserved for provider notifications */
+    int notify_publishers; /* the notifications' publishing connections */
 };
 
 /* Fill cfg with the defaults, then the file (when path is not NULL), then the

@@ -1,17 +1,20 @@
 /* mq_pipe: a confirm-batching publisher shared by threads (see mq_pipe.h).
  *
- * Callers' requests live on their own stacks and are chained in a FIFO under
- * one mutex. The publishing thread detaches up to max_batch of them, publishes
- * them with mq_publish_batch outside the lock, then marks them done and
- * broadcasts; each caller waits for its own done flag. While nothing is
- * queued the thread wakes every second to keep the connection's heartbeats
- * going. */
+ * Lanes: each is a publishing thread with its own connection (the broker
+ * handles a channel in one process, so one connection tops out at one core
+ * of the broker). Callers take the lanes in turn. In a lane, the callers'
+ * requests live on their own stacks, chained in a FIFO under the lane's
+ * mutex; the thread detaches up to max_batch of them, publishes them with
+ * mq_publish_batch outside the lock, then marks them done and broadcasts;
+ * each caller waits for its own done flag. While nothing is queued the
+ * thread wakes every second to keep the connection's heartbeats going. */
 #include "mq_pipe.h"
 
 #include "log.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -23,7 +26,8 @@ struct pipe_req {
     struct pipe_req *next;
 };
 
-struct mq_pipe {
+/* One publishing thread with its connection and its queue of callers. */
+struct lane {
     pthread_mutex_t mu;
     pthread_cond_t work; /* the thread: something was queued, or stop */
     pthread_cond_t done; /* the callers: a round finished */
@@ -31,8 +35,15 @@ struct mq_pipe {
     int stopping;
     int max_batch;
     mq_conn *conn;
-    struct mq_params params;
+    const struct mq_params *params;
     pthread_t thread;
+    int started;
+};
+
+struct mq_pipe {
+    atomic_uint next; /* round robin over the lanes */
+    int nlanes;
+    struct lane lanes[];
 };
 
 static void fail_all(struct pipe_req *r, enum mq_status st)
@@ -43,90 +54,95 @@ static void fail_all(struct pipe_req *r, enum mq_status st)
     }
 }
 
-static void *pipe_main(void *arg)
+static void *lane_main(void *arg)
 {
-    mq_pipe *pp = arg;
-    struct mq_out *batch = calloc((size_t)pp->max_batch, sizeof *batch);
-    struct pipe_req **reqs = calloc((size_t)pp->max_batch, sizeof *reqs);
-    pthread_mutex_lock(&pp->mu);
+    struct lane *ln = arg;
+    struct mq_out *batch = calloc((size_t)ln->max_batch, sizeof *batch);
+    struct pipe_req **reqs = calloc((size_t)ln->max_batch, sizeof *reqs);
+    pthread_mutex_lock(&ln->mu);
     for (;;) {
-        while (pp->head == NULL && !pp->stopping) {
+        while (ln->head == NULL && !ln->stopping) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += IDLE_TICK_S;
-            if (pthread_cond_timedwait(&pp->work, &pp->mu, &ts) == ETIMEDOUT && pp->head == NULL &&
-                pp->conn != NULL) {
-                pthread_mutex_unlock(&pp->mu);
-                mq_idle(pp->conn);
-                pthread_mutex_lock(&pp->mu);
+            if (pthread_cond_timedwait(&ln->work, &ln->mu, &ts) == ETIMEDOUT && ln->head == NULL &&
+                ln->conn != NULL) {
+                pthread_mutex_unlock(&ln->mu);
+                mq_idle(ln->conn);
+                pthread_mutex_lock(&ln->mu);
             }
         }
-        if (pp->stopping || batch == NULL || reqs == NULL)
+        if (ln->stopping || batch == NULL || reqs == NULL)
             break;
         size_t n = 0;
-        while (pp->head != NULL && n < (size_t)pp->max_batch) {
-            reqs[n] = pp->head;
-            pp->head = pp->head->next;
+        while (ln->head != NULL && n < (size_t)ln->max_batch) {
+            reqs[n] = ln->head;
+            ln->head = ln->head->next;
             batch[n] = reqs[n]->out;
             n++;
         }
-        if (pp->head == NULL)
-            pp->tail = NULL;
-        pthread_mutex_unlock(&pp->mu);
+        if (ln->head == NULL)
+            ln->tail = NULL;
+        pthread_mutex_unlock(&ln->mu);
 
-        if (pp->conn == NULL)
-            pp->conn = mq_open(&pp->params);
-        if (pp->conn == NULL) {
+        if (ln->conn == NULL)
+            ln->conn = mq_open(ln->params);
+        if (ln->conn == NULL) {
             for (size_t i = 0; i < n; i++)
                 batch[i].status = MQ_GONE;
         } else {
-            mq_publish_batch(pp->conn, batch, n);
+            mq_publish_batch(ln->conn, batch, n);
         }
 
-        pthread_mutex_lock(&pp->mu);
+        pthread_mutex_lock(&ln->mu);
         for (size_t i = 0; i < n; i++) {
             reqs[i]->out.status = batch[i].status;
             reqs[i]->done = 1;
         }
-        pthread_cond_broadcast(&pp->done);
+        pthread_cond_broadcast(&ln->done);
     }
     /* Stopping (or out of memory): nobody may wait for ever. */
     if (batch == NULL || reqs == NULL)
         log_error("mq_pipe: out of memory; publishing stopped");
-    fail_all(pp->head, MQ_GONE);
-    pp->head = pp->tail = NULL;
-    pthread_cond_broadcast(&pp->done);
-    pthread_mutex_unlock(&pp->mu);
+    fail_all(ln->head, MQ_GONE);
+    ln->head = ln->tail = NULL;
+    ln->stopping = 1;
+    pthread_cond_broadcast(&ln->done);
+    pthread_mutex_unlock(&ln->mu);
     free(reqs);
     free(batch);
     return NULL;
 }
 
-mq_pipe *mq_pipe_start(const struct mq_params *p, int max_batch)
+mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch)
 {
     if (p == NULL)
         return NULL;
-    mq_pipe *pp = calloc(1, sizeof *pp);
+    if (lanes < 1)
+        lanes = 1;
+    mq_pipe *pp = calloc(1, sizeof *pp + (size_t)lanes * sizeof pp->lanes[0]);
     if (pp == NULL) {
         log_error("mq_pipe: out of memory");
         return NULL;
     }
-    pp->params = *p;
-    pp->max_batch = max_batch < 1 ? 1 : max_batch;
-    pp->conn = mq_open(p);
-    if (pp->conn == NULL)
-        log_warn("mq_pipe: broker not reachable now; connecting on first use");
-    pthread_mutex_init(&pp->mu, NULL);
-    pthread_cond_init(&pp->work, NULL);
-    pthread_cond_init(&pp->done, NULL);
-    if (pthread_create(&pp->thread, NULL, pipe_main, pp) != 0) {
-        log_error("mq_pipe: cannot start the publishing thread");
-        mq_close(pp->conn);
-        pthread_cond_destroy(&pp->done);
-        pthread_cond_destroy(&pp->work);
-        pthread_mutex_destroy(&pp->mu);
-        free(pp);
-        return NULL;
+    atomic_init(&pp->next, 0);
+    for (int i = 0; i < lanes; i++) {
+        struct lane *ln = &pp->lanes[i];
+        ln->params = p;
+        ln->max_batch = max_batch < 1 ? 1 : max_batch;
+        ln->conn = mq_open(p);
+        if (ln->conn == NULL)
+            log_warn("mq_pipe: broker not reachable now; connecting on first use");
+        pthread_mutex_init(&ln->mu, NULL);
+        pthread_cond_init(&ln->work, NULL);
+        pthread_cond_init(&ln->done, NULL);
+        pp->nlanes = i + 1;
+        if (pthread_create(&ln->thread, NULL, lane_main, ln) != 0) {
+            log_error("mq_pipe: cannot start publishing thread %d", i);
+            mq_pipe_stop(pp);
+            return NULL;
+        }
+        ln->started = 1;
     }
     return pp;
 }
@@ -136,26 +152,27 @@ enum mq_status mq_pipe_publish(mq_pipe *pp, const char *exchange, const char *ro
 {
     if (pp == NULL)
         return MQ_GONE;
+    struct lane *ln = &pp->lanes[atomic_fetch_add(&pp->next, 1) % (unsigned)pp->nlanes];
     struct pipe_req r = {.out = {.exchange = exchange,
                                  .routing_key = routing_key,
                                  .message_id = message_id,
                                  .body = body,
                                  .len = len,
                                  .status = MQ_GONE}};
-    pthread_mutex_lock(&pp->mu);
-    if (pp->stopping) {
-        pthread_mutex_unlock(&pp->mu);
+    pthread_mutex_lock(&ln->mu);
+    if (ln->stopping) {
+        pthread_mutex_unlock(&ln->mu);
         return MQ_GONE;
     }
-    if (pp->tail != NULL)
-        pp->tail->next = &r;
+    if (ln->tail != NULL)
+        ln->tail->next = &r;
     else
-        pp->head = &r;
-    pp->tail = &r;
-    pthread_cond_signal(&pp->work);
+        ln->head = &r;
+    ln->tail = &r;
+    pthread_cond_signal(&ln->work);
     while (!r.done)
-        pthread_cond_wait(&pp->done, &pp->mu);
-    pthread_mutex_unlock(&pp->mu);
+        pthread_cond_wait(&ln->done, &ln->mu);
+    pthread_mutex_unlock(&ln->mu);
     return r.out.status;
 }
 
@@ -163,14 +180,21 @@ void mq_pipe_stop(mq_pipe *pp)
 {
     if (pp == NULL)
         return;
-    pthread_mutex_lock(&pp->mu);
-    pp->stopping = 1;
-    pthread_cond_signal(&pp->work);
-    pthread_mutex_unlock(&pp->mu);
-    pthread_join(pp->thread, NULL);
-    mq_close(pp->conn);
-    pthread_cond_destroy(&pp->done);
-    pthread_cond_destroy(&pp->work);
-    pthread_mutex_destroy(&pp->mu);
+    for (int i = 0; i < pp->nlanes; i++) {
+        struct lane *ln = &pp->lanes[i];
+        pthread_mutex_lock(&ln->mu);
+        ln->stopping = 1;
+        pthread_cond_signal(&ln->work);
+        pthread_mutex_unlock(&ln->mu);
+    }
+    for (int i = 0; i < pp->nlanes; i++) {
+        struct lane *ln = &pp->lanes[i];
+        if (ln->started)
+            pthread_join(ln->thread, NULL);
+        mq_close(ln->conn);
+        pthread_cond_destroy(&ln->done);
+        pthread_cond_destroy(&ln->work);
+        pthread_mutex_destroy(&ln->mu);
+    }
     free(pp);
 }

@@ -1,7 +1,7 @@
 /* mq_pipe: one broker connection shared by many threads that each need a
  * publisher confirm before they answer (the provider's notifications).
  *
- * A thread of its own owns the connection. Callers queue their message and
+ * A thread of its own owns the connection (one per lane, below). Callers queue their message and
  * sleep; the thread takes everything queued, publishes it all, waits once for
  * the confirms (the broker acks many with one frame) and wakes each caller
  * with its own message's status. While it waits, the next callers queue up:
@@ -17,18 +17,20 @@
 
 typedef struct mq_pipe mq_pipe;
 
-/* Start the publishing thread. *p (and the strings it points to) must stay
- * valid until mq_pipe_stop: the connection is made now or, when the broker is
- * down, on first use, and remade after a failure. At most max_batch messages
- * go out per round. NULL on failure (logged). */
-mq_pipe *mq_pipe_start(const struct mq_params *p, int max_batch);
+/* Start `lanes` publishing threads, each with its own connection, which the
+ * callers take in turn (the broker handles each connection's channel on one
+ * core at most: more lanes, more of the broker's cores). *p (and the strings
+ * it points to) must stay valid until mq_pipe_stop: the connections are made
+ * now or, when the broker is down, on first use, and remade after a failure.
+ * At most max_batch messages go out per round. NULL on failure (logged). */
+mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch);
 
 /* Publish as mq_publish does, through the pipe: returns when the broker
  * confirmed (MQ_OK) or why not. Safe from any number of threads. */
 enum mq_status mq_pipe_publish(mq_pipe *pp, const char *exchange, const char *routing_key,
                                const char *message_id, const void *body, size_t len);
 
-/* Stop the thread: what is still queued is answered MQ_GONE. NULL is fine. */
+/* Stop the threads: what is still queued is answered MQ_GONE. NULL is fine. */
 void mq_pipe_stop(mq_pipe *pp);
 
 #endif
