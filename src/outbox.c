@@ -26,6 +26,12 @@ static const char SQL_INSERT[] =
     "msg_status, create_time) VALUES (?, ?, ?, ?, ?, ?, 0, UTC_TIMESTAMP(3))";
 static const char SQL_MARK_SENT[] =
     "UPDATE trade_mq_producer_temp SET msg_status = 1 WHERE id = ? AND msg_status = 0";
+/* Marking many sent at once: MARK_MANY ids a statement (the last one
+ * repeated when fewer are left), so that one prepared statement serves. */
+#define MARK_MANY 16
+static const char SQL_MARK_MANY[] =
+    "UPDATE trade_mq_producer_temp SET msg_status = 1 WHERE msg_status = 0 AND id IN "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_PENDING[] =
     "SELECT id, msg_topic, msg_tag, msg_body FROM trade_mq_producer_temp "
     "WHERE msg_status = 0 AND create_time < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND "
@@ -129,17 +135,25 @@ int outbox_defer_flush(db_conn *db, mq_conn *mq)
     if (mq != NULL)
         mq_publish_batch(mq, out, n);
     /* Marking sent is an optimisation: a row left pending is published once
-     * more by the relay, and consumers dedupe. */
+     * more by the relay, and consumers dedupe. One statement per MARK_MANY
+     * confirmed ids, one commit. */
+    struct db_val ids[MARK_MANY];
+    size_t k = 0;
     int began = db != NULL && db_begin(db) == DB_OK, marked = began;
     for (size_t i = 0; i < n; i++) {
         if (mq == NULL || out[i].status != MQ_OK) {
             all = 0;
-            continue;
+        } else {
+            confirmed++;
+            ids[k++] = DB_TEXT(out[i].message_id);
         }
-        confirmed++;
-        struct db_val id = DB_TEXT(out[i].message_id);
-        if (marked && db_exec(db, SQL_MARK_SENT, &id, 1, NULL) != DB_OK)
-            marked = 0;
+        if (k > 0 && (k == MARK_MANY || i == n - 1)) {
+            for (size_t j = k; j < MARK_MANY; j++)
+                ids[j] = ids[k - 1];
+            if (marked && db_exec(db, SQL_MARK_MANY, ids, MARK_MANY, NULL) != DB_OK)
+                marked = 0;
+            k = 0;
+        }
     }
     if (marked)
         marked = db_commit(db) == DB_OK;

@@ -377,6 +377,9 @@ test('the same notification ten times at once: paid once, points once, one log e
     AND msg_key LIKE '${o.order_id}:%'`), 1);
   assert.equal(count(`SELECT COUNT(*) FROM trade_mq_producer_temp
     WHERE id = 'order.paid:${o.order_id}'`), 1);
+  // Confirmed by the broker and marked sent (not left for the relay).
+  assert.equal(await eventually(() => one(`SELECT msg_status FROM trade_mq_producer_temp
+    WHERE id = 'order.paid:${o.order_id}'`), (v) => v === '1'), '1');
   assert.equal(count(`SELECT COUNT(*) FROM trade_pay WHERE order_id = ${o.order_id}
     AND is_paid = 2`), 1);
   const t = sql(`SELECT pay_time IS NOT NULL FROM trade_order WHERE order_id = ${o.order_id}`);
