@@ -1054,6 +1054,33 @@ static void other_frame(mq_conn *c)
     }
 }
 
+/* What a consumer did, logged every STATS_EVERY_MS while it works. */
+#define STATS_EVERY_MS 10000
+
+struct consume_stats {
+    int64_t since;
+    unsigned long messages, rounds, largest;
+};
+
+static void stats_add(struct consume_stats *s, const char *queue, size_t n)
+{
+    s->messages += n;
+    s->rounds++;
+    if (n > s->largest)
+        s->largest = n;
+    int64_t now = now_ms();
+    if (s->since == 0)
+        s->since = now;
+    if (now - s->since < STATS_EVERY_MS)
+        return;
+    log_info("mq: %s: %lu messages in %.1f s, %lu a second, in rounds of %.1f on average (at "
+             "most %lu)",
+             queue, s->messages, (double)(now - s->since) / 1000.0,
+             (unsigned long)((double)s->messages * 1000.0 / (double)(now - s->since)),
+             (double)s->messages / (double)s->rounds, s->largest);
+    *s = (struct consume_stats){.since = now};
+}
+
 enum mq_status mq_consume(mq_conn *c, const char *queue, int prefetch, mq_handler fn, void *ud,
                           volatile sig_atomic_t *stop)
 {
@@ -1071,6 +1098,7 @@ enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, m
     struct delivery *ds = calloc(max, sizeof *ds);
     if (ds == NULL)
         return MQ_ERR;
+    struct consume_stats stats = {0};
     int backoff = BACKOFF_MIN_MS;
     int consuming = 0;
     unsigned gen = 0;
@@ -1111,6 +1139,7 @@ enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, m
             handle_batch(c, queue, ds, n, fn, ud, b);
             for (size_t i = 0; i < n; i++)
                 delivery_free(&ds[i]);
+            stats_add(&stats, queue, n);
             continue;
         }
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&

@@ -257,7 +257,11 @@ static void test_transaction(void)
     db_close(o);
 }
 
-static void test_lock_wait_timeout(void)
+#define BUMP_LK "UPDATE " T " SET n = n + 1 WHERE k = 'lk'"
+
+/* Row "lk" (n = 10), locked by an open transaction of this thread's
+ * connection; returns a second connection whose lock waits end after 1 s. */
+static db_conn *lk_locked(void)
 {
     clear_table();
     db_conn *a = db_thread();
@@ -265,13 +269,18 @@ static void test_lock_wait_timeout(void)
     struct db_params p = g_p;
     p.timeout_s = 2; /* lock wait timeout 1 s */
     db_conn *b = db_open(&p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    struct db_val k = DB_TEXT("lk");
     CU_ASSERT_EQUAL(db_begin(a), DB_OK);
-    CU_ASSERT_EQUAL(db_exec(a, "UPDATE " T " SET n = n + 1 WHERE k = ?", &k, 1, NULL), DB_OK);
+    CU_ASSERT_EQUAL(db_exec(a, BUMP_LK, NULL, 0, NULL), DB_OK);
+    return b;
+}
+
+static void test_lock_wait_timeout(void)
+{
+    db_conn *a = db_thread(), *b = lk_locked();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(db_begin(b), DB_OK);
     CU_ASSERT_EQUAL(put(b, "other", DB_I64(1), DB_NULLV, DB_NULLV), DB_OK);
-    CU_ASSERT_EQUAL(db_exec(b, "UPDATE " T " SET n = n + 1 WHERE k = ?", &k, 1, NULL), DB_DEADLOCK);
+    CU_ASSERT_EQUAL(db_exec(b, BUMP_LK, NULL, 0, NULL), DB_DEADLOCK);
     /* The whole transaction of b is gone: later statements report it. */
     db_result *r = NULL;
     CU_ASSERT_EQUAL(db_query(b, "SELECT 1", NULL, 0, 1, &r), DB_DEADLOCK);
@@ -348,20 +357,12 @@ static void test_batch_broken_by_rollback(void)
 
 static void test_batch_broken_by_deadlock(void)
 {
-    clear_table();
-    db_conn *a = db_thread();
-    CU_ASSERT_EQUAL(put(a, "lk", DB_I64(10), DB_NULLV, DB_NULLV), DB_OK);
-    struct db_params p = g_p;
-    p.timeout_s = 2; /* lock wait timeout 1 s */
-    db_conn *b = db_open(&p);
+    db_conn *a = db_thread(), *b = lk_locked();
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    struct db_val k = DB_TEXT("lk");
-    CU_ASSERT_EQUAL(db_begin(a), DB_OK);
-    CU_ASSERT_EQUAL(db_exec(a, "UPDATE " T " SET n = n + 1 WHERE k = ?", &k, 1, NULL), DB_OK);
     CU_ASSERT_EQUAL_FATAL(db_batch_begin(b), DB_OK);
     CU_ASSERT_EQUAL(batch_msg(b, "m1", NULL, 0), DB_OK);
     CU_ASSERT_EQUAL(db_begin(b), DB_OK);
-    CU_ASSERT_EQUAL(db_exec(b, "UPDATE " T " SET n = n + 1 WHERE k = ?", &k, 1, NULL), DB_DEADLOCK);
+    CU_ASSERT_EQUAL(db_exec(b, BUMP_LK, NULL, 0, NULL), DB_DEADLOCK);
     CU_ASSERT_NOT_EQUAL(db_commit(b), DB_OK);
     /* The server ended the batch's transaction: m1 is gone as well. */
     CU_ASSERT_EQUAL(db_batch_end(b, 1), DB_DEADLOCK);

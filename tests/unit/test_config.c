@@ -71,7 +71,9 @@ static void test_defaults(void)
     CU_ASSERT_STRING_EQUAL(cfg.mq_user, "shop");
     CU_ASSERT_STRING_EQUAL(cfg.mq_password, "shop");
     CU_ASSERT_STRING_EQUAL(cfg.mq_vhost, "/");
-    CU_ASSERT_EQUAL(cfg.mq_prefetch, 64);
+    CU_ASSERT_EQUAL(cfg.mq_prefetch, 256);
+    CU_ASSERT_EQUAL(cfg.mq_batch, 128);
+    CU_ASSERT_EQUAL(cfg.notify_publishers, 4);
     CU_ASSERT_EQUAL(cfg.mq_timeout_ms, 5000);
     CU_ASSERT_EQUAL(cfg.mq_heartbeat_s, 30);
 }
