@@ -5,8 +5,8 @@
  * of the broker). Callers take the lanes in turn. In a lane, the callers'
  * requests live on their own stacks, chained in a FIFO under the lane's
  * mutex; the thread detaches up to max_batch of them, publishes them with
- * mq_publish_batch outside the lock, then marks them done and broadcasts;
- * each caller waits for its own done flag. While nothing is queued the
+ * mq_publish_batch outside the lock, then posts each caller's own semaphore
+ * (waking only that caller). While nothing is queued the
  * thread wakes every second to keep the connection's heartbeats going. */
 #include "mq_pipe.h"
 
@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -22,7 +23,7 @@
 
 struct pipe_req {
     struct mq_out out;
-    int done;
+    sem_t done; /* posted once the status is in out */
     struct pipe_req *next;
 };
 
@@ -30,7 +31,6 @@ struct pipe_req {
 struct lane {
     pthread_mutex_t mu;
     pthread_cond_t work; /* the thread: something was queued, or stop */
-    pthread_cond_t done; /* the callers: a round finished */
     struct pipe_req *head, *tail;
     int stopping;
     int max_batch;
@@ -46,11 +46,19 @@ struct mq_pipe {
     struct lane lanes[];
 };
 
+/* Answer a caller: after sem_post the request (on its stack) may be gone. */
+static void answer(struct pipe_req *r, enum mq_status st)
+{
+    r->out.status = st;
+    sem_post(&r->done);
+}
+
 static void fail_all(struct pipe_req *r, enum mq_status st)
 {
-    for (; r != NULL; r = r->next) {
-        r->out.status = st;
-        r->done = 1;
+    while (r != NULL) {
+        struct pipe_req *next = r->next;
+        answer(r, st);
+        r = next;
     }
 }
 
@@ -94,12 +102,10 @@ static void *lane_main(void *arg)
             mq_publish_batch(ln->conn, batch, n);
         }
 
+        /* Each caller is woken alone: no herd on the lane's lock. */
+        for (size_t i = 0; i < n; i++)
+            answer(reqs[i], batch[i].status);
         pthread_mutex_lock(&ln->mu);
-        for (size_t i = 0; i < n; i++) {
-            reqs[i]->out.status = batch[i].status;
-            reqs[i]->done = 1;
-        }
-        pthread_cond_broadcast(&ln->done);
     }
     /* Stopping (or out of memory): nobody may wait for ever. */
     if (batch == NULL || reqs == NULL)
@@ -107,7 +113,6 @@ static void *lane_main(void *arg)
     fail_all(ln->head, MQ_GONE);
     ln->head = ln->tail = NULL;
     ln->stopping = 1;
-    pthread_cond_broadcast(&ln->done);
     pthread_mutex_unlock(&ln->mu);
     free(reqs);
     free(batch);
@@ -135,7 +140,6 @@ mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch)
             log_warn("mq_pipe: broker not reachable now; connecting on first use");
         pthread_mutex_init(&ln->mu, NULL);
         pthread_cond_init(&ln->work, NULL);
-        pthread_cond_init(&ln->done, NULL);
         pp->nlanes = i + 1;
         if (pthread_create(&ln->thread, NULL, lane_main, ln) != 0) {
             log_error("mq_pipe: cannot start publishing thread %d", i);
@@ -159,9 +163,12 @@ enum mq_status mq_pipe_publish(mq_pipe *pp, const char *exchange, const char *ro
                                  .body = body,
                                  .len = len,
                                  .status = MQ_GONE}};
+    if (sem_init(&r.done, 0, 0) != 0)
+        return MQ_ERR;
     pthread_mutex_lock(&ln->mu);
     if (ln->stopping) {
         pthread_mutex_unlock(&ln->mu);
+        sem_destroy(&r.done);
         return MQ_GONE;
     }
     if (ln->tail != NULL)
@@ -170,9 +177,10 @@ enum mq_status mq_pipe_publish(mq_pipe *pp, const char *exchange, const char *ro
         ln->head = &r;
     ln->tail = &r;
     pthread_cond_signal(&ln->work);
-    while (!r.done)
-        pthread_cond_wait(&ln->done, &ln->mu);
     pthread_mutex_unlock(&ln->mu);
+    while (sem_wait(&r.done) != 0 && errno == EINTR)
+        continue; /* a signal (the app's SIGUSR2 nudge) is not an answer */
+    sem_destroy(&r.done);
     return r.out.status;
 }
 
@@ -192,7 +200,6 @@ void mq_pipe_stop(mq_pipe *pp)
         if (ln->started)
             pthread_join(ln->thread, NULL);
         mq_close(ln->conn);
-        pthread_cond_destroy(&ln->done);
         pthread_cond_destroy(&ln->work);
         pthread_mutex_destroy(&ln->mu);
     }
