@@ -1143,8 +1143,11 @@ enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, m
             continue;
         }
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            r.library_error == AMQP_STATUS_TIMEOUT)
+            r.library_error == AMQP_STATUS_TIMEOUT) {
+            if (b != NULL && b->idle != NULL)
+                b->idle(b->ud);
             continue;
+        }
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
             r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
             other_frame(c);

@@ -136,6 +136,7 @@ struct mq_batch {
     int max;
     int (*begin)(void *ud);           /* 0: the batch's transaction is open */
     int (*end)(void *ud, int commit); /* commit: 0 when durable; else roll back */
+    void (*idle)(void *ud);           /* optional: nothing arrived for a while */
     void *ud;
 };
 

@@ -126,6 +126,15 @@ static int batch_end(void *ud, int commit)
     return 0;
 }
 
+/* While no message comes, the publishing connection still answers the
+ * broker's heartbeats, so that the broker does not drop it. */
+static void batch_idle(void *ud)
+{
+    struct batch_ctx *b = ud;
+    if (b->pub != NULL)
+        mq_idle(b->pub);
+}
+
 static void write_pid(const char *path)
 {
     if (path == NULL)
@@ -239,12 +248,14 @@ int main(int argc, char **argv)
     }
     write_pid(pid_path);
     struct batch_ctx bctx = {.db = cons->db, .pub = pub};
-    struct mq_batch batch = {
-        .max = cfg.mq_batch, .begin = batch_begin, .end = batch_end, .ud = &bctx};
+    struct mq_batch batch = {.max = cfg.mq_batch,
+                             .begin = batch_begin,
+                             .end = batch_end,
+                             .idle = batch_idle,
+                             .ud = &bctx};
     log_info("consuming %s (prefetch %d, batches of up to %d)", cons->queue, cfg.mq_prefetch,
              cfg.mq_batch);
-    mq_consume_batched(mq, cons->queue, cfg.mq_prefetch, cons->fn, ud,
-                       cfg.mq_batch > 1 ? &batch : NULL, &stop);
+    mq_consume_batched(mq, cons->queue, cfg.mq_prefetch, cons->fn, ud, &batch, &stop);
     log_info("stopped");
     rc = 0;
 out:
