@@ -81,6 +81,8 @@ static const struct config_entry CONFIG[] = {
     INT(unpaid_timeout_s, 1800, 1, 604800, "a confirmed unpaid order expires after, seconds"),
     INT(relay_interval_ms, 1000, 50, 60000,
         "how often the outbox relay looks for unsent events, ms"),
+    INT(outbox_keep_s, 86400, 10, 31536000,
+        "a sent outbox row is deleted by the relay after, seconds"),
     CHOICE(fault_inject, "", FAULTS, "tests only: fail the confirm saga after this step"),
     STR(public_url, "http://127.0.0.1:8080", "the shop's URL as buyers and the provider reach it"),
     STR(alipay_gateway, "http://127.0.0.1:8081/gateway.do",

@@ -32,6 +32,11 @@ static const char SQL_MARK_SENT[] =
 static const char SQL_MARK_MANY[] =
     "UPDATE trade_mq_producer_temp SET msg_status = 1 WHERE msg_status = 0 AND id IN "
     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* Sent rows past their keep time, a bounded bite at a time. */
+#define PURGE_BATCH 1000
+static const char SQL_PURGE[] =
+    "DELETE FROM trade_mq_producer_temp WHERE msg_status = 1 "
+    "AND create_time < UTC_TIMESTAMP(3) - INTERVAL ? SECOND ORDER BY create_time LIMIT ?";
 static const char SQL_PENDING[] =
     "SELECT id, msg_topic, msg_tag, msg_body FROM trade_mq_producer_temp "
     "WHERE msg_status = 0 AND create_time < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND "
@@ -277,7 +282,22 @@ static void sleep_step(void)
     nanosleep(&ts, NULL);
 }
 
-int outbox_relay_run(const struct mq_params *p, int interval_ms, volatile sig_atomic_t *stop)
+int outbox_purge_sent(db_conn *db, int keep_s, int limit)
+{
+    if (db == NULL)
+        return -1;
+    struct db_val p[] = {DB_I64(keep_s), DB_I64(limit > 0 ? limit : PURGE_BATCH)};
+    uint64_t n = 0;
+    if (db_exec(db, SQL_PURGE, p, 2, &n) != DB_OK)
+        return -1;
+    if (n > 0)
+        log_info("relay: deleted %llu sent outbox rows older than %d s", (unsigned long long)n,
+                 keep_s);
+    return (int)n;
+}
+
+int outbox_relay_run(const struct mq_params *p, int interval_ms, int keep_s,
+                     volatile sig_atomic_t *stop)
 {
     mq_conn *mq = NULL;
     if (interval_ms < RELAY_STEP_MS)
@@ -298,6 +318,8 @@ int outbox_relay_run(const struct mq_params *p, int interval_ms, volatile sig_at
             if (n < 0)
                 log_warn("relay: pass failed; trying again in %d ms", interval_ms);
         }
+        if (db != NULL)
+            outbox_purge_sent(db, keep_s, PURGE_BATCH);
         for (int waited = 0; waited < interval_ms && !*stop; waited += RELAY_STEP_MS)
             sleep_step();
     }

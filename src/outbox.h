@@ -60,9 +60,15 @@ int outbox_relay_once(db_conn *db, mq_conn *mq, int limit, int min_age_ms);
 
 /* The relay loop of `shop-consumer relay`: its own broker connection (p is
  * copied; reconnects when the broker comes back) and the order service's
- * database (db_for(DB_ORDER) of this thread), one pass every interval_ms,
+ * database (db_for(DB_ORDER) of this thread), one pass every interval_ms
+ * (which also deletes sent rows older than keep_s, see outbox_purge_sent),
  * sleeping in small steps so that *stop (set by a signal) ends it within
  * about 200 ms. Each relayed message is logged. Returns 0 when stopped. */
-int outbox_relay_run(const struct mq_params *p, int interval_ms, volatile sig_atomic_t *stop);
+int outbox_relay_run(const struct mq_params *p, int interval_ms, int keep_s,
+                     volatile sig_atomic_t *stop);
+
+/* Delete up to limit sent rows created more than keep_s seconds ago (the
+ * relay does it on every pass). Returns how many, or -1. */
+int outbox_purge_sent(db_conn *db, int keep_s, int limit);
 
 #endif

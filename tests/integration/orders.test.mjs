@@ -512,6 +512,19 @@ test('the relay publishes a pending outbox row, once', async () => {
   assert.equal(await eventually(() => stock(g), (s) => s === 5), 5);
 });
 
+test('the relay deletes sent outbox rows past their keep time (a day), and only those', async () => {
+  const id = freshId();
+  const row = (name, status, age) => `('${name}', 'order', 'shop.events', 'order.cancel', '${id}', '{}',
+    ${status}, UTC_TIMESTAMP(3) - INTERVAL ${age} SECOND)`;
+  sql(`INSERT INTO trade_mq_producer_temp (id, group_name, msg_topic, msg_tag, msg_key, msg_body,
+       msg_status, create_time) VALUES ${row(`purge-old-${id}`, 1, 2 * 86400)},
+       ${row(`purge-new-${id}`, 1, 60)}`);
+  const left = () => sql(`SELECT id FROM trade_mq_producer_temp WHERE msg_key = '${id}' ORDER BY id`)
+    .map((r) => r[0]);
+  assert.deepEqual(await eventually(left, (ids) => ids.length === 1, 80), [`purge-new-${id}`]);
+  sql(`DELETE FROM trade_mq_producer_temp WHERE msg_key = '${id}'`);
+});
+
 test('Idempotency-Key: the same key returns the first answer, never a second order', async () => {
   const g = newGoods(10, 990);
   const b = await buyer({ money: 1000 });
