@@ -820,8 +820,8 @@ static void test_consume_batch_fails(void)
     /* The batch that did not commit is done again, each message alone, and
      * every message ends acked. */
     CU_ASSERT_TRUE(s.failed > 1);
-    CU_ASSERT_EQUAL(s.committed, 0);
-    CU_ASSERT_EQUAL(s.singles, BATCH_N);
+    CU_ASSERT_TRUE(s.singles >= s.failed);
+    CU_ASSERT_EQUAL(s.committed + s.singles, BATCH_N);
     CU_ASSERT_EQUAL(s.r.n, BATCH_N + s.failed);
     CU_ASSERT_EQUAL(raw_count(q), 0);
 }
