@@ -12,6 +12,13 @@ static const char SQL_INSERT[] =
     "consumer_status, consumer_times, consumer_timestamp) "
     "VALUES (?, ?, ?, ?, ?, 1, 1, UTC_TIMESTAMP(3))";
 
+#define ROW_VALUES "(?, ?, ?, ?, ?, 1, 1, UTC_TIMESTAMP(3))"
+#define ROWS_4     ROW_VALUES ", " ROW_VALUES ", " ROW_VALUES ", " ROW_VALUES
+static const char SQL_INSERT_MANY[] =
+    "INSERT IGNORE INTO trade_mq_consumer_log (group_name, msg_tag, msg_key, msg_id, msg_body, "
+    "consumer_status, consumer_times, consumer_timestamp) VALUES " ROWS_4 ", " ROWS_4 ", " ROWS_4
+    ", " ROWS_4;
+
 static const char SQL_EXISTS[] = "SELECT 1 FROM trade_mq_consumer_log "
                                  "WHERE group_name = ? AND msg_tag = ? AND msg_key = ? "
                                  "LOCK IN SHARE MODE";
@@ -24,6 +31,28 @@ enum db_status consumer_log_insert(db_conn *db, const char *group, const char *t
     struct db_val p[] = {DB_TEXT(group), DB_TEXT(tag), DB_TEXT(key), DB_TEXT(msg_id ? msg_id : ""),
                          DB_TEXTN(body ? body : "", body_len)};
     return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
+}
+
+enum db_status consumer_log_insert_many(db_conn *db, const struct consumer_log_row *rows, size_t n)
+{
+    struct db_val p[CONSUMER_LOG_ROWS * 5];
+    for (size_t done = 0; done < n; done += CONSUMER_LOG_ROWS) {
+        /* A short last chunk repeats its last row: the copy is ignored. */
+        for (size_t j = 0; j < CONSUMER_LOG_ROWS; j++) {
+            size_t i = done + j < n ? done + j : n - 1;
+            const struct consumer_log_row *r = &rows[i];
+            size_t len = r->body_len > CONSUMER_LOG_BODY_MAX ? CONSUMER_LOG_BODY_MAX : r->body_len;
+            p[j * 5 + 0] = DB_TEXT(r->group);
+            p[j * 5 + 1] = DB_TEXT(r->tag);
+            p[j * 5 + 2] = DB_TEXT(r->key);
+            p[j * 5 + 3] = DB_TEXT(r->msg_id ? r->msg_id : "");
+            p[j * 5 + 4] = DB_TEXTN(r->body ? r->body : "", len);
+        }
+        enum db_status st = db_exec(db, SQL_INSERT_MANY, p, sizeof p / sizeof p[0], NULL);
+        if (st != DB_OK)
+            return st;
+    }
+    return DB_OK;
 }
 
 int consumer_log_exists(db_conn *db, const char *group, const char *tag, const char *key)

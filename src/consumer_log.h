@@ -20,6 +20,20 @@
 enum db_status consumer_log_insert(db_conn *db, const char *group, const char *tag, const char *key,
                                    const char *msg_id, const char *body, size_t body_len);
 
+/* One row of consumer_log_insert_many. */
+struct consumer_log_row {
+    const char *group, *tag, *key, *msg_id, *body;
+    size_t body_len;
+};
+
+/* Insert the rows that are not there yet, ignoring those that are (a
+ * multi-row INSERT IGNORE, CONSUMER_LOG_ROWS rows a statement), inside the
+ * caller's transaction. Only for a consumer whose effect is itself
+ * idempotent (the audit, the order log): it does not tell which rows were
+ * new. */
+#define CONSUMER_LOG_ROWS 16
+enum db_status consumer_log_insert_many(db_conn *db, const struct consumer_log_row *rows, size_t n);
+
 /* Inside the caller's transaction: 1 when (group, tag, key) is recorded,
  * 0 when not, -1 on a database error. A locking read (it waits for a
  * concurrent insert of the same row to commit or roll back). */

@@ -965,16 +965,28 @@ static int handle_batch(mq_conn *c, const char *queue, struct delivery *ds, size
 {
     int batched = b != NULL && n > 1 && b->begin(b->ud) == 0;
     if (batched) {
-        int all_ack = 1, oom = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (delivery_prepare(&ds[i]) != 0) {
-                oom = 1;
-                break;
-            }
-            ds[i].verdict = fn(&ds[i].m, ud);
-            all_ack = all_ack && ds[i].verdict == MQ_ACK;
+        int all_ack = 1, failed = 0;
+        for (size_t i = 0; i < n && !failed; i++)
+            failed = delivery_prepare(&ds[i]) != 0;
+        if (!failed && b->all != NULL) {
+            /* The batch handler sees every message at once. */
+            const struct mq_message **ms = calloc(n, sizeof *ms);
+            enum mq_verdict *vs = calloc(n, sizeof *vs);
+            failed = ms == NULL || vs == NULL;
+            for (size_t i = 0; i < n && !failed; i++)
+                ms[i] = &ds[i].m;
+            failed = failed || b->all(ms, n, vs, ud) != 0;
+            for (size_t i = 0; i < n && !failed; i++)
+                ds[i].verdict = vs[i];
+            free(vs);
+            free(ms);
+        } else {
+            for (size_t i = 0; i < n && !failed; i++)
+                ds[i].verdict = fn(&ds[i].m, ud);
         }
-        if (!oom && b->end(b->ud, 1) == 0) {
+        for (size_t i = 0; i < n; i++)
+            all_ack = all_ack && ds[i].verdict == MQ_ACK;
+        if (!failed && b->end(b->ud, 1) == 0) {
             if (all_ack) {
                 if (amqp_basic_ack(c->st, CONSUME_CHANNEL, ds[n - 1].env.delivery_tag, 1) !=
                     AMQP_STATUS_OK) {
@@ -988,7 +1000,7 @@ static int handle_batch(mq_conn *c, const char *queue, struct delivery *ds, size
                     return -1;
             return 0;
         }
-        if (oom)
+        if (failed)
             b->end(b->ud, 0);
         log_warn("mq: a batch of %zu from %s did not commit; handling them one by one", n, queue);
     }

@@ -137,6 +137,11 @@ struct mq_batch {
     int (*begin)(void *ud);           /* 0: the batch's transaction is open */
     int (*end)(void *ud, int commit); /* commit: 0 when durable; else roll back */
     void (*idle)(void *ud);           /* optional: nothing arrived for a while */
+    /* Optional: inside the batch, one call for all the messages instead of
+     * the handler for each (multi-row statements); it sets a verdict for
+     * each. Non-zero: the batch is rolled back and the handler does each
+     * message alone. Gets the handler's ud. */
+    int (*all)(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts, void *ud);
     void *ud;
 };
 

@@ -16,6 +16,12 @@
 static const char SQL_INSERT[] =
     "INSERT INTO trade_order_log (log_id, order_id, event, detail, created_at) "
     "VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3))";
+#define LOG_ROW   "(?, ?, ?, ?, UTC_TIMESTAMP(3))"
+#define LOG_ROWS4 LOG_ROW ", " LOG_ROW ", " LOG_ROW ", " LOG_ROW
+#define LOG_ROWS  16 /* rows a statement */
+static const char SQL_INSERT_MANY[] =
+    "INSERT IGNORE INTO trade_order_log (log_id, order_id, event, detail, created_at) "
+    "VALUES " LOG_ROWS4 ", " LOG_ROWS4 ", " LOG_ROWS4 ", " LOG_ROWS4;
 static const char SQL_LIST[] = "SELECT log_id, order_id, event, detail, created_at "
                                "FROM trade_order_log WHERE order_id = ? "
                                "ORDER BY created_at, log_id LIMIT ?";
@@ -147,6 +153,81 @@ int order_log_describe(const char *routing_key, const char *body, size_t len, in
         return 1;
     }
     return 0; /* order.timeout (its cancel is logged), and anything new */
+}
+
+/* One message of a batch, described. */
+struct log_item {
+    int64_t log_id, order_id;
+    char key[24];
+    char detail[ORDER_LOG_DETAIL_MAX * 2];
+    const struct mq_message *m;
+};
+
+static enum db_status log_rows_insert(db_conn *db, const struct log_item *it, size_t n)
+{
+    struct db_val p[LOG_ROWS * 4];
+    for (size_t done = 0; done < n; done += LOG_ROWS) {
+        for (size_t j = 0; j < LOG_ROWS; j++) {
+            /* A short last chunk repeats its last row: the copy is ignored. */
+            const struct log_item *x = &it[done + j < n ? done + j : n - 1];
+            p[j * 4 + 0] = DB_I64(x->log_id);
+            p[j * 4 + 1] = DB_I64(x->order_id);
+            p[j * 4 + 2] = DB_TEXT(x->m->routing_key);
+            p[j * 4 + 3] = DB_TEXTN(x->detail, utf8_cut(x->detail, ORDER_LOG_DETAIL_MAX));
+        }
+        enum db_status st = db_exec(db, SQL_INSERT_MANY, p, sizeof p / sizeof p[0], NULL);
+        if (st != DB_OK)
+            return st;
+    }
+    return DB_OK;
+}
+
+int order_log_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts,
+                       void *ud)
+{
+    (void)ud;
+    db_conn *db = db_for(DB_ORDER);
+    struct log_item *it = calloc(n, sizeof *it);
+    struct consumer_log_row *rows = calloc(n, sizeof *rows);
+    int rc = -1;
+    if (db == NULL || it == NULL || rows == NULL)
+        goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct mq_message *m = ms[i];
+        struct log_item *x = &it[k];
+        int d = order_log_describe(m->routing_key, m->body, m->body_len, &x->order_id, x->detail,
+                                   sizeof x->detail);
+        verdicts[i] = d < 0 ? MQ_REJECT : MQ_ACK;
+        if (d < 0)
+            log_error("log: malformed %s %s: parked", m->routing_key, m->message_id);
+        if (d <= 0)
+            continue;
+        x->m = m;
+        x->log_id = snowflake_next(&shop_ids);
+        snprintf(x->key, sizeof x->key, "%" PRId64, x->order_id);
+        rows[k] = (struct consumer_log_row){.group = GROUP_LOG,
+                                            .tag = m->routing_key,
+                                            .key = x->key,
+                                            .msg_id = m->message_id,
+                                            .body = m->body,
+                                            .body_len = m->body_len};
+        k++;
+    }
+    enum db_status st = consumer_log_insert_many(db, rows, k);
+    if (st == DB_OK)
+        st = log_rows_insert(db, it, k);
+    if (st != DB_OK) {
+        log_warn("log: a batch of %zu failed (%s); handled again one by one", n, db_error(db));
+        goto out;
+    }
+    for (size_t i = 0; i < k; i++)
+        log_info("log: order %s: %s", it[i].key, it[i].detail);
+    rc = 0;
+out:
+    free(rows);
+    free(it);
+    return rc;
 }
 
 enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)

@@ -52,4 +52,12 @@ int order_log_describe(const char *routing_key, const char *body, size_t len, in
  * failure MQ_RETRY. Other events are acked. */
 enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud);
 
+/* The same for a batch of messages inside the consumer's batch transaction
+ * (mq_batch.all): the consumer-log rows and the log rows of all of them with
+ * a few multi-row statements, a duplicate of either ignored (the log row is
+ * unique per order and event, so a message seen before adds nothing). 0, or
+ * -1 when the database failed (the batch is then redone one by one). */
+int order_log_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts,
+                       void *ud);
+
 #endif

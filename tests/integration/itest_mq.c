@@ -722,6 +722,8 @@ struct bstat {
     int fail_first; /* the first batch does not commit */
     int failed;     /* messages of the batch that did not commit */
     int batches, ends;
+    int use_all;   /* a batch handler (mq_batch.all) takes the batches */
+    int all_calls; /* its calls */
 };
 
 static void bstat_check_done(struct bstat *s)
@@ -748,7 +750,7 @@ static int b_end(void *ud, int commit)
         s->largest = s->in_batch;
     if (!commit)
         return -1;
-    if (s->fail_first && s->ends == 1) {
+    if (s->fail_first && s->ends == 1 && !s->use_all) {
         s->failed = s->in_batch;
         return -1;
     }
@@ -772,6 +774,25 @@ static enum mq_verdict b_handler(const struct mq_message *m, void *ud)
     return v;
 }
 
+/* The batch handler: every message of the batch at once, all acked; the
+ * first call fails when fail_first (the batch is then redone alone). */
+static int b_all(const struct mq_message *const *ms, size_t n, enum mq_verdict *v, void *ud)
+{
+    struct bstat *s = ud;
+    s->all_calls++;
+    if (s->fail_first && s->all_calls == 1) {
+        s->failed = (int)n;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v[i] = MQ_ACK;
+        if (ms[i]->message_id[0] == '\0')
+            v[i] = MQ_REJECT;
+    }
+    s->in_batch += (int)n;
+    return 0;
+}
+
 static void run_batched(const char *q, struct bstat *s)
 {
     for (int i = 0; i < BATCH_N; i++) {
@@ -779,7 +800,8 @@ static void run_batched(const char *q, struct bstat *s)
         snprintf(id, sizeof id, "bc-%d", i);
         CU_ASSERT_EQUAL(mq_publish(g_c, g_x, q + strlen(q) - 2, id, "{}", 2), MQ_OK);
     }
-    struct mq_batch b = {.max = BATCH_N, .begin = b_begin, .end = b_end, .ud = s};
+    struct mq_batch b = {
+        .max = BATCH_N, .begin = b_begin, .end = b_end, .all = s->use_all ? b_all : NULL, .ud = s};
     struct watchdog w = {.r = &s->r, .deadline = now_s() + 10, .done = 0};
     pthread_t t;
     pthread_create(&t, NULL, watchdog_main, &w);
@@ -826,6 +848,39 @@ static void test_consume_batch_fails(void)
     CU_ASSERT_EQUAL(raw_count(q), 0);
 }
 
+static void batch_handler_run(const char *tag, int fail_first)
+{
+    const char *q = scratch_queue(tag, tag);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    struct bstat s;
+    memset(&s, 0, sizeof s);
+    rec_init(&s.r, 0, MQ_ACK);
+    s.use_all = 1;
+    s.fail_first = fail_first;
+    run_batched(q, &s);
+    printf("\n    %s: %d batch handler calls, %d messages committed through it, %d alone ",
+           fail_first ? "its first batch fails" : "all well", s.all_calls, s.committed, s.singles);
+    /* The batch handler replaces the per-message handler inside a batch (the
+     * latter runs only for a message that came alone, or to redo a batch the
+     * batch handler failed); every message is acked. */
+    CU_ASSERT_TRUE(s.all_calls >= 1);
+    CU_ASSERT_EQUAL(s.committed + s.singles, BATCH_N);
+    CU_ASSERT_EQUAL(s.r.n, s.singles);
+    if (fail_first) {
+        CU_ASSERT_TRUE(s.failed > 1);
+        CU_ASSERT_TRUE(s.singles >= s.failed);
+    } else {
+        CU_ASSERT_TRUE(s.committed > 1);
+    }
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+}
+
+static void test_consume_batch_handler(void)
+{
+    batch_handler_run("b3", 0);
+    batch_handler_run("b4", 1);
+}
+
 static const struct test_case TESTS[] = {
     {"topology declared twice", test_topology_twice},
     {"publish waits for the confirm", test_publish_confirm},
@@ -834,6 +889,7 @@ static const struct test_case TESTS[] = {
     {"pipe: many threads share one confirm-batching publisher", test_pipe},
     {"batched consuming: one commit, one ack for many", test_consume_batched},
     {"batched consuming: a batch that fails is redone one by one", test_consume_batch_fails},
+    {"batched consuming: a batch handler takes whole batches", test_consume_batch_handler},
     {"publish + consume round trip", test_consume_roundtrip},
     {"MQ_RETRY goes through .retry, then .parked", test_retry_then_park},
     {"MQ_REJECT parks at once", test_reject_parks},
