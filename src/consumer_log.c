@@ -1,7 +1,10 @@
 #include "consumer_log.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "events.h"
 #include "log.h"
 
 /* What a row keeps of a message body. */
@@ -107,4 +110,65 @@ failed:
 enum mq_verdict consumer_verdict(enum consumer_outcome o)
 {
     return o == CONSUMER_FAILED ? MQ_RETRY : MQ_ACK;
+}
+
+/* One attempt of a forward step; *again asks for another one. */
+static enum shop_code forward_once(db_conn *db, const char *group, const char *key,
+                                   enum shop_code refused, forward_effect effect, void *ctx,
+                                   int *again)
+{
+    enum shop_code rc = refused;
+    *again = 0;
+    enum db_status st = db_begin(db);
+    if (st != DB_OK)
+        goto fail;
+    /* consumer_log_exists says -1 without the reason: a deadlock or a lost
+     * connection are worth another attempt (db_begin then reports DB_GONE
+     * when the server stays away). */
+    int reversed = consumer_log_exists(db, group, EV_ORDER_CANCEL, key);
+    if (reversed < 0) {
+        st = DB_DEADLOCK;
+        goto fail;
+    }
+    if (reversed) {
+        log_info("%s: order %s was cancelled before this step: refused", group, key);
+        goto rollback;
+    }
+    st = DB_OK;
+    rc = effect(db, ctx, &st);
+    if (st != DB_OK)
+        goto fail;
+    if (rc != SHOP_SUCCESS)
+        goto rollback;
+    st = db_commit(db);
+    if (st == DB_OK)
+        return SHOP_SUCCESS;
+    /* db_commit ended the transaction whatever happened. */
+    *again = st == DB_DEADLOCK;
+    return *again ? refused : db_shop_code(st);
+fail:
+    *again = st == DB_DEADLOCK;
+    rc = *again ? refused : db_shop_code(st);
+rollback:
+    db_rollback(db);
+    return rc;
+}
+
+enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t order_id,
+                                     const char *what, enum shop_code refused,
+                                     forward_effect effect, void *ctx)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, order_id);
+    enum shop_code rc = refused;
+    for (int attempt = 0; attempt <= FORWARD_TX_RETRIES; attempt++) {
+        int again = 0;
+        rc = forward_once(db, group, key, refused, effect, ctx, &again);
+        if (!again)
+            break;
+        log_warn("%s: %s for order %s hit a deadlock (try %d)", group, what, key, attempt + 1);
+    }
+    return rc;
 }

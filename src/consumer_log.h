@@ -11,7 +11,10 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "db.h"
+#include "errors.h"
 #include "mq.h"
 
 /* Insert (group, tag, key) with status 1 inside the caller's transaction.
@@ -57,6 +60,25 @@ enum consumer_outcome {
 enum consumer_outcome consumer_apply_once(db_conn *db, const char *group, const char *key,
                                           const struct mq_message *m, consumer_effect effect,
                                           void *ctx, int *result);
+
+/* A forward step of the confirm saga (stock, coupon, balance): its effect,
+ * run inside the step's transaction once no reversal of the order is
+ * recorded. Returns SHOP_SUCCESS to commit, or the refusal to give (the
+ * transaction is rolled back); a database failure goes to *st instead. */
+typedef enum shop_code (*forward_effect)(db_conn *db, void *ctx, enum db_status *st);
+
+/* The deadlock retries of a forward step. */
+#define FORWARD_TX_RETRIES 3
+
+/* Run a forward step of order_id for `group` once: begin; refuse (with
+ * `refused`) when the order's reversal is recorded already (a locking read:
+ * a reversal being written now is waited for); effect; commit. A deadlock
+ * (or a lock wait timeout) is retried up to FORWARD_TX_RETRIES times, then
+ * answered `refused`; other database failures are their shop code. `what`
+ * names the step in the log. */
+enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t order_id,
+                                     const char *what, enum shop_code refused,
+                                     forward_effect effect, void *ctx);
 
 /* MQ_ACK for APPLIED and SEEN_BEFORE, MQ_RETRY for FAILED. */
 enum mq_verdict consumer_verdict(enum consumer_outcome o);

@@ -25,9 +25,6 @@ static const char SQL_RELEASE[] =
     "UPDATE trade_coupon SET is_used = 0, order_id = NULL, used_time = NULL "
     "WHERE coupon_id = ? AND order_id = ? AND is_used = 1";
 
-/* How often a transaction that ended in a deadlock is tried again. */
-#define COUPON_TX_RETRIES 3
-
 static int row_to_coupon(const db_result *r, size_t row, void *elem)
 {
     struct coupon *c = elem;
@@ -78,79 +75,36 @@ enum shop_code coupon_list_for_user(db_conn *db, int64_t user_id, struct coupon 
     return rc;
 }
 
-/* The forward step's outcome of one attempt; *again asks for another one. */
-static enum shop_code use_once(db_conn *db, int64_t coupon_id, int64_t user_id, int64_t order_id,
-                               int *again)
+struct use_ctx {
+    int64_t coupon_id, user_id, order_id;
+};
+
+/* The coupon step's effect: a conditional update (unused, this user's). */
+static enum shop_code use_effect(db_conn *db, void *ctx, enum db_status *st)
 {
-    char key[24];
-    db_result *r = NULL;
+    const struct use_ctx *u = ctx;
     uint64_t changed = 0;
-    enum shop_code rc = SHOP_INTERNAL_ERROR;
-    *again = 0;
-    snprintf(key, sizeof key, "%" PRId64, order_id);
-    enum db_status st = db_begin(db);
-    if (st != DB_OK)
-        goto fail;
-    /* consumer_log_exists says -1 without the reason: a deadlock or a lost
-     * connection are worth another attempt (db_begin then reports DB_GONE
-     * when the server stays away). */
-    int reversed = consumer_log_exists(db, GROUP_COUPON, EV_ORDER_CANCEL, key);
-    if (reversed < 0) {
-        st = DB_DEADLOCK;
-        goto fail;
-    }
-    if (reversed) {
-        log_info("coupon: order %s was cancelled before it used coupon %" PRId64 ": refused", key,
-                 coupon_id);
-        rc = SHOP_COUPON_USE_FAIL;
-        goto rollback;
-    }
-    struct db_val up[] = {DB_I64(order_id), DB_I64(coupon_id), DB_I64(user_id)};
-    st = db_exec(db, SQL_USE, up, 3, &changed);
-    if (st != DB_OK)
-        goto fail;
+    struct db_val up[] = {DB_I64(u->order_id), DB_I64(u->coupon_id), DB_I64(u->user_id)};
+    if ((*st = db_exec(db, SQL_USE, up, 3, &changed)) != DB_OK)
+        return SHOP_COUPON_USE_FAIL;
     if (changed == 0) {
-        struct db_val id = DB_I64(coupon_id);
-        st = db_query(db, SQL_EXISTS, &id, 1, 1, &r);
-        if (st != DB_OK)
-            goto fail;
-        rc = db_result_rows(r) == 0 ? SHOP_COUPON_NO_EXIST : SHOP_COUPON_INVALIED;
-        goto rollback;
+        db_result *r = NULL;
+        struct db_val id = DB_I64(u->coupon_id);
+        if ((*st = db_query(db, SQL_EXISTS, &id, 1, 1, &r)) != DB_OK)
+            return SHOP_COUPON_USE_FAIL;
+        enum shop_code rc = db_result_rows(r) == 0 ? SHOP_COUPON_NO_EXIST : SHOP_COUPON_INVALIED;
+        db_result_free(r);
+        return rc;
     }
-    st = db_commit(db);
-    if (st == DB_OK) {
-        log_info("coupon: coupon %" PRId64 " used by order %s", coupon_id, key);
-        rc = SHOP_SUCCESS;
-        goto out;
-    }
-    /* db_commit ended the transaction whatever happened. */
-    *again = st == DB_DEADLOCK;
-    rc = *again ? SHOP_COUPON_USE_FAIL : db_shop_code(st);
-    goto out;
-fail:
-    *again = st == DB_DEADLOCK;
-    rc = *again ? SHOP_COUPON_USE_FAIL : db_shop_code(st);
-rollback:
-    db_rollback(db);
-out:
-    db_result_free(r);
-    return rc;
+    log_info("coupon: coupon %" PRId64 " used by order %" PRId64, u->coupon_id, u->order_id);
+    return SHOP_SUCCESS;
 }
 
 enum shop_code coupon_use(db_conn *db, int64_t coupon_id, int64_t user_id, int64_t order_id)
 {
-    if (db == NULL)
-        return SHOP_DB_UNAVAILABLE;
-    enum shop_code rc = SHOP_INTERNAL_ERROR;
-    for (int attempt = 0; attempt <= COUPON_TX_RETRIES; attempt++) {
-        int again = 0;
-        rc = use_once(db, coupon_id, user_id, order_id, &again);
-        if (!again)
-            break;
-        log_warn("coupon: using coupon %" PRId64 " for order %" PRId64 " hit a deadlock (try %d)",
-                 coupon_id, order_id, attempt + 1);
-    }
-    return rc;
+    struct use_ctx u = {.coupon_id = coupon_id, .user_id = user_id, .order_id = order_id};
+    return consumer_forward_step(db, GROUP_COUPON, order_id, "using the coupon",
+                                 SHOP_COUPON_USE_FAIL, use_effect, &u);
 }
 
 int coupon_release_tx(db_conn *db, int64_t coupon_id, int64_t order_id)

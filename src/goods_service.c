@@ -29,9 +29,6 @@ static const char SQL_LOG_REDUCED[] =
 
 enum { DIRECTION_REDUCE = 1, DIRECTION_RESTORE = 2 };
 
-/* How often a transaction that ended in a deadlock is tried again. */
-#define GOODS_TX_RETRIES 3
-
 static void copy_text(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src ? src : "");
@@ -104,89 +101,51 @@ struct json_object *goods_to_json(const struct goods *g)
     return o;
 }
 
-/* The forward step's outcome of one attempt; *again asks for another one. */
-static enum shop_code reduce_once(db_conn *db, int64_t goods_id, int64_t order_id, int64_t n,
-                                  int *again)
+struct reduce_ctx {
+    int64_t goods_id, order_id, n;
+};
+
+/* The stock step's effect: a conditional update (never below zero) and the
+ * goods log row the reversal gives back by. */
+static enum shop_code reduce_effect(db_conn *db, void *ctx, enum db_status *st)
 {
-    char key[24];
-    db_result *r = NULL;
+    const struct reduce_ctx *g = ctx;
     uint64_t changed = 0;
-    enum shop_code rc = SHOP_INTERNAL_ERROR;
-    *again = 0;
-    snprintf(key, sizeof key, "%" PRId64, order_id);
-    enum db_status st = db_begin(db);
-    if (st != DB_OK)
-        goto fail;
-    /* consumer_log_exists says -1 without the reason: a deadlock or a lost
-     * connection are worth another attempt (db_begin then reports DB_GONE
-     * when the server stays away). */
-    int reversed = consumer_log_exists(db, GROUP_GOODS, EV_ORDER_CANCEL, key);
-    if (reversed < 0) {
-        st = DB_DEADLOCK;
-        goto fail;
-    }
-    if (reversed) {
-        log_info("goods: order %s was cancelled before its stock was reduced: refused", key);
-        rc = SHOP_REDUCE_GOODS_NUM_FAIL;
-        goto rollback;
-    }
-    struct db_val up[] = {DB_I64(n), DB_I64(goods_id), DB_I64(n)};
-    st = db_exec(db, SQL_REDUCE, up, 3, &changed);
-    if (st != DB_OK)
-        goto fail;
+    struct db_val up[] = {DB_I64(g->n), DB_I64(g->goods_id), DB_I64(g->n)};
+    if ((*st = db_exec(db, SQL_REDUCE, up, 3, &changed)) != DB_OK)
+        return SHOP_REDUCE_GOODS_NUM_FAIL;
     if (changed == 0) {
-        struct db_val id = DB_I64(goods_id);
-        st = db_query(db, SQL_EXISTS, &id, 1, 1, &r);
-        if (st != DB_OK)
-            goto fail;
-        rc = db_result_rows(r) == 0 ? SHOP_GOODS_NO_EXIST : SHOP_GOODS_NUM_NOT_ENOUGH;
-        goto rollback;
+        db_result *r = NULL;
+        struct db_val id = DB_I64(g->goods_id);
+        if ((*st = db_query(db, SQL_EXISTS, &id, 1, 1, &r)) != DB_OK)
+            return SHOP_REDUCE_GOODS_NUM_FAIL;
+        enum shop_code rc =
+            db_result_rows(r) == 0 ? SHOP_GOODS_NO_EXIST : SHOP_GOODS_NUM_NOT_ENOUGH;
+        db_result_free(r);
+        return rc;
     }
-    struct db_val row[] = {DB_I64(goods_id), DB_I64(order_id), DB_I64(DIRECTION_REDUCE), DB_I64(n)};
-    st = db_exec(db, SQL_LOG_INSERT, row, 4, NULL);
-    if (st == DB_DUPLICATE) {
-        log_warn("goods: order %s already reduced goods %" PRId64 ": refused", key, goods_id);
-        rc = SHOP_REDUCE_GOODS_NUM_FAIL;
-        goto rollback;
+    struct db_val row[] = {DB_I64(g->goods_id), DB_I64(g->order_id), DB_I64(DIRECTION_REDUCE),
+                           DB_I64(g->n)};
+    enum db_status ls = db_exec(db, SQL_LOG_INSERT, row, 4, NULL);
+    if (ls == DB_DUPLICATE) {
+        log_warn("goods: order %" PRId64 " already reduced goods %" PRId64 ": refused", g->order_id,
+                 g->goods_id);
+        return SHOP_REDUCE_GOODS_NUM_FAIL;
     }
-    if (st != DB_OK)
-        goto fail;
-    st = db_commit(db);
-    if (st == DB_OK) {
-        log_info("goods: reduced %" PRId64 " of goods %" PRId64 " for order %s", n, goods_id, key);
-        rc = SHOP_SUCCESS;
-        goto out;
-    }
-    /* db_commit ended the transaction whatever happened. */
-    *again = st == DB_DEADLOCK;
-    rc = *again ? SHOP_REDUCE_GOODS_NUM_FAIL : db_shop_code(st);
-    goto out;
-fail:
-    *again = st == DB_DEADLOCK;
-    rc = *again ? SHOP_REDUCE_GOODS_NUM_FAIL : db_shop_code(st);
-rollback:
-    db_rollback(db);
-out:
-    db_result_free(r);
-    return rc;
+    if ((*st = ls) != DB_OK)
+        return SHOP_REDUCE_GOODS_NUM_FAIL;
+    log_info("goods: reduced %" PRId64 " of goods %" PRId64 " for order %" PRId64, g->n,
+             g->goods_id, g->order_id);
+    return SHOP_SUCCESS;
 }
 
 enum shop_code goods_reduce_stock(db_conn *db, int64_t goods_id, int64_t order_id, int64_t n)
 {
-    if (db == NULL)
-        return SHOP_DB_UNAVAILABLE;
     if (n < 1)
         return SHOP_REQUEST_PARAMETER_VALID;
-    enum shop_code rc = SHOP_INTERNAL_ERROR;
-    for (int attempt = 0; attempt <= GOODS_TX_RETRIES; attempt++) {
-        int again = 0;
-        rc = reduce_once(db, goods_id, order_id, n, &again);
-        if (!again)
-            break;
-        log_warn("goods: reducing goods %" PRId64 " for order %" PRId64 " hit a deadlock (try %d)",
-                 goods_id, order_id, attempt + 1);
-    }
-    return rc;
+    struct reduce_ctx g = {.goods_id = goods_id, .order_id = order_id, .n = n};
+    return consumer_forward_step(db, GROUP_GOODS, order_id, "reducing the stock",
+                                 SHOP_REDUCE_GOODS_NUM_FAIL, reduce_effect, &g);
 }
 
 /* goods_restore_stock_tx, also saying how many units came back. */

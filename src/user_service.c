@@ -221,58 +221,44 @@ struct json_object *user_to_json(const struct user *u)
 
 /* ---- the balance step and its reversal ------------------------------------ */
 
+struct reduce_ctx {
+    int64_t user_id, order_id;
+    char amount[MONEY_STR_MAX];
+};
+
+/* The balance step's effect: a conditional update (never below zero) and
+ * the money log row the reversal refunds by. */
+static enum shop_code money_reduce_effect(db_conn *db, void *ctx, enum db_status *st)
+{
+    const struct reduce_ctx *u = ctx;
+    uint64_t n = 0;
+    struct db_val up[] = {DB_TEXT(u->amount), DB_I64(u->user_id), DB_TEXT(u->amount)};
+    if ((*st = db_exec(db, SQL_MONEY_REDUCE, up, 3, &n)) != DB_OK)
+        return SHOP_USER_MONEY_REDUCE_FAIL;
+    if (n == 0)
+        return SHOP_MONEY_PAID_INVALID;
+    struct db_val lp[] = {DB_I64(u->user_id), DB_I64(u->order_id), DB_I64(MONEY_LOG_PAID),
+                          DB_TEXT(u->amount)};
+    enum db_status ls = db_exec(db, SQL_LOG_INSERT, lp, 4, NULL);
+    if (ls == DB_DUPLICATE)
+        return SHOP_USER_MONEY_REDUCE_FAIL; /* this order paid from the balance already */
+    if ((*st = ls) != DB_OK)
+        return SHOP_USER_MONEY_REDUCE_FAIL;
+    log_info("user: paid %s from the balance of user %" PRId64 " for order %" PRId64, u->amount,
+             u->user_id, u->order_id);
+    return SHOP_SUCCESS;
+}
+
 enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id, int64_t cents)
 {
     if (cents < 0)
         return SHOP_MONEY_PAID_LESS_ZERO;
     if (cents == 0 || cents > MONEY_MAX_CENTS)
         return SHOP_MONEY_PAID_INVALID;
-    if (db == NULL)
-        return SHOP_DB_UNAVAILABLE;
-    char key[24], amount[MONEY_STR_MAX];
-    snprintf(key, sizeof key, "%" PRId64, order_id);
-    money_format(cents, amount);
-
-    enum db_status st = db_begin(db);
-    if (st != DB_OK)
-        return db_shop_code(st);
-    enum shop_code rc = SHOP_INTERNAL_ERROR;
-    /* A locking read: a reversal that is being written now is waited for. */
-    int reversed = consumer_log_exists(db, GROUP_USER, EV_ORDER_CANCEL, key);
-    if (reversed != 0) {
-        rc = reversed > 0 ? SHOP_USER_MONEY_REDUCE_FAIL : SHOP_DB_UNAVAILABLE;
-        if (reversed > 0)
-            log_info("user: order %s was cancelled already; balance not reduced", key);
-        goto fail;
-    }
-    uint64_t n = 0;
-    struct db_val up[] = {DB_TEXT(amount), DB_I64(user_id), DB_TEXT(amount)};
-    st = db_exec(db, SQL_MONEY_REDUCE, up, 3, &n);
-    if (st != DB_OK) {
-        rc = st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_shop_code(st);
-        goto fail;
-    }
-    if (n == 0) {
-        rc = SHOP_MONEY_PAID_INVALID;
-        goto fail;
-    }
-    struct db_val lp[] = {DB_I64(user_id), DB_I64(order_id), DB_I64(MONEY_LOG_PAID),
-                          DB_TEXT(amount)};
-    st = db_exec(db, SQL_LOG_INSERT, lp, 4, NULL);
-    if (st != DB_OK) {
-        rc = st == DB_DUPLICATE || st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL
-                                                     : db_shop_code(st);
-        goto fail;
-    }
-    st = db_commit(db);
-    if (st != DB_OK)
-        return st == DB_DEADLOCK ? SHOP_USER_MONEY_REDUCE_FAIL : db_shop_code(st);
-    log_info("user: paid %s from the balance of user %" PRId64 " for order %s", amount, user_id,
-             key);
-    return SHOP_SUCCESS;
-fail:
-    db_rollback(db);
-    return rc;
+    struct reduce_ctx u = {.user_id = user_id, .order_id = order_id};
+    money_format(cents, u.amount);
+    return consumer_forward_step(db, GROUP_USER, order_id, "paying from the balance",
+                                 SHOP_USER_MONEY_REDUCE_FAIL, money_reduce_effect, &u);
 }
 
 /* user_money_refund_tx, also telling the amount refunded (cents). */
