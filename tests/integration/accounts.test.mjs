@@ -6,32 +6,7 @@
 //   node --test tests/integration/accounts.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const port = process.env.SHOP_HTTP_PORT || '8080';
-const dbPort = process.env.SHOP_DB_PORT || '33306';
-const runDir = process.env.SHOP_RUN_DIR || join(repo, 'run');
-const binDir = process.env.SHOP_BIN_DIR || join(repo, 'build', 'src');
-const base = `http://127.0.0.1:${port}`;
-
-// Rows of a query as arrays of strings, read with the mariadb client.
-function sql(query) {
-  const out = execFileSync('mariadb', ['-h', '127.0.0.1', '-P', dbPort, '-u', 'shop', '-pshop',
-    'shop', '-N', '-B', '-e', query], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
-}
-
-// Publish with the broker's confirm (shop-admin exits non-zero without it).
-function publish(key, messageId, body) {
-  execFileSync(join(binDir, 'shop-admin'), ['--config', join(runDir, 'shop.conf'), 'publish',
-    key, messageId, typeof body === 'string' ? body : JSON.stringify(body)],
-  { env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { base, sleep, sql, publish } from './shop.mjs';
 
 // A fresh user's fields: unique name and mobile from the clock.
 let seq = 0;

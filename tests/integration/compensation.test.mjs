@@ -9,42 +9,9 @@
 // catalogue.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dbPort = process.env.SHOP_DB_PORT || '33306';
-const runDir = process.env.SHOP_RUN_DIR || join(repo, 'run');
-const binDir = process.env.SHOP_BIN_DIR || join(repo, 'build', 'src');
-
-// Rows of a query as arrays of strings, read with the mariadb client.
-function sql(query) {
-  const out = execFileSync('mariadb', ['-h', '127.0.0.1', '-P', dbPort, '-u', 'shop', '-pshop',
-    'shop', '-N', '-B', '-e', query], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
-}
-
-// Publish with the broker's confirm (shop-admin exits non-zero without it).
-function publish(key, messageId, body) {
-  execFileSync(join(binDir, 'shop-admin'), ['--config', join(runDir, 'shop.conf'), 'publish',
-    key, messageId, typeof body === 'string' ? body : JSON.stringify(body)],
-  { env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Poll fn until check(value) holds, at most `ms` milliseconds; the last value.
-async function eventually(fn, check, ms = 15000, delay = 200) {
-  const end = Date.now() + ms;
-  let v = fn();
-  while (!check(v) && Date.now() < end) {
-    await sleep(delay);
-    v = fn();
-  }
-  return v;
-}
+import { join } from 'node:path';
+import { runDir, sql, publish, eventually } from './shop.mjs';
 
 // The lines a consumer logged about one order ("goods: ... order 123 ...").
 function consumerLines(name, orderId) {

@@ -4,38 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const port = process.env.SHOP_HTTP_PORT || '8080';
-const dbPort = process.env.SHOP_DB_PORT || '33306';
-const runDir = process.env.SHOP_RUN_DIR || join(repo, 'run');
-const binDir = process.env.SHOP_BIN_DIR || join(repo, 'build', 'src');
-const base = `http://127.0.0.1:${port}`;
-
-// Rows of a query as arrays of strings, read with the mariadb client.
-function sql(query) {
-  const out = execFileSync('mariadb', ['-h', '127.0.0.1', '-P', dbPort, '-u', 'shop', '-pshop',
-    'shop', '-N', '-B', '-e', query], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
-}
+import { join } from 'node:path';
+import { repo, runDir, binDir, base, sleep, sql, eventually } from './shop.mjs';
 
 function services(...args) {
   execFileSync(join(repo, 'scripts', 'services'), args, { stdio: 'inherit', env: process.env });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Poll until check() is true, at most `tries` times; returns the last value.
-async function eventually(fn, check, tries = 60, delay = 500) {
-  let v;
-  for (let i = 0; i < tries; i++) {
-    v = await fn();
-    if (check(v)) return v;
-    await sleep(delay);
-  }
-  return v;
 }
 
 async function getJson(path, init) {
@@ -179,7 +152,7 @@ test('the app keeps serving after MariaDB restarts', async () => {
   services('restart', 'db');
   // The first request after the restart may find its connection gone; the
   // app reconnects, so every request answers from the database again.
-  r = await eventually(() => getJson('/api/goods'), (x) => x.res.status === 200, 20);
+  r = await eventually(() => getJson('/api/goods'), (x) => x.res.status === 200, 10000, 500);
   assert.equal(r.res.status, 200);
   assert.equal(r.body.goods.length, before);
   const all = await Promise.all(Array.from({ length: 40 }, () => getJson('/api/goods')));

@@ -10,53 +10,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const port = process.env.SHOP_HTTP_PORT || '8080';
-const dbPort = process.env.SHOP_DB_PORT || '33306';
-const runDir = process.env.SHOP_RUN_DIR || join(repo, 'run');
-const binDir = process.env.SHOP_BIN_DIR || join(repo, 'build', 'src');
-const base = `http://127.0.0.1:${port}`;
-
-// Rows of a query as arrays of strings, read with the mariadb client.
-function sql(query) {
-  const out = execFileSync('mariadb', ['-h', '127.0.0.1', '-P', dbPort, '-u', 'shop', '-pshop',
-    'shop', '-N', '-B', '-e', query], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
-}
-const one = (query) => sql(query)[0][0];
-const count = (query) => Number(one(query));
+import { join } from 'node:path';
+import { repo, base, sleep, one, count, fmt, cents, sql, publish, eventually } from './shop.mjs';
 
 function services(env, ...args) {
   execFileSync(join(repo, 'scripts', 'services'), args,
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
 }
 
-// Publish with the broker's confirm (shop-admin exits non-zero without it).
-function publish(key, messageId, body) {
-  execFileSync(join(binDir, 'shop-admin'), ['--config', join(runDir, 'shop.conf'), 'publish',
-    key, messageId, typeof body === 'string' ? body : JSON.stringify(body)],
-  { env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Poll until check(value) holds, at most `tries` times; returns the last value.
-async function eventually(fn, check, tries = 60, delay = 250) {
-  let v;
-  for (let i = 0; i < tries; i++) {
-    v = await fn();
-    if (check(v)) return v;
-    await sleep(delay);
-  }
-  return v;
-}
-
 // Money as integer cents in the tests too: "12.30" <-> 1230.
-const fmt = (c) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
-const cents = (s) => Math.round(Number(s) * 100);
 
 // Unique ids for the rows the tests make.
 let seq = 0;
@@ -507,7 +469,7 @@ test('the relay publishes a pending outbox row, once', async () => {
        msg_status, create_time) VALUES ('order.cancel:${o}', 'order', 'shop.events', 'order.cancel',
        '${o}', '${body}', 0, UTC_TIMESTAMP(3) - INTERVAL 10 SECOND)`);
   assert.equal(await eventually(() => one(`SELECT msg_status FROM trade_mq_producer_temp
-    WHERE id = 'order.cancel:${o}'`), (s) => s === '1', 80), '1', 'relayed');
+    WHERE id = 'order.cancel:${o}'`), (s) => s === '1', 20000), '1', 'relayed');
   assert.equal(await cancelled(o), '2');
   assert.equal(await eventually(() => stock(g), (s) => s === 5), 5);
 });
@@ -521,7 +483,7 @@ test('the relay deletes sent outbox rows past their keep time (a day), and only 
        ${row(`purge-new-${id}`, 1, 60)}`);
   const left = () => sql(`SELECT id FROM trade_mq_producer_temp WHERE msg_key = '${id}' ORDER BY id`)
     .map((r) => r[0]);
-  assert.deepEqual(await eventually(left, (ids) => ids.length === 1, 80), [`purge-new-${id}`]);
+  assert.deepEqual(await eventually(left, (ids) => ids.length === 1, 20000), [`purge-new-${id}`]);
   sql(`DELETE FROM trade_mq_producer_temp WHERE msg_key = '${id}'`);
 });
 

@@ -16,24 +16,10 @@
 // with the SHOP_* variables of the running services (<run>/test-env.sh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const port = process.env.SHOP_HTTP_PORT || '8080';
-const dbPort = process.env.SHOP_DB_PORT || '33306';
-const runDir = process.env.SHOP_RUN_DIR || join(repo, 'run');
-const base = `http://127.0.0.1:${port}`;
-
-// Rows of a query as arrays of strings, read with the mariadb client.
-function sql(query) {
-  const out = execFileSync('mariadb', ['-h', '127.0.0.1', '-P', dbPort, '-u', 'shop', '-pshop',
-    'shop', '-N', '-B', '-e', query], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
-}
-const one = (query) => sql(query)[0][0];
+import { join } from 'node:path';
+import { repo, runDir, base, sleep, one, cents, sql, eventually } from './shop.mjs';
 
 // scripts/services with the suite's environment plus `extra` (e.g. a fault;
 // undefined removes a variable). Asynchronous on purpose: while nginx reloads,
@@ -51,19 +37,6 @@ function services(extra, ...args) {
 }
 // The app (every instance) without fault injection and one of everything.
 const NORMAL = { SHOP_FAULT_INJECT: undefined, SHOP_INSTANCES: undefined };
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Poll fn until check(value) holds, at most `ms` milliseconds; the last value.
-async function eventually(fn, check, ms = 30000, delay = 250) {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!check(v) && Date.now() < end) {
-    await sleep(delay);
-    v = await fn();
-  }
-  return v;
-}
 
 // Run fns (functions returning promises) with at most `limit` at a time.
 async function pool(fns, limit) {
@@ -130,7 +103,6 @@ async function register(i) {
   return { id: r.body.user.user_id, name, cookie, csrf: r.body.csrf_token };
 }
 
-const cents = (s) => Math.round(Number(s) * 100);
 const money = (c) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
 
 // The JSON a browser sends for `number` units of goods at price (cents).
