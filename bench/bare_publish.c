@@ -54,7 +54,7 @@ static struct options opt = {.host = "127.0.0.1",
                              .vhost = "/",
                              .exchange = "shop.bench",
                              .routing_key = "bench.notify",
-                             .port = 35672,
+                             .port = 25673,
                              .threads = 16,
                              .seconds = 10,
                              .queues = 3};

@@ -53,7 +53,7 @@
 #
 # Environment (default in brackets):
 #   SHOP_RUN_DIR, SHOP_HTTP_PORT, SHOP_DB_PORT, SHOP_MQ_PORT   as scripts/services
-#                       [run/, 8080, 33306, 35672]
+#                       [run/, 8080, 23306, 25673]
 #   SHOP_KEYS_DIR       the provider's private key is here [<run>/keys]
 #   BENCH_SECONDS       duration of each run, each side [10]
 #   BENCH_CONCURRENCY   connections of the runs, rising ["1 4 16 64"]
@@ -77,8 +77,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN_DIR=${SHOP_RUN_DIR:-$repo/run}
 case $RUN_DIR in /*) ;; *) RUN_DIR=$PWD/$RUN_DIR ;; esac
 HTTP_PORT=${SHOP_HTTP_PORT:-8080}
-DB_PORT=${SHOP_DB_PORT:-33306}
-MQ_PORT=${SHOP_MQ_PORT:-35672}
+DB_PORT=${SHOP_DB_PORT:-23306}
+MQ_PORT=${SHOP_MQ_PORT:-25673}
 KEYS_DIR=${SHOP_KEYS_DIR:-$RUN_DIR/keys}
 SECONDS_EACH=${BENCH_SECONDS:-10}
 CONCURRENCY=${BENCH_CONCURRENCY:-1 4 16 64}

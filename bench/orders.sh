@@ -39,7 +39,7 @@
 #      target is met.
 #
 # Environment (default in brackets):
-#   SHOP_RUN_DIR, SHOP_HTTP_PORT, SHOP_DB_PORT   as scripts/services [run/, 8080, 33306]
+#   SHOP_RUN_DIR, SHOP_HTTP_PORT, SHOP_DB_PORT   as scripts/services [run/, 8080, 23306]
 #   BENCH_SECONDS       duration of each side [20]
 #   BENCH_CONNECTIONS   wrk connections = bare threads [16]
 #   BENCH_WRK_THREADS   wrk threads [2]
@@ -56,7 +56,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN_DIR=${SHOP_RUN_DIR:-$repo/run}
 case $RUN_DIR in /*) ;; *) RUN_DIR=$PWD/$RUN_DIR ;; esac
 HTTP_PORT=${SHOP_HTTP_PORT:-8080}
-DB_PORT=${SHOP_DB_PORT:-33306}
+DB_PORT=${SHOP_DB_PORT:-23306}
 SECONDS_EACH=${BENCH_SECONDS:-20}
 CONNECTIONS=${BENCH_CONNECTIONS:-16}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}

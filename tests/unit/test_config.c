@@ -60,14 +60,14 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(cfg.max_body_bytes, 65536);
     CU_ASSERT_EQUAL(cfg.max_json_depth, 16);
     CU_ASSERT_STRING_EQUAL(cfg.db_host, "127.0.0.1");
-    CU_ASSERT_EQUAL(cfg.db_port, 33306);
+    CU_ASSERT_EQUAL(cfg.db_port, 23306);
     CU_ASSERT_STRING_EQUAL(cfg.db_socket, "");
     CU_ASSERT_STRING_EQUAL(cfg.db_user, "shop");
     CU_ASSERT_STRING_EQUAL(cfg.db_password, "shop");
     CU_ASSERT_STRING_EQUAL(cfg.db_name, "shop");
     CU_ASSERT_EQUAL(cfg.db_timeout_s, 5);
     CU_ASSERT_STRING_EQUAL(cfg.mq_host, "127.0.0.1");
-    CU_ASSERT_EQUAL(cfg.mq_port, 35672);
+    CU_ASSERT_EQUAL(cfg.mq_port, 25673);
     CU_ASSERT_STRING_EQUAL(cfg.mq_user, "shop");
     CU_ASSERT_STRING_EQUAL(cfg.mq_password, "shop");
     CU_ASSERT_STRING_EQUAL(cfg.mq_vhost, "/");
@@ -114,7 +114,7 @@ static void test_file_parse(void)
     CU_ASSERT_EQUAL(cfg.mq_prefetch, 10000);
     CU_ASSERT_EQUAL(cfg.app_threads, 4);
     /* Untouched settings keep their defaults. */
-    CU_ASSERT_EQUAL(cfg.mq_port, 35672);
+    CU_ASSERT_EQUAL(cfg.mq_port, 25673);
     CU_ASSERT_STRING_EQUAL(cfg.templates_dir, "templates");
 }
 
@@ -195,7 +195,7 @@ static void test_int_refusals(void)
         CU_ASSERT(strncmp(err, "db_port: ", 9) == 0);
     }
     /* A refused value leaves the setting as it was. */
-    CU_ASSERT_EQUAL(cfg.db_port, 33306);
+    CU_ASSERT_EQUAL(cfg.db_port, 23306);
 
     /* The bounds themselves are allowed, one past them is not. */
     CU_ASSERT_EQUAL(config_set(&cfg, "db_port", "1", err, sizeof err), 0);
@@ -296,7 +296,7 @@ static void test_file_refusals_collected(void)
     /* Good lines around the bad ones still count; bad ones leave defaults. */
     CU_ASSERT_EQUAL(cfg.mq_port, 5672);
     CU_ASSERT_STRING_EQUAL(cfg.mq_vhost, "/v");
-    CU_ASSERT_EQUAL(cfg.db_port, 33306);
+    CU_ASSERT_EQUAL(cfg.db_port, 23306);
     CU_ASSERT_STRING_EQUAL(cfg.db_host, "127.0.0.1");
     unlink(path);
 }
@@ -308,7 +308,7 @@ static void test_missing_file(void)
     CU_ASSERT_EQUAL(config_load(&cfg, "/nonexistent/shop.conf", err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/shop.conf"));
     /* The defaults are still filled in. */
-    CU_ASSERT_EQUAL(cfg.db_port, 33306);
+    CU_ASSERT_EQUAL(cfg.db_port, 23306);
 }
 
 static void test_small_err_buffer(void)
@@ -343,7 +343,7 @@ static void test_print_help(void)
                                         "db_port",   "mq_heartbeat_s", "mq_vhost",    "db_socket"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(strstr(text, names[i]));
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, "33306"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "23306"));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "1..65535"));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "0..1023"));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "SHOP_DB_PORT"));
