@@ -1,7 +1,61 @@
 #include "runtime.h"
 
+#include <getopt.h>
+#include <unistd.h>
+
 #include "db.h"
 #include "log.h"
+
+int runtime_options(int argc, char **argv, void (*usage)(FILE *), const char **config_path,
+                    const char **pid_path)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"pid-file", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:p:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            *config_path = optarg;
+            break;
+        case 'p':
+            *pid_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+int runtime_config(struct shop_config *cfg, const char *config_path, const char *prog)
+{
+    char err[2048];
+    if (config_load(cfg, config_path, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: refusing to start, bad configuration:\n%s\n", prog, err);
+        return 2;
+    }
+    enum log_level level = LOG_INFO;
+    log_level_parse(cfg->log_level, &level);
+    log_init(prog, level);
+    return 0;
+}
+
+int runtime_write_pid(const char *path)
+{
+    if (path == NULL)
+        return 0;
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f);
+}
 
 int runtime_db_init(const struct shop_config *cfg)
 {

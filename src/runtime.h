@@ -5,8 +5,25 @@
 #ifndef SHOP_RUNTIME_H
 #define SHOP_RUNTIME_H
 
+#include <stdio.h>
+
 #include "config.h"
 #include "mq.h"
+
+/* The command line the app and the consumers share: --config FILE,
+ * --pid-file FILE, --help. Returns -1 to go on (optind is at the first
+ * operand), else the exit code: 0 after --help, 2 after a bad option (usage
+ * was printed). */
+int runtime_options(int argc, char **argv, void (*usage)(FILE *), const char **config_path,
+                    const char **pid_path);
+
+/* Load the settings (the file, then SHOP_* variables) and start the log as
+ * prog at the configured level. 0, or 2 after printing why prog refuses to
+ * start. */
+int runtime_config(struct shop_config *cfg, const char *config_path, const char *prog);
+
+/* Write this process's pid to path (NULL: nothing). 0 or -1. */
+int runtime_write_pid(const char *path);
 
 /* db_global_init with db_*, then db_service_init for each service that has
  * its own database (goods_db_name, ...). 0 or -1 (logged). */

@@ -9,7 +9,6 @@
  * leak checker sees a clean exit. */
 #include <errno.h>
 #include <fcgiapp.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -94,15 +93,6 @@ static int open_socket(const char *path)
     return fd;
 }
 
-static int write_pid_file(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f);
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: shop-app [--config FILE] [--pid-file FILE]\n"
@@ -112,38 +102,15 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"pid-file", required_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *pid_path = NULL;
-    int opt, rc = 1;
-    while ((opt = getopt_long(argc, argv, "c:p:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'p':
-            pid_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-
+    int rc = runtime_options(argc, argv, usage, &config_path, &pid_path);
+    if (rc >= 0)
+        return rc;
     static struct shop_config cfg;
     char err[2048];
-    if (config_load(&cfg, config_path, err, sizeof err) != 0) {
-        fprintf(stderr, "shop-app: refusing to start, bad configuration:\n%s\n", err);
-        return 2;
-    }
-    enum log_level level = LOG_INFO;
-    log_level_parse(cfg.log_level, &level);
-    log_init("shop-app", level);
+    if ((rc = runtime_config(&cfg, config_path, "shop-app")) != 0)
+        return rc;
+    rc = 1;
 
     pthread_t *threads = NULL;
     int started = 0;
@@ -211,7 +178,7 @@ int main(int argc, char **argv)
             log_error("cannot start worker thread %d", started);
             goto stop;
         }
-    if (pid_path && write_pid_file(pid_path) != 0)
+    if (runtime_write_pid(pid_path) != 0)
         log_warn("cannot write pid file %s", pid_path);
     log_info("listening on %s with %d threads, notifications on %s with %d", cfg.fcgi_socket,
              cfg.app_threads, cfg.fcgi_notify_socket, cfg.notify_threads);

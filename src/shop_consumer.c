@@ -176,17 +176,6 @@ static void batch_idle(void *ud)
         mq_idle(b->pub);
 }
 
-static void write_pid(const char *path)
-{
-    if (path == NULL)
-        return;
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fprintf(f, "%ld\n", (long)getpid());
-        fclose(f);
-    }
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: shop-consumer [--config FILE] [--pid-file FILE] NAME\nconsumers:");
@@ -197,28 +186,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"pid-file", required_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *pid_path = NULL;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:p:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'p':
-            pid_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
+    int rc = runtime_options(argc, argv, usage, &config_path, &pid_path);
+    if (rc >= 0)
+        return rc;
     if (optind != argc - 1) {
         usage(stderr);
         return 2;
@@ -234,15 +205,10 @@ int main(int argc, char **argv)
     }
 
     static struct shop_config cfg;
-    char err[2048], prog[64];
-    if (config_load(&cfg, config_path, err, sizeof err) != 0) {
-        fprintf(stderr, "shop-consumer: refusing to start, bad configuration:\n%s\n", err);
-        return 2;
-    }
-    enum log_level level = LOG_INFO;
-    log_level_parse(cfg.log_level, &level);
+    char prog[64];
     snprintf(prog, sizeof prog, "shop-consumer-%s", cons->name);
-    log_init(prog, level);
+    if ((rc = runtime_config(&cfg, config_path, prog)) != 0)
+        return rc;
 
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -251,14 +217,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct mq_params mqp = runtime_mq_params(&cfg);
-    int rc = 1;
+    rc = 1;
     mq_conn *mq = NULL, *pub = NULL;
     if (runtime_db_init(&cfg) != 0)
         return 1;
     if (snowflake_init(&shop_ids, cfg.worker_id, NULL) != 0)
         goto out;
     if (cons->queue == NULL) { /* the relay */
-        write_pid(pid_path);
+        runtime_write_pid(pid_path);
         log_info("relaying the outbox every %d ms", cfg.relay_interval_ms);
         rc = outbox_relay_run(&mqp, cfg.relay_interval_ms, cfg.outbox_keep_s, &stop) == 0 ? 0 : 1;
         goto out;
@@ -287,7 +253,8 @@ int main(int argc, char **argv)
         octx.pub = pub;
         ud = &octx;
     }
-    write_pid(pid_path);
+    if (runtime_write_pid(pid_path) != 0)
+        log_warn("cannot write pid file %s", pid_path);
     struct batch_ctx bctx = {.db = cons->db, .pub = pub};
     struct mq_batch batch = {.max = cfg.mq_batch,
                              .begin = batch_begin,

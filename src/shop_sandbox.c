@@ -58,6 +58,7 @@
 #include "buf.h"
 #include "http.h"
 #include "log.h"
+#include "runtime.h"
 #include "money.h"
 
 #define MAX_BODY      (64 * 1024)  /* a request body */
@@ -1559,15 +1560,6 @@ out:
     return rc;
 }
 
-static int write_pid_file(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f);
-}
-
 static int parse_options(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1711,7 +1703,7 @@ int main(int argc, char **argv)
             log_error("cannot start worker thread %d", started);
             goto stop;
         }
-    if (opt.pid_file && write_pid_file(opt.pid_file) != 0)
+    if (runtime_write_pid(opt.pid_file) != 0)
         log_warn("cannot write pid file %s", opt.pid_file);
     log_info("listening on %s with %d threads; state in %s; app_id %s; time scale %g", opt.socket,
              opt.threads, opt.state_dir, opt.app_id, opt.time_scale);

@@ -18,8 +18,7 @@ struct web_app {
     /* The payment provider's origin: the pay button's form posts to us and
      * is redirected there, so every page's CSP allows it as form-action. */
     const char *provider_origin;
-    /* The notifications' shared confirm-batching publisher; NULL: each
-     * thread publishes on its own connection. */
+    /* The notifications' shared confirm-batching publisher. */
     struct mq_pipe *notify_pipe;
 };
 

@@ -131,15 +131,8 @@ void web_pay_notify_alipay(struct web_ctx *c)
     }
     /* Through the shared publisher: the confirm of this message comes with
      * those of the notifications being answered at the same moment. */
-    enum mq_status ms;
-    if (c->app->notify_pipe != NULL) {
-        ms = mq_pipe_publish(c->app->notify_pipe, MQ_EXCHANGE, EV_PAY_NOTIFY, msg_id, body.data,
-                             body.len);
-    } else {
-        mq_conn *mq = web_thread_mq(c->app);
-        ms = mq != NULL ? mq_publish(mq, MQ_EXCHANGE, EV_PAY_NOTIFY, msg_id, body.data, body.len)
-                        : MQ_GONE;
-    }
+    enum mq_status ms = mq_pipe_publish(c->app->notify_pipe, MQ_EXCHANGE, EV_PAY_NOTIFY, msg_id,
+                                        body.data, body.len);
     if (ms == MQ_OK) {
         log_info("notify: order %s trade %s published (%s)", key, ev.trade_no, msg_id);
         reply(c, "success");
