@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "money.h"
+#include "snowflake.h"
 
 #define EVENT_BODY_MAX 4096
 
@@ -37,18 +38,10 @@ static int get_id(json_object *o, const char *key, int optional, int64_t *out)
         return optional ? 0 : -1;
     if (!json_object_is_type(v, json_type_string))
         return -1;
-    const char *s = json_object_get_string(v);
-    char *end;
-    if (*s < '1' || *s > '9')
-        return -1;
-    long long n = strtoll(s, &end, 10);
-    if (*end != '\0' || n <= 0)
-        return -1;
-    *out = n;
-    return 0;
+    return snowflake_parse(json_object_get_string(v), (size_t)json_object_get_string_len(v), out);
 }
 
-static void put_id(json_object *o, const char *key, int64_t id)
+void event_put_id(json_object *o, const char *key, int64_t id)
 {
     char s[24];
     if (id == 0) {
@@ -101,11 +94,11 @@ int event_cancel_build(const struct cancel_event *ev, struct buf *out)
     json_object *o = json_object_new_object();
     if (o == NULL)
         return -1;
-    put_id(o, "order_id", ev->order_id);
-    put_id(o, "user_id", ev->user_id);
-    put_id(o, "goods_id", ev->goods_id);
+    event_put_id(o, "order_id", ev->order_id);
+    event_put_id(o, "user_id", ev->user_id);
+    event_put_id(o, "goods_id", ev->goods_id);
     json_object_object_add(o, "goods_number", json_object_new_int64(ev->goods_number));
-    put_id(o, "coupon_id", ev->coupon_id);
+    event_put_id(o, "coupon_id", ev->coupon_id);
     json_object_object_add(o, "money_paid",
                            json_object_new_string(money_format(ev->money_paid, money)));
     json_object_object_add(o, "reason", json_object_new_string(ev->reason));
@@ -138,7 +131,7 @@ int event_timeout_build(const struct timeout_event *ev, struct buf *out)
     json_object *o = json_object_new_object();
     if (o == NULL)
         return -1;
-    put_id(o, "order_id", ev->order_id);
+    event_put_id(o, "order_id", ev->order_id);
     json_object_object_add(o, "kind", json_object_new_string(ev->kind));
     return finish(o, out);
 }
@@ -180,8 +173,7 @@ static void put_money(json_object *o, const char *key, int64_t cents)
     json_object_object_add(o, key, json_object_new_string(money_format(cents, s)));
 }
 
-/* "YYYY-MM-DD HH:MM:SS" exactly (digits where digits go). */
-static int provider_time_ok(const char *s)
+int event_provider_time_ok(const char *s)
 {
     static const char shape[] = "0000-00-00 00:00:00";
     if (strlen(s) != sizeof shape - 1)
@@ -209,7 +201,7 @@ int event_pay_notify_parse(const char *body, size_t len, struct pay_notify_event
     json_object *g = json_object_object_get(o, "gmt_payment");
     if (g != NULL && json_object_is_type(g, json_type_string) &&
         json_object_get_string_len(g) > 0) {
-        if (!provider_time_ok(json_object_get_string(g)))
+        if (!event_provider_time_ok(json_object_get_string(g)))
             goto out;
         snprintf(out->gmt_payment, sizeof out->gmt_payment, "%s", json_object_get_string(g));
     }
@@ -225,7 +217,7 @@ int event_pay_notify_build(const struct pay_notify_event *ev, struct buf *out)
     if (o == NULL)
         return -1;
     json_object_object_add(o, "provider", json_object_new_string(ev->provider));
-    put_id(o, "out_trade_no", ev->order_id);
+    event_put_id(o, "out_trade_no", ev->order_id);
     json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
     put_money(o, "total_amount", ev->total_amount);
     json_object_object_add(o, "gmt_payment", json_object_new_string(ev->gmt_payment));
@@ -257,9 +249,9 @@ int event_paid_build(const struct paid_event *ev, struct buf *out)
     json_object *o = json_object_new_object();
     if (o == NULL)
         return -1;
-    put_id(o, "order_id", ev->order_id);
-    put_id(o, "user_id", ev->user_id);
-    put_id(o, "pay_id", ev->pay_id);
+    event_put_id(o, "order_id", ev->order_id);
+    event_put_id(o, "user_id", ev->user_id);
+    event_put_id(o, "pay_id", ev->pay_id);
     put_money(o, "pay_amount", ev->pay_amount);
     json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
     json_object_object_add(o, "paid_time", json_object_new_string(ev->paid_time));
@@ -294,7 +286,7 @@ int event_pay_mismatch_build(const struct pay_mismatch_event *ev, struct buf *ou
     json_object *o = json_object_new_object();
     if (o == NULL)
         return -1;
-    put_id(o, "order_id", ev->order_id);
+    event_put_id(o, "order_id", ev->order_id);
     json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
     put_money(o, "notify_amount", ev->notify_amount);
     if (ev->expected_amount >= 0)

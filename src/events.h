@@ -141,4 +141,11 @@ struct pay_mismatch_event {
 int event_pay_mismatch_parse(const char *body, size_t len, struct pay_mismatch_event *out);
 int event_pay_mismatch_build(const struct pay_mismatch_event *ev, struct buf *out);
 
+/* Shared by the services that read and write these events. */
+struct json_object;
+/* o[key] = the id as a decimal string, or null for 0. */
+void event_put_id(struct json_object *o, const char *key, int64_t id);
+/* 1 when s is the provider's time, "YYYY-MM-DD HH:MM:SS" exactly. */
+int event_provider_time_ok(const char *s);
+
 #endif

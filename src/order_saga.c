@@ -122,21 +122,6 @@ static int get_string(json_object *body, const char *key, json_object **v, const
     return (size_t)json_object_get_string_len(*v) == strlen(*s) ? 1 : -1;
 }
 
-static int parse_id(const char *s, int64_t *out)
-{
-    if (*s < '1' || *s > '9' || strlen(s) > 19)
-        return -1;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return -1;
-    char *end;
-    long long n = strtoll(s, &end, 10);
-    if (*end != '\0' || n <= 0 || n == LLONG_MAX)
-        return -1;
-    *out = n;
-    return 0;
-}
-
 static enum shop_code id_field(json_object *body, const char *key, int required, int64_t *out,
                                char *msg, size_t msgsz)
 {
@@ -149,7 +134,7 @@ static enum shop_code id_field(json_object *body, const char *key, int required,
             FIELD_FAIL("%s is missing.", key);
         return SHOP_SUCCESS;
     }
-    if (st < 0 || parse_id(s, out) != 0)
+    if (st < 0 || snowflake_parse(s, strlen(s), out) != 0)
         FIELD_FAIL("%s must be an id written as a decimal string, like \"1001\".", key);
     return SHOP_SUCCESS;
 }

@@ -169,17 +169,6 @@ enum shop_code order_list(db_conn *db, int64_t user_id, struct order **out, size
     return rc;
 }
 
-static void put_id(json_object *o, const char *key, int64_t id)
-{
-    char s[24];
-    if (id == 0) {
-        json_object_object_add(o, key, NULL);
-        return;
-    }
-    snprintf(s, sizeof s, "%" PRId64, id);
-    json_object_object_add(o, key, json_object_new_string(s));
-}
-
 static void put_money(json_object *o, const char *key, int64_t cents)
 {
     char s[MONEY_STR_MAX];
@@ -196,20 +185,20 @@ struct json_object *order_to_json(const struct order *o)
     json_object *j = json_object_new_object();
     if (j == NULL)
         return NULL;
-    put_id(j, "order_id", o->order_id);
-    put_id(j, "user_id", o->user_id);
+    event_put_id(j, "order_id", o->order_id);
+    event_put_id(j, "user_id", o->user_id);
     json_object_object_add(j, "order_status", json_object_new_int(o->order_status));
     json_object_object_add(j, "pay_status", json_object_new_int(o->pay_status));
     json_object_object_add(j, "shipping_status", json_object_new_int(o->shipping_status));
     json_object_object_add(j, "address", json_object_new_string(o->address));
     json_object_object_add(j, "consignee", json_object_new_string(o->consignee));
-    put_id(j, "goods_id", o->goods_id);
+    event_put_id(j, "goods_id", o->goods_id);
     json_object_object_add(j, "goods_number", json_object_new_int64(o->goods_number));
     put_money(j, "goods_price", o->goods_price);
     put_money(j, "goods_amount", o->goods_amount);
     put_money(j, "shipping_fee", o->shipping_fee);
     put_money(j, "order_amount", o->order_amount);
-    put_id(j, "coupon_id", o->coupon_id);
+    event_put_id(j, "coupon_id", o->coupon_id);
     put_money(j, "coupon_paid", o->coupon_paid);
     put_money(j, "money_paid", o->money_paid);
     put_money(j, "pay_amount", o->pay_amount);

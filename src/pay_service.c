@@ -183,31 +183,6 @@ static int token_ok(const char *s, size_t max)
     return 1;
 }
 
-/* A positive decimal int64 without sign or leading zero. */
-static int parse_id(const char *s, int64_t *out)
-{
-    if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 19)
-        return -1;
-    char *end;
-    long long n = strtoll(s, &end, 10);
-    if (*end != '\0' || n <= 0)
-        return -1;
-    *out = n;
-    return 0;
-}
-
-/* "YYYY-MM-DD HH:MM:SS" exactly. */
-static int provider_time_ok(const char *s)
-{
-    static const char shape[] = "0000-00-00 00:00:00";
-    if (strlen(s) != sizeof shape - 1)
-        return 0;
-    for (size_t i = 0; shape[i]; i++)
-        if (shape[i] == '0' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
-            return 0;
-    return 1;
-}
-
 enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const char *body,
                                          size_t len, struct pay_notify_event *out, char *why,
                                          size_t whysz)
@@ -261,7 +236,8 @@ enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const ch
         goto out;
     }
     snprintf(out->trade_status, sizeof out->trade_status, "%s", status);
-    if (parse_id(out_trade_no, &out->order_id) != 0) {
+    if (out_trade_no == NULL ||
+        snowflake_parse(out_trade_no, strlen(out_trade_no), &out->order_id) != 0) {
         snprintf(why, whysz, "out_trade_no %.64s is not one of our order ids",
                  out_trade_no ? out_trade_no : "(none)");
         goto out;
@@ -274,7 +250,7 @@ enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const ch
         snprintf(why, whysz, "bad total_amount");
         goto out;
     }
-    if (gmt != NULL && gmt[0] != '\0' && !provider_time_ok(gmt)) {
+    if (gmt != NULL && gmt[0] != '\0' && !event_provider_time_ok(gmt)) {
         snprintf(why, whysz, "bad gmt_payment");
         goto out;
     }

@@ -2,23 +2,7 @@
 
 #include <string.h>
 
-/* Parse a path segment of len bytes as a positive int64 without leading zeros. */
-static int parse_id(const char *s, size_t len, int64_t *out)
-{
-    if (len == 0 || len > 19 || s[0] == '0')
-        return -1;
-    int64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        int d = s[i] - '0';
-        if (v > (INT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
+#include "snowflake.h"
 
 /* Does path match pattern? Fills ids. */
 static int match(const char *pattern, const char *path, int64_t ids[ROUTER_MAX_IDS], size_t *nids)
@@ -28,7 +12,7 @@ static int match(const char *pattern, const char *path, int64_t ids[ROUTER_MAX_I
     while (*p && *s) {
         if (strncmp(p, "{id}", 4) == 0) {
             size_t len = strcspn(s, "/");
-            if (*nids >= ROUTER_MAX_IDS || parse_id(s, len, &ids[*nids]) != 0)
+            if (*nids >= ROUTER_MAX_IDS || snowflake_parse(s, len, &ids[*nids]) != 0)
                 return 0;
             (*nids)++;
             p += 4;

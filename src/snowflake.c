@@ -119,3 +119,20 @@ int64_t snowflake_sequence(int64_t id)
 {
     return id & SEQUENCE_MAX;
 }
+
+int snowflake_parse(const char *s, size_t len, int64_t *out)
+{
+    if (s == NULL || len == 0 || len > 19 || s[0] == '0')
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        int d = s[i] - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}

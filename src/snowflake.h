@@ -6,6 +6,7 @@
 #ifndef SHOP_SNOWFLAKE_H
 #define SHOP_SNOWFLAKE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* 2024-01-01T00:00:00Z */
@@ -32,6 +33,11 @@ int64_t snowflake_next(struct snowflake *sf);
 int64_t snowflake_time_ms(int64_t id); /* Unix ms */
 int64_t snowflake_worker(int64_t id);
 int64_t snowflake_sequence(int64_t id);
+
+/* An id as the API, paths and messages carry it: len bytes of decimal
+ * digits, no sign, no leading zero, > 0 and within int64. 0, or -1 for
+ * anything else. */
+int snowflake_parse(const char *s, size_t len, int64_t *out);
 
 /* The process-wide generator the application uses (initialised by main). */
 extern struct snowflake shop_ids;

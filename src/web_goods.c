@@ -12,6 +12,7 @@
 #include "log.h"
 #include "money.h"
 #include "order_saga.h"
+#include "snowflake.h"
 #include "user_service.h"
 #include "web_internal.h"
 
@@ -94,18 +95,6 @@ static int parse_quantity(const char *s, int64_t *n)
     if (v < 1 || v > ORDER_NUMBER_MAX)
         return -1;
     *n = v;
-    return 0;
-}
-
-static int parse_id(const char *s, int64_t *id)
-{
-    if (*s < '1' || *s > '9' || strlen(s) > 19)
-        return -1;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*end != '\0' || v <= 0 || v == INT64_MAX)
-        return -1;
-    *id = v;
     return 0;
 }
 
@@ -222,14 +211,16 @@ static const char *form_request(const struct web_ctx *c, struct order_form *f,
     int bad_address = form_text(c, "address", f->address, sizeof f->address);
     int bad_consignee = form_text(c, "consignee", f->consignee, sizeof f->consignee);
     memset(req, 0, sizeof *req);
-    if (form_text(c, "goods_id", id, sizeof id) != 0 || parse_id(id, &req->goods_id) != 0)
+    if (form_text(c, "goods_id", id, sizeof id) != 0 ||
+        snowflake_parse(id, strlen(id), &req->goods_id) != 0)
         return "The form is incomplete; reload the page and try again.";
     if (bad_number || parse_quantity(f->goods_number, &req->goods_number) != 0)
         return "Quantity must be a whole number of at least 1.";
     if (form_text(c, "goods_price", price, sizeof price) != 0 ||
         money_parse_str(price, MONEY_NON_NEGATIVE, &req->goods_price) != 0)
         return "The form is incomplete; reload the page and try again.";
-    if (bad_coupon || (f->coupon_id[0] != '\0' && parse_id(f->coupon_id, &req->coupon_id) != 0))
+    if (bad_coupon || (f->coupon_id[0] != '\0' &&
+                       snowflake_parse(f->coupon_id, strlen(f->coupon_id), &req->coupon_id) != 0))
         return "Please choose one of your coupons, or none.";
     if (bad_money || (f->money_paid[0] != '\0' &&
                       money_parse_str(f->money_paid, MONEY_ALLOW_NEGATIVE, &req->money_paid) != 0))

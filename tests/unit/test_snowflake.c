@@ -6,6 +6,7 @@
 #include <CUnit/CUnit.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* A clock the tests move by hand (single-threaded tests only). */
 static int64_t fake_now;
@@ -222,7 +223,50 @@ static void test_global_generator(void)
     snowflake_destroy(&shop_ids);
 }
 
+static void test_parse(void)
+{
+    static const struct {
+        const char *s;
+        int ok;
+        int64_t want;
+    } cases[] = {
+        {"1", 1, 1},
+        {"1234567890123", 1, INT64_C(1234567890123)},
+        {"9223372036854775807", 1, INT64_MAX},
+        {"9223372036854775808", 0, 0}, /* one past int64 */
+        {"99999999999999999999", 0, 0},
+        {"0", 0, 0},
+        {"012", 0, 0},
+        {"-1", 0, 0},
+        {"+1", 0, 0},
+        {" 1", 0, 0},
+        {"12a", 0, 0},
+        {"1.0", 0, 0},
+        {"", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t v = -7;
+        int rc = snowflake_parse(cases[i].s, strlen(cases[i].s), &v);
+        CU_ASSERT_EQUAL(rc, cases[i].ok ? 0 : -1);
+        if (cases[i].ok) {
+            CU_ASSERT_EQUAL(v, cases[i].want);
+        } else {
+            CU_ASSERT_EQUAL(v, -7); /* untouched on refusal */
+        }
+    }
+    int64_t v = 0;
+    /* len counts: a digit string inside a longer one, and an embedded NUL */
+    CU_ASSERT_EQUAL(snowflake_parse("123/abc", 3, &v), 0);
+    CU_ASSERT_EQUAL(v, 123);
+    CU_ASSERT_EQUAL(snowflake_parse("12\0"
+                                    "3",
+                                    4, &v),
+                    -1);
+    CU_ASSERT_EQUAL(snowflake_parse(NULL, 0, &v), -1);
+}
+
 static const struct test_case TESTS[] = {
+    {"parse: decimal ids, no sign, no leading zero, within int64", test_parse},
     {"worker id range (1024 refused)", test_init_worker_range},
     {"id parts decode", test_decode_parts},
     {"time part follows the real clock", test_real_clock_time},
