@@ -88,7 +88,7 @@ static struct timeval ms_tv(int64_t ms)
 }
 
 /* Sleep ms, in slices, returning early when *stop is set. */
-static void sleep_ms(int ms, volatile sig_atomic_t *stop)
+static void sleep_ms(int ms, const volatile sig_atomic_t *stop)
 {
     while (ms > 0 && !(stop != NULL && *stop)) {
         int s = ms > 100 ? 100 : ms;
@@ -547,8 +547,8 @@ enum mq_status mq_publish_batch(mq_conn *c, struct mq_out *msgs, size_t n)
     if (msgs == NULL)
         return MQ_ERR;
     enum mq_status worst = MQ_OK;
-    struct pub_item one;
-    amqp_basic_properties_t one_props;
+    struct pub_item one = {0};
+    amqp_basic_properties_t one_props = {0};
     struct pub_item *it = n == 1 ? &one : calloc(n, sizeof *it);
     amqp_basic_properties_t *props = n == 1 ? &one_props : calloc(n, sizeof *props);
     if (it == NULL || props == NULL) {

@@ -178,8 +178,10 @@ enum mq_status mq_pipe_publish(mq_pipe *pp, const char *exchange, const char *ro
     ln->tail = &r;
     pthread_cond_signal(&ln->work);
     pthread_mutex_unlock(&ln->mu);
-    while (sem_wait(&r.done) != 0 && errno == EINTR)
-        continue; /* a signal (the app's SIGUSR2 nudge) is not an answer */
+    int rc;
+    do /* a signal (the app's SIGUSR2 nudge) is not an answer */
+        rc = sem_wait(&r.done);
+    while (rc != 0 && errno == EINTR);
     sem_destroy(&r.done);
     return r.out.status;
 }

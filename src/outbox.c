@@ -66,11 +66,12 @@ struct deferred {
     char *exchange, *routing_key, *message_id, *body;
 };
 
-static _Thread_local struct {
+struct defer_list {
     int on;
     size_t n, cap;
     struct deferred *items;
-} t_defer;
+};
+static _Thread_local struct defer_list t_defer;
 
 void outbox_defer_begin(void)
 {
@@ -297,7 +298,7 @@ int outbox_purge_sent(db_conn *db, int keep_s, int limit)
 }
 
 int outbox_relay_run(const struct mq_params *p, int interval_ms, int keep_s,
-                     volatile sig_atomic_t *stop)
+                     const volatile sig_atomic_t *stop)
 {
     mq_conn *mq = NULL;
     if (interval_ms < RELAY_STEP_MS)

@@ -65,7 +65,7 @@ int outbox_relay_once(db_conn *db, mq_conn *mq, int limit, int min_age_ms);
  * sleeping in small steps so that *stop (set by a signal) ends it within
  * about 200 ms. Each relayed message is logged. Returns 0 when stopped. */
 int outbox_relay_run(const struct mq_params *p, int interval_ms, int keep_s,
-                     volatile sig_atomic_t *stop);
+                     const volatile sig_atomic_t *stop);
 
 /* Delete up to limit sent rows created more than keep_s seconds ago (the
  * relay does it on every pass). Returns how many, or -1. */

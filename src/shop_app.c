@@ -80,7 +80,8 @@ static void declare_topology(const struct mq_params *p, const struct shop_config
     mq_close(mq);
 }
 
-/* A FastCGI listening socket nginx's workers (another user) can use. */
+/* A FastCGI listening socket for nginx's workers: they run as this process's
+ * user (the private nginx) or in its group (a server install), never others. */
 static int open_socket(const char *path)
 {
     unlink(path);
@@ -89,7 +90,7 @@ static int open_socket(const char *path)
         log_error("cannot listen on %s: %s", path, strerror(errno));
         return -1;
     }
-    chmod(path, 0666);
+    chmod(path, 0660);
     return fd;
 }
 

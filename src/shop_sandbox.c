@@ -644,7 +644,7 @@ static int http_post_form(const char *url, const char *body, size_t body_len, in
         snprintf(err, errsz, "not an HTTP answer");
         goto out;
     }
-    *status = atoi(r + 9);
+    *status = (int)strtol(r + 9, NULL, 10);
     size_t hdr_len = (size_t)(hdr_end - r) + 4;
     int chunked = 0;
     long clen = -1;
@@ -1676,7 +1676,7 @@ int main(int argc, char **argv)
         log_error("cannot listen on %s: %s", opt.socket, strerror(errno));
         goto out;
     }
-    chmod(opt.socket, 0666); /* nginx workers run as another user */
+    chmod(opt.socket, 0660); /* nginx workers: this user, or its group */
 
     sigset_t stop_set;
     sigemptyset(&stop_set);

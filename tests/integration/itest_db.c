@@ -35,7 +35,7 @@ static int suite_init(void)
     g_p.user = env("ITEST_DB_USER");
     g_p.password = getenv("ITEST_DB_PASSWORD");
     g_p.database = env("ITEST_DB_NAME");
-    g_p.port = env("ITEST_DB_PORT") ? (unsigned)atoi(env("ITEST_DB_PORT")) : 3306;
+    g_p.port = env("ITEST_DB_PORT") ? (unsigned)strtoul(env("ITEST_DB_PORT"), NULL, 10) : 3306;
     g_p.timeout_s = 5;
     g_restart_cmd = env("ITEST_DB_RESTART_CMD");
     if ((g_p.host == NULL && g_p.socket == NULL) || g_p.user == NULL || g_p.database == NULL ||

@@ -207,7 +207,7 @@ static const char *scratch_queue(const char *tag, const char *key)
 static int suite_init(void)
 {
     g_p.host = env("ITEST_MQ_HOST");
-    g_p.port = env("ITEST_MQ_PORT") ? atoi(env("ITEST_MQ_PORT")) : 5672;
+    g_p.port = env("ITEST_MQ_PORT") ? (int)strtol(env("ITEST_MQ_PORT"), NULL, 10) : 5672;
     g_p.user = env("ITEST_MQ_USER");
     g_p.password = getenv("ITEST_MQ_PASSWORD");
     g_p.vhost = env("ITEST_MQ_VHOST") ? env("ITEST_MQ_VHOST") : "/";

@@ -198,9 +198,9 @@ static void test_wants_json(void)
     struct http_request r;
     memset(&r, 0, sizeof r);
     r.accept = "text/html,application/xhtml+xml";
-    strcpy(r.path, "/api/goods");
+    snprintf(r.path, sizeof r.path, "/api/goods");
     CU_ASSERT_TRUE(http_wants_json(&r));
-    strcpy(r.path, "/nothing");
+    snprintf(r.path, sizeof r.path, "/nothing");
     CU_ASSERT_FALSE(http_wants_json(&r));
     r.accept = "application/json";
     CU_ASSERT_TRUE(http_wants_json(&r));

@@ -225,19 +225,20 @@ static void test_caps(void)
     CU_ASSERT_EQUAL(rc, MUSTACHE_ERR_DEPTH);
     free(got);
     /* data-driven recursion deeper than the cap */
-    char json[2048] = "", *p = json;
+    char json[2048] = "";
+    size_t n = 0;
     for (int i = 0; i < 100; i++)
-        p += sprintf(p, "{\"k\": ");
-    p += sprintf(p, "1");
+        n += (size_t)snprintf(json + n, sizeof json - n, "{\"k\": ");
+    n += (size_t)snprintf(json + n, sizeof json - n, "1");
     for (int i = 0; i < 100; i++)
-        p += sprintf(p, "}");
+        n += (size_t)snprintf(json + n, sizeof json - n, "}");
     rc = render_cap("{{>n}}", json, "{\"n\": \"{{#k}}.{{>n}}{{/k}}\"}", 1 << 20, &got);
     CU_ASSERT_EQUAL(rc, MUSTACHE_ERR_DEPTH);
     free(got);
     /* sections nested too deeply in the template itself */
-    char deep[64 * 12 + 1] = "", *q = deep;
+    char deep[65 * 6 + 1] = "";
     for (int i = 0; i < 65; i++)
-        q += sprintf(q, "{{#a}}");
+        memcpy(deep + 6 * i, "{{#a}}", 6);
     check_compile_error(deep, strlen(deep), MUSTACHE_ERR_DEPTH, "line 1: sections nested");
 }
 

@@ -17,7 +17,7 @@
 /* A scratch directory of template files, removed by rm_dir. */
 static void make_dir(char *dir)
 {
-    strcpy(dir, "/tmp/shop-templates-XXXXXX");
+    snprintf(dir, 64, "/tmp/shop-templates-XXXXXX"); /* callers: char[64] */
     CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 }
 
