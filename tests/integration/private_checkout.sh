@@ -32,11 +32,12 @@ mode_is() { # mode_is OCTAL PATH
     got=$(stat -c '%a' "$2" 2>/dev/null)
     [ "$got" = "$1" ] || { echo "    $2 has mode ${got:-?}, expected $1"; return 1; }
 }
-workers_run_as_me() {
-    local me bad
+workers_run_as_me() { # the workers of this stack's nginx (its master's children)
+    local me master users
     me=$(id -un)
-    bad=$(ps -o user=,args= -C nginx | awk -v me="$me" '/worker process/ && $1 != me')
-    [ -z "$bad" ] || { echo "    nginx workers not run as $me: $bad"; return 1; }
+    master=$(cat "$SHOP_RUN_DIR/nginx/nginx.pid" 2>/dev/null)
+    users=$(ps -o user= --ppid "${master:-0}" | sort -u | tr '\n' ' ')
+    [ "$users" = "$me " ] || { echo "    nginx (master ${master:-?}) workers run as: ${users:-none}"; return 1; }
 }
 
 top=$(mktemp -d /tmp/shop-private.XXXXXX)
