@@ -20,7 +20,7 @@
  *    "notify_id":"…","trade_status":"TRADE_SUCCESS"}
  *   A provider notification whose signature, app id and seller were
  *   verified by the web handler (published before the provider is answered).
- *   Consumed by the pay service (queue QUEUE_PAY) and the order log.
+ *   Consumed by the pay service and the order log.
  *
  * order.paid    routing key EV_ORDER_PAID, message_id "order.paid:<order_id>"
  *   {"order_id":"…","user_id":"…","pay_id":"…","pay_amount":"88.00",
@@ -40,9 +40,13 @@
  *   Emitted (outbox) by the pay service for a notification it did not apply
  *   (recorded in trade_pay_mismatch for an operator); the order log.
  *
- * Consumer groups (trade_mq_consumer_log.group_name) are the service names:
- * "order", "goods", "coupon", "user", "pay", "log"; msg_tag is the routing key
- * and msg_key the order id (the pay service: "<order_id>:<trade_no>"). */
+ * Which queue takes which event is the table of src/topology.h.
+ *
+ * Consumer groups (trade_mq_consumer_log.group_name) are the consumers' names
+ * (GROUP_…, the names of src/topology.h's rows): "order", "goods", "coupon",
+ * "user", "pay", "log", "audit"; msg_tag is the routing key and msg_key the
+ * order id (the pay service: "<order_id>:<trade_no>"; the audit: the message
+ * id). */
 #ifndef SHOP_EVENTS_H
 #define SHOP_EVENTS_H
 
@@ -59,14 +63,7 @@
 #define GROUP_USER   "user"
 #define GROUP_PAY    "pay"
 #define GROUP_LOG    "log"
-
-/* The queue of each consuming service. */
-#define QUEUE_ORDER  "shop.order"
-#define QUEUE_GOODS  "shop.goods"
-#define QUEUE_COUPON "shop.coupon"
-#define QUEUE_USER   "shop.user"
-#define QUEUE_PAY    "shop.pay"
-#define QUEUE_LOG    "shop.log"
+#define GROUP_AUDIT  "audit"
 
 #include <stddef.h>
 #include <stdint.h>

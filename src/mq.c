@@ -12,9 +12,8 @@
  * the whole connection; the next call connects again. */
 #include "mq.h"
 
-#include "events.h"
-
 #include "log.h"
+#include "topology.h"
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -37,30 +36,6 @@
 #define HDR_TRIES  "x-shop-tries"
 #define HDR_RKEY   "x-shop-routing-key"
 #define HDR_REASON "x-shop-parked-reason"
-
-/* The shop's queues: each is bound to MQ_EXCHANGE with its keys and gets its
- * Q.retry and Q.parked. Add a line to add a queue. */
-struct queue_def {
-    const char *name;
-    const char *const *keys; /* NULL-terminated */
-};
-
-static const char *const AUDIT_KEYS[] = {"#", NULL};
-/* The order service also takes the expiry checks the delay queues
- * dead-letter to the exchange. */
-static const char *const ORDER_KEYS[] = {EV_ORDER_CANCEL, EV_ORDER_TIMEOUT, EV_ORDER_PAID, NULL};
-static const char *const GOODS_KEYS[] = {EV_ORDER_CANCEL, NULL};
-static const char *const COUPON_KEYS[] = {EV_ORDER_CANCEL, NULL};
-static const char *const USER_KEYS[] = {EV_ORDER_CANCEL, EV_ORDER_PAID, EV_ORDER_REFUND, NULL};
-static const char *const PAY_KEYS[] = {EV_PAY_NOTIFY, NULL};
-/* The order's history: every order and payment event. */
-static const char *const LOG_KEYS[] = {"order.#", "pay.#", NULL};
-
-static const struct queue_def QUEUES[] = {
-    {"shop.audit", AUDIT_KEYS},  {QUEUE_ORDER, ORDER_KEYS}, {QUEUE_GOODS, GOODS_KEYS},
-    {QUEUE_COUPON, COUPON_KEYS}, {QUEUE_USER, USER_KEYS},   {QUEUE_PAY, PAY_KEYS},
-    {QUEUE_LOG, LOG_KEYS},
-};
 
 struct mq_conn {
     struct mq_params p;         /* owned copies */
@@ -716,8 +691,11 @@ enum mq_status mq_declare_topology(mq_conn *c)
         return rc;
     if ((rc = declare_exchange(c, MQ_EXCHANGE)) != MQ_OK)
         return rc;
-    for (size_t i = 0; i < sizeof QUEUES / sizeof QUEUES[0]; i++) {
-        rc = declare_queue(c, MQ_EXCHANGE, QUEUES[i].name, QUEUES[i].keys, MQ_RETRY_TTL_MS);
+    for (size_t i = 0; i < TOPO_COUNT; i++) {
+        const struct topo_row *r = &topo_rows[i];
+        if (r->queue == NULL)
+            continue;
+        rc = declare_queue(c, MQ_EXCHANGE, r->queue, r->keys, MQ_RETRY_TTL_MS);
         if (rc != MQ_OK)
             return rc;
     }

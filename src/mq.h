@@ -51,8 +51,8 @@ enum mq_status mq_ensure(mq_conn *c);
 #define MQ_RETRY_TTL_MS 5000
 #define MQ_MAX_TRIES    5
 
-/* Declare the exchange, the queues of the shop's table (shop.audit bound to
- * "#") with their retry plumbing, and the bindings (idempotent). */
+/* Declare the exchange, the queue of each consumer of src/topology.h's table
+ * with its retry plumbing, and their bindings (idempotent). */
 enum mq_status mq_declare_topology(mq_conn *c);
 
 /* Declare one durable queue with its Q.retry (TTL retry_ttl_ms) and Q.parked,

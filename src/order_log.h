@@ -1,6 +1,6 @@
 /* order_log: the log service owns trade_order_log, the order's history (the
  * timeline of the order page), in the order service's database. Its consumer
- * (`shop-consumer log`, queue QUEUE_LOG, bound to "order.#" and "pay.#")
+ * (`shop-consumer log`, queue shop.log, bound to "order.#" and "pay.#")
  * writes one row per (order, event) with a line for the buyer, each at most
  * once. */
 #ifndef SHOP_ORDER_LOG_H

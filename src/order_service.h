@@ -83,7 +83,7 @@ int order_idem_finish(db_conn *db, int64_t user_id, const char *key, int status,
 /* Forget a claimed key (the request failed on our side: a retry may run). */
 int order_idem_release(db_conn *db, int64_t user_id, const char *key);
 
-/* The order consumer (`shop-consumer order`, queue QUEUE_ORDER).
+/* The order consumer (`shop-consumer order`, queue shop.order).
  * order.cancel: in one transaction on db_for(DB_ORDER), the consumer-log row
  * ("order", "order.cancel", order id) and order_cancel_tx; a redelivery
  * finds the row and is acked without effect.

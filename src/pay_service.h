@@ -5,7 +5,7 @@
  *    reused, the order set to paying, and the provider's signed cashier URL.
  *  - Checking a provider notification (pay_notify_check): signature, app id,
  *    seller and fields, before the web handler publishes it as pay.notify.
- *  - The pay consumer (pay_on_event, `shop-consumer pay`, queue QUEUE_PAY):
+ *  - The pay consumer (pay_on_event, `shop-consumer pay`, queue shop.pay):
  *    applies pay.notify exactly once and emits order.paid.
  *
  * The provider protocol is Alipay's (RSA2, src/alipay.h); out_trade_no is

@@ -3,7 +3,7 @@
  * with manual acks: a message is acked only after its effect committed
  * together with its trade_mq_consumer_log row, so a redelivery is a no-op.
  *
- * Consumers (one table, below):
+ * Consumers (the rows of src/topology.h; `shop-consumer --list` prints them):
  *   audit   records every event of the exchange in trade_mq_consumer_log
  *   order   cancels orders (order.cancel) and expires them (order.timeout)
  *   goods   gives stock back on order.cancel
@@ -36,6 +36,7 @@
 #include "outbox.h"
 #include "runtime.h"
 #include "snowflake.h"
+#include "topology.h"
 #include "user_service.h"
 
 static volatile sig_atomic_t stop;
@@ -57,7 +58,7 @@ static enum mq_verdict consume_audit(const struct mq_message *m, void *ud)
         log_warn("audit: message on %s without message_id: parked", m->routing_key);
         return MQ_REJECT;
     }
-    enum db_status st = consumer_log_insert(db, "audit", m->routing_key, m->message_id,
+    enum db_status st = consumer_log_insert(db, GROUP_AUDIT, m->routing_key, m->message_id,
                                             m->message_id, m->body, m->body_len);
     if (st == DB_OK) {
         log_info("audit: recorded %s %s", m->routing_key, m->message_id);
@@ -91,7 +92,7 @@ static int audit_batch(const struct mq_message *const *ms, size_t n, enum mq_ver
             log_warn("audit: message on %s without message_id: parked", m->routing_key);
             continue;
         }
-        rows[k++] = (struct consumer_log_row){.group = "audit",
+        rows[k++] = (struct consumer_log_row){.group = GROUP_AUDIT,
                                               .tag = m->routing_key,
                                               .key = m->message_id,
                                               .msg_id = m->message_id,
@@ -108,23 +109,16 @@ static int audit_batch(const struct mq_message *const *ms, size_t n, enum mq_ver
     return 0;
 }
 
-static const struct consumer {
-    const char *name;
-    const char *queue; /* NULL: not a queue consumer (the relay) */
-    mq_handler fn;
-    enum db_service db; /* the database its effects go to (batched there) */
-    /* Optional: the whole batch at once (multi-row statements). */
-    int (*batch_fn)(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts,
-                    void *ud);
-} CONSUMERS[] = {
-    {"audit", "shop.audit", consume_audit, DB_MAIN, audit_batch},
-    {"order", QUEUE_ORDER, order_on_event, DB_ORDER, NULL},
-    {"goods", QUEUE_GOODS, goods_on_event, DB_GOODS, NULL},
-    {"coupon", QUEUE_COUPON, coupon_on_event, DB_COUPON, NULL},
-    {"user", QUEUE_USER, user_on_event, DB_USER, NULL},
-    {"pay", QUEUE_PAY, pay_on_event, DB_ORDER, NULL},
-    {"log", QUEUE_LOG, order_log_on_event, DB_ORDER, order_log_on_batch},
-    {"relay", NULL, NULL, DB_MAIN, NULL},
+/* Each row of src/topology.h's table with its functions. */
+typedef int (*batch_all_fn)(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts,
+                            void *ud);
+static const struct consumer_fns {
+    mq_handler fn;    /* NULL: not a queue consumer (the relay) */
+    batch_all_fn all; /* optional: the whole batch at once */
+} FNS[TOPO_COUNT] = {
+#define FNS_ROW_(id, name, queue, keys, db, flags, fn_, all_) [TOPO_##id] = {fn_, all_},
+    TOPOLOGY(FNS_ROW_)
+#undef FNS_ROW_
 };
 
 /* Batches: the messages that arrived together share one transaction of the
@@ -178,15 +172,40 @@ static void batch_idle(void *ud)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: shop-consumer [--config FILE] [--pid-file FILE] NAME\nconsumers:");
-    for (size_t i = 0; i < sizeof CONSUMERS / sizeof CONSUMERS[0]; i++)
-        fprintf(f, " %s", CONSUMERS[i].name);
-    fprintf(f, "\n");
+    fprintf(f, "usage: shop-consumer [--config FILE] [--pid-file FILE] NAME\n"
+               "       shop-consumer --list [--instances N]\n"
+               "consumers:");
+    for (size_t i = 0; i < TOPO_COUNT; i++)
+        fprintf(f, " %s", topo_rows[i].name);
+    fprintf(f, "\n--list prints the consumers, one line per instance (1..N, N 1 by "
+               "default), tab-separated:\n"
+               "  name queue routing_keys database publishes worker_id instance\n");
+}
+
+/* shop-consumer --list [--instances N]: the table (argv[1] is --list). */
+static int list(int argc, char **argv)
+{
+    int n = 1;
+    if (argc == 4 && strcmp(argv[2], "--instances") == 0) {
+        char *end;
+        long v = strtol(argv[3], &end, 10);
+        n = *argv[3] != '\0' && *end == '\0' && v >= 1 && v <= TOPO_INSTANCES_MAX ? (int)v : 0;
+    } else if (argc != 2) {
+        n = 0;
+    }
+    if (n == 0) {
+        usage(stderr);
+        return 2;
+    }
+    topo_print(stdout, n);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
 {
     const char *config_path = NULL, *pid_path = NULL;
+    if (argc >= 2 && strcmp(argv[1], "--list") == 0)
+        return list(argc, argv);
     int rc = runtime_options(argc, argv, usage, &config_path, &pid_path);
     if (rc >= 0)
         return rc;
@@ -194,15 +213,14 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const struct consumer *cons = NULL;
-    for (size_t i = 0; i < sizeof CONSUMERS / sizeof CONSUMERS[0]; i++)
-        if (strcmp(CONSUMERS[i].name, argv[optind]) == 0)
-            cons = &CONSUMERS[i];
-    if (cons == NULL) {
+    int id = topo_find(argv[optind]);
+    if (id < 0) {
         fprintf(stderr, "shop-consumer: unknown consumer '%s'\n", argv[optind]);
         usage(stderr);
         return 2;
     }
+    const struct topo_row *cons = &topo_rows[id];
+    const struct consumer_fns *fns = &FNS[id];
 
     static struct shop_config cfg;
     char prog[64];
@@ -239,15 +257,15 @@ int main(int argc, char **argv)
         log_warn("topology not declared yet; mq_consume declares it on reconnect");
     void *ud = NULL;
     struct order_consumer_ctx octx = {0};
-    if (strcmp(cons->name, "order") == 0 || strcmp(cons->name, "pay") == 0) {
-        /* The order and pay consumers publish (order.cancel of expired
-         * orders, order.paid) on a connection of their own, apart from the
-         * consuming one. */
+    if (cons->flags & TOPO_PUBLISHES) {
+        /* A consumer that publishes (the order consumer order.cancel of
+         * expired orders, the pay consumer order.paid) does it on a
+         * connection of its own, apart from the consuming one. */
         while (!stop && (pub = mq_open(&mqp)) == NULL)
             sleep(1);
         if (pub == NULL)
             goto out;
-        if (strcmp(cons->name, "order") == 0 &&
+        if ((cons->flags & TOPO_DELAYS) &&
             order_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
             log_warn("delay queues not declared yet");
         octx.pub = pub;
@@ -260,11 +278,11 @@ int main(int argc, char **argv)
                              .begin = batch_begin,
                              .end = batch_end,
                              .idle = batch_idle,
-                             .all = cons->batch_fn,
+                             .all = fns->all,
                              .ud = &bctx};
     log_info("consuming %s (prefetch %d, batches of up to %d)", cons->queue, cfg.mq_prefetch,
              cfg.mq_batch);
-    mq_consume_batched(mq, cons->queue, cfg.mq_prefetch, cons->fn, ud, &batch, &stop);
+    mq_consume_batched(mq, cons->queue, cfg.mq_prefetch, fns->fn, ud, &batch, &stop);
     log_info("stopped");
     rc = 0;
 out:

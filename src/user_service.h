@@ -74,7 +74,7 @@ int user_points_add_tx(db_conn *db, int64_t user_id, int64_t points);
 /* 1 point per whole yuan (100 cents) of a payment. */
 #define USER_POINTS_OF(cents) ((cents) / 100)
 
-/* The user service's consumer (queue QUEUE_USER), an mq_handler; ud unused.
+/* The user service's consumer (queue shop.user), an mq_handler; ud unused.
  * "order.paid": in one transaction, the consumer-log row ("user",
  * "order.paid", order_id) first, then USER_POINTS_OF(pay_amount) points,
  * unless the order's order.refund was handled already. "order.refund" (a
