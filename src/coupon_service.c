@@ -11,6 +11,7 @@
 #include "events.h"
 #include "log.h"
 #include "money.h"
+#include "snowflake.h"
 
 #define COUPON_COLUMNS "coupon_id, coupon_price, user_id, order_id, is_used, used_time"
 
@@ -128,12 +129,12 @@ static int release_effect(db_conn *db, void *ctx)
 static enum mq_verdict on_cancel(const struct mq_message *m)
 {
     struct cancel_event ev;
-    char key[24];
+    char key[SNOWFLAKE_STR_MAX];
     if (event_cancel_parse(m->body, m->body_len, &ev) != 0) {
         log_warn("coupon: message %s is not an order.cancel: parked", m->message_id);
         return MQ_REJECT;
     }
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    snowflake_format(ev.order_id, key);
     int freed;
     enum consumer_outcome o =
         consumer_apply_once(db_for(DB_COUPON), GROUP_COUPON, key, m, release_effect, &ev, &freed);
@@ -160,22 +161,20 @@ enum mq_verdict coupon_on_event(const struct mq_message *m, void *ud)
 
 static json_object *id_or_null(int64_t id)
 {
-    char s[24];
+    char s[SNOWFLAKE_STR_MAX];
     if (id == 0)
         return NULL;
-    snprintf(s, sizeof s, "%" PRId64, id);
+    snowflake_format(id, s);
     return json_object_new_string(s);
 }
 
 struct json_object *coupon_to_json(const struct coupon *c)
 {
-    char price[MONEY_STR_MAX];
     json_object *o = json_object_new_object();
     if (o == NULL)
         return NULL;
     json_object_object_add(o, "coupon_id", id_or_null(c->coupon_id));
-    json_object_object_add(o, "coupon_price",
-                           json_object_new_string(money_format(c->coupon_price, price)));
+    money_json_add(o, "coupon_price", c->coupon_price);
     json_object_object_add(o, "user_id", id_or_null(c->user_id));
     json_object_object_add(o, "order_id", c->is_used ? id_or_null(c->order_id) : NULL);
     json_object_object_add(o, "is_used", json_object_new_int(c->is_used));

@@ -52,11 +52,10 @@ enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event
 static int row_to_entry(const db_result *r, size_t i, void *elem)
 {
     struct order_log_entry *e = elem;
-    const char *ev = db_result_get(r, i, 2), *detail = db_result_get(r, i, 3);
     e->log_id = db_result_i64(r, i, 0, 0);
     e->order_id = db_result_i64(r, i, 1, 0);
-    snprintf(e->event, sizeof e->event, "%s", ev ? ev : "");
-    snprintf(e->detail, sizeof e->detail, "%s", detail ? detail : "");
+    db_result_text(r, i, 2, e->event, sizeof e->event);
+    db_result_text(r, i, 3, e->detail, sizeof e->detail);
     db_time_to_iso(db_result_get(r, i, 4), e->created_at, sizeof e->created_at);
     return 0;
 }
@@ -158,7 +157,7 @@ int order_log_describe(const char *routing_key, const char *body, size_t len, in
 /* One message of a batch, described. */
 struct log_item {
     int64_t log_id, order_id;
-    char key[24];
+    char key[SNOWFLAKE_STR_MAX];
     char detail[ORDER_LOG_DETAIL_MAX * 2];
     const struct mq_message *m;
 };
@@ -205,7 +204,7 @@ int order_log_on_batch(const struct mq_message *const *ms, size_t n, enum mq_ver
             continue;
         x->m = m;
         x->log_id = snowflake_next(&shop_ids);
-        snprintf(x->key, sizeof x->key, "%" PRId64, x->order_id);
+        snowflake_format(x->order_id, x->key);
         rows[k] = (struct consumer_log_row){.group = GROUP_LOG,
                                             .tag = m->routing_key,
                                             .key = x->key,
@@ -233,7 +232,7 @@ out:
 enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)
 {
     (void)ud;
-    char detail[ORDER_LOG_DETAIL_MAX * 2], key[24];
+    char detail[ORDER_LOG_DETAIL_MAX * 2], key[SNOWFLAKE_STR_MAX];
     int64_t order_id = 0;
     int d =
         order_log_describe(m->routing_key, m->body, m->body_len, &order_id, detail, sizeof detail);
@@ -246,7 +245,7 @@ enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)
     db_conn *db = db_for(DB_ORDER);
     if (db == NULL)
         return MQ_RETRY;
-    snprintf(key, sizeof key, "%" PRId64, order_id);
+    snowflake_format(order_id, key);
     if (db_begin(db) != DB_OK)
         return MQ_RETRY;
     enum db_status st = consumer_log_insert(db, GROUP_LOG, m->routing_key, key, m->message_id,

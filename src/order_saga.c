@@ -320,9 +320,9 @@ static enum db_status add_timeout_tx(db_conn *db, const struct order *o, const c
                                      char *queue, char *msg_id, size_t idsz, struct buf *body)
 {
     struct timeout_event ev = {.order_id = o->order_id};
-    char key[24];
+    char key[SNOWFLAKE_STR_MAX];
     snprintf(ev.kind, sizeof ev.kind, "%s", kind);
-    snprintf(key, sizeof key, "%" PRId64, o->order_id);
+    snowflake_format(o->order_id, key);
     snprintf(msg_id, idsz, EV_ORDER_TIMEOUT ":%s:%s", kind, key);
     delay_queue(kind, queue);
     if (event_timeout_build(&ev, body) != 0)
@@ -395,10 +395,10 @@ static void emit_cancel(mq_conn *mq, const struct order *o, enum shop_code why)
                               .goods_number = o->goods_number,
                               .coupon_id = o->coupon_id,
                               .money_paid = o->money_paid};
-    char id[64], key[24];
+    char id[64], key[SNOWFLAKE_STR_MAX];
     struct buf body;
     snprintf(ev.reason, sizeof ev.reason, "%s", shop_code_name(why));
-    snprintf(key, sizeof key, "%" PRId64, o->order_id);
+    snowflake_format(o->order_id, key);
     snprintf(id, sizeof id, EV_ORDER_CANCEL ":%s", key);
     buf_init(&body, EVENT_BODY_MAX);
     if (event_cancel_build(&ev, &body) != 0 ||

@@ -120,10 +120,8 @@ static int row_to_user(const db_result *r, size_t row, struct user *u)
 {
     memset(u, 0, sizeof *u);
     u->user_id = db_result_i64(r, row, 0, 0);
-    const char *name = db_result_get(r, row, 1);
-    const char *mobile = db_result_get(r, row, 2);
-    snprintf(u->user_name, sizeof u->user_name, "%s", name ? name : "");
-    snprintf(u->user_mobile, sizeof u->user_mobile, "%s", mobile ? mobile : "");
+    db_result_text(r, row, 1, u->user_name, sizeof u->user_name);
+    db_result_text(r, row, 2, u->user_mobile, sizeof u->user_mobile);
     u->user_score = db_result_i64(r, row, 3, 0);
     const char *money = db_result_get(r, row, 4);
     if (money == NULL || money_parse_str(money, MONEY_NON_NEGATIVE, &u->user_money) != 0) {
@@ -203,8 +201,8 @@ enum shop_code user_authenticate(db_conn *db, const char *login, const char *pas
 
 struct json_object *user_to_json(const struct user *u)
 {
-    char id[24], money[MONEY_STR_MAX];
-    snprintf(id, sizeof id, "%" PRId64, u->user_id);
+    char id[SNOWFLAKE_STR_MAX];
+    snowflake_format(u->user_id, id);
     json_object *o = json_object_new_object();
     if (o == NULL)
         return NULL;
@@ -212,8 +210,7 @@ struct json_object *user_to_json(const struct user *u)
     json_object_object_add(o, "user_name", json_object_new_string(u->user_name));
     json_object_object_add(o, "user_mobile", json_object_new_string(u->user_mobile));
     json_object_object_add(o, "user_score", json_object_new_int64(u->user_score));
-    json_object_object_add(o, "user_money",
-                           json_object_new_string(money_format(u->user_money, money)));
+    money_json_add(o, "user_money", u->user_money);
     json_object_object_add(o, "user_reg_time",
                            u->user_reg_time[0] ? json_object_new_string(u->user_reg_time) : NULL);
     return o;
@@ -341,8 +338,8 @@ enum mq_verdict user_on_event(const struct mq_message *m, void *ud)
         log_warn("user: message %s is not an order.cancel; parked", m->message_id);
         return MQ_REJECT;
     }
-    char key[24];
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    char key[SNOWFLAKE_STR_MAX];
+    snowflake_format(ev.order_id, key);
     struct refund_ctx ctx = {.ev = &ev};
     int done;
     enum consumer_outcome o =
@@ -388,8 +385,8 @@ static enum mq_verdict on_points(const struct mq_message *m, int award)
     db_conn *db = db_for(DB_USER);
     if (db == NULL)
         return MQ_RETRY;
-    char key[24];
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    char key[SNOWFLAKE_STR_MAX];
+    snowflake_format(ev.order_id, key);
     int64_t points = USER_POINTS_OF(ev.pay_amount);
     if (db_begin(db) != DB_OK)
         return MQ_RETRY;

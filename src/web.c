@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <ctype.h>
 #include <time.h>
 
 #include "auth.h"
@@ -15,6 +14,7 @@
 #include "http.h"
 #include "log.h"
 #include "router.h"
+#include "snowflake.h"
 #include "web_internal.h"
 
 /* The handlers; the route table refers to them by this number. */
@@ -106,8 +106,8 @@ void web_render_page(struct web_ctx *c, int status, const char *name, json_objec
     json_object_object_add(data, "shop_name", json_object_new_string(SHOP_NAME));
     json_object_object_add(data, "request_id", json_object_new_string(c->req.request_id));
     if (c->logged_in) {
-        char id[24];
-        snprintf(id, sizeof id, "%" PRId64, c->session.user_id);
+        char id[SNOWFLAKE_STR_MAX];
+        snowflake_format(c->session.user_id, id);
         json_object *me = json_object_new_object();
         json_object_object_add(me, "user_id", json_object_new_string(id));
         json_object_object_add(me, "user_name", json_object_new_string(c->session.user_name));
@@ -170,6 +170,19 @@ int web_form_field(const struct web_ctx *c, const char *name, char *out, size_t 
     return http_form_get(buf_str(&c->req.body), c->req.body.len, name, out, outsz);
 }
 
+int web_form_text(const struct web_ctx *c, const char *name, char *out, size_t outsz)
+{
+    int r = web_form_field(c, name, out, outsz);
+    if (r != 1)
+        out[0] = '\0';
+    return r < 0 ? -1 : 0;
+}
+
+void web_add_str(json_object *o, const char *key, const char *s)
+{
+    json_object_object_add(o, key, json_object_new_string(s));
+}
+
 enum shop_code web_json_body(const struct web_ctx *c, json_object **out)
 {
     return http_json_body(&c->req, c->app->cfg->max_json_depth, out);
@@ -223,19 +236,12 @@ static int guard(struct web_ctx *c)
         if (c->route->flags & ROUTE_API) {
             web_error(c, SHOP_NOT_LOGGED_IN);
         } else if (c->req.method == HTTP_GET) {
-            char enc[HTTP_PATH_MAX * 3 + 1];
-            char next[sizeof "/login?next=" + sizeof enc];
-            size_t o = 0;
-            for (const char *p = c->req.path; *p && o + 4 < sizeof enc; p++) {
-                unsigned char ch = (unsigned char)*p;
-                if (isalnum(ch) || ch == '/' || ch == '-' || ch == '_' || ch == '.')
-                    enc[o++] = (char)ch;
-                else
-                    o += (size_t)snprintf(enc + o, sizeof enc - o, "%%%02X", ch);
-            }
-            enc[o] = '\0';
-            snprintf(next, sizeof next, "/login?next=%s", enc);
-            web_redirect(c, next);
+            struct buf next;
+            buf_init(&next, sizeof "/login?next=" + HTTP_PATH_MAX * 3);
+            buf_puts(&next, "/login?next=");
+            http_url_encode(c->req.path, strlen(c->req.path), "/", &next);
+            web_redirect(c, buf_str(&next));
+            buf_free(&next);
         } else {
             web_error(c, SHOP_NOT_LOGGED_IN);
         }

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "money.h"
+#include "snowflake.h"
 #include "user_service.h"
 #include "web_internal.h"
 
@@ -270,16 +271,6 @@ static json_object *page_message(const char *why)
     return json_object_new_string(why);
 }
 
-/* The form's text field into out ("" when absent); 0, or -1 when malformed or
- * longer than outsz-1. */
-static int form_text(const struct web_ctx *c, const char *name, char *out, size_t outsz)
-{
-    int f = web_form_field(c, name, out, outsz);
-    if (f != 1)
-        out[0] = '\0';
-    return f < 0 ? -1 : 0;
-}
-
 /* The `next` of a page: the query's (GET) or the form's (POST), made safe. */
 static void page_next(const struct web_ctx *c, int from_form, char *out, size_t outsz)
 {
@@ -292,21 +283,12 @@ static void page_next(const struct web_ctx *c, int from_form, char *out, size_t 
 /* next percent-encoded for a query string (the links between the forms). */
 static json_object *next_query(const char *next)
 {
-    static const char HEX[] = "0123456789ABCDEF";
-    char out[HTTP_FIELD_MAX * 3 + 1];
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)next; *p && o + 4 < sizeof out; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '/' || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            out[o++] = (char)*p;
-        } else {
-            out[o++] = '%';
-            out[o++] = HEX[*p >> 4];
-            out[o++] = HEX[*p & 15];
-        }
-    }
-    out[o] = '\0';
-    return json_object_new_string(out);
+    struct buf out;
+    buf_init(&out, HTTP_FIELD_MAX * 3);
+    http_url_encode(next, strlen(next), "/", &out);
+    json_object *s = json_object_new_string(buf_str(&out));
+    buf_free(&out);
+    return s;
 }
 
 static void render_login(struct web_ctx *c, int status, const char *login, const char *next,
@@ -332,8 +314,8 @@ void web_form_login(struct web_ctx *c)
 {
     char login[LOGIN_MAX + 1], password[AUTH_PASSWORD_MAX + 1], next[HTTP_FIELD_MAX];
     page_next(c, 1, next, sizeof next);
-    int bad_login = form_text(c, "login", login, sizeof login) != 0 || login[0] == '\0';
-    int bad_password = form_text(c, "password", password, sizeof password) != 0;
+    int bad_login = web_form_text(c, "login", login, sizeof login) != 0 || login[0] == '\0';
+    int bad_password = web_form_text(c, "password", password, sizeof password) != 0;
     if (bad_login) {
         render_login(c, 400, "", next,
                      json_object_new_string("Enter your user name or mobile number."));
@@ -382,9 +364,9 @@ void web_form_register(struct web_ctx *c)
     char name[USER_NAME_MAX + 2] = "", mobile[USER_MOBILE_MAX + 2] = "";
     char password[AUTH_PASSWORD_MAX + 2] = "", next[HTTP_FIELD_MAX];
     page_next(c, 1, next, sizeof next);
-    int bad_name = form_text(c, "user_name", name, sizeof name) != 0;
-    int bad_mobile = form_text(c, "user_mobile", mobile, sizeof mobile) != 0;
-    int bad_password = form_text(c, "password", password, sizeof password) != 0;
+    int bad_name = web_form_text(c, "user_name", name, sizeof name) != 0;
+    int bad_mobile = web_form_text(c, "user_mobile", mobile, sizeof mobile) != 0;
+    int bad_password = web_form_text(c, "password", password, sizeof password) != 0;
     const char *why;
     if (bad_name)
         why = "user_name must be 3 to 32 letters, digits, '_', '-' or '.'";
@@ -429,15 +411,14 @@ void web_form_logout(struct web_ctx *c)
 
 static json_object *coupon_view(const struct coupon *cp)
 {
-    char id[24], order[24], price[MONEY_STR_MAX];
-    snprintf(id, sizeof id, "%" PRId64, cp->coupon_id);
+    char id[SNOWFLAKE_STR_MAX], order[SNOWFLAKE_STR_MAX];
+    snowflake_format(cp->coupon_id, id);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "coupon_id", json_object_new_string(id));
-    json_object_object_add(o, "price_display",
-                           json_object_new_string(money_format(cp->coupon_price, price)));
+    money_json_add(o, "price_display", cp->coupon_price);
     json_object_object_add(o, "is_used", json_object_new_boolean(cp->is_used));
     if (cp->is_used && cp->order_id > 0) {
-        snprintf(order, sizeof order, "%" PRId64, cp->order_id);
+        snowflake_format(cp->order_id, order);
         json_object_object_add(o, "order_id", json_object_new_string(order));
     }
     if (cp->used_time[0])

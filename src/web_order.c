@@ -15,6 +15,7 @@
 #include "order_log.h"
 #include "order_saga.h"
 #include "order_service.h"
+#include "snowflake.h"
 #include "web_internal.h"
 
 /* ----------------------------------------------------------------- API */
@@ -29,8 +30,8 @@ static void json_refusal(struct web_ctx *c, int status, enum shop_code code, con
     json_object_object_add(o, "message",
                            json_object_new_string(message ? message : shop_code_message(code)));
     if (order_id != 0) {
-        char id[24];
-        snprintf(id, sizeof id, "%" PRId64, order_id);
+        char id[SNOWFLAKE_STR_MAX];
+        snowflake_format(order_id, id);
         json_object_object_add(o, "order_id", json_object_new_string(id));
     }
     http_json(&c->res, status, o);
@@ -174,33 +175,28 @@ static void time_display(const char *iso, char *out, size_t outsz)
         snprintf(out, outsz, "%.10s %.5s UTC", iso, iso + 11);
 }
 
-static void add_str(json_object *o, const char *key, const char *s)
-{
-    json_object_object_add(o, key, json_object_new_string(s));
-}
-
 static void add_time(json_object *o, const char *key, const char *iso)
 {
     char shown[40], k[48];
     if (iso[0] == '\0')
         return;
-    add_str(o, key, iso);
+    web_add_str(o, key, iso);
     time_display(iso, shown, sizeof shown);
     snprintf(k, sizeof k, "%s_display", key);
-    add_str(o, k, shown);
+    web_add_str(o, k, shown);
 }
 
 /* An order for the templates: the JSON of the API plus words and names. */
 static json_object *order_view(const struct order *o, const char *goods_name)
 {
     json_object *v = order_to_json(o);
-    add_str(v, "goods_name", goods_name ? goods_name : "");
-    add_str(v, "status_text",
-            IN(STATUS_TEXT, o->order_status) ? STATUS_TEXT[o->order_status] : "?");
-    add_str(v, "status_class",
-            IN(STATUS_CLASS, o->order_status) ? STATUS_CLASS[o->order_status] : "invalid");
-    add_str(v, "pay_text", IN(PAY_TEXT, o->pay_status) ? PAY_TEXT[o->pay_status] : "?");
-    add_str(v, "pay_class", IN(PAY_CLASS, o->pay_status) ? PAY_CLASS[o->pay_status] : "unpaid");
+    web_add_str(v, "goods_name", goods_name ? goods_name : "");
+    web_add_str(v, "status_text",
+                IN(STATUS_TEXT, o->order_status) ? STATUS_TEXT[o->order_status] : "?");
+    web_add_str(v, "status_class",
+                IN(STATUS_CLASS, o->order_status) ? STATUS_CLASS[o->order_status] : "invalid");
+    web_add_str(v, "pay_text", IN(PAY_TEXT, o->pay_status) ? PAY_TEXT[o->pay_status] : "?");
+    web_add_str(v, "pay_class", IN(PAY_CLASS, o->pay_status) ? PAY_CLASS[o->pay_status] : "unpaid");
     add_time(v, "add_time", o->add_time);
     add_time(v, "confirm_time", o->confirm_time);
     add_time(v, "pay_time", o->pay_time);
@@ -222,7 +218,7 @@ static json_object *order_view(const struct order *o, const char *goods_name)
 static void history_add(json_object *arr, const char *what, const char *iso)
 {
     json_object *e = json_object_new_object();
-    add_str(e, "what", what);
+    web_add_str(e, "what", what);
     add_time(e, "time", iso);
     json_object_array_add(arr, e);
 }
