@@ -13,6 +13,11 @@
 #include "money.h"
 #include "snowflake.h"
 
+db_conn *coupon_db(void)
+{
+    return db_for(DB_COUPON);
+}
+
 #define COUPON_COLUMNS "coupon_id, coupon_price, user_id, order_id, is_used, used_time"
 
 static const char SQL_GET[] = "SELECT " COUPON_COLUMNS " FROM trade_coupon WHERE coupon_id = ?";
@@ -108,7 +113,11 @@ enum shop_code coupon_use(db_conn *db, int64_t coupon_id, int64_t user_id, int64
                                  SHOP_COUPON_USE_FAIL, use_effect, &u);
 }
 
-int coupon_release_tx(db_conn *db, int64_t coupon_id, int64_t order_id)
+/* Reversal, inside the caller's transaction: UPDATE ... SET is_used = 0,
+ * order_id = NULL, used_time = NULL WHERE coupon_id = ? AND order_id = ? AND
+ * is_used = 1. Returns 1 freed, 0 nothing to reverse, or a negative
+ * enum db_status. */
+static int coupon_release_tx(db_conn *db, int64_t coupon_id, int64_t order_id)
 {
     uint64_t changed = 0;
     if (db == NULL)
@@ -137,7 +146,7 @@ static enum mq_verdict on_cancel(const struct mq_message *m)
     snowflake_format(ev.order_id, key);
     int freed;
     enum consumer_outcome o =
-        consumer_apply_once(db_for(DB_COUPON), GROUP_COUPON, key, m, release_effect, &ev, &freed);
+        consumer_apply_once(coupon_db(), GROUP_COUPON, key, m, release_effect, &ev, &freed);
     if (o != CONSUMER_APPLIED)
         return consumer_verdict(o);
     if (ev.coupon_id == 0)

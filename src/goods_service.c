@@ -12,6 +12,11 @@
 #include "money.h"
 #include "snowflake.h"
 
+db_conn *goods_db(void)
+{
+    return db_for(DB_GOODS);
+}
+
 #define GOODS_COLUMNS "goods_id, goods_name, goods_number, goods_price, goods_desc, add_time"
 
 static const char SQL_LIST[] = "SELECT " GOODS_COLUMNS " FROM trade_goods ORDER BY goods_id";
@@ -143,8 +148,11 @@ enum shop_code goods_reduce_stock(db_conn *db, int64_t goods_id, int64_t order_i
                                  SHOP_REDUCE_GOODS_NUM_FAIL, reduce_effect, &g);
 }
 
-/* goods_restore_stock_tx, also saying how many units came back. */
-static int restore_stock(db_conn *db, int64_t goods_id, int64_t order_id, int64_t *restored)
+/* Reversal, inside the caller's transaction: if the order's reduce row
+ * (direction 1) exists and no restore row (direction 2), add the stock back
+ * and insert the restore row; *restored is how many units came back.
+ * Returns 1 restored, 0 nothing to reverse, or a negative enum db_status. */
+static int restore_stock_tx(db_conn *db, int64_t goods_id, int64_t order_id, int64_t *restored)
 {
     db_result *r = NULL;
     uint64_t changed = 0;
@@ -184,14 +192,6 @@ static int restore_stock(db_conn *db, int64_t goods_id, int64_t order_id, int64_
     return 1;
 }
 
-int goods_restore_stock_tx(db_conn *db, int64_t goods_id, int64_t order_id)
-{
-    int64_t n;
-    if (db == NULL)
-        return DB_GONE;
-    return restore_stock(db, goods_id, order_id, &n);
-}
-
 struct restore_ctx {
     const struct cancel_event *ev;
     int64_t restored;
@@ -200,7 +200,7 @@ struct restore_ctx {
 static int restore_effect(db_conn *db, void *ctx)
 {
     struct restore_ctx *rc = ctx;
-    return restore_stock(db, rc->ev->goods_id, rc->ev->order_id, &rc->restored);
+    return restore_stock_tx(db, rc->ev->goods_id, rc->ev->order_id, &rc->restored);
 }
 
 static enum mq_verdict on_cancel(const struct mq_message *m)
@@ -215,7 +215,7 @@ static enum mq_verdict on_cancel(const struct mq_message *m)
     struct restore_ctx ctx = {.ev = &ev};
     int done;
     enum consumer_outcome o =
-        consumer_apply_once(db_for(DB_GOODS), GROUP_GOODS, key, m, restore_effect, &ctx, &done);
+        consumer_apply_once(goods_db(), GROUP_GOODS, key, m, restore_effect, &ctx, &done);
     if (o == CONSUMER_APPLIED && done)
         log_info("goods: restored %" PRId64 " of goods %" PRId64 " for order %s", ctx.restored,
                  ev.goods_id, key);

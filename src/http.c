@@ -17,7 +17,7 @@ static const struct {
     {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH}, {"OPTIONS", HTTP_OPTIONS},
 };
 
-enum http_method http_method_parse(const char *s)
+static enum http_method http_method_parse(const char *s)
 {
     if (s == NULL)
         return HTTP_OTHER;

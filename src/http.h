@@ -60,7 +60,6 @@ enum http_read_status http_request_read(struct http_request *r, char **envp, str
                                         size_t max_body);
 void http_request_free(struct http_request *r);
 
-enum http_method http_method_parse(const char *s);
 const char *http_method_name(enum http_method m);
 
 /* The value of the hex digit c (0-9, a-f, A-F), or -1. */

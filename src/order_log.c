@@ -11,6 +11,7 @@
 #include "goods_service.h" /* db_time_to_iso */
 #include "log.h"
 #include "money.h"
+#include "order_service.h"
 #include "snowflake.h"
 
 static const char SQL_INSERT[] =
@@ -39,8 +40,12 @@ static size_t utf8_cut(const char *s, size_t max)
     return n;
 }
 
-enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event,
-                                const char *detail)
+/* Inside the caller's transaction (or alone): one row for (order_id, event)
+ * with a new snowflake log_id and the time now. DB_OK; DB_DUPLICATE when the
+ * order has this event already; another db_status on failure. detail is cut
+ * to ORDER_LOG_DETAIL_MAX bytes at a character boundary. */
+static enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event,
+                                       const char *detail)
 {
     if (db == NULL)
         return DB_GONE;
@@ -80,8 +85,12 @@ static const char *code_message(const char *name)
     return NULL;
 }
 
-int order_log_describe(const char *routing_key, const char *body, size_t len, int64_t *order_id,
-                       char *out, size_t outsz)
+/* The line of an event for the buyer into out (outsz bytes), from the routing
+ * key and the body; *order_id is the order it belongs to. 1 when the event
+ * belongs in the history, 0 when it does not (order.timeout: only its cancel
+ * does), -1 when the body is not that event. */
+static int order_log_describe(const char *routing_key, const char *body, size_t len,
+                              int64_t *order_id, char *out, size_t outsz)
 {
     char a[MONEY_STR_MAX];
     *order_id = 0;
@@ -185,7 +194,7 @@ int order_log_on_batch(const struct mq_message *const *ms, size_t n, enum mq_ver
                        void *ud)
 {
     (void)ud;
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     struct log_item *it = calloc(n, sizeof *it);
     struct consumer_log_row *rows = calloc(n, sizeof *rows);
     int rc = -1;
@@ -242,7 +251,7 @@ enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)
     }
     if (d == 0)
         return MQ_ACK;
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     if (db == NULL)
         return MQ_RETRY;
     snowflake_format(order_id, key);

@@ -16,6 +16,11 @@
 #include "outbox.h"
 #include "snowflake.h"
 
+db_conn *order_db(void)
+{
+    return db_for(DB_ORDER);
+}
+
 #define ORDER_COLUMNS                                                                              \
     "order_id, user_id, order_status, pay_status, shipping_status, address, consignee, "           \
     "goods_id, goods_number, goods_price, goods_amount, shipping_fee, order_amount, coupon_id, "   \
@@ -73,7 +78,7 @@ static int row_to_order(const db_result *r, size_t row, void *elem)
     return 0;
 }
 
-enum shop_code order_save_preorder(db_conn *db, const struct order *o)
+enum shop_code order_save_preorder_tx(db_conn *db, const struct order *o)
 {
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
@@ -102,7 +107,7 @@ enum shop_code order_save_preorder(db_conn *db, const struct order *o)
     return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_ORDER_SAVE_ERROR;
 }
 
-enum shop_code order_confirm(db_conn *db, int64_t order_id, int paid_on_confirm)
+enum shop_code order_confirm_tx(db_conn *db, int64_t order_id, int paid_on_confirm)
 {
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
@@ -115,7 +120,10 @@ enum shop_code order_confirm(db_conn *db, int64_t order_id, int paid_on_confirm)
     return affected == 1 ? SHOP_SUCCESS : SHOP_ORDER_CONFIRM_FAIL;
 }
 
-int order_cancel_tx(db_conn *db, int64_t order_id)
+/* Reversal, inside the caller's transaction: set order_status 2 when the
+ * order is unconfirmed or confirmed-and-not-paid. Returns 1 cancelled,
+ * 0 nothing to do (already cancelled, or paid), or a negative enum db_status. */
+static int order_cancel_tx(db_conn *db, int64_t order_id)
 {
     struct db_val id = DB_I64(order_id);
     uint64_t affected = 0;
@@ -274,7 +282,7 @@ static enum mq_verdict on_cancel(const struct mq_message *m)
     snowflake_format(ev.order_id, key);
     int done;
     enum consumer_outcome o =
-        consumer_apply_once(db_for(DB_ORDER), GROUP_ORDER, key, m, cancel_effect, &ev, &done);
+        consumer_apply_once(order_db(), GROUP_ORDER, key, m, cancel_effect, &ev, &done);
     if (o == CONSUMER_APPLIED && done)
         log_info("order: %s cancelled (%s)", key, ev.reason);
     else if (o == CONSUMER_APPLIED)
@@ -289,7 +297,7 @@ static enum mq_verdict on_timeout(const struct mq_message *m, mq_conn *pub)
         log_error("order: malformed order.timeout %s: parked", m->message_id);
         return MQ_REJECT;
     }
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     if (db == NULL)
         return MQ_RETRY;
     struct order o;
@@ -335,7 +343,7 @@ static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub);
 
 enum mq_verdict order_on_event(const struct mq_message *m, void *ud)
 {
-    const struct order_consumer_ctx *ctx = ud;
+    const struct consumer_ctx *ctx = ud;
     if (strcmp(m->routing_key, EV_ORDER_CANCEL) == 0)
         return on_cancel(m);
     if (strcmp(m->routing_key, EV_ORDER_TIMEOUT) == 0)
@@ -405,7 +413,7 @@ static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub)
         log_error("order: malformed order.paid %s: parked", m->message_id);
         return MQ_REJECT;
     }
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     if (db == NULL)
         return MQ_RETRY;
     char key[SNOWFLAKE_STR_MAX], when[20], id[64];

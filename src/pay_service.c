@@ -393,7 +393,7 @@ static enum mq_verdict on_notify(const struct mq_message *m, mq_conn *pub)
                  ev.trade_status);
         return MQ_ACK;
     }
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     if (db == NULL)
         return MQ_RETRY;
     char key[SNOWFLAKE_STR_MAX + EVENT_TRADE_NO_MAX + 1];
@@ -466,7 +466,7 @@ retry:
 
 enum mq_verdict pay_on_event(const struct mq_message *m, void *ud)
 {
-    const struct order_consumer_ctx *ctx = ud;
+    const struct consumer_ctx *ctx = ud;
     if (strcmp(m->routing_key, EV_PAY_NOTIFY) == 0)
         return on_notify(m, ctx != NULL ? ctx->pub : NULL);
     log_warn("pay: unexpected routing key '%s' (%s): ignored", m->routing_key, m->message_id);

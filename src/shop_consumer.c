@@ -238,7 +238,7 @@ int main(int argc, char **argv)
     if (mq_declare_topology(mq) != MQ_OK)
         log_warn("topology not declared yet; mq_consume declares it on reconnect");
     void *ud = NULL;
-    struct order_consumer_ctx octx = {0};
+    struct consumer_ctx octx = {0};
     if (strcmp(cons->name, "order") == 0 || strcmp(cons->name, "pay") == 0) {
         /* The order and pay consumers publish (order.cancel of expired
          * orders, order.paid) on a connection of their own, apart from the
@@ -248,7 +248,7 @@ int main(int argc, char **argv)
         if (pub == NULL)
             goto out;
         if (strcmp(cons->name, "order") == 0 &&
-            order_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
+            order_saga_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
             log_warn("delay queues not declared yet");
         octx.pub = pub;
         ud = &octx;

@@ -78,7 +78,7 @@ static enum shop_code end_session(struct web_ctx *c)
     cookie_token(c, token);
     if (token[0] == '\0')
         return SHOP_SUCCESS;
-    return auth_session_delete(db_for(DB_USER), token);
+    return auth_session_delete(user_db(), token);
 }
 
 /* A new session for u: the cookie is set, the CSRF token is written to csrf. */
@@ -89,7 +89,7 @@ static enum shop_code start_session(struct web_ctx *c, const struct user *u,
     if (c->logged_in && end_session(c) != SHOP_SUCCESS)
         log_warn("account: the previous session could not be deleted");
     int ttl = c->app->cfg->session_ttl_s;
-    enum shop_code rc = auth_session_create(db_for(DB_USER), u->user_id, ttl, token, csrf);
+    enum shop_code rc = auth_session_create(user_db(), u->user_id, ttl, token, csrf);
     if (rc != SHOP_SUCCESS)
         return rc;
     web_set_cookie(c, AUTH_COOKIE, token, ttl);
@@ -101,7 +101,7 @@ static enum shop_code do_login(struct web_ctx *c, const char *login, const char 
                                struct user *u, char csrf[AUTH_CSRF_LEN + 1])
 {
     const struct shop_config *cfg = c->app->cfg;
-    db_conn *db = db_for(DB_USER);
+    db_conn *db = user_db();
     enum shop_code rc = auth_login_allowed(db, login, cfg->login_max_failures, cfg->login_window_s);
     if (rc != SHOP_SUCCESS) {
         if (rc == SHOP_TOO_MANY_ATTEMPTS)
@@ -128,7 +128,7 @@ static enum shop_code do_register(struct web_ctx *c, const char *name, const cha
                                   const char *password, struct user *u,
                                   char csrf[AUTH_CSRF_LEN + 1])
 {
-    enum shop_code rc = user_register(db_for(DB_USER), name, mobile, password, u);
+    enum shop_code rc = user_register(user_db(), name, mobile, password, u);
     if (rc != SHOP_SUCCESS)
         return rc;
     return start_session(c, u, csrf);
@@ -238,7 +238,7 @@ void web_api_me(struct web_ctx *c)
         return;
     }
     struct user u;
-    enum shop_code rc = user_get(db_for(DB_USER), c->session.user_id, &u);
+    enum shop_code rc = user_get(user_db(), c->session.user_id, &u);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc == SHOP_USER_NO_EXIST ? SHOP_NOT_LOGGED_IN : rc);
         return;
@@ -411,13 +411,14 @@ void web_form_logout(struct web_ctx *c)
 
 static json_object *coupon_view(const struct coupon *cp)
 {
-    char id[SNOWFLAKE_STR_MAX], order[SNOWFLAKE_STR_MAX];
+    char id[SNOWFLAKE_STR_MAX];
     snowflake_format(cp->coupon_id, id);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "coupon_id", json_object_new_string(id));
     money_json_add(o, "price_display", cp->coupon_price);
     json_object_object_add(o, "is_used", json_object_new_boolean(cp->is_used));
     if (cp->is_used && cp->order_id > 0) {
+        char order[SNOWFLAKE_STR_MAX];
         snowflake_format(cp->order_id, order);
         json_object_object_add(o, "order_id", json_object_new_string(order));
     }
@@ -433,7 +434,7 @@ void web_page_account(struct web_ctx *c)
         return;
     }
     struct user u;
-    enum shop_code rc = user_get(db_for(DB_USER), c->session.user_id, &u);
+    enum shop_code rc = user_get(user_db(), c->session.user_id, &u);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc == SHOP_USER_NO_EXIST ? SHOP_NOT_LOGGED_IN : rc);
         return;
@@ -449,7 +450,7 @@ void web_page_account(struct web_ctx *c)
 
     struct coupon *list = NULL;
     size_t n = 0;
-    rc = coupon_list_for_user(db_for(DB_COUPON), u.user_id, &list, &n);
+    rc = coupon_list_for_user(coupon_db(), u.user_id, &list, &n);
     if (rc == SHOP_SUCCESS) {
         json_object *arr = json_object_new_array_ext((int)n);
         size_t unused = 0;

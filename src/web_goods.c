@@ -18,8 +18,6 @@
 
 /* Stock at or below this shows "only N left". */
 #define LOW_STOCK 5
-/* Orders above this ship free (the contract's 100.00). */
-#define FREE_SHIPPING_ABOVE 10000
 /* A short form field (quantity, amount, id) as typed. */
 #define SHORT_FIELD 32
 
@@ -31,8 +29,9 @@ static json_object *goods_view(const struct goods *g)
     json_object_object_add(
         o, "low_stock",
         json_object_new_boolean(g->goods_number > 0 && g->goods_number <= LOW_STOCK));
+    /* One of it ships free (the saga's rule decides). */
     json_object_object_add(o, "free_shipping",
-                           json_object_new_boolean(g->goods_price > FREE_SHIPPING_ABOVE));
+                           json_object_new_boolean(order_saga_shipping_fee(g->goods_price) == 0));
     return o;
 }
 
@@ -40,7 +39,7 @@ void web_page_catalogue(struct web_ctx *c)
 {
     struct goods *list = NULL;
     size_t n = 0;
-    enum shop_code rc = goods_list(db_for(DB_GOODS), &list, &n);
+    enum shop_code rc = goods_list(goods_db(), &list, &n);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
@@ -68,18 +67,18 @@ struct order_form {
     int64_t order_id;  /* the cancelled order of a refusal after the pre-order */
 };
 
-/* A quantity as typed: digits only, 1..ORDER_NUMBER_MAX. 0 or -1. */
+/* A quantity as typed: digits only, 1..ORDER_SAGA_NUMBER_MAX. 0 or -1. */
 static int parse_quantity(const char *s, int64_t *n)
 {
     int64_t v = 0;
     if (*s == '\0')
         return -1;
     for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9' || v > ORDER_NUMBER_MAX)
+        if (*p < '0' || *p > '9' || v > ORDER_SAGA_NUMBER_MAX)
             return -1;
         v = v * 10 + (*p - '0');
     }
-    if (v < 1 || v > ORDER_NUMBER_MAX)
+    if (v < 1 || v > ORDER_SAGA_NUMBER_MAX)
         return -1;
     *n = v;
     return 0;
@@ -93,9 +92,9 @@ static json_object *form_view(struct web_ctx *c, const struct goods *g, const st
     int64_t qty = 1, amount, ship, total;
     if (f != NULL && parse_quantity(f->goods_number, &qty) != 0)
         qty = 1;
-    if (order_breakdown(g->goods_price, qty, &amount, &ship, &total) != 0) {
+    if (order_saga_breakdown(g->goods_price, qty, &amount, &ship, &total) != 0) {
         qty = 1;
-        order_breakdown(g->goods_price, qty, &amount, &ship, &total);
+        order_saga_breakdown(g->goods_price, qty, &amount, &ship, &total);
     }
     char id[SNOWFLAKE_STR_MAX];
     snowflake_format(g->goods_id, id);
@@ -119,13 +118,13 @@ static json_object *form_view(struct web_ctx *c, const struct goods *g, const st
     }
 
     struct user u;
-    if (user_get(db_for(DB_USER), c->session.user_id, &u) == SHOP_SUCCESS) {
+    if (user_get(user_db(), c->session.user_id, &u) == SHOP_SUCCESS) {
         money_json_add(o, "balance", u.user_money);
         json_object_object_add(o, "has_balance", json_object_new_boolean(u.user_money > 0));
     }
     struct coupon *list = NULL;
     size_t n = 0;
-    if (coupon_list_for_user(db_for(DB_COUPON), c->session.user_id, &list, &n) == SHOP_SUCCESS) {
+    if (coupon_list_for_user(coupon_db(), c->session.user_id, &list, &n) == SHOP_SUCCESS) {
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < n; i++) {
             if (list[i].is_used)
@@ -169,7 +168,7 @@ static void render_goods(struct web_ctx *c, int status, const struct goods *g,
 void web_page_goods(struct web_ctx *c)
 {
     struct goods g;
-    enum shop_code rc = goods_get(db_for(DB_GOODS), c->ids[0], &g);
+    enum shop_code rc = goods_get(goods_db(), c->ids[0], &g);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc == SHOP_GOODS_NO_EXIST ? SHOP_NOT_FOUND : rc);
         return;
@@ -179,7 +178,7 @@ void web_page_goods(struct web_ctx *c)
 
 /* Check what was typed and turn it into a request; NULL, or the refusal. */
 static const char *form_request(const struct web_ctx *c, struct order_form *f,
-                                struct order_request *req)
+                                struct order_saga_request *req)
 {
     char id[SHORT_FIELD], price[SHORT_FIELD];
     int bad_number = web_form_text(c, "goods_number", f->goods_number, sizeof f->goods_number);
@@ -202,16 +201,17 @@ static const char *form_request(const struct web_ctx *c, struct order_form *f,
     if (bad_money || (f->money_paid[0] != '\0' &&
                       money_parse_str(f->money_paid, MONEY_ALLOW_NEGATIVE, &req->money_paid) != 0))
         return "Balance to use must be an amount with at most two decimals, like 12.30.";
-    if (bad_address || order_text_check(f->address, strlen(f->address), ORDER_ADDRESS_MAX) != 0)
+    if (bad_address ||
+        order_saga_text_check(f->address, strlen(f->address), ORDER_ADDRESS_MAX) != 0)
         return "Please enter the delivery address (1 to 255 characters).";
     if (bad_consignee ||
-        order_text_check(f->consignee, strlen(f->consignee), ORDER_CONSIGNEE_MAX) != 0)
+        order_saga_text_check(f->consignee, strlen(f->consignee), ORDER_CONSIGNEE_MAX) != 0)
         return "Please enter the consignee's name (1 to 64 characters).";
     /* The buyer may change the quantity: shipping and total follow it. The
      * price stays the one the page showed, so a stale page is refused. */
     int64_t amount;
-    if (order_breakdown(req->goods_price, req->goods_number, &amount, &req->shipping_fee,
-                        &req->order_amount) != 0)
+    if (order_saga_breakdown(req->goods_price, req->goods_number, &amount, &req->shipping_fee,
+                             &req->order_amount) != 0)
         return shop_code_message(SHOP_ORDERAMOUNT_INVALID);
     snprintf(req->address, sizeof req->address, "%s", f->address);
     snprintf(req->consignee, sizeof req->consignee, "%s", f->consignee);
@@ -221,7 +221,7 @@ static const char *form_request(const struct web_ctx *c, struct order_form *f,
 void web_form_order(struct web_ctx *c)
 {
     struct order_form f;
-    struct order_request req;
+    struct order_saga_request req;
     struct order o;
     struct goods g;
     memset(&f, 0, sizeof f);
@@ -230,7 +230,7 @@ void web_form_order(struct web_ctx *c)
         web_error(c, SHOP_REQUEST_PARAMETER_VALID);
         return;
     }
-    enum shop_code rc = goods_get(db_for(DB_GOODS), req.goods_id, &g);
+    enum shop_code rc = goods_get(goods_db(), req.goods_id, &g);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc == SHOP_GOODS_NO_EXIST ? SHOP_NOT_FOUND : rc);
         return;
@@ -248,7 +248,7 @@ void web_form_order(struct web_ctx *c)
         return;
     }
     /* The page again, with the current stock and price. */
-    if (goods_get(db_for(DB_GOODS), req.goods_id, &g) != SHOP_SUCCESS) {
+    if (goods_get(goods_db(), req.goods_id, &g) != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
     }
@@ -263,7 +263,7 @@ void web_api_goods_list(struct web_ctx *c)
 {
     struct goods *list = NULL;
     size_t n = 0;
-    enum shop_code rc = goods_list(db_for(DB_GOODS), &list, &n);
+    enum shop_code rc = goods_list(goods_db(), &list, &n);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
@@ -278,7 +278,7 @@ void web_api_goods_list(struct web_ctx *c)
 void web_api_goods_get(struct web_ctx *c)
 {
     struct goods g;
-    enum shop_code rc = goods_get(db_for(DB_GOODS), c->ids[0], &g);
+    enum shop_code rc = goods_get(goods_db(), c->ids[0], &g);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;

@@ -69,7 +69,8 @@ enum shop_code web_json_body(const struct web_ctx *c, json_object **out);
 void web_set_cookie(struct web_ctx *c, const char *name, const char *value, int max_age_s);
 
 /* Pages get these in their data from web_render_page: shop_name,
- * request_id, and when logged in: logged_in true, me {user_id, user_name},
+ * request_id, free_shipping_above and standard_shipping_fee (the saga's
+ * shipping rule, as money strings), and when logged in: logged_in true, me {user_id, user_name},
  * csrf_token (for forms). */
 
 /* Handlers (web_goods.c) */

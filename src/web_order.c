@@ -66,7 +66,7 @@ void web_api_order_create(struct web_ctx *c)
     const char *key = c->req.idempotency_key != NULL ? c->req.idempotency_key : "";
     int64_t user = c->session.user_id;
     json_object *body = NULL;
-    struct order_request req;
+    struct order_saga_request req;
     struct order o;
     char msg[256];
 
@@ -83,14 +83,14 @@ void web_api_order_create(struct web_ctx *c)
                                                            : NULL);
         return;
     }
-    rc = order_request_from_json(body, &req, msg, sizeof msg);
+    rc = order_saga_request_from_json(body, &req, msg, sizeof msg);
     json_object_put(body);
     if (rc != SHOP_SUCCESS) {
         http_json_error(&c->res, rc, msg);
         return;
     }
 
-    db_conn *odb = db_for(DB_ORDER);
+    db_conn *odb = order_db();
     if (key[0] != '\0') {
         int status;
         char *first = NULL;
@@ -132,7 +132,7 @@ void web_api_orders(struct web_ctx *c)
 {
     struct order *list = NULL;
     size_t n = 0;
-    enum shop_code rc = order_list(db_for(DB_ORDER), c->session.user_id, &list, &n);
+    enum shop_code rc = order_list(order_db(), c->session.user_id, &list, &n);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
@@ -147,7 +147,7 @@ void web_api_orders(struct web_ctx *c)
 void web_api_order_get(struct web_ctx *c)
 {
     struct order o;
-    enum shop_code rc = order_get(db_for(DB_ORDER), c->session.user_id, c->ids[0], &o);
+    enum shop_code rc = order_get(order_db(), c->session.user_id, c->ids[0], &o);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
@@ -262,13 +262,13 @@ void web_page_orders(struct web_ctx *c)
     struct order *list = NULL;
     struct goods *goods = NULL;
     size_t n = 0, ng = 0;
-    enum shop_code rc = order_list(db_for(DB_ORDER), c->session.user_id, &list, &n);
+    enum shop_code rc = order_list(order_db(), c->session.user_id, &list, &n);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
     }
     /* Names only: the page still shows the orders without them. */
-    if (n > 0 && goods_list(db_for(DB_GOODS), &goods, &ng) != SHOP_SUCCESS)
+    if (n > 0 && goods_list(goods_db(), &goods, &ng) != SHOP_SUCCESS)
         log_warn("orders page: goods names not available");
     json_object *arr = json_object_new_array_ext((int)n);
     for (size_t i = 0; i < n; i++) {
@@ -288,16 +288,16 @@ void web_page_order(struct web_ctx *c)
 {
     struct order o;
     struct goods g;
-    enum shop_code rc = order_get(db_for(DB_ORDER), c->session.user_id, c->ids[0], &o);
+    enum shop_code rc = order_get(order_db(), c->session.user_id, c->ids[0], &o);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
     }
-    int have_goods = goods_get(db_for(DB_GOODS), o.goods_id, &g) == SHOP_SUCCESS;
+    int have_goods = goods_get(goods_db(), o.goods_id, &g) == SHOP_SUCCESS;
     struct order_log_entry *log = NULL;
     size_t nlog = 0;
     /* The history only: the page still shows the order without it. */
-    if (order_log_list(db_for(DB_ORDER), o.order_id, &log, &nlog) != SHOP_SUCCESS)
+    if (order_log_list(order_db(), o.order_id, &log, &nlog) != SHOP_SUCCESS)
         log_warn("order page: history of %" PRId64 " not available", o.order_id);
     json_object *v = order_view(&o, have_goods ? g.goods_name : NULL);
     json_object_object_add(v, "history", history(&o, log, nlog));

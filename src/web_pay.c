@@ -27,7 +27,7 @@
 /* pay_start for the logged-in user and the order of the path. */
 static enum shop_code start(struct web_ctx *c, struct pay_started *ps, struct buf *url)
 {
-    return pay_start(db_for(DB_ORDER), c->app->cfg, c->session.user_id, c->ids[0], ps, url);
+    return pay_start(order_db(), c->app->cfg, c->session.user_id, c->ids[0], ps, url);
 }
 
 void web_api_payment_start(struct web_ctx *c)
@@ -139,8 +139,7 @@ void web_pay_notify_alipay(struct web_ctx *c)
         goto out;
     }
     /* The broker did not confirm: one commit in the outbox, relayed later. */
-    if (outbox_emit(db_for(DB_ORDER), NULL, EV_PAY_NOTIFY, msg_id, key, buf_str(&body)) ==
-        SHOP_SUCCESS) {
+    if (outbox_emit(order_db(), NULL, EV_PAY_NOTIFY, msg_id, key, buf_str(&body)) == SHOP_SUCCESS) {
         log_warn("notify: order %s trade %s: broker did not confirm (%d); kept in the outbox", key,
                  ev.trade_no, (int)ms);
         reply(c, "success");
@@ -202,7 +201,7 @@ void web_page_pay_return(struct web_ctx *c)
         state = "confirming";
         struct order o;
         if (c->logged_in &&
-            order_get(db_for(DB_ORDER), c->session.user_id, order_id, &o) == SHOP_SUCCESS) {
+            order_get(order_db(), c->session.user_id, order_id, &o) == SHOP_SUCCESS) {
             money_json_add(d, "pay_amount", o.pay_amount);
             if (o.pay_status == PAY_PAID)
                 state = o.order_status == ORDER_REFUND ? "refund" : "paid";
