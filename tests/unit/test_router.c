@@ -6,31 +6,17 @@ enum { H_HOME, H_GOODS, H_GOODS_API, H_ORDER_PAY, H_ORDERS_POST };
 
 /* Each handler says which one ran. */
 static int ran;
-static void home(struct web_ctx *c)
-{
-    (void)c;
-    ran = H_HOME;
-}
-static void goods(struct web_ctx *c)
-{
-    (void)c;
-    ran = H_GOODS;
-}
-static void goods_api(struct web_ctx *c)
-{
-    (void)c;
-    ran = H_GOODS_API;
-}
-static void order_pay(struct web_ctx *c)
-{
-    (void)c;
-    ran = H_ORDER_PAY;
-}
-static void orders_post(struct web_ctx *c)
-{
-    (void)c;
-    ran = H_ORDERS_POST;
-}
+#define HANDLER(fn, which)                                                                         \
+    static void fn(struct web_ctx *c)                                                              \
+    {                                                                                              \
+        (void)c;                                                                                   \
+        ran = which;                                                                               \
+    }
+HANDLER(home, H_HOME)
+HANDLER(goods, H_GOODS)
+HANDLER(goods_api, H_GOODS_API)
+HANDLER(order_pay, H_ORDER_PAY)
+HANDLER(orders_post, H_ORDERS_POST)
 
 static const struct route R[] = {
     {HTTP_GET, "/", home, ROUTE_PAGE},
