@@ -168,24 +168,15 @@ enum mq_verdict coupon_on_event(const struct mq_message *m, void *ud)
     return MQ_ACK;
 }
 
-static json_object *id_or_null(int64_t id)
-{
-    char s[SNOWFLAKE_STR_MAX];
-    if (id == 0)
-        return NULL;
-    snowflake_format(id, s);
-    return json_object_new_string(s);
-}
-
 struct json_object *coupon_to_json(const struct coupon *c)
 {
     json_object *o = json_object_new_object();
     if (o == NULL)
         return NULL;
-    json_object_object_add(o, "coupon_id", id_or_null(c->coupon_id));
+    event_put_id(o, "coupon_id", c->coupon_id);
     money_json_add(o, "coupon_price", c->coupon_price);
-    json_object_object_add(o, "user_id", id_or_null(c->user_id));
-    json_object_object_add(o, "order_id", c->is_used ? id_or_null(c->order_id) : NULL);
+    event_put_id(o, "user_id", c->user_id);
+    event_put_id(o, "order_id", c->is_used ? c->order_id : 0);
     json_object_object_add(o, "is_used", json_object_new_int(c->is_used));
     json_object_object_add(o, "used_time",
                            c->used_time[0] ? json_object_new_string(c->used_time) : NULL);
