@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "money.h"
 
 const char *alipay_status_text(int status)
@@ -115,17 +116,6 @@ void alipay_params_remove(struct alipay_params *ps, const char *key)
     ps->n--;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode s[0..len) into out (cap bytes plus the NUL). */
 static int form_decode(const char *s, size_t len, char *out, size_t cap)
 {
@@ -135,7 +125,8 @@ static int form_decode(const char *s, size_t len, char *out, size_t cap)
         if (c == '%') {
             if (i + 2 >= len)
                 return ALIPAY_ERR_MALFORMED;
-            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            int hi = http_hex_value((unsigned char)s[i + 1]),
+                lo = http_hex_value((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return ALIPAY_ERR_MALFORMED;
             c = hi * 16 + lo;
@@ -184,31 +175,13 @@ out:
     return rc;
 }
 
-int alipay_url_encode(const char *s, size_t len, struct buf *out)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            if (buf_putc(out, (char)c) != 0)
-                return -1;
-        } else {
-            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            if (buf_append(out, esc, 3) != 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
 int alipay_params_encode(const struct alipay_params *ps, struct buf *out)
 {
     for (size_t i = 0; i < ps->n; i++) {
         const struct alipay_param *p = &ps->p[i];
         if ((i > 0 && buf_putc(out, '&') != 0) ||
-            alipay_url_encode(p->key, strlen(p->key), out) != 0 || buf_putc(out, '=') != 0 ||
-            alipay_url_encode(p->value, strlen(p->value), out) != 0)
+            http_url_encode(p->key, strlen(p->key), "", out) != 0 || buf_putc(out, '=') != 0 ||
+            http_url_encode(p->value, strlen(p->value), "", out) != 0)
             return -1;
     }
     return 0;

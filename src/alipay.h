@@ -82,10 +82,6 @@ int alipay_params_parse_form(const char *body, size_t len, struct alipay_params 
  * value percent-encoded, space as %20) to out. Returns 0 or -1 (out's cap). */
 int alipay_params_encode(const struct alipay_params *ps, struct buf *out);
 
-/* Percent-encode s (len bytes) onto out: A-Z a-z 0-9 - _ . ~ stay, everything
- * else (space too) is %XX in upper case. Returns 0 or -1. */
-int alipay_url_encode(const char *s, size_t len, struct buf *out);
-
 /* The notification signing string (without `sign` and `sign_type`) into out
  * (reset first). Returns 0 or -1 (out's cap or memory). */
 int alipay_signing_string(const struct alipay_params *ps, struct buf *out);

@@ -6,6 +6,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "snowflake.h"
 
 /* What a row keeps of a message body. */
 #define CONSUMER_LOG_BODY_MAX 4096
@@ -160,8 +161,8 @@ enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t ord
 {
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
-    char key[24];
-    snprintf(key, sizeof key, "%" PRId64, order_id);
+    char key[SNOWFLAKE_STR_MAX];
+    snowflake_format(order_id, key);
     enum shop_code rc = refused;
     for (int attempt = 0; attempt <= FORWARD_TX_RETRIES; attempt++) {
         int again = 0;

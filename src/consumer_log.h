@@ -42,6 +42,14 @@ enum db_status consumer_log_insert_many(db_conn *db, const struct consumer_log_r
  * concurrent insert of the same row to commit or roll back). */
 int consumer_log_exists(db_conn *db, const char *group, const char *tag, const char *key);
 
+/* The ud of a consumer that publishes what it causes (the order consumer's
+ * order.cancel of an expired order, the pay consumer's order.paid): pub is
+ * a connection to publish on, not the consuming one; NULL leaves the
+ * messages in the outbox for the relay. */
+struct consumer_ctx {
+    mq_conn *pub;
+};
+
 /* The effect of one message, run inside the transaction after the log row:
  * returns >= 0 (a count for the caller's log line: 0 = nothing to do) or a
  * negative enum db_status. */

@@ -11,6 +11,12 @@
 #include "events.h"
 #include "log.h"
 #include "money.h"
+#include "snowflake.h"
+
+db_conn *coupon_db(void)
+{
+    return db_for(DB_COUPON);
+}
 
 #define COUPON_COLUMNS "coupon_id, coupon_price, user_id, order_id, is_used, used_time"
 
@@ -107,7 +113,11 @@ enum shop_code coupon_use(db_conn *db, int64_t coupon_id, int64_t user_id, int64
                                  SHOP_COUPON_USE_FAIL, use_effect, &u);
 }
 
-int coupon_release_tx(db_conn *db, int64_t coupon_id, int64_t order_id)
+/* Reversal, inside the caller's transaction: UPDATE ... SET is_used = 0,
+ * order_id = NULL, used_time = NULL WHERE coupon_id = ? AND order_id = ? AND
+ * is_used = 1. Returns 1 freed, 0 nothing to reverse, or a negative
+ * enum db_status. */
+static int coupon_release_tx(db_conn *db, int64_t coupon_id, int64_t order_id)
 {
     uint64_t changed = 0;
     if (db == NULL)
@@ -128,15 +138,15 @@ static int release_effect(db_conn *db, void *ctx)
 static enum mq_verdict on_cancel(const struct mq_message *m)
 {
     struct cancel_event ev;
-    char key[24];
+    char key[SNOWFLAKE_STR_MAX];
     if (event_cancel_parse(m->body, m->body_len, &ev) != 0) {
         log_warn("coupon: message %s is not an order.cancel: parked", m->message_id);
         return MQ_REJECT;
     }
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    snowflake_format(ev.order_id, key);
     int freed;
     enum consumer_outcome o =
-        consumer_apply_once(db_for(DB_COUPON), GROUP_COUPON, key, m, release_effect, &ev, &freed);
+        consumer_apply_once(coupon_db(), GROUP_COUPON, key, m, release_effect, &ev, &freed);
     if (o != CONSUMER_APPLIED)
         return consumer_verdict(o);
     if (ev.coupon_id == 0)
@@ -158,26 +168,15 @@ enum mq_verdict coupon_on_event(const struct mq_message *m, void *ud)
     return MQ_ACK;
 }
 
-static json_object *id_or_null(int64_t id)
-{
-    char s[24];
-    if (id == 0)
-        return NULL;
-    snprintf(s, sizeof s, "%" PRId64, id);
-    return json_object_new_string(s);
-}
-
 struct json_object *coupon_to_json(const struct coupon *c)
 {
-    char price[MONEY_STR_MAX];
     json_object *o = json_object_new_object();
     if (o == NULL)
         return NULL;
-    json_object_object_add(o, "coupon_id", id_or_null(c->coupon_id));
-    json_object_object_add(o, "coupon_price",
-                           json_object_new_string(money_format(c->coupon_price, price)));
-    json_object_object_add(o, "user_id", id_or_null(c->user_id));
-    json_object_object_add(o, "order_id", c->is_used ? id_or_null(c->order_id) : NULL);
+    event_put_id(o, "coupon_id", c->coupon_id);
+    money_json_add(o, "coupon_price", c->coupon_price);
+    event_put_id(o, "user_id", c->user_id);
+    event_put_id(o, "order_id", c->is_used ? c->order_id : 0);
     json_object_object_add(o, "is_used", json_object_new_int(c->is_used));
     json_object_object_add(o, "used_time",
                            c->used_time[0] ? json_object_new_string(c->used_time) : NULL);

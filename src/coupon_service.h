@@ -20,6 +20,12 @@ struct coupon {
 
 #define COUPON_LIST_MAX 200
 
+/* This thread's connection to the coupon service's own database
+ * (db_for(DB_COUPON): coupon_db_name, or the main database when it has none);
+ * NULL when it is down. Only this service's functions, and the modules
+ * that are part of it, use it. */
+db_conn *coupon_db(void);
+
 /* SHOP_SUCCESS, SHOP_COUPON_NO_EXIST, SHOP_DB_UNAVAILABLE. */
 enum shop_code coupon_get(db_conn *db, int64_t coupon_id, struct coupon *out);
 
@@ -37,19 +43,13 @@ enum shop_code coupon_list_for_user(db_conn *db, int64_t user_id, struct coupon 
  * times, then SHOP_COUPON_USE_FAIL); SHOP_DB_UNAVAILABLE. */
 enum shop_code coupon_use(db_conn *db, int64_t coupon_id, int64_t user_id, int64_t order_id);
 
-/* Reversal, inside the caller's transaction: UPDATE ... SET is_used = 0,
- * order_id = NULL, used_time = NULL WHERE coupon_id = ? AND order_id = ? AND
- * is_used = 1. Returns 1 freed, 0 nothing to reverse, or a negative
- * enum db_status. */
-int coupon_release_tx(db_conn *db, int64_t coupon_id, int64_t order_id);
-
 /* The coupon consumer (queue shop.coupon). order.cancel: in one transaction
- * on db_for(DB_COUPON), the consumer-log row (also the tombstone that makes
+ * on coupon_db(), the consumer-log row (also the tombstone that makes
  * a later coupon_use of the order refuse) and, when the event names a
- * coupon, coupon_release_tx (only a coupon used by this very order is
- * freed). A redelivery acks without effect; a body that is not an
- * order.cancel is parked (MQ_REJECT); a database failure retries. Other
- * routing keys are acked. ud is unused. */
+ * coupon, the coupon freed (only a coupon used by this very order, with
+ * is_used = 0, order_id and used_time NULL again). A redelivery acks without effect; a body that is
+ * not an order.cancel is parked (MQ_REJECT); a database failure retries. Other routing keys are
+ * acked. ud is unused. */
 enum mq_verdict coupon_on_event(const struct mq_message *m, void *ud);
 
 struct json_object;

@@ -422,6 +422,12 @@ const char *db_result_get(const db_result *r, size_t row, size_t col)
     return r->cells[row * r->cols + col];
 }
 
+void db_result_text(const db_result *r, size_t row, size_t col, char *out, size_t outsz)
+{
+    const char *s = db_result_get(r, row, col);
+    snprintf(out, outsz, "%s", s != NULL ? s : "");
+}
+
 int64_t db_result_i64(const db_result *r, size_t row, size_t col, int64_t def)
 {
     const char *s = db_result_get(r, row, col);

@@ -90,6 +90,9 @@ const char *db_result_name(const db_result *r, size_t col);
 const char *db_result_get(const db_result *r, size_t row, size_t col);
 /* Value parsed as int64; def when NULL or not a number. */
 int64_t db_result_i64(const db_result *r, size_t row, size_t col, int64_t def);
+/* Value as text copied into out (at most outsz-1 bytes and the NUL); ""
+ * for SQL NULL or out of range. */
+void db_result_text(const db_result *r, size_t row, size_t col, char *out, size_t outsz);
 void db_result_free(db_result *r);
 
 /* Run a query and turn each row into one element of a new array: *out is

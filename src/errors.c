@@ -24,8 +24,6 @@ static const struct code_info CODES[SHOP_CODE_COUNT] = {
     C(SHOP_USER_EXISTS, 409, "This name or mobile number is already registered."),
     C(SHOP_INTERNAL_ERROR, 500, "Something went wrong on our side; please try again."),
     C(SHOP_DB_UNAVAILABLE, 503, "The shop's database is not available; please try again soon."),
-    C(SHOP_MQ_UNAVAILABLE, 503,
-      "The shop's message broker is not available; please try again soon."),
     C(SHOP_ORDER_INVALID, 400, "The order is incomplete."),
     C(SHOP_ORDER_STATUS_UPDATE_FAIL, 409, "The order's status could not be changed."),
     C(SHOP_ORDER_SHIPPINGFEE_INVALID, 409, "The shipping fee is not correct."),
@@ -45,8 +43,6 @@ static const struct code_info CODES[SHOP_CODE_COUNT] = {
     C(SHOP_COUPON_USE_FAIL, 409, "The coupon could not be used."),
     C(SHOP_MONEY_PAID_LESS_ZERO, 409, "The balance to use cannot be negative."),
     C(SHOP_MONEY_PAID_INVALID, 409, "The balance to use is more than available or due."),
-    C(SHOP_MQ_SEND_MESSAGE_FAIL, 503, "A message could not be sent; please try again."),
-    C(SHOP_PAYMENT_NOT_FOUND, 404, "No payment for this order."),
     C(SHOP_PAYMENT_IS_PAID, 409, "This order is paid already."),
     C(SHOP_PAYMENT_PAY_ERROR, 409, "The payment could not be processed."),
 };

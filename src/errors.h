@@ -20,7 +20,6 @@ enum shop_code {
     SHOP_USER_EXISTS,             /* name or mobile already registered */
     SHOP_INTERNAL_ERROR,          /* a bug or an unexpected failure: logged */
     SHOP_DB_UNAVAILABLE,          /* MariaDB does not answer */
-    SHOP_MQ_UNAVAILABLE,          /* RabbitMQ does not answer */
 
     /* Orders (seed 10001..) */
     SHOP_ORDER_INVALID,             /* the order request is incomplete */
@@ -51,11 +50,7 @@ enum shop_code {
     SHOP_MONEY_PAID_LESS_ZERO, /* money_paid below zero */
     SHOP_MONEY_PAID_INVALID,   /* money_paid above the balance or the amount due */
 
-    /* Messaging (seed 60001..) */
-    SHOP_MQ_SEND_MESSAGE_FAIL, /* the broker did not confirm a message */
-
     /* Payment (seed 70001..) */
-    SHOP_PAYMENT_NOT_FOUND, /* no payment for this order */
     SHOP_PAYMENT_IS_PAID,   /* the order is paid already */
     SHOP_PAYMENT_PAY_ERROR, /* the payment could not be started or applied */
 

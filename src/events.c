@@ -43,12 +43,12 @@ static int get_id(json_object *o, const char *key, int optional, int64_t *out)
 
 void event_put_id(json_object *o, const char *key, int64_t id)
 {
-    char s[24];
+    char s[SNOWFLAKE_STR_MAX];
     if (id == 0) {
         json_object_object_add(o, key, NULL);
         return;
     }
-    snprintf(s, sizeof s, "%" PRId64, id);
+    snowflake_format(id, s);
     json_object_object_add(o, key, json_object_new_string(s));
 }
 
@@ -90,7 +90,6 @@ out:
 
 int event_cancel_build(const struct cancel_event *ev, struct buf *out)
 {
-    char money[MONEY_STR_MAX];
     json_object *o = json_object_new_object();
     if (o == NULL)
         return -1;
@@ -99,8 +98,7 @@ int event_cancel_build(const struct cancel_event *ev, struct buf *out)
     event_put_id(o, "goods_id", ev->goods_id);
     json_object_object_add(o, "goods_number", json_object_new_int64(ev->goods_number));
     event_put_id(o, "coupon_id", ev->coupon_id);
-    json_object_object_add(o, "money_paid",
-                           json_object_new_string(money_format(ev->money_paid, money)));
+    money_json_add(o, "money_paid", ev->money_paid);
     json_object_object_add(o, "reason", json_object_new_string(ev->reason));
     return finish(o, out);
 }
@@ -167,12 +165,6 @@ static int get_money(json_object *o, const char *key, int64_t *out)
     return money_parse_str(json_object_get_string(v), MONEY_NON_NEGATIVE, out);
 }
 
-static void put_money(json_object *o, const char *key, int64_t cents)
-{
-    char s[MONEY_STR_MAX];
-    json_object_object_add(o, key, json_object_new_string(money_format(cents, s)));
-}
-
 int event_provider_time_ok(const char *s)
 {
     static const char shape[] = "0000-00-00 00:00:00";
@@ -219,7 +211,7 @@ int event_pay_notify_build(const struct pay_notify_event *ev, struct buf *out)
     json_object_object_add(o, "provider", json_object_new_string(ev->provider));
     event_put_id(o, "out_trade_no", ev->order_id);
     json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
-    put_money(o, "total_amount", ev->total_amount);
+    money_json_add(o, "total_amount", ev->total_amount);
     json_object_object_add(o, "gmt_payment", json_object_new_string(ev->gmt_payment));
     json_object_object_add(o, "notify_id", json_object_new_string(ev->notify_id));
     json_object_object_add(o, "trade_status", json_object_new_string(ev->trade_status));
@@ -252,7 +244,7 @@ int event_paid_build(const struct paid_event *ev, struct buf *out)
     event_put_id(o, "order_id", ev->order_id);
     event_put_id(o, "user_id", ev->user_id);
     event_put_id(o, "pay_id", ev->pay_id);
-    put_money(o, "pay_amount", ev->pay_amount);
+    money_json_add(o, "pay_amount", ev->pay_amount);
     json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
     json_object_object_add(o, "paid_time", json_object_new_string(ev->paid_time));
     return finish(o, out);
@@ -288,9 +280,9 @@ int event_pay_mismatch_build(const struct pay_mismatch_event *ev, struct buf *ou
         return -1;
     event_put_id(o, "order_id", ev->order_id);
     json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
-    put_money(o, "notify_amount", ev->notify_amount);
+    money_json_add(o, "notify_amount", ev->notify_amount);
     if (ev->expected_amount >= 0)
-        put_money(o, "expected_amount", ev->expected_amount);
+        money_json_add(o, "expected_amount", ev->expected_amount);
     else
         json_object_object_add(o, "expected_amount", NULL);
     json_object_object_add(o, "reason", json_object_new_string(ev->reason));

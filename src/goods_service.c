@@ -10,6 +10,12 @@
 #include "events.h"
 #include "log.h"
 #include "money.h"
+#include "snowflake.h"
+
+db_conn *goods_db(void)
+{
+    return db_for(DB_GOODS);
+}
 
 #define GOODS_COLUMNS "goods_id, goods_name, goods_number, goods_price, goods_desc, add_time"
 
@@ -29,24 +35,19 @@ static const char SQL_LOG_REDUCED[] =
 
 enum { DIRECTION_REDUCE = 1, DIRECTION_RESTORE = 2 };
 
-static void copy_text(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
 static int row_to_goods(const db_result *r, size_t row, void *elem)
 {
     struct goods *g = elem;
     memset(g, 0, sizeof *g);
     g->goods_id = db_result_i64(r, row, 0, 0);
-    copy_text(g->goods_name, sizeof g->goods_name, db_result_get(r, row, 1));
+    db_result_text(r, row, 1, g->goods_name, sizeof g->goods_name);
     g->goods_number = db_result_i64(r, row, 2, 0);
     const char *price = db_result_get(r, row, 3);
     if (price == NULL || money_parse_str(price, MONEY_NON_NEGATIVE, &g->goods_price) != 0) {
         log_error("goods %" PRId64 ": bad price in database", g->goods_id);
         return -1;
     }
-    copy_text(g->goods_desc, sizeof g->goods_desc, db_result_get(r, row, 4));
+    db_result_text(r, row, 4, g->goods_desc, sizeof g->goods_desc);
     db_time_to_iso(db_result_get(r, row, 5), g->add_time, sizeof g->add_time);
     return 0;
 }
@@ -85,16 +86,15 @@ out:
 
 struct json_object *goods_to_json(const struct goods *g)
 {
-    char id[24], price[MONEY_STR_MAX];
-    snprintf(id, sizeof id, "%" PRId64, g->goods_id);
+    char id[SNOWFLAKE_STR_MAX];
+    snowflake_format(g->goods_id, id);
     json_object *o = json_object_new_object();
     if (o == NULL)
         return NULL;
     json_object_object_add(o, "goods_id", json_object_new_string(id));
     json_object_object_add(o, "goods_name", json_object_new_string(g->goods_name));
     json_object_object_add(o, "goods_number", json_object_new_int64(g->goods_number));
-    json_object_object_add(o, "goods_price",
-                           json_object_new_string(money_format(g->goods_price, price)));
+    money_json_add(o, "goods_price", g->goods_price);
     json_object_object_add(o, "goods_desc", json_object_new_string(g->goods_desc));
     json_object_object_add(o, "add_time",
                            g->add_time[0] ? json_object_new_string(g->add_time) : NULL);
@@ -148,8 +148,11 @@ enum shop_code goods_reduce_stock(db_conn *db, int64_t goods_id, int64_t order_i
                                  SHOP_REDUCE_GOODS_NUM_FAIL, reduce_effect, &g);
 }
 
-/* goods_restore_stock_tx, also saying how many units came back. */
-static int restore_stock(db_conn *db, int64_t goods_id, int64_t order_id, int64_t *restored)
+/* Reversal, inside the caller's transaction: if the order's reduce row
+ * (direction 1) exists and no restore row (direction 2), add the stock back
+ * and insert the restore row; *restored is how many units came back.
+ * Returns 1 restored, 0 nothing to reverse, or a negative enum db_status. */
+static int restore_stock_tx(db_conn *db, int64_t goods_id, int64_t order_id, int64_t *restored)
 {
     db_result *r = NULL;
     uint64_t changed = 0;
@@ -189,14 +192,6 @@ static int restore_stock(db_conn *db, int64_t goods_id, int64_t order_id, int64_
     return 1;
 }
 
-int goods_restore_stock_tx(db_conn *db, int64_t goods_id, int64_t order_id)
-{
-    int64_t n;
-    if (db == NULL)
-        return DB_GONE;
-    return restore_stock(db, goods_id, order_id, &n);
-}
-
 struct restore_ctx {
     const struct cancel_event *ev;
     int64_t restored;
@@ -205,22 +200,22 @@ struct restore_ctx {
 static int restore_effect(db_conn *db, void *ctx)
 {
     struct restore_ctx *rc = ctx;
-    return restore_stock(db, rc->ev->goods_id, rc->ev->order_id, &rc->restored);
+    return restore_stock_tx(db, rc->ev->goods_id, rc->ev->order_id, &rc->restored);
 }
 
 static enum mq_verdict on_cancel(const struct mq_message *m)
 {
     struct cancel_event ev;
-    char key[24];
+    char key[SNOWFLAKE_STR_MAX];
     if (event_cancel_parse(m->body, m->body_len, &ev) != 0) {
         log_warn("goods: message %s is not an order.cancel: parked", m->message_id);
         return MQ_REJECT;
     }
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    snowflake_format(ev.order_id, key);
     struct restore_ctx ctx = {.ev = &ev};
     int done;
     enum consumer_outcome o =
-        consumer_apply_once(db_for(DB_GOODS), GROUP_GOODS, key, m, restore_effect, &ctx, &done);
+        consumer_apply_once(goods_db(), GROUP_GOODS, key, m, restore_effect, &ctx, &done);
     if (o == CONSUMER_APPLIED && done)
         log_info("goods: restored %" PRId64 " of goods %" PRId64 " for order %s", ctx.restored,
                  ev.goods_id, key);

@@ -23,6 +23,12 @@ struct goods {
     char add_time[32]; /* ISO 8601 UTC, "" when unknown */
 };
 
+/* This thread's connection to the goods service's own database
+ * (db_for(DB_GOODS): goods_db_name, or the main database when it has none);
+ * NULL when it is down. Only this service's functions, and the modules
+ * that are part of it, use it. */
+db_conn *goods_db(void);
+
 /* All goods ordered by id, at most GOODS_LIST_MAX. On SHOP_SUCCESS *out is a
  * calloc'd array of *n goods the caller frees. SHOP_DB_UNAVAILABLE when the
  * database does not answer. */
@@ -43,14 +49,8 @@ enum shop_code goods_get(db_conn *db, int64_t goods_id, struct goods *out);
  * retries the whole transaction (up to 3 times). Never read-then-write. */
 enum shop_code goods_reduce_stock(db_conn *db, int64_t goods_id, int64_t order_id, int64_t n);
 
-/* Reversal, inside the caller's transaction: if the order's reduce row
- * (direction 1) exists and no restore row (direction 2), add the stock back
- * and insert the restore row. Returns 1 restored, 0 nothing to reverse, or a
- * negative enum db_status. */
-int goods_restore_stock_tx(db_conn *db, int64_t goods_id, int64_t order_id);
-
 /* The goods consumer (queue shop.goods). order.cancel: in one transaction
- * on db_for(DB_GOODS), the consumer-log row (also the tombstone that makes a
+ * on goods_db(), the consumer-log row (also the tombstone that makes a
  * later goods_reduce_stock of the order refuse) and the stock restore, if
  * the stock was reduced. A redelivery acks without effect; a body that is
  * not an order.cancel is parked (MQ_REJECT); a database failure retries.

@@ -17,7 +17,7 @@ static const struct {
     {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH}, {"OPTIONS", HTTP_OPTIONS},
 };
 
-enum http_method http_method_parse(const char *s)
+static enum http_method http_method_parse(const char *s)
 {
     if (s == NULL)
         return HTTP_OTHER;
@@ -35,7 +35,7 @@ const char *http_method_name(enum http_method m)
     return "OTHER";
 }
 
-static int hexval(int c)
+int http_hex_value(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -44,6 +44,24 @@ static int hexval(int c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+int http_url_encode(const char *s, size_t len, const char *keep, struct buf *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~' || (c != '\0' && strchr(keep, c))) {
+            if (buf_putc(out, (char)c) != 0)
+                return -1;
+        } else {
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            if (buf_append(out, esc, 3) != 0)
+                return -1;
+        }
+    }
+    return 0;
 }
 
 long http_url_decode(const char *s, size_t len, char *out, size_t outsz, int plus_is_space)
@@ -56,7 +74,8 @@ long http_url_decode(const char *s, size_t len, char *out, size_t outsz, int plu
         if (c == '%') {
             if (i + 2 >= len)
                 return -1;
-            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            int hi = http_hex_value((unsigned char)s[i + 1]),
+                lo = http_hex_value((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = hi * 16 + lo;

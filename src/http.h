@@ -60,8 +60,15 @@ enum http_read_status http_request_read(struct http_request *r, char **envp, str
                                         size_t max_body);
 void http_request_free(struct http_request *r);
 
-enum http_method http_method_parse(const char *s);
 const char *http_method_name(enum http_method m);
+
+/* The value of the hex digit c (0-9, a-f, A-F), or -1. */
+int http_hex_value(int c);
+
+/* Percent-encode s (len bytes) onto out: A-Z a-z 0-9 - _ . ~ and the bytes
+ * of keep (e.g. "/" for a path) stay, everything else (space too) is %XX in
+ * upper case. Returns 0, or -1 when out's cap is reached. */
+int http_url_encode(const char *s, size_t len, const char *keep, struct buf *out);
 
 /* Percent-decode len bytes of s into out (outsz bytes including the NUL);
  * '+' becomes ' ' when plus_is_space. Returns the decoded length, or -1 for a

@@ -1,5 +1,6 @@
 #include "money.h"
 
+#include <json-c/json.h>
 #include <string.h>
 
 /* DECIMAL(10,2): at most 8 digits before the point. */
@@ -130,4 +131,10 @@ int money_add(int64_t a, int64_t b, int64_t *out)
         return -1;
     *out = sum;
     return 0;
+}
+
+void money_json_add(struct json_object *o, const char *key, int64_t cents)
+{
+    char s[MONEY_STR_MAX];
+    json_object_object_add(o, key, json_object_new_string(money_format(cents, s)));
 }

@@ -30,6 +30,11 @@ int money_parse_str(const char *s, enum money_sign sign, int64_t *cents);
  * Returns out. */
 char *money_format(int64_t cents, char out[MONEY_STR_MAX]);
 
+/* Add key: cents as the contract's JSON money (the string "1234.50") to the
+ * JSON object o. */
+struct json_object;
+void money_json_add(struct json_object *o, const char *key, int64_t cents);
+
 /* cents * n without overflow; returns 0, or -1 when the result would leave
  * [-MONEY_MAX_CENTS, MONEY_MAX_CENTS]. */
 int money_mul(int64_t cents, int64_t n, int64_t *out);

@@ -11,6 +11,7 @@
 #include "goods_service.h" /* db_time_to_iso */
 #include "log.h"
 #include "money.h"
+#include "order_service.h"
 #include "snowflake.h"
 
 static const char SQL_INSERT[] =
@@ -39,8 +40,12 @@ static size_t utf8_cut(const char *s, size_t max)
     return n;
 }
 
-enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event,
-                                const char *detail)
+/* Inside the caller's transaction (or alone): one row for (order_id, event)
+ * with a new snowflake log_id and the time now. DB_OK; DB_DUPLICATE when the
+ * order has this event already; another db_status on failure. detail is cut
+ * to ORDER_LOG_DETAIL_MAX bytes at a character boundary. */
+static enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event,
+                                       const char *detail)
 {
     if (db == NULL)
         return DB_GONE;
@@ -52,11 +57,10 @@ enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event
 static int row_to_entry(const db_result *r, size_t i, void *elem)
 {
     struct order_log_entry *e = elem;
-    const char *ev = db_result_get(r, i, 2), *detail = db_result_get(r, i, 3);
     e->log_id = db_result_i64(r, i, 0, 0);
     e->order_id = db_result_i64(r, i, 1, 0);
-    snprintf(e->event, sizeof e->event, "%s", ev ? ev : "");
-    snprintf(e->detail, sizeof e->detail, "%s", detail ? detail : "");
+    db_result_text(r, i, 2, e->event, sizeof e->event);
+    db_result_text(r, i, 3, e->detail, sizeof e->detail);
     db_time_to_iso(db_result_get(r, i, 4), e->created_at, sizeof e->created_at);
     return 0;
 }
@@ -81,8 +85,12 @@ static const char *code_message(const char *name)
     return NULL;
 }
 
-int order_log_describe(const char *routing_key, const char *body, size_t len, int64_t *order_id,
-                       char *out, size_t outsz)
+/* The line of an event for the buyer into out (outsz bytes), from the routing
+ * key and the body; *order_id is the order it belongs to. 1 when the event
+ * belongs in the history, 0 when it does not (order.timeout: only its cancel
+ * does), -1 when the body is not that event. */
+static int order_log_describe(const char *routing_key, const char *body, size_t len,
+                              int64_t *order_id, char *out, size_t outsz)
 {
     char a[MONEY_STR_MAX];
     *order_id = 0;
@@ -158,7 +166,7 @@ int order_log_describe(const char *routing_key, const char *body, size_t len, in
 /* One message of a batch, described. */
 struct log_item {
     int64_t log_id, order_id;
-    char key[24];
+    char key[SNOWFLAKE_STR_MAX];
     char detail[ORDER_LOG_DETAIL_MAX * 2];
     const struct mq_message *m;
 };
@@ -186,7 +194,7 @@ int order_log_on_batch(const struct mq_message *const *ms, size_t n, enum mq_ver
                        void *ud)
 {
     (void)ud;
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     struct log_item *it = calloc(n, sizeof *it);
     struct consumer_log_row *rows = calloc(n, sizeof *rows);
     int rc = -1;
@@ -205,7 +213,7 @@ int order_log_on_batch(const struct mq_message *const *ms, size_t n, enum mq_ver
             continue;
         x->m = m;
         x->log_id = snowflake_next(&shop_ids);
-        snprintf(x->key, sizeof x->key, "%" PRId64, x->order_id);
+        snowflake_format(x->order_id, x->key);
         rows[k] = (struct consumer_log_row){.group = GROUP_LOG,
                                             .tag = m->routing_key,
                                             .key = x->key,
@@ -233,7 +241,7 @@ out:
 enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)
 {
     (void)ud;
-    char detail[ORDER_LOG_DETAIL_MAX * 2], key[24];
+    char detail[ORDER_LOG_DETAIL_MAX * 2], key[SNOWFLAKE_STR_MAX];
     int64_t order_id = 0;
     int d =
         order_log_describe(m->routing_key, m->body, m->body_len, &order_id, detail, sizeof detail);
@@ -243,10 +251,10 @@ enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud)
     }
     if (d == 0)
         return MQ_ACK;
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     if (db == NULL)
         return MQ_RETRY;
-    snprintf(key, sizeof key, "%" PRId64, order_id);
+    snowflake_format(order_id, key);
     if (db_begin(db) != DB_OK)
         return MQ_RETRY;
     enum db_status st = consumer_log_insert(db, GROUP_LOG, m->routing_key, key, m->message_id,

@@ -25,29 +25,15 @@ struct order_log_entry {
     char created_at[32];                       /* ISO 8601 UTC */
 };
 
-/* Inside the caller's transaction (or alone): one row for (order_id, event)
- * with a new snowflake log_id and the time now. DB_OK; DB_DUPLICATE when the
- * order has this event already; another db_status on failure. detail is cut
- * to ORDER_LOG_DETAIL_MAX bytes at a character boundary. */
-enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char *event,
-                                const char *detail);
-
 /* The order's history, oldest first (at most ORDER_LOG_LIST_MAX rows).
  * *out is calloc'd (the caller frees it, also when *n is 0). SHOP_SUCCESS,
  * SHOP_DB_UNAVAILABLE or SHOP_INTERNAL_ERROR (then *out is NULL). */
 enum shop_code order_log_list(db_conn *db, int64_t order_id, struct order_log_entry **out,
                               size_t *n);
 
-/* The line of an event for the buyer into out (outsz bytes), from the routing
- * key and the body; *order_id is the order it belongs to. 1 when the event
- * belongs in the history, 0 when it does not (order.timeout: only its cancel
- * does), -1 when the body is not that event. */
-int order_log_describe(const char *routing_key, const char *body, size_t len, int64_t *order_id,
-                       char *out, size_t outsz);
-
 /* The log consumer, an mq_handler (ud unused): for an event that belongs in
- * the history, in one transaction on db_for(DB_ORDER), the consumer-log row
- * ("log", routing key, order id) and order_log_add_tx; a repeat is acked
+ * the history, in one transaction on order_db(), the consumer-log row
+ * ("log", routing key, order id) and the history row; a repeat is acked
  * without effect; a body that is not its event is MQ_REJECT; a database
  * failure MQ_RETRY. Other events are acked. */
 enum mq_verdict order_log_on_event(const struct mq_message *m, void *ud);

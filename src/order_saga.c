@@ -27,11 +27,7 @@
 #include "snowflake.h"
 #include "user_service.h"
 
-/* Orders above 100.00 ship free; the others pay 10.00. */
-#define FREE_SHIPPING_ABOVE 10000
-#define SHIPPING_FEE        1000
-
-/* config.c's defaults, for a process that never called order_delay_declare. */
+/* config.c's defaults, for a process that never called order_saga_delay_declare. */
 #define DEFAULT_PREORDER_S 60
 #define DEFAULT_UNPAID_S   1800
 
@@ -42,23 +38,23 @@ static pthread_mutex_t delay_lock = PTHREAD_MUTEX_INITIALIZER;
 static int delay_preorder_s = DEFAULT_PREORDER_S;
 static int delay_unpaid_s = DEFAULT_UNPAID_S;
 
-int64_t order_shipping_fee(int64_t goods_amount)
+int64_t order_saga_shipping_fee(int64_t goods_amount)
 {
-    return goods_amount > FREE_SHIPPING_ABOVE ? 0 : SHIPPING_FEE;
+    return goods_amount > ORDER_SAGA_FREE_SHIPPING_ABOVE ? 0 : ORDER_SAGA_SHIPPING_FEE;
 }
 
-int order_breakdown(int64_t goods_price, int64_t goods_number, int64_t *goods_amount,
-                    int64_t *shipping_fee, int64_t *order_amount)
+int order_saga_breakdown(int64_t goods_price, int64_t goods_number, int64_t *goods_amount,
+                         int64_t *shipping_fee, int64_t *order_amount)
 {
     if (goods_number < 1 || goods_price < 0 || money_mul(goods_price, goods_number, goods_amount))
         return -1;
-    *shipping_fee = order_shipping_fee(*goods_amount);
+    *shipping_fee = order_saga_shipping_fee(*goods_amount);
     return money_add(*goods_amount, *shipping_fee, order_amount);
 }
 
 /* ------------------------------------------------------------ the edge */
 
-int order_text_check(const char *s, size_t len, size_t max_chars)
+int order_saga_text_check(const char *s, size_t len, size_t max_chars)
 {
     size_t chars = 0;
     int visible = 0;
@@ -169,14 +165,14 @@ static enum shop_code text_field(json_object *body, const char *key, size_t max_
     if (st == 0)
         FIELD_FAIL("%s is missing.", key);
     size_t len = st > 0 ? strlen(s) : 0;
-    if (st < 0 || len >= outsz || order_text_check(s, len, max_chars) != 0)
+    if (st < 0 || len >= outsz || order_saga_text_check(s, len, max_chars) != 0)
         FIELD_FAIL("%s must be text of 1 to %zu characters.", key, max_chars);
     memcpy(out, s, len + 1);
     return SHOP_SUCCESS;
 }
 
-enum shop_code order_request_from_json(struct json_object *body, struct order_request *out,
-                                       char *msg, size_t msgsz)
+enum shop_code order_saga_request_from_json(struct json_object *body,
+                                            struct order_saga_request *out, char *msg, size_t msgsz)
 {
     enum shop_code rc;
     memset(out, 0, sizeof *out);
@@ -192,8 +188,8 @@ enum shop_code order_request_from_json(struct json_object *body, struct order_re
     int64_t num = json_object_get_int64(n);
     if (num < 1)
         FIELD_FAIL("goods_number must be at least 1.");
-    if (num > ORDER_NUMBER_MAX)
-        FIELD_FAIL("goods_number must be at most %" PRId64 ".", ORDER_NUMBER_MAX);
+    if (num > ORDER_SAGA_NUMBER_MAX)
+        FIELD_FAIL("goods_number must be at most %" PRId64 ".", ORDER_SAGA_NUMBER_MAX);
     out->goods_number = num;
     if ((rc = money_field(body, "goods_price", 1, MONEY_NON_NEGATIVE, &out->goods_price, msg,
                           msgsz)) != SHOP_SUCCESS ||
@@ -238,7 +234,7 @@ static int declare_current(mq_conn *mq)
     return 0;
 }
 
-int order_delay_declare(mq_conn *mq, int preorder_timeout_s, int unpaid_timeout_s)
+int order_saga_delay_declare(mq_conn *mq, int preorder_timeout_s, int unpaid_timeout_s)
 {
     pthread_mutex_lock(&delay_lock);
     if (preorder_timeout_s > 0)
@@ -257,7 +253,7 @@ static int fault_at(const char *fault, const char *step)
 }
 
 /* Step 1: everything the contract checks, reading only. Fills o. */
-static enum shop_code check(int64_t user_id, const struct order_request *req, struct order *o)
+static enum shop_code check(int64_t user_id, const struct order_saga_request *req, struct order *o)
 {
     struct goods g;
     struct coupon cp;
@@ -265,7 +261,7 @@ static enum shop_code check(int64_t user_id, const struct order_request *req, st
     enum shop_code rc;
     if (user_id <= 0)
         return SHOP_USER_IS_NULL;
-    if ((rc = goods_get(db_for(DB_GOODS), req->goods_id, &g)) != SHOP_SUCCESS)
+    if ((rc = goods_get(goods_db(), req->goods_id, &g)) != SHOP_SUCCESS)
         return rc;
     if (req->goods_number < 1)
         return SHOP_REQUEST_PARAMETER_VALID;
@@ -276,14 +272,14 @@ static enum shop_code check(int64_t user_id, const struct order_request *req, st
     int64_t amount, ship, total;
     if (money_mul(g.goods_price, req->goods_number, &amount) != 0)
         return SHOP_ORDERAMOUNT_INVALID;
-    ship = order_shipping_fee(amount);
+    ship = order_saga_shipping_fee(amount);
     if (req->shipping_fee != ship)
         return SHOP_ORDER_SHIPPINGFEE_INVALID;
     if (money_add(amount, ship, &total) != 0 || req->order_amount != total)
         return SHOP_ORDERAMOUNT_INVALID;
     int64_t coupon_paid = 0;
     if (req->coupon_id != 0) {
-        if ((rc = coupon_get(db_for(DB_COUPON), req->coupon_id, &cp)) != SHOP_SUCCESS)
+        if ((rc = coupon_get(coupon_db(), req->coupon_id, &cp)) != SHOP_SUCCESS)
             return rc;
         if (cp.user_id != user_id || cp.is_used)
             return SHOP_COUPON_INVALIED;
@@ -291,7 +287,7 @@ static enum shop_code check(int64_t user_id, const struct order_request *req, st
     }
     if (req->money_paid < 0)
         return SHOP_MONEY_PAID_LESS_ZERO;
-    if ((rc = user_get(db_for(DB_USER), user_id, &u)) != SHOP_SUCCESS)
+    if ((rc = user_get(user_db(), user_id, &u)) != SHOP_SUCCESS)
         return rc;
     if (req->money_paid > u.user_money || req->money_paid > total - coupon_paid)
         return SHOP_MONEY_PAID_INVALID;
@@ -320,9 +316,9 @@ static enum db_status add_timeout_tx(db_conn *db, const struct order *o, const c
                                      char *queue, char *msg_id, size_t idsz, struct buf *body)
 {
     struct timeout_event ev = {.order_id = o->order_id};
-    char key[24];
+    char key[SNOWFLAKE_STR_MAX];
     snprintf(ev.kind, sizeof ev.kind, "%s", kind);
-    snprintf(key, sizeof key, "%" PRId64, o->order_id);
+    snowflake_format(o->order_id, key);
     snprintf(msg_id, idsz, EV_ORDER_TIMEOUT ":%s:%s", kind, key);
     delay_queue(kind, queue);
     if (event_timeout_build(&ev, body) != 0)
@@ -343,7 +339,7 @@ static void send_timeout(db_conn *db, mq_conn *mq, const char *queue, const char
  * confirm) together with the order's timeout; then publish the timeout. */
 static enum shop_code order_tx(mq_conn *mq, const struct order *o, int confirm)
 {
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     char queue[DELAY_QUEUE_MAX], msg_id[80];
     struct buf body;
     enum shop_code rc;
@@ -357,7 +353,7 @@ static enum shop_code order_tx(mq_conn *mq, const struct order *o, int confirm)
         rc = st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_INTERNAL_ERROR;
         goto out;
     }
-    rc = confirm ? order_confirm(db, o->order_id, paid) : order_save_preorder(db, o);
+    rc = confirm ? order_confirm_tx(db, o->order_id, paid) : order_save_preorder_tx(db, o);
     if (rc == SHOP_SUCCESS && with_timeout) {
         st = add_timeout_tx(db, o, confirm ? "unpaid" : "preorder", queue, msg_id, sizeof msg_id,
                             &body);
@@ -395,14 +391,14 @@ static void emit_cancel(mq_conn *mq, const struct order *o, enum shop_code why)
                               .goods_number = o->goods_number,
                               .coupon_id = o->coupon_id,
                               .money_paid = o->money_paid};
-    char id[64], key[24];
+    char id[64], key[SNOWFLAKE_STR_MAX];
     struct buf body;
     snprintf(ev.reason, sizeof ev.reason, "%s", shop_code_name(why));
-    snprintf(key, sizeof key, "%" PRId64, o->order_id);
+    snowflake_format(o->order_id, key);
     snprintf(id, sizeof id, EV_ORDER_CANCEL ":%s", key);
     buf_init(&body, EVENT_BODY_MAX);
     if (event_cancel_build(&ev, &body) != 0 ||
-        outbox_emit(db_for(DB_ORDER), mq, EV_ORDER_CANCEL, id, key, buf_str(&body)) != SHOP_SUCCESS)
+        outbox_emit(order_db(), mq, EV_ORDER_CANCEL, id, key, buf_str(&body)) != SHOP_SUCCESS)
         /* The pre-order's timeout cancels it later. */
         log_error("order %s: cancel not emitted; left to the pre-order timeout", key);
     else
@@ -410,8 +406,9 @@ static void emit_cancel(mq_conn *mq, const struct order *o, enum shop_code why)
     buf_free(&body);
 }
 
-enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id, const struct order_request *req,
-                                  const char *fault, struct order *out)
+enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id,
+                                  const struct order_saga_request *req, const char *fault,
+                                  struct order *out)
 {
     struct order o;
     enum shop_code rc;
@@ -428,7 +425,7 @@ enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id, const struct ord
         goto cancel;
     }
 
-    rc = goods_reduce_stock(db_for(DB_GOODS), o.goods_id, o.order_id, o.goods_number);
+    rc = goods_reduce_stock(goods_db(), o.goods_id, o.order_id, o.goods_number);
     if (rc != SHOP_SUCCESS)
         goto cancel;
     if (fault_at(fault, "after_stock")) {
@@ -437,15 +434,15 @@ enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id, const struct ord
     }
 
     if (o.coupon_id != 0 &&
-        (rc = coupon_use(db_for(DB_COUPON), o.coupon_id, user_id, o.order_id)) != SHOP_SUCCESS)
+        (rc = coupon_use(coupon_db(), o.coupon_id, user_id, o.order_id)) != SHOP_SUCCESS)
         goto cancel;
     if (fault_at(fault, "after_coupon")) {
         rc = SHOP_ORDER_CONFIRM_FAIL;
         goto cancel;
     }
 
-    if (o.money_paid > 0 && (rc = user_money_reduce(db_for(DB_USER), user_id, o.order_id,
-                                                    o.money_paid)) != SHOP_SUCCESS)
+    if (o.money_paid > 0 &&
+        (rc = user_money_reduce(user_db(), user_id, o.order_id, o.money_paid)) != SHOP_SUCCESS)
         goto cancel;
     if (fault_at(fault, "after_balance")) {
         rc = SHOP_ORDER_CONFIRM_FAIL;
@@ -455,7 +452,7 @@ enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id, const struct ord
     if ((rc = order_tx(mq, &o, 1)) != SHOP_SUCCESS)
         goto cancel;
 
-    if (order_get_any(db_for(DB_ORDER), o.order_id, out) != SHOP_SUCCESS) {
+    if (order_get_any(order_db(), o.order_id, out) != SHOP_SUCCESS) {
         /* Confirmed; only the re-read failed: answer with what we know. */
         *out = o;
         out->order_status = ORDER_CONFIRMED;

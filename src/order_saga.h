@@ -1,6 +1,6 @@
 /* order_saga: confirming an order, exactly per the contract: check,
  * pre-order, reduce stock, use coupon, use balance, confirm, each step a
- * transaction in the service that owns the rows (db_for(DB_GOODS), ...).
+ * transaction in the service that owns the rows (goods_db(), ...).
  * When a step after the pre-order fails, an order.cancel event goes to the
  * outbox and is published with a confirm; the consumers reverse exactly what
  * took effect. */
@@ -14,7 +14,7 @@
 #include "order_service.h"
 
 /* What the buyer sent, parsed and typed at the edge (amounts in cents). */
-struct order_request {
+struct order_saga_request {
     int64_t goods_id;
     int64_t goods_number;
     int64_t goods_price; /* the prices the buyer saw */
@@ -31,25 +31,32 @@ struct order_request {
  * leaves out->order_id set (the cancelled order) and returns the failing
  * step's code. mq may be NULL (broker down): the cancel event then waits in
  * the outbox for the relay. fault: "" or a config fault_inject value. */
-enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id, const struct order_request *req,
-                                  const char *fault, struct order *out);
+enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id,
+                                  const struct order_saga_request *req, const char *fault,
+                                  struct order *out);
 
-/* The contract's arithmetic, exposed for the form and for tests:
- * shipping 0 above 100.00 else 10.00. */
-int64_t order_shipping_fee(int64_t goods_amount);
+/* The contract's shipping rule, decided here only: a goods_amount above
+ * ORDER_SAGA_FREE_SHIPPING_ABOVE ships free, any other pays
+ * ORDER_SAGA_SHIPPING_FEE (cents). The pages show these two amounts and ask
+ * order_saga_shipping_fee whether an amount ships free. */
+#define ORDER_SAGA_FREE_SHIPPING_ABOVE INT64_C(10000)
+#define ORDER_SAGA_SHIPPING_FEE        INT64_C(1000)
+
+/* The shipping fee of goods_amount (the rule above). */
+int64_t order_saga_shipping_fee(int64_t goods_amount);
 
 /* goods_amount = price x number, shipping, order_amount = the sum, as the
  * server computes them. 0, or -1 when an amount would overflow
  * MONEY_MAX_CENTS (or number < 1). */
-int order_breakdown(int64_t goods_price, int64_t goods_number, int64_t *goods_amount,
-                    int64_t *shipping_fee, int64_t *order_amount);
+int order_saga_breakdown(int64_t goods_price, int64_t goods_number, int64_t *goods_amount,
+                         int64_t *shipping_fee, int64_t *order_amount);
 
 /* The largest goods_number a request may carry (the column is an INT). */
-#define ORDER_NUMBER_MAX INT64_C(2147483647)
+#define ORDER_SAGA_NUMBER_MAX INT64_C(2147483647)
 
 /* An address or consignee as the buyer typed it: valid UTF-8 of 1..max_chars
  * characters, not only spaces, no control characters. 0 or -1. */
-int order_text_check(const char *s, size_t len, size_t max_chars);
+int order_saga_text_check(const char *s, size_t len, size_t max_chars);
 
 /* Parse the JSON body of POST /api/orders (the contract's request: ids and
  * amounts as strings, goods_number an integer, coupon_id and money_paid
@@ -57,8 +64,9 @@ int order_text_check(const char *s, size_t len, size_t max_chars);
  * sentence naming the field in msg (msgsz bytes). money_paid may be negative
  * here: the saga refuses it with its own code. body is not taken. */
 struct json_object;
-enum shop_code order_request_from_json(struct json_object *body, struct order_request *out,
-                                       char *msg, size_t msgsz);
+enum shop_code order_saga_request_from_json(struct json_object *body,
+                                            struct order_saga_request *out, char *msg,
+                                            size_t msgsz);
 
 /* The delay queues of the order timeouts: shop.delay.preorder.<ms> and
  * shop.delay.unpaid.<ms>, durable, x-message-ttl the delay, dead-lettered
@@ -67,6 +75,6 @@ enum shop_code order_request_from_json(struct json_object *body, struct order_re
  * process (call once at start; the saga declares again when a publish finds
  * the queue missing). 0, or -1 when the broker refused or is down (the
  * delays are remembered anyway). */
-int order_delay_declare(mq_conn *mq, int preorder_timeout_s, int unpaid_timeout_s);
+int order_saga_delay_declare(mq_conn *mq, int preorder_timeout_s, int unpaid_timeout_s);
 
 #endif

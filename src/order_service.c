@@ -14,6 +14,12 @@
 #include "log.h"
 #include "money.h"
 #include "outbox.h"
+#include "snowflake.h"
+
+db_conn *order_db(void)
+{
+    return db_for(DB_ORDER);
+}
 
 #define ORDER_COLUMNS                                                                              \
     "order_id, user_id, order_status, pay_status, shipping_status, address, consignee, "           \
@@ -39,11 +45,6 @@ static const char SQL_GET_ANY[] = "SELECT " ORDER_COLUMNS " FROM trade_order WHE
 static const char SQL_LIST[] = "SELECT " ORDER_COLUMNS " FROM trade_order WHERE user_id = ? "
                                "ORDER BY add_time DESC, order_id DESC LIMIT ?";
 
-static void copy_text(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
 static int money_col(const db_result *r, size_t row, size_t col, int64_t *out)
 {
     const char *s = db_result_get(r, row, col);
@@ -59,8 +60,8 @@ static int row_to_order(const db_result *r, size_t row, void *elem)
     o->order_status = (int)db_result_i64(r, row, 2, 0);
     o->pay_status = (int)db_result_i64(r, row, 3, 0);
     o->shipping_status = (int)db_result_i64(r, row, 4, 0);
-    copy_text(o->address, sizeof o->address, db_result_get(r, row, 5));
-    copy_text(o->consignee, sizeof o->consignee, db_result_get(r, row, 6));
+    db_result_text(r, row, 5, o->address, sizeof o->address);
+    db_result_text(r, row, 6, o->consignee, sizeof o->consignee);
     o->goods_id = db_result_i64(r, row, 7, 0);
     o->goods_number = db_result_i64(r, row, 8, 0);
     o->coupon_id = db_result_i64(r, row, 13, 0);
@@ -77,7 +78,7 @@ static int row_to_order(const db_result *r, size_t row, void *elem)
     return 0;
 }
 
-enum shop_code order_save_preorder(db_conn *db, const struct order *o)
+enum shop_code order_save_preorder_tx(db_conn *db, const struct order *o)
 {
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
@@ -106,7 +107,7 @@ enum shop_code order_save_preorder(db_conn *db, const struct order *o)
     return st == DB_GONE ? SHOP_DB_UNAVAILABLE : SHOP_ORDER_SAVE_ERROR;
 }
 
-enum shop_code order_confirm(db_conn *db, int64_t order_id, int paid_on_confirm)
+enum shop_code order_confirm_tx(db_conn *db, int64_t order_id, int paid_on_confirm)
 {
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
@@ -119,7 +120,10 @@ enum shop_code order_confirm(db_conn *db, int64_t order_id, int paid_on_confirm)
     return affected == 1 ? SHOP_SUCCESS : SHOP_ORDER_CONFIRM_FAIL;
 }
 
-int order_cancel_tx(db_conn *db, int64_t order_id)
+/* Reversal, inside the caller's transaction: set order_status 2 when the
+ * order is unconfirmed or confirmed-and-not-paid. Returns 1 cancelled,
+ * 0 nothing to do (already cancelled, or paid), or a negative enum db_status. */
+static int order_cancel_tx(db_conn *db, int64_t order_id)
 {
     struct db_val id = DB_I64(order_id);
     uint64_t affected = 0;
@@ -169,12 +173,6 @@ enum shop_code order_list(db_conn *db, int64_t user_id, struct order **out, size
     return rc;
 }
 
-static void put_money(json_object *o, const char *key, int64_t cents)
-{
-    char s[MONEY_STR_MAX];
-    json_object_object_add(o, key, json_object_new_string(money_format(cents, s)));
-}
-
 static void put_time(json_object *o, const char *key, const char *iso)
 {
     json_object_object_add(o, key, iso[0] ? json_object_new_string(iso) : NULL);
@@ -194,14 +192,14 @@ struct json_object *order_to_json(const struct order *o)
     json_object_object_add(j, "consignee", json_object_new_string(o->consignee));
     event_put_id(j, "goods_id", o->goods_id);
     json_object_object_add(j, "goods_number", json_object_new_int64(o->goods_number));
-    put_money(j, "goods_price", o->goods_price);
-    put_money(j, "goods_amount", o->goods_amount);
-    put_money(j, "shipping_fee", o->shipping_fee);
-    put_money(j, "order_amount", o->order_amount);
+    money_json_add(j, "goods_price", o->goods_price);
+    money_json_add(j, "goods_amount", o->goods_amount);
+    money_json_add(j, "shipping_fee", o->shipping_fee);
+    money_json_add(j, "order_amount", o->order_amount);
     event_put_id(j, "coupon_id", o->coupon_id);
-    put_money(j, "coupon_paid", o->coupon_paid);
-    put_money(j, "money_paid", o->money_paid);
-    put_money(j, "pay_amount", o->pay_amount);
+    money_json_add(j, "coupon_paid", o->coupon_paid);
+    money_json_add(j, "money_paid", o->money_paid);
+    money_json_add(j, "pay_amount", o->pay_amount);
     put_time(j, "add_time", o->add_time);
     put_time(j, "confirm_time", o->confirm_time);
     put_time(j, "pay_time", o->pay_time);
@@ -280,11 +278,11 @@ static enum mq_verdict on_cancel(const struct mq_message *m)
         log_error("order: malformed order.cancel %s: parked", m->message_id);
         return MQ_REJECT;
     }
-    char key[24];
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    char key[SNOWFLAKE_STR_MAX];
+    snowflake_format(ev.order_id, key);
     int done;
     enum consumer_outcome o =
-        consumer_apply_once(db_for(DB_ORDER), GROUP_ORDER, key, m, cancel_effect, &ev, &done);
+        consumer_apply_once(order_db(), GROUP_ORDER, key, m, cancel_effect, &ev, &done);
     if (o == CONSUMER_APPLIED && done)
         log_info("order: %s cancelled (%s)", key, ev.reason);
     else if (o == CONSUMER_APPLIED)
@@ -299,7 +297,7 @@ static enum mq_verdict on_timeout(const struct mq_message *m, mq_conn *pub)
         log_error("order: malformed order.timeout %s: parked", m->message_id);
         return MQ_REJECT;
     }
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     if (db == NULL)
         return MQ_RETRY;
     struct order o;
@@ -326,9 +324,9 @@ static enum mq_verdict on_timeout(const struct mq_message *m, mq_conn *pub)
                                .money_paid = o.money_paid};
     snprintf(cev.reason, sizeof cev.reason, "%s", shop_code_name(SHOP_ORDER_INVALID));
     struct buf body;
-    char id[64], key[24];
+    char id[64], key[SNOWFLAKE_STR_MAX];
     buf_init(&body, 4096);
-    snprintf(key, sizeof key, "%" PRId64, o.order_id);
+    snowflake_format(o.order_id, key);
     snprintf(id, sizeof id, EV_ORDER_CANCEL ":%s", key);
     enum mq_verdict v = MQ_RETRY;
     if (event_cancel_build(&cev, &body) == 0 &&
@@ -345,7 +343,7 @@ static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub);
 
 enum mq_verdict order_on_event(const struct mq_message *m, void *ud)
 {
-    const struct order_consumer_ctx *ctx = ud;
+    const struct consumer_ctx *ctx = ud;
     if (strcmp(m->routing_key, EV_ORDER_CANCEL) == 0)
         return on_cancel(m);
     if (strcmp(m->routing_key, EV_ORDER_TIMEOUT) == 0)
@@ -415,15 +413,15 @@ static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub)
         log_error("order: malformed order.paid %s: parked", m->message_id);
         return MQ_REJECT;
     }
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     if (db == NULL)
         return MQ_RETRY;
-    char key[24], when[20], id[64];
+    char key[SNOWFLAKE_STR_MAX], when[20], id[64];
     struct buf body;
     db_result *r = NULL;
     int refund = 0;
     buf_init(&body, 4096);
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    snowflake_format(ev.order_id, key);
     snprintf(id, sizeof id, EV_ORDER_REFUND ":%s", key);
     struct db_val p[] = {iso_to_db(ev.paid_time, when) == 0 ? DB_TEXT(when) : DB_NULLV,
                          DB_I64(ev.order_id)};

@@ -46,20 +46,23 @@ struct order {
     char pay_time[32];
 };
 
-/* Saga step 2: insert the pre-order (order_status 0, pay_status 0,
- * add_time now). SHOP_ORDER_SAVE_ERROR / SHOP_DB_UNAVAILABLE on failure. */
-enum shop_code order_save_preorder(db_conn *db, const struct order *o);
+/* This thread's connection to the order service's own database
+ * (db_for(DB_ORDER): order_db_name, or the main database when it has none);
+ * NULL when it is down. The order service's modules (order_saga, outbox,
+ * order_log, pay_service: their tables live beside trade_order) use it too. */
+db_conn *order_db(void);
 
-/* Saga step 6: UPDATE ... SET order_status = 1, pay_status = 0 (or 2 with
- * pay_time when pay_amount is 0), confirm_time = now WHERE order_id = ? AND
- * order_status = 0. SHOP_ORDER_CONFIRM_FAIL when it was not unconfirmed
- * (cancelled meanwhile). */
-enum shop_code order_confirm(db_conn *db, int64_t order_id, int paid_on_confirm);
+/* Saga step 2, inside the caller's transaction (the saga's, which also
+ * stores the order's timeout in the outbox): insert the pre-order
+ * (order_status 0, pay_status 0, add_time now). SHOP_ORDER_SAVE_ERROR / SHOP_DB_UNAVAILABLE on
+ * failure. */
+enum shop_code order_save_preorder_tx(db_conn *db, const struct order *o);
 
-/* Reversal, inside the caller's transaction: set order_status 2 when the
- * order is unconfirmed or confirmed-and-not-paid. Returns 1 cancelled,
- * 0 nothing to do (already cancelled, or paid), or a negative enum db_status. */
-int order_cancel_tx(db_conn *db, int64_t order_id);
+/* Saga step 6, inside the caller's transaction (as step 2): UPDATE ... SET order_status = 1,
+ * pay_status = 0 (or 2 with pay_time when pay_amount is 0), confirm_time = now WHERE order_id = ?
+ * AND order_status = 0. SHOP_ORDER_CONFIRM_FAIL when it was not unconfirmed (cancelled meanwhile).
+ */
+enum shop_code order_confirm_tx(db_conn *db, int64_t order_id, int paid_on_confirm);
 
 /* One order of user_id (another user's is SHOP_ORDER_NOT_FOUND). */
 enum shop_code order_get(db_conn *db, int64_t user_id, int64_t order_id, struct order *out);
@@ -84,18 +87,15 @@ int order_idem_finish(db_conn *db, int64_t user_id, const char *key, int status,
 int order_idem_release(db_conn *db, int64_t user_id, const char *key);
 
 /* The order consumer (`shop-consumer order`, queue shop.order).
- * order.cancel: in one transaction on db_for(DB_ORDER), the consumer-log row
- * ("order", "order.cancel", order id) and order_cancel_tx; a redelivery
+ * order.cancel: in one transaction on order_db(), the consumer-log row
+ * ("order", "order.cancel", order id) and order_status 2 (when the order is
+ * unconfirmed, or confirmed and not paid); a redelivery
  * finds the row and is acked without effect.
  * order.timeout: when the order is still unconfirmed (kind "preorder") or
  * confirmed and unpaid (kind "unpaid"), emit its order.cancel through the
  * outbox (message id "order.cancel:<id>", one per order however many times
  * it is emitted); the cancel then comes back to this consumer.
- * ud is a struct order_consumer_ctx * (pub: a connection to publish the
- * cancels on, not the consuming one; NULL leaves them to the relay). */
-struct order_consumer_ctx {
-    mq_conn *pub;
-};
+ * ud is a struct consumer_ctx * (consumer_log.h). */
 enum mq_verdict order_on_event(const struct mq_message *m, void *ud);
 
 /* Starting payment, inside the caller's transaction (the pay service's, which
@@ -108,7 +108,7 @@ enum shop_code order_pay_begin_tx(db_conn *db, int64_t user_id, int64_t order_id
                                   struct order *out);
 
 /* order.paid (consumed by order_on_event too): in one transaction on
- * db_for(DB_ORDER), the consumer-log row ("order", "order.paid", order id)
+ * order_db(), the consumer-log row ("order", "order.paid", order id)
  * first, then: a confirmed order gets pay_status 2 and pay_time (the
  * provider's payment time); an order cancelled meanwhile (or never
  * confirmed) keeps the payment (pay_status 2, pay_time) and becomes

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "order_service.h"
 
 /* The consumer group every order event is recorded under. */
 #define OUTBOX_GROUP "order"
@@ -66,6 +67,8 @@ struct deferred {
     char *exchange, *routing_key, *message_id, *body;
 };
 
+/* This thread's deferred events, between outbox_defer_begin and a flush or
+ * discard. */
 struct defer_list {
     int on;
     size_t n, cap;
@@ -198,9 +201,13 @@ enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const
     return MQ_OK;
 }
 
-enum shop_code outbox_emit_to(db_conn *db, mq_conn *mq, const char *exchange,
-                              const char *routing_key, const char *message_id, const char *msg_key,
-                              const char *body)
+/* The same for any exchange: "" (the default exchange) sends to the queue
+ * named routing_key, as the order saga does with its delay queues. A
+ * message_id already in the outbox is SHOP_SUCCESS (durable already; the
+ * relay publishes it if it is still pending). */
+static enum shop_code outbox_emit_to(db_conn *db, mq_conn *mq, const char *exchange,
+                                     const char *routing_key, const char *message_id,
+                                     const char *msg_key, const char *body)
 {
     enum db_status st = outbox_add_tx(db, exchange, routing_key, message_id, msg_key, body);
     if (st == DB_DUPLICATE) {
@@ -224,7 +231,10 @@ enum shop_code outbox_emit(db_conn *db, mq_conn *mq, const char *routing_key,
     return outbox_emit_to(db, mq, MQ_EXCHANGE, routing_key, message_id, msg_key, body);
 }
 
-int outbox_relay_once(db_conn *db, mq_conn *mq, int limit, int min_age_ms)
+/* One relay pass: publish up to limit pending rows older than min_age_ms,
+ * marking each sent after its confirm. Returns the number published, or -1
+ * when the database or the broker failed. */
+static int outbox_relay_once(db_conn *db, mq_conn *mq, int limit, int min_age_ms)
 {
     if (db == NULL || mq == NULL)
         return -1;
@@ -283,7 +293,9 @@ static void sleep_step(void)
     nanosleep(&ts, NULL);
 }
 
-int outbox_purge_sent(db_conn *db, int keep_s, int limit)
+/* Delete up to limit sent rows created more than keep_s seconds ago (the
+ * relay does it on every pass). Returns how many, or -1. */
+static int outbox_purge_sent(db_conn *db, int keep_s, int limit)
 {
     if (db == NULL)
         return -1;
@@ -309,7 +321,7 @@ int outbox_relay_run(const struct mq_params *p, int interval_ms, int keep_s,
             mq = mq_open(p); /* NULL while the broker is down: try next pass */
         else
             mq_ping(mq); /* traffic keeps the idle connection's heartbeat alive */
-        db_conn *db = db_for(DB_ORDER);
+        db_conn *db = order_db();
         if (mq != NULL && db != NULL) {
             int n;
             /* Drain a backlog in full batches before sleeping. */

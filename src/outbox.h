@@ -20,15 +20,7 @@
 enum shop_code outbox_emit(db_conn *db, mq_conn *mq, const char *routing_key,
                            const char *message_id, const char *msg_key, const char *body);
 
-/* The same for any exchange: "" (the default exchange) sends to the queue
- * named routing_key, as the order saga does with its delay queues. A
- * message_id already in the outbox is SHOP_SUCCESS (durable already; the
- * relay publishes it if it is still pending). */
-enum shop_code outbox_emit_to(db_conn *db, mq_conn *mq, const char *exchange,
-                              const char *routing_key, const char *message_id, const char *msg_key,
-                              const char *body);
-
-/* The two halves of outbox_emit_to, for a caller that commits the event in
+/* The two halves of outbox_emit, for a caller that commits the event in
  * its own transaction together with the rows it belongs to:
  * outbox_add_tx inserts the pending row inside the caller's transaction
  * (DB_OK, DB_DUPLICATE when message_id is there already, or another
@@ -53,22 +45,13 @@ void outbox_defer_begin(void);
 int outbox_defer_flush(db_conn *db, mq_conn *mq);
 void outbox_defer_discard(void);
 
-/* One relay pass: publish up to limit pending rows older than min_age_ms,
- * marking each sent after its confirm. Returns the number published, or -1
- * when the database or the broker failed. */
-int outbox_relay_once(db_conn *db, mq_conn *mq, int limit, int min_age_ms);
-
 /* The relay loop of `shop-consumer relay`: its own broker connection (p is
  * copied; reconnects when the broker comes back) and the order service's
- * database (db_for(DB_ORDER) of this thread), one pass every interval_ms
- * (which also deletes sent rows older than keep_s, see outbox_purge_sent),
+ * database (order_db() of this thread), one pass every interval_ms
+ * (which also deletes sent rows older than keep_s),
  * sleeping in small steps so that *stop (set by a signal) ends it within
  * about 200 ms. Each relayed message is logged. Returns 0 when stopped. */
 int outbox_relay_run(const struct mq_params *p, int interval_ms, int keep_s,
                      const volatile sig_atomic_t *stop);
-
-/* Delete up to limit sent rows created more than keep_s seconds ago (the
- * relay does it on every pass). Returns how many, or -1. */
-int outbox_purge_sent(db_conn *db, int keep_s, int limit);
 
 #endif

@@ -20,7 +20,7 @@
 /* A missing key file is looked for again after this many seconds. */
 #define KEY_RETRY_S 5
 /* The subject shown on the provider's cashier page. */
-#define PAY_SUBJECT "Shop order %" PRId64
+#define PAY_SUBJECT "Shop order %s"
 
 #define PROVIDER_ALIPAY "alipay"
 
@@ -116,7 +116,8 @@ enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t use
                          int64_t order_id, struct pay_started *out, struct buf *url)
 {
     struct order o;
-    char notify_url[CONFIG_STR_MAX + 32], return_url[CONFIG_STR_MAX + 32], out_trade_no[24];
+    char notify_url[CONFIG_STR_MAX + 32], return_url[CONFIG_STR_MAX + 32],
+        out_trade_no[SNOWFLAKE_STR_MAX];
     char subject[64];
     memset(out, 0, sizeof *out);
     buf_reset(url);
@@ -145,8 +146,8 @@ enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t use
     if (st != DB_OK)
         return st == DB_DEADLOCK ? SHOP_PAYMENT_PAY_ERROR : db_shop_code(st);
 
-    snprintf(out_trade_no, sizeof out_trade_no, "%" PRId64, order_id);
-    snprintf(subject, sizeof subject, PAY_SUBJECT, order_id);
+    snowflake_format(order_id, out_trade_no);
+    snprintf(subject, sizeof subject, PAY_SUBJECT, out_trade_no);
     struct alipay_page_pay req = {
         .gateway = cfg->alipay_gateway,
         .app_id = cfg->alipay_app_id,
@@ -275,7 +276,8 @@ out:
 
 void pay_notify_message_id(const struct pay_notify_event *ev, char out[128])
 {
-    snprintf(out, 128, EV_PAY_NOTIFY ":%" PRId64 ":%s", ev->order_id, ev->trade_no);
+    char id[SNOWFLAKE_STR_MAX];
+    snprintf(out, 128, EV_PAY_NOTIFY ":%s:%s", snowflake_format(ev->order_id, id), ev->trade_no);
 }
 
 /* ------------------------------------------------------------ consumer */
@@ -329,12 +331,12 @@ static enum db_status mismatch_tx(db_conn *db, const struct mq_message *m,
         .order_id = ev->order_id, .notify_amount = ev->total_amount, .expected_amount = expected};
     snprintf(me.trade_no, sizeof me.trade_no, "%s", ev->trade_no);
     snprintf(me.reason, sizeof me.reason, "%s", reason);
-    snprintf(emit->message_id, sizeof emit->message_id, EV_PAY_MISMATCH ":%" PRId64 ":%s",
-             ev->order_id, ev->trade_no);
+    char key[SNOWFLAKE_STR_MAX];
+    snowflake_format(ev->order_id, key);
+    snprintf(emit->message_id, sizeof emit->message_id, EV_PAY_MISMATCH ":%s:%s", key,
+             ev->trade_no);
     if (event_pay_mismatch_build(&me, &emit->body) != 0)
         return DB_ERR;
-    char key[24];
-    snprintf(key, sizeof key, "%" PRId64, ev->order_id);
     st = outbox_add_tx(db, MQ_EXCHANGE, EV_PAY_MISMATCH, emit->message_id, key,
                        buf_str(&emit->body));
     if (st != DB_OK && st != DB_DUPLICATE)
@@ -366,11 +368,11 @@ static enum db_status mark_paid_tx(db_conn *db, const struct pay_notify_event *e
         .order_id = ev->order_id, .user_id = user_id, .pay_id = pay_id, .pay_amount = amount};
     snprintf(pe.trade_no, sizeof pe.trade_no, "%s", ev->trade_no);
     paid_iso(ev->gmt_payment, pe.paid_time);
-    snprintf(emit->message_id, sizeof emit->message_id, EV_ORDER_PAID ":%" PRId64, ev->order_id);
+    char key[SNOWFLAKE_STR_MAX];
+    snowflake_format(ev->order_id, key);
+    snprintf(emit->message_id, sizeof emit->message_id, EV_ORDER_PAID ":%s", key);
     if (event_paid_build(&pe, &emit->body) != 0)
         return DB_ERR;
-    char key[24];
-    snprintf(key, sizeof key, "%" PRId64, ev->order_id);
     st = outbox_add_tx(db, MQ_EXCHANGE, EV_ORDER_PAID, emit->message_id, key, buf_str(&emit->body));
     if (st != DB_OK && st != DB_DUPLICATE)
         return st;
@@ -391,11 +393,12 @@ static enum mq_verdict on_notify(const struct mq_message *m, mq_conn *pub)
                  ev.trade_status);
         return MQ_ACK;
     }
-    db_conn *db = db_for(DB_ORDER);
+    db_conn *db = order_db();
     if (db == NULL)
         return MQ_RETRY;
-    char key[24 + EVENT_TRADE_NO_MAX + 2];
-    snprintf(key, sizeof key, "%" PRId64 ":%s", ev.order_id, ev.trade_no);
+    char key[SNOWFLAKE_STR_MAX + EVENT_TRADE_NO_MAX + 1];
+    char order[SNOWFLAKE_STR_MAX];
+    snprintf(key, sizeof key, "%s:%s", snowflake_format(ev.order_id, order), ev.trade_no);
     struct pay_emit emit = {.routing_key = NULL};
     db_result *r = NULL;
     buf_init(&emit.body, 4096);
@@ -463,7 +466,7 @@ retry:
 
 enum mq_verdict pay_on_event(const struct mq_message *m, void *ud)
 {
-    const struct order_consumer_ctx *ctx = ud;
+    const struct consumer_ctx *ctx = ud;
     if (strcmp(m->routing_key, EV_PAY_NOTIFY) == 0)
         return on_notify(m, ctx != NULL ? ctx->pub : NULL);
     log_warn("pay: unexpected routing key '%s' (%s): ignored", m->routing_key, m->message_id);

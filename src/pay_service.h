@@ -1,5 +1,5 @@
 /* pay_service: the pay service owns trade_pay and trade_pay_mismatch (in the
- * order service's database, db_for(DB_ORDER), beside the outbox it writes).
+ * order service's database, order_db(), beside the outbox it writes).
  *
  *  - Starting payment (pay_start): one trade_pay row per order, created or
  *    reused, the order set to paying, and the provider's signed cashier URL.
@@ -74,9 +74,9 @@ enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const ch
  * (at most 100 characters). */
 void pay_notify_message_id(const struct pay_notify_event *ev, char out[128]);
 
-/* The pay consumer, an mq_handler. ud: a struct order_consumer_ctx * (pub, a
+/* The pay consumer, an mq_handler. ud: a struct consumer_ctx * (pub, a
  * connection to publish on; NULL leaves order.paid to the relay).
- * pay.notify: in one transaction on db_for(DB_ORDER), the consumer-log row
+ * pay.notify: in one transaction on order_db(), the consumer-log row
  * ("pay", "pay.notify", "<order_id>:<trade_no>") first (a repeat is acked
  * without effect), then trade_pay locked. When the amount matches and it is
  * unpaid: is_paid 2, trade_no, paid_time (gmt_payment), conditional on

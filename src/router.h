@@ -19,10 +19,15 @@ enum route_flags {
     ROUTE_CSRF = 1 << 2,  /* state change: needs the CSRF token */
 };
 
+/* What answers a route: the web layer's handlers (web_internal.h). */
+struct web_ctx;
+typedef void (*route_handler)(struct web_ctx *c);
+
+/* One line of a route table: adding a route is adding one of these. */
 struct route {
     enum http_method method; /* HTTP_GET also answers HEAD */
     const char *pattern;
-    int handler; /* index into the caller's handler table */
+    route_handler handler;
     unsigned flags;
 };
 

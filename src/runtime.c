@@ -20,6 +20,10 @@ int runtime_options(int argc, char **argv, void (*usage)(FILE *), const char **c
             *config_path = optarg;
             break;
         case 'p':
+            if (pid_path == NULL) { /* a program without a pid file */
+                usage(stderr);
+                return 2;
+            }
             *pid_path = optarg;
             break;
         case 'h':

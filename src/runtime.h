@@ -10,10 +10,10 @@
 #include "config.h"
 #include "mq.h"
 
-/* The command line the app and the consumers share: --config FILE,
- * --pid-file FILE, --help. Returns -1 to go on (optind is at the first
- * operand), else the exit code: 0 after --help, 2 after a bad option (usage
- * was printed). */
+/* The command line every program shares: --config FILE, --pid-file FILE
+ * (refused when pid_path is NULL: a program that writes none), --help.
+ * Returns -1 to go on (optind is at the first operand), else the exit code:
+ * 0 after --help, 2 after a bad option (usage was printed). */
 int runtime_options(int argc, char **argv, void (*usage)(FILE *), const char **config_path,
                     const char **pid_path);
 

@@ -4,7 +4,7 @@
  *       broker's confirm (exit 0 only when confirmed)
  *   shop-admin [--config FILE] topology
  *       declare the exchange, queues and bindings */
-#include <getopt.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,24 +21,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
+    int rc = runtime_options(argc, argv, usage, &config_path, NULL);
+    if (rc >= 0)
+        return rc;
     int nargs = argc - optind;
     const char *cmd = nargs > 0 ? argv[optind] : "";
     if (!((strcmp(cmd, "publish") == 0 && nargs == 4) ||
@@ -61,7 +47,7 @@ int main(int argc, char **argv)
                 cfg.mq_port);
         return 1;
     }
-    int rc = 1;
+    rc = 1;
     if (mq_declare_topology(mq) != MQ_OK) {
         fprintf(stderr, "shop-admin: declaring the topology failed\n");
         goto out;

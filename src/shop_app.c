@@ -75,7 +75,7 @@ static void declare_topology(const struct mq_params *p, const struct shop_config
 {
     mq_conn *mq = mq_open(p);
     if (mq == NULL || mq_declare_topology(mq) != MQ_OK ||
-        order_delay_declare(mq, cfg->preorder_timeout_s, cfg->unpaid_timeout_s) != 0)
+        order_saga_delay_declare(mq, cfg->preorder_timeout_s, cfg->unpaid_timeout_s) != 0)
         log_warn("broker topology not declared at start (broker down?)");
     mq_close(mq);
 }

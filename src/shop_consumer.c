@@ -256,7 +256,7 @@ int main(int argc, char **argv)
     if (mq_declare_topology(mq) != MQ_OK)
         log_warn("topology not declared yet; mq_consume declares it on reconnect");
     void *ud = NULL;
-    struct order_consumer_ctx octx = {0};
+    struct consumer_ctx octx = {0};
     if (cons->flags & TOPO_PUBLISHES) {
         /* A consumer that publishes (the order consumer order.cancel of
          * expired orders, the pay consumer order.paid) does it on a
@@ -266,7 +266,7 @@ int main(int argc, char **argv)
         if (pub == NULL)
             goto out;
         if ((cons->flags & TOPO_DELAYS) &&
-            order_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
+            order_saga_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
             log_warn("delay queues not declared yet");
         octx.pub = pub;
         ud = &octx;

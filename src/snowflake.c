@@ -1,6 +1,8 @@
 #include "snowflake.h"
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -135,4 +137,10 @@ int snowflake_parse(const char *s, size_t len, int64_t *out)
     }
     *out = v;
     return 0;
+}
+
+char *snowflake_format(int64_t id, char out[SNOWFLAKE_STR_MAX])
+{
+    snprintf(out, SNOWFLAKE_STR_MAX, "%" PRId64, id);
+    return out;
 }

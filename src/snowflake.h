@@ -39,6 +39,13 @@ int64_t snowflake_sequence(int64_t id);
  * anything else. */
 int snowflake_parse(const char *s, size_t len, int64_t *out);
 
+/* Room for any int64 in decimal, with its sign and the NUL. */
+#define SNOWFLAKE_STR_MAX 21
+
+/* An id as the API, paths and messages carry it (the decimal digits that
+ * snowflake_parse reads back) into out; returns out. */
+char *snowflake_format(int64_t id, char out[SNOWFLAKE_STR_MAX]);
+
 /* The process-wide generator the application uses (initialised by main). */
 extern struct snowflake shop_ids;
 

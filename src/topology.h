@@ -32,7 +32,7 @@
  *   queue     NULL: not a queue consumer (the outbox relay);
  *   keys      the routing keys its queue is bound to (at most TOPO_KEYS_MAX);
  *   database  the enum db_service its batches' transactions run on;
- *   handler   the mq_handler of each message (ud: struct order_consumer_ctx
+ *   handler   the mq_handler of each message (ud: struct consumer_ctx
  *             * for a TOPO_PUBLISHES row, else NULL);
  *   batch_all NULL, or mq_batch.all: the whole batch at once.
  * handler and batch_all are names only the consumer program expands. */

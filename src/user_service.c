@@ -17,6 +17,11 @@
 #include "money.h"
 #include "snowflake.h"
 
+db_conn *user_db(void)
+{
+    return db_for(DB_USER);
+}
+
 #define USER_COLUMNS "user_id, user_name, user_mobile, user_score, user_money, user_reg_time"
 
 static const char SQL_INSERT[] =
@@ -120,10 +125,8 @@ static int row_to_user(const db_result *r, size_t row, struct user *u)
 {
     memset(u, 0, sizeof *u);
     u->user_id = db_result_i64(r, row, 0, 0);
-    const char *name = db_result_get(r, row, 1);
-    const char *mobile = db_result_get(r, row, 2);
-    snprintf(u->user_name, sizeof u->user_name, "%s", name ? name : "");
-    snprintf(u->user_mobile, sizeof u->user_mobile, "%s", mobile ? mobile : "");
+    db_result_text(r, row, 1, u->user_name, sizeof u->user_name);
+    db_result_text(r, row, 2, u->user_mobile, sizeof u->user_mobile);
     u->user_score = db_result_i64(r, row, 3, 0);
     const char *money = db_result_get(r, row, 4);
     if (money == NULL || money_parse_str(money, MONEY_NON_NEGATIVE, &u->user_money) != 0) {
@@ -203,8 +206,8 @@ enum shop_code user_authenticate(db_conn *db, const char *login, const char *pas
 
 struct json_object *user_to_json(const struct user *u)
 {
-    char id[24], money[MONEY_STR_MAX];
-    snprintf(id, sizeof id, "%" PRId64, u->user_id);
+    char id[SNOWFLAKE_STR_MAX];
+    snowflake_format(u->user_id, id);
     json_object *o = json_object_new_object();
     if (o == NULL)
         return NULL;
@@ -212,8 +215,7 @@ struct json_object *user_to_json(const struct user *u)
     json_object_object_add(o, "user_name", json_object_new_string(u->user_name));
     json_object_object_add(o, "user_mobile", json_object_new_string(u->user_mobile));
     json_object_object_add(o, "user_score", json_object_new_int64(u->user_score));
-    json_object_object_add(o, "user_money",
-                           json_object_new_string(money_format(u->user_money, money)));
+    money_json_add(o, "user_money", u->user_money);
     json_object_object_add(o, "user_reg_time",
                            u->user_reg_time[0] ? json_object_new_string(u->user_reg_time) : NULL);
     return o;
@@ -261,7 +263,11 @@ enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id,
                                  SHOP_USER_MONEY_REDUCE_FAIL, money_reduce_effect, &u);
 }
 
-/* user_money_refund_tx, also telling the amount refunded (cents). */
+/* Reversal, inside the caller's transaction (the consumer's, which also
+ * writes the consumer-log row): if a type-1 log exists for (user, order) and
+ * no type-2, add its amount back and insert type 2; *cents is the amount
+ * refunded. Returns 1 refunded, 0 nothing to reverse, or a negative
+ * enum db_status. */
 static int refund_tx(db_conn *db, int64_t user_id, int64_t order_id, int64_t *cents)
 {
     *cents = 0;
@@ -304,12 +310,6 @@ static int refund_tx(db_conn *db, int64_t user_id, int64_t order_id, int64_t *ce
     return 1;
 }
 
-int user_money_refund_tx(db_conn *db, int64_t user_id, int64_t order_id)
-{
-    int64_t cents;
-    return refund_tx(db, user_id, order_id, &cents);
-}
-
 /* ---- the consumer ---------------------------------------------------------- */
 
 static enum mq_verdict on_points(const struct mq_message *m, int award);
@@ -341,12 +341,12 @@ enum mq_verdict user_on_event(const struct mq_message *m, void *ud)
         log_warn("user: message %s is not an order.cancel; parked", m->message_id);
         return MQ_REJECT;
     }
-    char key[24];
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    char key[SNOWFLAKE_STR_MAX];
+    snowflake_format(ev.order_id, key);
     struct refund_ctx ctx = {.ev = &ev};
     int done;
     enum consumer_outcome o =
-        consumer_apply_once(db_for(DB_USER), GROUP_USER, key, m, refund_effect, &ctx, &done);
+        consumer_apply_once(user_db(), GROUP_USER, key, m, refund_effect, &ctx, &done);
     if (o == CONSUMER_APPLIED && done == 1) {
         char amount[MONEY_STR_MAX];
         log_info("user: refunded %s to user %" PRId64 " for order %s",
@@ -363,7 +363,11 @@ static const char SQL_POINTS_ADD[] =
     "UPDATE trade_user SET user_score = "
     "LEAST(GREATEST(CAST(user_score AS SIGNED) + ?, 0), 2147483647) WHERE user_id = ?";
 
-int user_points_add_tx(db_conn *db, int64_t user_id, int64_t points)
+/* Points, inside the caller's transaction: user_score += points (negative
+ * takes points back; the score stays within 0..INT_MAX). Returns 1 changed,
+ * 0 nothing changed (no such user, or the score at its bound), or a
+ * negative enum db_status. */
+static int user_points_add_tx(db_conn *db, int64_t user_id, int64_t points)
 {
     struct db_val p[] = {DB_I64(points), DB_I64(user_id)};
     uint64_t n = 0;
@@ -385,11 +389,11 @@ static enum mq_verdict on_points(const struct mq_message *m, int award)
         log_warn("user: message %s is not an %s; parked", m->message_id, tag);
         return MQ_REJECT;
     }
-    db_conn *db = db_for(DB_USER);
+    db_conn *db = user_db();
     if (db == NULL)
         return MQ_RETRY;
-    char key[24];
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    char key[SNOWFLAKE_STR_MAX];
+    snowflake_format(ev.order_id, key);
     int64_t points = USER_POINTS_OF(ev.pay_amount);
     if (db_begin(db) != DB_OK)
         return MQ_RETRY;

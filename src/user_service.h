@@ -33,6 +33,12 @@ struct user {
  * (reported as missing). */
 const char *user_validate(const char *name, const char *mobile, const char *password);
 
+/* This thread's connection to the user service's own database
+ * (db_for(DB_USER): user_db_name, or the main database when it has none);
+ * NULL when it is down. auth (sessions, login brakes: tables of the user
+ * service) uses it too. */
+db_conn *user_db(void);
+
 /* Register: validates name, mobile and password (user_validate; a refusal is
  * SHOP_REQUEST_PARAMETER_VALID, call user_validate for the words), hashes
  * the password, inserts with a new snowflake id, balance 0. SHOP_USER_EXISTS
@@ -59,18 +65,6 @@ struct json_object *user_to_json(const struct user *u);
  * type 1. SHOP_MONEY_PAID_INVALID when the balance is not enough. cents > 0. */
 enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id, int64_t cents);
 
-/* Reversal, inside the caller's transaction (the consumer's, which also
- * writes the consumer-log row): if a type-1 log exists for (user, order) and
- * no type-2, add its amount back and insert type 2. Returns 1 refunded,
- * 0 nothing to reverse, or a negative enum db_status. */
-int user_money_refund_tx(db_conn *db, int64_t user_id, int64_t order_id);
-
-/* Points, inside the caller's transaction: user_score += points (negative
- * takes points back; the score stays within 0..INT_MAX). Returns 1 changed,
- * 0 nothing changed (no such user, or the score at its bound), or a
- * negative enum db_status. */
-int user_points_add_tx(db_conn *db, int64_t user_id, int64_t points);
-
 /* 1 point per whole yuan (100 cents) of a payment. */
 #define USER_POINTS_OF(cents) ((cents) / 100)
 
@@ -81,8 +75,9 @@ int user_points_add_tx(db_conn *db, int64_t user_id, int64_t points);
  * payment for an order cancelled meanwhile): the row ("user",
  * "order.refund", order_id), then the points of that order.paid are taken
  * back if they were given. Each at most once, in either order.
- * "order.cancel": in one transaction on db_for(DB_USER), the consumer-log row
- * ("user", "order.cancel", order_id) first, then user_money_refund_tx. A
+ * "order.cancel": in one transaction on user_db(), the consumer-log row
+ * ("user", "order.cancel", order_id) first, then the balance the order used
+ * is given back (money log type 2), once. A
  * redelivery (the row exists) is acked without effect; a body that is not
  * an order.cancel is MQ_REJECT; a database failure rolls back and is
  * MQ_RETRY. Other routing keys are acked and ignored. */

@@ -7,83 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <ctype.h>
 #include <time.h>
 
 #include "auth.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "money.h"
+#include "order_saga.h"
 #include "router.h"
+#include "snowflake.h"
+#include "user_service.h"
 #include "web_internal.h"
-
-/* The handlers; the route table refers to them by this number. */
-enum page {
-    PAGE_CATALOGUE,
-    PAGE_GOODS,
-    API_GOODS_LIST,
-    API_GOODS_GET,
-    API_HEALTHZ,
-    API_REGISTER,
-    API_LOGIN,
-    API_LOGOUT,
-    API_ME,
-    PAGE_LOGIN,
-    FORM_LOGIN,
-    PAGE_REGISTER,
-    FORM_REGISTER,
-    FORM_LOGOUT,
-    PAGE_ACCOUNT,
-    API_COUPONS,
-    API_ORDER_CREATE,
-    API_ORDERS,
-    API_ORDER_GET,
-    FORM_ORDER,
-    PAGE_ORDERS,
-    PAGE_ORDER,
-    API_PAYMENT_START,
-    FORM_PAY,
-    PAY_NOTIFY_ALIPAY,
-    PAGE_PAY_RETURN,
-};
-
-#define LOGIN ROUTE_LOGIN
-#define CSRF  ROUTE_CSRF
-#define API   ROUTE_API
-
-static const struct route ROUTES[] = {
-    {HTTP_GET, "/", PAGE_CATALOGUE, ROUTE_PAGE},
-    {HTTP_GET, "/goods/{id}", PAGE_GOODS, ROUTE_PAGE},
-    {HTTP_GET, "/login", PAGE_LOGIN, ROUTE_PAGE},
-    {HTTP_POST, "/login", FORM_LOGIN, ROUTE_PAGE},
-    {HTTP_GET, "/register", PAGE_REGISTER, ROUTE_PAGE},
-    {HTTP_POST, "/register", FORM_REGISTER, ROUTE_PAGE},
-    {HTTP_POST, "/logout", FORM_LOGOUT, LOGIN | CSRF},
-    {HTTP_GET, "/account", PAGE_ACCOUNT, LOGIN},
-    {HTTP_POST, "/orders", FORM_ORDER, LOGIN | CSRF},
-    {HTTP_GET, "/orders", PAGE_ORDERS, LOGIN},
-    {HTTP_GET, "/orders/{id}", PAGE_ORDER, LOGIN},
-    {HTTP_GET, "/api/goods", API_GOODS_LIST, API},
-    {HTTP_GET, "/api/goods/{id}", API_GOODS_GET, API},
-    {HTTP_POST, "/api/users", API_REGISTER, API},
-    {HTTP_POST, "/api/session", API_LOGIN, API},
-    {HTTP_DELETE, "/api/session", API_LOGOUT, API | LOGIN | CSRF},
-    {HTTP_GET, "/api/me", API_ME, API | LOGIN},
-    {HTTP_GET, "/api/coupons", API_COUPONS, API | LOGIN},
-    {HTTP_POST, "/api/orders", API_ORDER_CREATE, API | LOGIN | CSRF},
-    {HTTP_GET, "/api/orders", API_ORDERS, API | LOGIN},
-    {HTTP_GET, "/api/orders/{id}", API_ORDER_GET, API | LOGIN},
-    {HTTP_POST, "/api/orders/{id}/payment", API_PAYMENT_START, API | LOGIN | CSRF},
-    {HTTP_POST, "/orders/{id}/pay", FORM_PAY, LOGIN | CSRF},
-    {HTTP_GET, "/pay/return", PAGE_PAY_RETURN, ROUTE_PAGE},
-    /* The provider's server calls this: no session, its signature instead. */
-    {HTTP_POST, "/pay/notify/alipay", PAY_NOTIFY_ALIPAY, ROUTE_PAGE},
-    {HTTP_GET, "/healthz", API_HEALTHZ, API},
-};
-
-#undef LOGIN
-#undef CSRF
-#undef API
 
 static _Thread_local mq_conn *t_mq;
 
@@ -105,9 +40,12 @@ void web_render_page(struct web_ctx *c, int status, const char *name, json_objec
 {
     json_object_object_add(data, "shop_name", json_object_new_string(SHOP_NAME));
     json_object_object_add(data, "request_id", json_object_new_string(c->req.request_id));
+    /* The shipping rule in words, from the saga that applies it. */
+    money_json_add(data, "free_shipping_above", ORDER_SAGA_FREE_SHIPPING_ABOVE);
+    money_json_add(data, "standard_shipping_fee", ORDER_SAGA_SHIPPING_FEE);
     if (c->logged_in) {
-        char id[24];
-        snprintf(id, sizeof id, "%" PRId64, c->session.user_id);
+        char id[SNOWFLAKE_STR_MAX];
+        snowflake_format(c->session.user_id, id);
         json_object *me = json_object_new_object();
         json_object_object_add(me, "user_id", json_object_new_string(id));
         json_object_object_add(me, "user_name", json_object_new_string(c->session.user_name));
@@ -170,6 +108,19 @@ int web_form_field(const struct web_ctx *c, const char *name, char *out, size_t 
     return http_form_get(buf_str(&c->req.body), c->req.body.len, name, out, outsz);
 }
 
+int web_form_text(const struct web_ctx *c, const char *name, char *out, size_t outsz)
+{
+    int r = web_form_field(c, name, out, outsz);
+    if (r != 1)
+        out[0] = '\0';
+    return r < 0 ? -1 : 0;
+}
+
+void web_add_str(json_object *o, const char *key, const char *s)
+{
+    json_object_object_add(o, key, json_object_new_string(s));
+}
+
 enum shop_code web_json_body(const struct web_ctx *c, json_object **out)
 {
     return http_json_body(&c->req, c->app->cfg->max_json_depth, out);
@@ -192,7 +143,7 @@ static enum shop_code load_session(struct web_ctx *c)
     int found = http_cookie_get(c->req.cookie, AUTH_COOKIE, token, sizeof token);
     if (found != 1)
         return SHOP_NOT_LOGGED_IN;
-    enum shop_code rc = auth_session_lookup(db_for(DB_USER), token, &c->session);
+    enum shop_code rc = auth_session_lookup(user_db(), token, &c->session);
     if (rc == SHOP_SUCCESS)
         c->logged_in = 1;
     return rc;
@@ -223,19 +174,12 @@ static int guard(struct web_ctx *c)
         if (c->route->flags & ROUTE_API) {
             web_error(c, SHOP_NOT_LOGGED_IN);
         } else if (c->req.method == HTTP_GET) {
-            char enc[HTTP_PATH_MAX * 3 + 1];
-            char next[sizeof "/login?next=" + sizeof enc];
-            size_t o = 0;
-            for (const char *p = c->req.path; *p && o + 4 < sizeof enc; p++) {
-                unsigned char ch = (unsigned char)*p;
-                if (isalnum(ch) || ch == '/' || ch == '-' || ch == '_' || ch == '.')
-                    enc[o++] = (char)ch;
-                else
-                    o += (size_t)snprintf(enc + o, sizeof enc - o, "%%%02X", ch);
-            }
-            enc[o] = '\0';
-            snprintf(next, sizeof next, "/login?next=%s", enc);
-            web_redirect(c, next);
+            struct buf next;
+            buf_init(&next, sizeof "/login?next=" + HTTP_PATH_MAX * 3);
+            buf_puts(&next, "/login?next=");
+            http_url_encode(c->req.path, strlen(c->req.path), "/", &next);
+            web_redirect(c, buf_str(&next));
+            buf_free(&next);
         } else {
             web_error(c, SHOP_NOT_LOGGED_IN);
         }
@@ -264,91 +208,46 @@ static void api_healthz(struct web_ctx *c)
     json_object_put(o);
 }
 
-static void dispatch(struct web_ctx *c)
-{
-    switch ((enum page)c->route->handler) {
-    case PAGE_CATALOGUE:
-        web_page_catalogue(c);
-        break;
-    case PAGE_GOODS:
-        web_page_goods(c);
-        break;
-    case API_GOODS_LIST:
-        web_api_goods_list(c);
-        break;
-    case API_GOODS_GET:
-        web_api_goods_get(c);
-        break;
-    case API_HEALTHZ:
-        api_healthz(c);
-        break;
-    case API_REGISTER:
-        web_api_register(c);
-        break;
-    case API_LOGIN:
-        web_api_login(c);
-        break;
-    case API_LOGOUT:
-        web_api_logout(c);
-        break;
-    case API_ME:
-        web_api_me(c);
-        break;
-    case PAGE_LOGIN:
-        web_page_login(c);
-        break;
-    case FORM_LOGIN:
-        web_form_login(c);
-        break;
-    case PAGE_REGISTER:
-        web_page_register(c);
-        break;
-    case FORM_REGISTER:
-        web_form_register(c);
-        break;
-    case FORM_LOGOUT:
-        web_form_logout(c);
-        break;
-    case PAGE_ACCOUNT:
-        web_page_account(c);
-        break;
-    case API_COUPONS:
-        web_api_coupons(c);
-        break;
-    case API_ORDER_CREATE:
-        web_api_order_create(c);
-        break;
-    case API_ORDERS:
-        web_api_orders(c);
-        break;
-    case API_ORDER_GET:
-        web_api_order_get(c);
-        break;
-    case FORM_ORDER:
-        web_form_order(c);
-        break;
-    case PAGE_ORDERS:
-        web_page_orders(c);
-        break;
-    case PAGE_ORDER:
-        web_page_order(c);
-        break;
-    case API_PAYMENT_START:
-        web_api_payment_start(c);
-        break;
-    case FORM_PAY:
-        web_form_pay(c);
-        break;
-    case PAY_NOTIFY_ALIPAY:
-        web_pay_notify_alipay(c);
-        break;
-    case PAGE_PAY_RETURN:
-        web_page_pay_return(c);
-        break;
-    default:
-        abort(); /* a route names a handler that does not exist: a bug */
-    }
-}
+/* The routes: method, pattern, handler, and what the guard checks before
+ * the handler runs (ROUTE_LOGIN, ROUTE_CSRF; ROUTE_API answers errors as
+ * JSON). A route is one line. */
+#define LOGIN ROUTE_LOGIN
+#define CSRF  ROUTE_CSRF
+#define API   ROUTE_API
+
+static const struct route ROUTES[] = {
+    {HTTP_GET, "/", web_page_catalogue, ROUTE_PAGE},
+    {HTTP_GET, "/goods/{id}", web_page_goods, ROUTE_PAGE},
+    {HTTP_GET, "/login", web_page_login, ROUTE_PAGE},
+    {HTTP_POST, "/login", web_form_login, ROUTE_PAGE},
+    {HTTP_GET, "/register", web_page_register, ROUTE_PAGE},
+    {HTTP_POST, "/register", web_form_register, ROUTE_PAGE},
+    {HTTP_POST, "/logout", web_form_logout, LOGIN | CSRF},
+    {HTTP_GET, "/account", web_page_account, LOGIN},
+    {HTTP_POST, "/orders", web_form_order, LOGIN | CSRF},
+    {HTTP_GET, "/orders", web_page_orders, LOGIN},
+    {HTTP_GET, "/orders/{id}", web_page_order, LOGIN},
+    {HTTP_GET, "/api/goods", web_api_goods_list, API},
+    {HTTP_GET, "/api/goods/{id}", web_api_goods_get, API},
+    {HTTP_POST, "/api/users", web_api_register, API},
+    {HTTP_POST, "/api/session", web_api_login, API},
+    {HTTP_DELETE, "/api/session", web_api_logout, API | LOGIN | CSRF},
+    {HTTP_GET, "/api/me", web_api_me, API | LOGIN},
+    {HTTP_GET, "/api/coupons", web_api_coupons, API | LOGIN},
+    {HTTP_POST, "/api/orders", web_api_order_create, API | LOGIN | CSRF},
+    {HTTP_GET, "/api/orders", web_api_orders, API | LOGIN},
+    {HTTP_GET, "/api/orders/{id}", web_api_order_get, API | LOGIN},
+    {HTTP_POST, "/api/orders/{id}/payment", web_api_payment_start, API | LOGIN | CSRF},
+    {HTTP_POST, "/orders/{id}/pay", web_form_pay, LOGIN | CSRF},
+    {HTTP_GET, "/pay/return", web_page_pay_return, ROUTE_PAGE},
+    /* The provider's server calls this: no session, its signature instead. */
+    {HTTP_POST, "/pay/notify/alipay", web_pay_notify_alipay, ROUTE_PAGE},
+    {HTTP_GET, "/healthz", api_healthz, API},
+};
+
+#undef LOGIN
+#undef CSRF
+#undef API
 
 static double elapsed_ms(const struct timespec *t0)
 {
@@ -378,7 +277,7 @@ void web_handle(const struct web_app *app, FCGX_Request *fr)
                          &c.route, c.ids, &c.nids)) {
     case ROUTER_FOUND:
         if (guard(&c) == 0)
-            dispatch(&c);
+            c.route->handler(&c);
         break;
     case ROUTER_METHOD_NOT_ALLOWED:
         web_error(&c, SHOP_METHOD_NOT_ALLOWED);

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "money.h"
+#include "snowflake.h"
 #include "user_service.h"
 #include "web_internal.h"
 
@@ -77,7 +78,7 @@ static enum shop_code end_session(struct web_ctx *c)
     cookie_token(c, token);
     if (token[0] == '\0')
         return SHOP_SUCCESS;
-    return auth_session_delete(db_for(DB_USER), token);
+    return auth_session_delete(user_db(), token);
 }
 
 /* A new session for u: the cookie is set, the CSRF token is written to csrf. */
@@ -88,7 +89,7 @@ static enum shop_code start_session(struct web_ctx *c, const struct user *u,
     if (c->logged_in && end_session(c) != SHOP_SUCCESS)
         log_warn("account: the previous session could not be deleted");
     int ttl = c->app->cfg->session_ttl_s;
-    enum shop_code rc = auth_session_create(db_for(DB_USER), u->user_id, ttl, token, csrf);
+    enum shop_code rc = auth_session_create(user_db(), u->user_id, ttl, token, csrf);
     if (rc != SHOP_SUCCESS)
         return rc;
     web_set_cookie(c, AUTH_COOKIE, token, ttl);
@@ -100,7 +101,7 @@ static enum shop_code do_login(struct web_ctx *c, const char *login, const char 
                                struct user *u, char csrf[AUTH_CSRF_LEN + 1])
 {
     const struct shop_config *cfg = c->app->cfg;
-    db_conn *db = db_for(DB_USER);
+    db_conn *db = user_db();
     enum shop_code rc = auth_login_allowed(db, login, cfg->login_max_failures, cfg->login_window_s);
     if (rc != SHOP_SUCCESS) {
         if (rc == SHOP_TOO_MANY_ATTEMPTS)
@@ -127,7 +128,7 @@ static enum shop_code do_register(struct web_ctx *c, const char *name, const cha
                                   const char *password, struct user *u,
                                   char csrf[AUTH_CSRF_LEN + 1])
 {
-    enum shop_code rc = user_register(db_for(DB_USER), name, mobile, password, u);
+    enum shop_code rc = user_register(user_db(), name, mobile, password, u);
     if (rc != SHOP_SUCCESS)
         return rc;
     return start_session(c, u, csrf);
@@ -237,7 +238,7 @@ void web_api_me(struct web_ctx *c)
         return;
     }
     struct user u;
-    enum shop_code rc = user_get(db_for(DB_USER), c->session.user_id, &u);
+    enum shop_code rc = user_get(user_db(), c->session.user_id, &u);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc == SHOP_USER_NO_EXIST ? SHOP_NOT_LOGGED_IN : rc);
         return;
@@ -270,16 +271,6 @@ static json_object *page_message(const char *why)
     return json_object_new_string(why);
 }
 
-/* The form's text field into out ("" when absent); 0, or -1 when malformed or
- * longer than outsz-1. */
-static int form_text(const struct web_ctx *c, const char *name, char *out, size_t outsz)
-{
-    int f = web_form_field(c, name, out, outsz);
-    if (f != 1)
-        out[0] = '\0';
-    return f < 0 ? -1 : 0;
-}
-
 /* The `next` of a page: the query's (GET) or the form's (POST), made safe. */
 static void page_next(const struct web_ctx *c, int from_form, char *out, size_t outsz)
 {
@@ -292,21 +283,12 @@ static void page_next(const struct web_ctx *c, int from_form, char *out, size_t 
 /* next percent-encoded for a query string (the links between the forms). */
 static json_object *next_query(const char *next)
 {
-    static const char HEX[] = "0123456789ABCDEF";
-    char out[HTTP_FIELD_MAX * 3 + 1];
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)next; *p && o + 4 < sizeof out; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '/' || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            out[o++] = (char)*p;
-        } else {
-            out[o++] = '%';
-            out[o++] = HEX[*p >> 4];
-            out[o++] = HEX[*p & 15];
-        }
-    }
-    out[o] = '\0';
-    return json_object_new_string(out);
+    struct buf out;
+    buf_init(&out, HTTP_FIELD_MAX * 3);
+    http_url_encode(next, strlen(next), "/", &out);
+    json_object *s = json_object_new_string(buf_str(&out));
+    buf_free(&out);
+    return s;
 }
 
 static void render_login(struct web_ctx *c, int status, const char *login, const char *next,
@@ -332,8 +314,8 @@ void web_form_login(struct web_ctx *c)
 {
     char login[LOGIN_MAX + 1], password[AUTH_PASSWORD_MAX + 1], next[HTTP_FIELD_MAX];
     page_next(c, 1, next, sizeof next);
-    int bad_login = form_text(c, "login", login, sizeof login) != 0 || login[0] == '\0';
-    int bad_password = form_text(c, "password", password, sizeof password) != 0;
+    int bad_login = web_form_text(c, "login", login, sizeof login) != 0 || login[0] == '\0';
+    int bad_password = web_form_text(c, "password", password, sizeof password) != 0;
     if (bad_login) {
         render_login(c, 400, "", next,
                      json_object_new_string("Enter your user name or mobile number."));
@@ -382,9 +364,9 @@ void web_form_register(struct web_ctx *c)
     char name[USER_NAME_MAX + 2] = "", mobile[USER_MOBILE_MAX + 2] = "";
     char password[AUTH_PASSWORD_MAX + 2] = "", next[HTTP_FIELD_MAX];
     page_next(c, 1, next, sizeof next);
-    int bad_name = form_text(c, "user_name", name, sizeof name) != 0;
-    int bad_mobile = form_text(c, "user_mobile", mobile, sizeof mobile) != 0;
-    int bad_password = form_text(c, "password", password, sizeof password) != 0;
+    int bad_name = web_form_text(c, "user_name", name, sizeof name) != 0;
+    int bad_mobile = web_form_text(c, "user_mobile", mobile, sizeof mobile) != 0;
+    int bad_password = web_form_text(c, "password", password, sizeof password) != 0;
     const char *why;
     if (bad_name)
         why = "user_name must be 3 to 32 letters, digits, '_', '-' or '.'";
@@ -429,15 +411,15 @@ void web_form_logout(struct web_ctx *c)
 
 static json_object *coupon_view(const struct coupon *cp)
 {
-    char id[24], order[24], price[MONEY_STR_MAX];
-    snprintf(id, sizeof id, "%" PRId64, cp->coupon_id);
+    char id[SNOWFLAKE_STR_MAX];
+    snowflake_format(cp->coupon_id, id);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "coupon_id", json_object_new_string(id));
-    json_object_object_add(o, "price_display",
-                           json_object_new_string(money_format(cp->coupon_price, price)));
+    money_json_add(o, "price_display", cp->coupon_price);
     json_object_object_add(o, "is_used", json_object_new_boolean(cp->is_used));
     if (cp->is_used && cp->order_id > 0) {
-        snprintf(order, sizeof order, "%" PRId64, cp->order_id);
+        char order[SNOWFLAKE_STR_MAX];
+        snowflake_format(cp->order_id, order);
         json_object_object_add(o, "order_id", json_object_new_string(order));
     }
     if (cp->used_time[0])
@@ -452,7 +434,7 @@ void web_page_account(struct web_ctx *c)
         return;
     }
     struct user u;
-    enum shop_code rc = user_get(db_for(DB_USER), c->session.user_id, &u);
+    enum shop_code rc = user_get(user_db(), c->session.user_id, &u);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc == SHOP_USER_NO_EXIST ? SHOP_NOT_LOGGED_IN : rc);
         return;
@@ -468,7 +450,7 @@ void web_page_account(struct web_ctx *c)
 
     struct coupon *list = NULL;
     size_t n = 0;
-    rc = coupon_list_for_user(db_for(DB_COUPON), u.user_id, &list, &n);
+    rc = coupon_list_for_user(coupon_db(), u.user_id, &list, &n);
     if (rc == SHOP_SUCCESS) {
         json_object *arr = json_object_new_array_ext((int)n);
         size_t unused = 0;

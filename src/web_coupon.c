@@ -11,7 +11,7 @@ void web_api_coupons(struct web_ctx *c)
 {
     struct coupon *list = NULL;
     size_t n = 0;
-    enum shop_code rc = coupon_list_for_user(db_for(DB_COUPON), c->session.user_id, &list, &n);
+    enum shop_code rc = coupon_list_for_user(coupon_db(), c->session.user_id, &list, &n);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;

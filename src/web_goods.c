@@ -18,23 +18,20 @@
 
 /* Stock at or below this shows "only N left". */
 #define LOW_STOCK 5
-/* Orders above this ship free (the contract's 100.00). */
-#define FREE_SHIPPING_ABOVE 10000
 /* A short form field (quantity, amount, id) as typed. */
 #define SHORT_FIELD 32
 
 static json_object *goods_view(const struct goods *g)
 {
     json_object *o = goods_to_json(g);
-    char price[MONEY_STR_MAX];
-    json_object_object_add(o, "price_display",
-                           json_object_new_string(money_format(g->goods_price, price)));
+    money_json_add(o, "price_display", g->goods_price);
     json_object_object_add(o, "in_stock", json_object_new_boolean(g->goods_number > 0));
     json_object_object_add(
         o, "low_stock",
         json_object_new_boolean(g->goods_number > 0 && g->goods_number <= LOW_STOCK));
+    /* One of it ships free (the saga's rule decides). */
     json_object_object_add(o, "free_shipping",
-                           json_object_new_boolean(g->goods_price > FREE_SHIPPING_ABOVE));
+                           json_object_new_boolean(order_saga_shipping_fee(g->goods_price) == 0));
     return o;
 }
 
@@ -42,7 +39,7 @@ void web_page_catalogue(struct web_ctx *c)
 {
     struct goods *list = NULL;
     size_t n = 0;
-    enum shop_code rc = goods_list(db_for(DB_GOODS), &list, &n);
+    enum shop_code rc = goods_list(goods_db(), &list, &n);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
@@ -70,29 +67,18 @@ struct order_form {
     int64_t order_id;  /* the cancelled order of a refusal after the pre-order */
 };
 
-static void add_str(json_object *o, const char *key, const char *s)
-{
-    json_object_object_add(o, key, json_object_new_string(s));
-}
-
-static void add_money(json_object *o, const char *key, int64_t cents)
-{
-    char s[MONEY_STR_MAX];
-    add_str(o, key, money_format(cents, s));
-}
-
-/* A quantity as typed: digits only, 1..ORDER_NUMBER_MAX. 0 or -1. */
+/* A quantity as typed: digits only, 1..ORDER_SAGA_NUMBER_MAX. 0 or -1. */
 static int parse_quantity(const char *s, int64_t *n)
 {
     int64_t v = 0;
     if (*s == '\0')
         return -1;
     for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9' || v > ORDER_NUMBER_MAX)
+        if (*p < '0' || *p > '9' || v > ORDER_SAGA_NUMBER_MAX)
             return -1;
         v = v * 10 + (*p - '0');
     }
-    if (v < 1 || v > ORDER_NUMBER_MAX)
+    if (v < 1 || v > ORDER_SAGA_NUMBER_MAX)
         return -1;
     *n = v;
     return 0;
@@ -106,47 +92,47 @@ static json_object *form_view(struct web_ctx *c, const struct goods *g, const st
     int64_t qty = 1, amount, ship, total;
     if (f != NULL && parse_quantity(f->goods_number, &qty) != 0)
         qty = 1;
-    if (order_breakdown(g->goods_price, qty, &amount, &ship, &total) != 0) {
+    if (order_saga_breakdown(g->goods_price, qty, &amount, &ship, &total) != 0) {
         qty = 1;
-        order_breakdown(g->goods_price, qty, &amount, &ship, &total);
+        order_saga_breakdown(g->goods_price, qty, &amount, &ship, &total);
     }
-    char id[24];
-    snprintf(id, sizeof id, "%" PRId64, g->goods_id);
-    add_str(o, "goods_id", id);
-    add_money(o, "goods_price", g->goods_price);
-    add_money(o, "goods_amount", amount);
-    add_money(o, "shipping_fee", ship);
-    add_money(o, "order_amount", total);
+    char id[SNOWFLAKE_STR_MAX];
+    snowflake_format(g->goods_id, id);
+    web_add_str(o, "goods_id", id);
+    money_json_add(o, "goods_price", g->goods_price);
+    money_json_add(o, "goods_amount", amount);
+    money_json_add(o, "shipping_fee", ship);
+    money_json_add(o, "order_amount", total);
     json_object_object_add(o, "quantity_shown", json_object_new_int64(qty));
     json_object_object_add(o, "free_shipping", json_object_new_boolean(ship == 0));
     json_object_object_add(o, "max_number", json_object_new_int64(g->goods_number));
-    add_str(o, "goods_number", f != NULL && f->goods_number[0] ? f->goods_number : "1");
-    add_str(o, "money_paid", f != NULL ? f->money_paid : "");
-    add_str(o, "address", f != NULL ? f->address : "");
-    add_str(o, "consignee", f != NULL ? f->consignee : "");
+    web_add_str(o, "goods_number", f != NULL && f->goods_number[0] ? f->goods_number : "1");
+    web_add_str(o, "money_paid", f != NULL ? f->money_paid : "");
+    web_add_str(o, "address", f != NULL ? f->address : "");
+    web_add_str(o, "consignee", f != NULL ? f->consignee : "");
     if (f != NULL && f->error != NULL)
-        add_str(o, "error", f->error);
+        web_add_str(o, "error", f->error);
     if (f != NULL && f->order_id != 0) {
-        snprintf(id, sizeof id, "%" PRId64, f->order_id);
-        add_str(o, "cancelled_order_id", id);
+        snowflake_format(f->order_id, id);
+        web_add_str(o, "cancelled_order_id", id);
     }
 
     struct user u;
-    if (user_get(db_for(DB_USER), c->session.user_id, &u) == SHOP_SUCCESS) {
-        add_money(o, "balance", u.user_money);
+    if (user_get(user_db(), c->session.user_id, &u) == SHOP_SUCCESS) {
+        money_json_add(o, "balance", u.user_money);
         json_object_object_add(o, "has_balance", json_object_new_boolean(u.user_money > 0));
     }
     struct coupon *list = NULL;
     size_t n = 0;
-    if (coupon_list_for_user(db_for(DB_COUPON), c->session.user_id, &list, &n) == SHOP_SUCCESS) {
+    if (coupon_list_for_user(coupon_db(), c->session.user_id, &list, &n) == SHOP_SUCCESS) {
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < n; i++) {
             if (list[i].is_used)
                 continue;
             json_object *cp = json_object_new_object();
-            snprintf(id, sizeof id, "%" PRId64, list[i].coupon_id);
-            add_str(cp, "coupon_id", id);
-            add_money(cp, "price_display", list[i].coupon_price);
+            snowflake_format(list[i].coupon_id, id);
+            web_add_str(cp, "coupon_id", id);
+            money_json_add(cp, "price_display", list[i].coupon_price);
             json_object_object_add(
                 cp, "selected",
                 json_object_new_boolean(f != NULL && strcmp(f->coupon_id, id) == 0));
@@ -172,9 +158,9 @@ static void render_goods(struct web_ctx *c, int status, const struct goods *g,
     if (c->logged_in) {
         json_object_object_add(d, "order_form", form_view(c, g, f));
     } else {
-        char next[64];
-        snprintf(next, sizeof next, "/goods/%" PRId64, g->goods_id);
-        add_str(d, "login_next", next);
+        char next[64], id[SNOWFLAKE_STR_MAX];
+        snprintf(next, sizeof next, "/goods/%s", snowflake_format(g->goods_id, id));
+        web_add_str(d, "login_next", next);
     }
     web_render_page(c, status, "goods", d);
 }
@@ -182,7 +168,7 @@ static void render_goods(struct web_ctx *c, int status, const struct goods *g,
 void web_page_goods(struct web_ctx *c)
 {
     struct goods g;
-    enum shop_code rc = goods_get(db_for(DB_GOODS), c->ids[0], &g);
+    enum shop_code rc = goods_get(goods_db(), c->ids[0], &g);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc == SHOP_GOODS_NO_EXIST ? SHOP_NOT_FOUND : rc);
         return;
@@ -190,33 +176,23 @@ void web_page_goods(struct web_ctx *c)
     render_goods(c, 200, &g, NULL);
 }
 
-/* One field of the form into out ("" when absent); 0, or -1 when it is
- * malformed or longer than out. */
-static int form_text(const struct web_ctx *c, const char *name, char *out, size_t outsz)
-{
-    int r = web_form_field(c, name, out, outsz);
-    if (r != 1)
-        out[0] = '\0';
-    return r < 0 ? -1 : 0;
-}
-
 /* Check what was typed and turn it into a request; NULL, or the refusal. */
 static const char *form_request(const struct web_ctx *c, struct order_form *f,
-                                struct order_request *req)
+                                struct order_saga_request *req)
 {
     char id[SHORT_FIELD], price[SHORT_FIELD];
-    int bad_number = form_text(c, "goods_number", f->goods_number, sizeof f->goods_number);
-    int bad_coupon = form_text(c, "coupon_id", f->coupon_id, sizeof f->coupon_id);
-    int bad_money = form_text(c, "money_paid", f->money_paid, sizeof f->money_paid);
-    int bad_address = form_text(c, "address", f->address, sizeof f->address);
-    int bad_consignee = form_text(c, "consignee", f->consignee, sizeof f->consignee);
+    int bad_number = web_form_text(c, "goods_number", f->goods_number, sizeof f->goods_number);
+    int bad_coupon = web_form_text(c, "coupon_id", f->coupon_id, sizeof f->coupon_id);
+    int bad_money = web_form_text(c, "money_paid", f->money_paid, sizeof f->money_paid);
+    int bad_address = web_form_text(c, "address", f->address, sizeof f->address);
+    int bad_consignee = web_form_text(c, "consignee", f->consignee, sizeof f->consignee);
     memset(req, 0, sizeof *req);
-    if (form_text(c, "goods_id", id, sizeof id) != 0 ||
+    if (web_form_text(c, "goods_id", id, sizeof id) != 0 ||
         snowflake_parse(id, strlen(id), &req->goods_id) != 0)
         return "The form is incomplete; reload the page and try again.";
     if (bad_number || parse_quantity(f->goods_number, &req->goods_number) != 0)
         return "Quantity must be a whole number of at least 1.";
-    if (form_text(c, "goods_price", price, sizeof price) != 0 ||
+    if (web_form_text(c, "goods_price", price, sizeof price) != 0 ||
         money_parse_str(price, MONEY_NON_NEGATIVE, &req->goods_price) != 0)
         return "The form is incomplete; reload the page and try again.";
     if (bad_coupon || (f->coupon_id[0] != '\0' &&
@@ -225,16 +201,17 @@ static const char *form_request(const struct web_ctx *c, struct order_form *f,
     if (bad_money || (f->money_paid[0] != '\0' &&
                       money_parse_str(f->money_paid, MONEY_ALLOW_NEGATIVE, &req->money_paid) != 0))
         return "Balance to use must be an amount with at most two decimals, like 12.30.";
-    if (bad_address || order_text_check(f->address, strlen(f->address), ORDER_ADDRESS_MAX) != 0)
+    if (bad_address ||
+        order_saga_text_check(f->address, strlen(f->address), ORDER_ADDRESS_MAX) != 0)
         return "Please enter the delivery address (1 to 255 characters).";
     if (bad_consignee ||
-        order_text_check(f->consignee, strlen(f->consignee), ORDER_CONSIGNEE_MAX) != 0)
+        order_saga_text_check(f->consignee, strlen(f->consignee), ORDER_CONSIGNEE_MAX) != 0)
         return "Please enter the consignee's name (1 to 64 characters).";
     /* The buyer may change the quantity: shipping and total follow it. The
      * price stays the one the page showed, so a stale page is refused. */
     int64_t amount;
-    if (order_breakdown(req->goods_price, req->goods_number, &amount, &req->shipping_fee,
-                        &req->order_amount) != 0)
+    if (order_saga_breakdown(req->goods_price, req->goods_number, &amount, &req->shipping_fee,
+                             &req->order_amount) != 0)
         return shop_code_message(SHOP_ORDERAMOUNT_INVALID);
     snprintf(req->address, sizeof req->address, "%s", f->address);
     snprintf(req->consignee, sizeof req->consignee, "%s", f->consignee);
@@ -244,7 +221,7 @@ static const char *form_request(const struct web_ctx *c, struct order_form *f,
 void web_form_order(struct web_ctx *c)
 {
     struct order_form f;
-    struct order_request req;
+    struct order_saga_request req;
     struct order o;
     struct goods g;
     memset(&f, 0, sizeof f);
@@ -253,7 +230,7 @@ void web_form_order(struct web_ctx *c)
         web_error(c, SHOP_REQUEST_PARAMETER_VALID);
         return;
     }
-    enum shop_code rc = goods_get(db_for(DB_GOODS), req.goods_id, &g);
+    enum shop_code rc = goods_get(goods_db(), req.goods_id, &g);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc == SHOP_GOODS_NO_EXIST ? SHOP_NOT_FOUND : rc);
         return;
@@ -265,13 +242,13 @@ void web_form_order(struct web_ctx *c)
     rc = order_saga_confirm(web_thread_mq(c->app), c->session.user_id, &req,
                             c->app->cfg->fault_inject, &o);
     if (rc == SHOP_SUCCESS) {
-        char loc[48];
-        snprintf(loc, sizeof loc, "/orders/%" PRId64, o.order_id);
+        char loc[48], id[SNOWFLAKE_STR_MAX];
+        snprintf(loc, sizeof loc, "/orders/%s", snowflake_format(o.order_id, id));
         web_redirect(c, loc);
         return;
     }
     /* The page again, with the current stock and price. */
-    if (goods_get(db_for(DB_GOODS), req.goods_id, &g) != SHOP_SUCCESS) {
+    if (goods_get(goods_db(), req.goods_id, &g) != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
     }
@@ -286,7 +263,7 @@ void web_api_goods_list(struct web_ctx *c)
 {
     struct goods *list = NULL;
     size_t n = 0;
-    enum shop_code rc = goods_list(db_for(DB_GOODS), &list, &n);
+    enum shop_code rc = goods_list(goods_db(), &list, &n);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
@@ -301,7 +278,7 @@ void web_api_goods_list(struct web_ctx *c)
 void web_api_goods_get(struct web_ctx *c)
 {
     struct goods g;
-    enum shop_code rc = goods_get(db_for(DB_GOODS), c->ids[0], &g);
+    enum shop_code rc = goods_get(goods_db(), c->ids[0], &g);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;

@@ -53,6 +53,13 @@ void web_redirect(struct web_ctx *c, const char *location);
  * 1 found, 0 absent, -1 malformed or longer than outsz-1. */
 int web_form_field(const struct web_ctx *c, const char *name, char *out, size_t outsz);
 
+/* The same into out, "" when absent: 0, or -1 when malformed or longer than
+ * outsz-1 (out is then "" too). */
+int web_form_text(const struct web_ctx *c, const char *name, char *out, size_t outsz);
+
+/* Add key: the string s (copied) to the JSON object o. */
+void web_add_str(json_object *o, const char *key, const char *s);
+
 /* The request body as a JSON object (new reference in *out), with the
  * configured depth cap. SHOP_SUCCESS or the code to answer with. */
 enum shop_code web_json_body(const struct web_ctx *c, json_object **out);
@@ -62,7 +69,8 @@ enum shop_code web_json_body(const struct web_ctx *c, json_object **out);
 void web_set_cookie(struct web_ctx *c, const char *name, const char *value, int max_age_s);
 
 /* Pages get these in their data from web_render_page: shop_name,
- * request_id, and when logged in: logged_in true, me {user_id, user_name},
+ * request_id, free_shipping_above and standard_shipping_fee (the saga's
+ * shipping rule, as money strings), and when logged in: logged_in true, me {user_id, user_name},
  * csrf_token (for forms). */
 
 /* Handlers (web_goods.c) */

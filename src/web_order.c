@@ -15,6 +15,7 @@
 #include "order_log.h"
 #include "order_saga.h"
 #include "order_service.h"
+#include "snowflake.h"
 #include "web_internal.h"
 
 /* ----------------------------------------------------------------- API */
@@ -29,8 +30,8 @@ static void json_refusal(struct web_ctx *c, int status, enum shop_code code, con
     json_object_object_add(o, "message",
                            json_object_new_string(message ? message : shop_code_message(code)));
     if (order_id != 0) {
-        char id[24];
-        snprintf(id, sizeof id, "%" PRId64, order_id);
+        char id[SNOWFLAKE_STR_MAX];
+        snowflake_format(order_id, id);
         json_object_object_add(o, "order_id", json_object_new_string(id));
     }
     http_json(&c->res, status, o);
@@ -65,7 +66,7 @@ void web_api_order_create(struct web_ctx *c)
     const char *key = c->req.idempotency_key != NULL ? c->req.idempotency_key : "";
     int64_t user = c->session.user_id;
     json_object *body = NULL;
-    struct order_request req;
+    struct order_saga_request req;
     struct order o;
     char msg[256];
 
@@ -82,14 +83,14 @@ void web_api_order_create(struct web_ctx *c)
                                                            : NULL);
         return;
     }
-    rc = order_request_from_json(body, &req, msg, sizeof msg);
+    rc = order_saga_request_from_json(body, &req, msg, sizeof msg);
     json_object_put(body);
     if (rc != SHOP_SUCCESS) {
         http_json_error(&c->res, rc, msg);
         return;
     }
 
-    db_conn *odb = db_for(DB_ORDER);
+    db_conn *odb = order_db();
     if (key[0] != '\0') {
         int status;
         char *first = NULL;
@@ -131,7 +132,7 @@ void web_api_orders(struct web_ctx *c)
 {
     struct order *list = NULL;
     size_t n = 0;
-    enum shop_code rc = order_list(db_for(DB_ORDER), c->session.user_id, &list, &n);
+    enum shop_code rc = order_list(order_db(), c->session.user_id, &list, &n);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
@@ -146,7 +147,7 @@ void web_api_orders(struct web_ctx *c)
 void web_api_order_get(struct web_ctx *c)
 {
     struct order o;
-    enum shop_code rc = order_get(db_for(DB_ORDER), c->session.user_id, c->ids[0], &o);
+    enum shop_code rc = order_get(order_db(), c->session.user_id, c->ids[0], &o);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
@@ -174,33 +175,28 @@ static void time_display(const char *iso, char *out, size_t outsz)
         snprintf(out, outsz, "%.10s %.5s UTC", iso, iso + 11);
 }
 
-static void add_str(json_object *o, const char *key, const char *s)
-{
-    json_object_object_add(o, key, json_object_new_string(s));
-}
-
 static void add_time(json_object *o, const char *key, const char *iso)
 {
     char shown[40], k[48];
     if (iso[0] == '\0')
         return;
-    add_str(o, key, iso);
+    web_add_str(o, key, iso);
     time_display(iso, shown, sizeof shown);
     snprintf(k, sizeof k, "%s_display", key);
-    add_str(o, k, shown);
+    web_add_str(o, k, shown);
 }
 
 /* An order for the templates: the JSON of the API plus words and names. */
 static json_object *order_view(const struct order *o, const char *goods_name)
 {
     json_object *v = order_to_json(o);
-    add_str(v, "goods_name", goods_name ? goods_name : "");
-    add_str(v, "status_text",
-            IN(STATUS_TEXT, o->order_status) ? STATUS_TEXT[o->order_status] : "?");
-    add_str(v, "status_class",
-            IN(STATUS_CLASS, o->order_status) ? STATUS_CLASS[o->order_status] : "invalid");
-    add_str(v, "pay_text", IN(PAY_TEXT, o->pay_status) ? PAY_TEXT[o->pay_status] : "?");
-    add_str(v, "pay_class", IN(PAY_CLASS, o->pay_status) ? PAY_CLASS[o->pay_status] : "unpaid");
+    web_add_str(v, "goods_name", goods_name ? goods_name : "");
+    web_add_str(v, "status_text",
+                IN(STATUS_TEXT, o->order_status) ? STATUS_TEXT[o->order_status] : "?");
+    web_add_str(v, "status_class",
+                IN(STATUS_CLASS, o->order_status) ? STATUS_CLASS[o->order_status] : "invalid");
+    web_add_str(v, "pay_text", IN(PAY_TEXT, o->pay_status) ? PAY_TEXT[o->pay_status] : "?");
+    web_add_str(v, "pay_class", IN(PAY_CLASS, o->pay_status) ? PAY_CLASS[o->pay_status] : "unpaid");
     add_time(v, "add_time", o->add_time);
     add_time(v, "confirm_time", o->confirm_time);
     add_time(v, "pay_time", o->pay_time);
@@ -222,7 +218,7 @@ static json_object *order_view(const struct order *o, const char *goods_name)
 static void history_add(json_object *arr, const char *what, const char *iso)
 {
     json_object *e = json_object_new_object();
-    add_str(e, "what", what);
+    web_add_str(e, "what", what);
     add_time(e, "time", iso);
     json_object_array_add(arr, e);
 }
@@ -266,13 +262,13 @@ void web_page_orders(struct web_ctx *c)
     struct order *list = NULL;
     struct goods *goods = NULL;
     size_t n = 0, ng = 0;
-    enum shop_code rc = order_list(db_for(DB_ORDER), c->session.user_id, &list, &n);
+    enum shop_code rc = order_list(order_db(), c->session.user_id, &list, &n);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
     }
     /* Names only: the page still shows the orders without them. */
-    if (n > 0 && goods_list(db_for(DB_GOODS), &goods, &ng) != SHOP_SUCCESS)
+    if (n > 0 && goods_list(goods_db(), &goods, &ng) != SHOP_SUCCESS)
         log_warn("orders page: goods names not available");
     json_object *arr = json_object_new_array_ext((int)n);
     for (size_t i = 0; i < n; i++) {
@@ -292,16 +288,16 @@ void web_page_order(struct web_ctx *c)
 {
     struct order o;
     struct goods g;
-    enum shop_code rc = order_get(db_for(DB_ORDER), c->session.user_id, c->ids[0], &o);
+    enum shop_code rc = order_get(order_db(), c->session.user_id, c->ids[0], &o);
     if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
         return;
     }
-    int have_goods = goods_get(db_for(DB_GOODS), o.goods_id, &g) == SHOP_SUCCESS;
+    int have_goods = goods_get(goods_db(), o.goods_id, &g) == SHOP_SUCCESS;
     struct order_log_entry *log = NULL;
     size_t nlog = 0;
     /* The history only: the page still shows the order without it. */
-    if (order_log_list(db_for(DB_ORDER), o.order_id, &log, &nlog) != SHOP_SUCCESS)
+    if (order_log_list(order_db(), o.order_id, &log, &nlog) != SHOP_SUCCESS)
         log_warn("order page: history of %" PRId64 " not available", o.order_id);
     json_object *v = order_view(&o, have_goods ? g.goods_name : NULL);
     json_object_object_add(v, "history", history(&o, log, nlog));

@@ -19,6 +19,7 @@
 #include "order_service.h"
 #include "outbox.h"
 #include "pay_service.h"
+#include "snowflake.h"
 #include "web_internal.h"
 
 /* ------------------------------------------------------- starting to pay */
@@ -26,7 +27,7 @@
 /* pay_start for the logged-in user and the order of the path. */
 static enum shop_code start(struct web_ctx *c, struct pay_started *ps, struct buf *url)
 {
-    return pay_start(db_for(DB_ORDER), c->app->cfg, c->session.user_id, c->ids[0], ps, url);
+    return pay_start(order_db(), c->app->cfg, c->session.user_id, c->ids[0], ps, url);
 }
 
 void web_api_payment_start(struct web_ctx *c)
@@ -40,13 +41,12 @@ void web_api_payment_start(struct web_ctx *c)
         buf_free(&url);
         return;
     }
-    char id[24], amount[MONEY_STR_MAX];
-    snprintf(id, sizeof id, "%" PRId64, ps.pay_id);
+    char id[SNOWFLAKE_STR_MAX];
+    snowflake_format(ps.pay_id, id);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "success", json_object_new_boolean(1));
     json_object_object_add(o, "pay_id", json_object_new_string(id));
-    json_object_object_add(o, "pay_amount",
-                           json_object_new_string(money_format(ps.pay_amount, amount)));
+    money_json_add(o, "pay_amount", ps.pay_amount);
     json_object_object_add(o, "redirect_url", json_object_new_string(buf_str(&url)));
     http_json(&c->res, 200, o);
     json_object_put(o);
@@ -61,8 +61,8 @@ void web_form_pay(struct web_ctx *c)
     enum shop_code rc = start(c, &ps, &url);
     if (rc == SHOP_PAYMENT_IS_PAID) {
         /* Paid meanwhile (another tab): the order page says so. */
-        char back[48];
-        snprintf(back, sizeof back, "/orders/%" PRId64, c->ids[0]);
+        char back[48], id[SNOWFLAKE_STR_MAX];
+        snprintf(back, sizeof back, "/orders/%s", snowflake_format(c->ids[0], id));
         web_redirect(c, back);
     } else if (rc != SHOP_SUCCESS) {
         web_error(c, rc);
@@ -99,7 +99,7 @@ static int is_form(const char *content_type)
 void web_pay_notify_alipay(struct web_ctx *c)
 {
     struct pay_notify_event ev;
-    char why[200], msg_id[128], key[24];
+    char why[200], msg_id[128], key[SNOWFLAKE_STR_MAX];
     if (!is_form(c->req.content_type)) {
         log_warn("notify: refused: content type '%.64s' is not a form", c->req.content_type);
         reply(c, "fail");
@@ -123,7 +123,7 @@ void web_pay_notify_alipay(struct web_ctx *c)
     struct buf body;
     buf_init(&body, 4096);
     pay_notify_message_id(&ev, msg_id);
-    snprintf(key, sizeof key, "%" PRId64, ev.order_id);
+    snowflake_format(ev.order_id, key);
     if (event_pay_notify_build(&ev, &body) != 0) {
         log_error("notify: order %s: event not built", key);
         reply(c, "fail");
@@ -139,8 +139,7 @@ void web_pay_notify_alipay(struct web_ctx *c)
         goto out;
     }
     /* The broker did not confirm: one commit in the outbox, relayed later. */
-    if (outbox_emit(db_for(DB_ORDER), NULL, EV_PAY_NOTIFY, msg_id, key, buf_str(&body)) ==
-        SHOP_SUCCESS) {
+    if (outbox_emit(order_db(), NULL, EV_PAY_NOTIFY, msg_id, key, buf_str(&body)) == SHOP_SUCCESS) {
         log_warn("notify: order %s trade %s: broker did not confirm (%d); kept in the outbox", key,
                  ev.trade_no, (int)ms);
         reply(c, "success");
@@ -196,16 +195,14 @@ void web_page_pay_return(struct web_ctx *c)
     if (!had_params) {
         state = "cancelled";
     } else if (order_id != 0) {
-        char id[24];
-        snprintf(id, sizeof id, "%" PRId64, order_id);
+        char id[SNOWFLAKE_STR_MAX];
+        snowflake_format(order_id, id);
         json_object_object_add(d, "order_id", json_object_new_string(id));
         state = "confirming";
         struct order o;
         if (c->logged_in &&
-            order_get(db_for(DB_ORDER), c->session.user_id, order_id, &o) == SHOP_SUCCESS) {
-            char amount[MONEY_STR_MAX];
-            json_object_object_add(d, "pay_amount",
-                                   json_object_new_string(money_format(o.pay_amount, amount)));
+            order_get(order_db(), c->session.user_id, order_id, &o) == SHOP_SUCCESS) {
+            money_json_add(d, "pay_amount", o.pay_amount);
             if (o.pay_status == PAY_PAID)
                 state = o.order_status == ORDER_REFUND ? "refund" : "paid";
             else

@@ -131,6 +131,14 @@ static void test_roundtrip(void)
     CU_ASSERT_EQUAL(db_result_i64(r, 1, 2, 42), 42); /* not a number */
     CU_ASSERT_PTR_NULL(db_result_get(r, 2, 0));
     CU_ASSERT_PTR_NULL(db_result_get(r, 0, 9));
+    /* Text into a fixed buffer: whole, cut to the buffer, "" out of range. */
+    char t[8] = "x";
+    db_result_text(r, 0, 0, t, sizeof t);
+    CU_ASSERT_STRING_EQUAL(t, "max");
+    db_result_text(r, 0, 1, t, sizeof t);
+    CU_ASSERT_STRING_EQUAL(t, "9223372");
+    db_result_text(r, 2, 0, t, sizeof t);
+    CU_ASSERT_STRING_EQUAL(t, "");
     db_result_free(r);
 
     /* A parameter compared as a value, never spliced: no row matches. */
@@ -153,6 +161,9 @@ static void test_nulls(void)
     for (size_t i = 0; i < 4; i++)
         CU_ASSERT_PTR_NULL(db_result_get(r, 0, i));
     CU_ASSERT_EQUAL(db_result_i64(r, 0, 0, -7), -7);
+    char t[8] = "x";
+    db_result_text(r, 0, 1, t, sizeof t); /* SQL NULL reads as "" */
+    CU_ASSERT_STRING_EQUAL(t, "");
     CU_ASSERT_STRING_EQUAL(db_result_get(r, 1, 0), "0");
     CU_ASSERT_STRING_EQUAL(db_result_get(r, 1, 1), "");
     CU_ASSERT_STRING_EQUAL(db_result_get(r, 1, 2), "0.00");

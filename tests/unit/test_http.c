@@ -23,6 +23,46 @@ static void test_url_decode(void)
     CU_ASSERT_EQUAL(http_url_decode("1234567890123456", 16, out, sizeof out, 0), -1);
 }
 
+static void test_hex_value(void)
+{
+    CU_ASSERT_EQUAL(http_hex_value('0'), 0);
+    CU_ASSERT_EQUAL(http_hex_value('9'), 9);
+    CU_ASSERT_EQUAL(http_hex_value('a'), 10);
+    CU_ASSERT_EQUAL(http_hex_value('F'), 15);
+    CU_ASSERT_EQUAL(http_hex_value('g'), -1);
+    CU_ASSERT_EQUAL(http_hex_value('%'), -1);
+    CU_ASSERT_EQUAL(http_hex_value(0), -1);
+    CU_ASSERT_EQUAL(http_hex_value(0xe4), -1);
+}
+
+static void test_url_encode(void)
+{
+    struct buf b;
+    buf_init(&b, 64);
+    const char *s = "a b/c~d-e_f.g&h=\xe4\xb8\xad";
+    CU_ASSERT_EQUAL(http_url_encode(s, strlen(s), "", &b), 0);
+    CU_ASSERT_STRING_EQUAL(buf_str(&b), "a%20b%2Fc~d-e_f.g%26h%3D%E4%B8%AD");
+    buf_reset(&b);
+    CU_ASSERT_EQUAL(http_url_encode("/orders/12?x=1", 14, "/", &b), 0);
+    CU_ASSERT_STRING_EQUAL(buf_str(&b), "/orders/12%3Fx%3D1");
+    /* len counts: an embedded NUL is encoded, never a kept byte */
+    buf_reset(&b);
+    CU_ASSERT_EQUAL(http_url_encode("a\0b", 3, "/", &b), 0);
+    CU_ASSERT_STRING_EQUAL(buf_str(&b), "a%00b");
+    /* it decodes back to what went in */
+    char out[64];
+    buf_reset(&b);
+    CU_ASSERT_EQUAL(http_url_encode(s, strlen(s), "", &b), 0);
+    CU_ASSERT_EQUAL(http_url_decode(buf_str(&b), b.len, out, sizeof out, 0), (long)strlen(s));
+    CU_ASSERT_STRING_EQUAL(out, s);
+    buf_free(&b);
+    /* the cap: -1, and what fitted stays */
+    buf_init(&b, 4);
+    CU_ASSERT_EQUAL(http_url_encode("ab cd", 5, "", &b), -1);
+    CU_ASSERT_STRING_EQUAL(buf_str(&b), "ab");
+    buf_free(&b);
+}
+
 static void test_form_get(void)
 {
     const char *f = "login=alice&password=p%26ss+w&empty=&flag&x=1&x=2";
@@ -209,6 +249,8 @@ static void test_wants_json(void)
 #define SUITE_NAME "http"
 static const struct test_case TESTS[] = {
     {"url decode", test_url_decode},
+    {"hex digits", test_hex_value},
+    {"url encode: unreserved and kept bytes stay, the rest is %XX", test_url_encode},
     {"form and query fields", test_form_get},
     {"cookies", test_cookie_get},
     {"request from a FastCGI environment", test_request_read},

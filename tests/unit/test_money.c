@@ -4,6 +4,7 @@
 #include "money.h"
 
 #include <CUnit/CUnit.h>
+#include <json-c/json.h>
 #include <string.h>
 
 struct accept_case {
@@ -192,6 +193,18 @@ static void test_add(void)
     CU_ASSERT_EQUAL(r, 77);
 }
 
+/* Money in JSON is the contract's string with two decimals. */
+static void test_json_add(void)
+{
+    json_object *o = json_object_new_object();
+    money_json_add(o, "price", 123450);
+    money_json_add(o, "zero", 0);
+    money_json_add(o, "refund", -5);
+    CU_ASSERT_STRING_EQUAL(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                           "{\"price\":\"1234.50\",\"zero\":\"0.00\",\"refund\":\"-0.05\"}");
+    json_object_put(o);
+}
+
 static const struct test_case TESTS[] = {
     {"parse accepts the contract's forms", test_parse_accepts},
     {"parse rejects malformed input", test_parse_rejects},
@@ -202,6 +215,7 @@ static const struct test_case TESTS[] = {
     {"format and parse round-trip", test_round_trip},
     {"mul with overflow bounds", test_mul},
     {"add with overflow bounds", test_add},
+    {"JSON money is a string with two decimals", test_json_add},
     {NULL, NULL},
 };
 

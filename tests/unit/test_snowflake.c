@@ -265,8 +265,28 @@ static void test_parse(void)
     CU_ASSERT_EQUAL(snowflake_parse(NULL, 0, &v), -1);
 }
 
+/* Formatting is the inverse of parsing, for every id an API carries. */
+static void test_format(void)
+{
+    char s[SNOWFLAKE_STR_MAX];
+    CU_ASSERT_STRING_EQUAL(snowflake_format(1, s), "1");
+    CU_ASSERT_STRING_EQUAL(snowflake_format(1001, s), "1001");
+    CU_ASSERT_STRING_EQUAL(snowflake_format(INT64_MAX, s), "9223372036854775807");
+    CU_ASSERT_PTR_EQUAL(snowflake_format(42, s), s);
+    /* not an id, but never cut: the buffer holds any int64 */
+    CU_ASSERT_STRING_EQUAL(snowflake_format(INT64_MIN, s), "-9223372036854775808");
+    int64_t ids[] = {1, 9, 10, 123456789, INT64_C(480000000000000001), INT64_MAX};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        int64_t back = 0;
+        snowflake_format(ids[i], s);
+        CU_ASSERT_EQUAL(snowflake_parse(s, strlen(s), &back), 0);
+        CU_ASSERT_EQUAL(back, ids[i]);
+    }
+}
+
 static const struct test_case TESTS[] = {
     {"parse: decimal ids, no sign, no leading zero, within int64", test_parse},
+    {"format: decimal digits that parse back to the same id", test_format},
     {"worker id range (1024 refused)", test_init_worker_range},
     {"id parts decode", test_decode_parts},
     {"time part follows the real clock", test_real_clock_time},

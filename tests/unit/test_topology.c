@@ -170,8 +170,8 @@ static int parse_line(char *line, struct listed *l)
     snprintf(l->keys, sizeof l->keys, "%s", f[2]);
     snprintf(l->db, sizeof l->db, "%s", f[3]);
     snprintf(l->publishes, sizeof l->publishes, "%s", f[4]);
-    l->worker_id = atoi(f[5]);
-    l->instance = atoi(f[6]);
+    l->worker_id = (int)strtol(f[5], NULL, 10);
+    l->instance = (int)strtol(f[6], NULL, 10);
     return 0;
 }
 
