@@ -7,8 +7,9 @@
 // serves the notify URL from a small HTTP server. It needs nothing from
 // scripts/services, so it runs the same with or without the shop started.
 //   node --test tests/integration/sandbox.test.mjs
-// Needs: the built shop-sandbox (SHOP_BIN_DIR, default build/src), nginx,
-// openssl.
+// Needs: the built shop-sandbox (SHOP_SANDBOX_BIN, default
+// SHOP_BIN_DIR/../sandbox/shop-sandbox, SHOP_BIN_DIR default build/src),
+// nginx, openssl.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const binDir = process.env.SHOP_BIN_DIR || join(repo, 'build', 'src');
-const sandboxBin = join(binDir, 'shop-sandbox');
+const sandboxBin = process.env.SHOP_SANDBOX_BIN || join(binDir, '..', 'sandbox', 'shop-sandbox');
 const APP_ID = '2026000000000001';
 const SELLER_ID = '2088000000000001';
 
@@ -145,7 +146,7 @@ async function stopSandbox(signal = 'SIGTERM') {
 
 before(async () => {
   if (!fs.existsSync(sandboxBin)) {
-    throw new Error(`${sandboxBin} not found: build first (make) or set SHOP_BIN_DIR`);
+    throw new Error(`${sandboxBin} not found: build first (make) or set SHOP_SANDBOX_BIN`);
   }
   dir = fs.mkdtempSync(join(os.tmpdir(), 'sbx-'));
   fs.chmodSync(dir, 0o755); // nginx workers (nobody) reach the socket through it
