@@ -155,7 +155,8 @@ before(async () => {
   keys = Object.fromEntries(['merchant_private', 'merchant_public', 'provider_private',
     'provider_public'].map((k) => [k, fs.readFileSync(join(dir, 'keys', `${k}.pem`), 'utf8')]));
 
-  // The notify URL: answers each notification from the list set for its order.
+  // The notify URL: answers each notification from the list set for its order
+// (a function answers on the raw socket).
   notifyServer = createServer((req, res) => {
     let raw = '';
     req.setEncoding('utf8');
@@ -166,6 +167,10 @@ before(async () => {
       const answer = list.length > 1 ? list.shift() : (list[0] ?? 'success');
       received.push({ outTradeNo: params.out_trade_no, params, raw, answer,
         contentType: req.headers['content-type'], at: Date.now() });
+      if (typeof answer === 'function') {
+        answer(res.socket); // a raw answer, written by the test itself
+        return;
+      }
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end(answer);
     });
@@ -488,3 +493,42 @@ test('shop-sandbox sign prints a body the merchant can verify', () => {
   assert.ok(rsa2Verify(p, keys.provider_public));
   assert.ok(!rsa2Verify({ ...p, total_amount: '1.00' }, keys.provider_public));
 });
+
+test('a notify URL answering a huge chunk size neither crashes the sandbox nor loses the delivery',
+  async () => {
+    if (!sandbox) {
+      sandbox = startSandbox(0.001);
+      await sandboxReady();
+    }
+    const head = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const raw = (write) => (socket) => {
+      socket.on('error', () => {}); // the sandbox may hang up first
+      write(socket);
+    };
+    const order = newOrder();
+    answers.set(order.outTradeNo, [
+      // The chunk size line cut short after ffffff, the connection closed.
+      raw((s) => s.end(`${head}ffffff`)),
+      // 16 MiB announced, "success" sent, the connection closed.
+      raw((s) => s.end(`${head}ffffff\r\nsuccess`)),
+      // 16 MiB announced and 1 MiB of it really sent: more than any answer read.
+      raw((s) => s.end(Buffer.concat([Buffer.from(`${head}ffffff\r\n`),
+        Buffer.alloc(1 << 20, 'x')]))),
+      'success',
+    ]);
+    const { trade } = await openCashier(order);
+    assert.equal((await post('/pay', { trade })).status, 303);
+    await eventually(() => notificationsFor(order).length >= 4, 'four notification tries');
+    await eventually(() => pendingFiles().length === 0, 'the pending file to go');
+    const got = notificationsFor(order);
+    assert.equal(got.length, 4, 'delivered on the fourth try, no more');
+    assert.equal(got[0].params.notify_id, got[3].params.notify_id, 'one notification, retried');
+    assert.ok(rsa2Verify(got[3].params, keys.provider_public));
+    assert.equal(sandbox.exitCode, null, `the sandbox still runs\n${logs()}`);
+    assert.equal(sandbox.signalCode, null, `the sandbox still runs\n${logs()}`);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200);
+    const failed = fs.readdirSync(join(dir, 'sandbox', 'failed'));
+    assert.ok(!failed.some((f) => JSON.parse(fs.readFileSync(join(dir, 'sandbox', 'failed', f),
+      'utf8')).out_trade_no === order.outTradeNo), 'not given up');
+    assert.equal((await stopSandbox('SIGTERM')).code, 0, `clean stop\n${logs()}`);
+  });
