@@ -1,10 +1,32 @@
 #include "runtime.h"
 
+#include <errno.h>
+#include <fcgiapp.h>
 #include <getopt.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
 #include "log.h"
+
+int runtime_listen(const char *path, int backlog)
+{
+    unlink(path);
+    int fd = FCGX_OpenSocket(path, backlog);
+    if (fd < 0) {
+        log_error("cannot listen on %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (chmod(path, 0660) != 0) {
+        log_error("cannot set the mode of %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 
 int runtime_options(int argc, char **argv, void (*usage)(FILE *), const char **config_path,
                     const char **pid_path)
@@ -59,6 +81,54 @@ int runtime_write_pid(const char *path)
         return -1;
     fprintf(f, "%ld\n", (long)getpid());
     return fclose(f);
+}
+
+static void on_sigusr2(int sig)
+{
+    (void)sig;
+}
+
+void runtime_block_signals(sigset_t *stop_set)
+{
+    struct sigaction sa = {.sa_handler = on_sigusr2};
+    sigemptyset(stop_set);
+    sigaddset(stop_set, SIGTERM);
+    sigaddset(stop_set, SIGINT);
+    sigaddset(stop_set, SIGHUP);
+    sigaddset(stop_set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, stop_set, NULL);
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, NULL); /* no SA_RESTART: the read must fail with EINTR */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void runtime_wait_stop(const sigset_t *stop_set)
+{
+    int sig = 0;
+    sigwait(stop_set, &sig);
+    log_info("signal %d: stopping", sig);
+}
+
+void runtime_stop_workers(const int *fds, int n_fds, const pthread_t *threads, int n)
+{
+    FCGX_ShutdownPending();
+    for (int i = 0; i < n_fds; i++)
+        if (fds[i] >= 0)
+            shutdown(fds[i], SHUT_RDWR);
+    for (int i = 0; i < n; i++) {
+        struct timespec ts;
+        for (;;) {
+            pthread_kill(threads[i], SIGUSR2);
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_timedjoin_np(threads[i], NULL, &ts) == 0)
+                break;
+        }
+    }
 }
 
 int runtime_db_init(const struct shop_config *cfg)

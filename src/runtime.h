@@ -5,6 +5,8 @@
 #ifndef SHOP_RUNTIME_H
 #define SHOP_RUNTIME_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -24,6 +26,26 @@ int runtime_config(struct shop_config *cfg, const char *config_path, const char 
 
 /* Write this process's pid to path (NULL: nothing). 0 or -1. */
 int runtime_write_pid(const char *path);
+
+/* The FastCGI programs' signals: the stop signals (TERM, INT, HUP, USR1)
+ * blocked in this thread and every thread it starts afterwards, for main to
+ * sigwait() on stop_set; SIGUSR2 installed without SA_RESTART so that it
+ * interrupts a worker's blocking accept or read; SIGPIPE ignored. */
+void runtime_block_signals(sigset_t *stop_set);
+
+/* A FastCGI listening socket at path (an old file there is replaced), mode
+ * 0660: nginx's workers run as this process's user (the private nginx) or in
+ * its group (a server install), never as others. The fd, or -1 (logged). */
+int runtime_listen(const char *path, int backlog);
+
+/* Wait for one of stop_set's signals (main only) and log which. */
+void runtime_wait_stop(const sigset_t *stop_set);
+
+/* Stop a FastCGI program's workers: no new requests (FCGX_ShutdownPending),
+ * the n_fds listening sockets shut down, then each of the n threads nudged
+ * with SIGUSR2 every 100 ms until it has left its blocking call, and joined.
+ * Set the program's own stop flag first. */
+void runtime_stop_workers(const int *fds, int n_fds, const pthread_t *threads, int n);
 
 /* db_global_init with db_*, then db_service_init for each service that has
  * its own database (goods_db_name, ...). 0 or -1 (logged). */

@@ -41,11 +41,6 @@ static int listen_fd = -1;
 static int notify_fd = -1;
 static struct web_app app;
 
-static void on_sigusr2(int sig)
-{
-    (void)sig; /* only here to interrupt a blocking read */
-}
-
 static void *worker(void *arg)
 {
     int fd = *(const int *)arg;
@@ -78,20 +73,6 @@ static void declare_topology(const struct mq_params *p, const struct shop_config
         order_saga_delay_declare(mq, cfg->preorder_timeout_s, cfg->unpaid_timeout_s) != 0)
         log_warn("broker topology not declared at start (broker down?)");
     mq_close(mq);
-}
-
-/* A FastCGI listening socket for nginx's workers: they run as this process's
- * user (the private nginx) or in its group (a server install), never others. */
-static int open_socket(const char *path)
-{
-    unlink(path);
-    int fd = FCGX_OpenSocket(path, 1024);
-    if (fd < 0) {
-        log_error("cannot listen on %s: %s", path, strerror(errno));
-        return -1;
-    }
-    chmod(path, 0660);
-    return fd;
 }
 
 static void usage(FILE *f)
@@ -152,22 +133,13 @@ int main(int argc, char **argv)
         log_error("FCGX_Init failed");
         goto out;
     }
-    if ((listen_fd = open_socket(cfg.fcgi_socket)) < 0 ||
-        (notify_fd = open_socket(cfg.fcgi_notify_socket)) < 0)
+    if ((listen_fd = runtime_listen(cfg.fcgi_socket, 1024)) < 0 ||
+        (notify_fd = runtime_listen(cfg.fcgi_notify_socket, 1024)) < 0)
         goto out;
 
     /* Stop signals go to sigwait() in main only; SIGUSR2 interrupts workers. */
     sigset_t stop_set;
-    sigemptyset(&stop_set);
-    sigaddset(&stop_set, SIGTERM);
-    sigaddset(&stop_set, SIGINT);
-    sigaddset(&stop_set, SIGHUP);
-    sigaddset(&stop_set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
-    struct sigaction sa = {.sa_handler = on_sigusr2};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR2, &sa, NULL); /* no SA_RESTART: the read must fail with EINTR */
-    signal(SIGPIPE, SIG_IGN);
+    runtime_block_signals(&stop_set);
 
     int nthreads = cfg.app_threads + cfg.notify_threads;
     threads = calloc((size_t)nthreads, sizeof *threads);
@@ -184,31 +156,12 @@ int main(int argc, char **argv)
     log_info("listening on %s with %d threads, notifications on %s with %d", cfg.fcgi_socket,
              cfg.app_threads, cfg.fcgi_notify_socket, cfg.notify_threads);
 
-    int sig = 0;
-    sigwait(&stop_set, &sig);
-    log_info("signal %d: stopping", sig);
+    runtime_wait_stop(&stop_set);
     rc = 0;
 
 stop:
     atomic_store(&stopping, 1);
-    FCGX_ShutdownPending();
-    shutdown(listen_fd, SHUT_RDWR);
-    shutdown(notify_fd, SHUT_RDWR);
-    for (int i = 0; i < started; i++) {
-        /* Repeat the nudge until the thread leaves its blocking read. */
-        struct timespec ts;
-        for (;;) {
-            pthread_kill(threads[i], SIGUSR2);
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            if (pthread_timedjoin_np(threads[i], NULL, &ts) == 0)
-                break;
-        }
-    }
+    runtime_stop_workers((int[]){listen_fd, notify_fd}, 2, threads, started);
     log_info("stopped");
 out:
     free(threads);

@@ -7,8 +7,9 @@
 // serves the notify URL from a small HTTP server. It needs nothing from
 // scripts/services, so it runs the same with or without the shop started.
 //   node --test tests/integration/sandbox.test.mjs
-// Needs: the built shop-sandbox (SHOP_BIN_DIR, default build/src), nginx,
-// openssl.
+// Needs: the built shop-sandbox (SHOP_SANDBOX_BIN, default
+// SHOP_BIN_DIR/../sandbox/shop-sandbox, SHOP_BIN_DIR default build/src),
+// nginx, openssl.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const binDir = process.env.SHOP_BIN_DIR || join(repo, 'build', 'src');
-const sandboxBin = join(binDir, 'shop-sandbox');
+const sandboxBin = process.env.SHOP_SANDBOX_BIN || join(binDir, '..', 'sandbox', 'shop-sandbox');
 const APP_ID = '2026000000000001';
 const SELLER_ID = '2088000000000001';
 
@@ -145,16 +146,18 @@ async function stopSandbox(signal = 'SIGTERM') {
 
 before(async () => {
   if (!fs.existsSync(sandboxBin)) {
-    throw new Error(`${sandboxBin} not found: build first (make) or set SHOP_BIN_DIR`);
+    throw new Error(`${sandboxBin} not found: build first (make) or set SHOP_SANDBOX_BIN`);
   }
   dir = fs.mkdtempSync(join(os.tmpdir(), 'sbx-'));
-  fs.chmodSync(dir, 0o755); // nginx workers (nobody) reach the socket through it
-  for (const d of ['sock', 'nginx', 'logs']) fs.mkdirSync(join(dir, d), { mode: 0o755 });
+  // Private to this user; nginx's workers run as this user too (as
+  // scripts/services runs them), so the sandbox's 0660 socket is theirs.
+  for (const d of ['sock', 'nginx', 'logs']) fs.mkdirSync(join(dir, d), { mode: 0o700 });
   execFileSync(join(repo, 'scripts', 'keys'), [join(dir, 'keys')], { stdio: 'ignore' });
   keys = Object.fromEntries(['merchant_private', 'merchant_public', 'provider_private',
     'provider_public'].map((k) => [k, fs.readFileSync(join(dir, 'keys', `${k}.pem`), 'utf8')]));
 
-  // The notify URL: answers each notification from the list set for its order.
+  // The notify URL: answers each notification from the list set for its order
+// (a function answers on the raw socket).
   notifyServer = createServer((req, res) => {
     let raw = '';
     req.setEncoding('utf8');
@@ -165,6 +168,10 @@ before(async () => {
       const answer = list.length > 1 ? list.shift() : (list[0] ?? 'success');
       received.push({ outTradeNo: params.out_trade_no, params, raw, answer,
         contentType: req.headers['content-type'], at: Date.now() });
+      if (typeof answer === 'function') {
+        answer(res.socket); // a raw answer, written by the test itself
+        return;
+      }
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end(answer);
     });
@@ -178,8 +185,10 @@ before(async () => {
   assert.ok(!/@[A-Z_]+@/.test(site), 'every placeholder of nginx/sandbox.conf is rendered');
   fs.writeFileSync(join(dir, 'nginx', 'sandbox.conf'), site);
   const n = join(dir, 'nginx');
+  const user = process.getuid() === 0
+    ? `user ${os.userInfo().username} ${execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim()};\n` : '';
   fs.writeFileSync(join(n, 'nginx.conf'), `daemon off;
-worker_processes 1;
+${user}worker_processes 1;
 pid ${n}/nginx.pid;
 error_log ${dir}/logs/nginx-error.log warn;
 events { worker_connections 256; }
@@ -487,3 +496,42 @@ test('shop-sandbox sign prints a body the merchant can verify', () => {
   assert.ok(rsa2Verify(p, keys.provider_public));
   assert.ok(!rsa2Verify({ ...p, total_amount: '1.00' }, keys.provider_public));
 });
+
+test('a notify URL answering a huge chunk size neither crashes the sandbox nor loses the delivery',
+  async () => {
+    if (!sandbox) {
+      sandbox = startSandbox(0.001);
+      await sandboxReady();
+    }
+    const head = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const raw = (write) => (socket) => {
+      socket.on('error', () => {}); // the sandbox may hang up first
+      write(socket);
+    };
+    const order = newOrder();
+    answers.set(order.outTradeNo, [
+      // The chunk size line cut short after ffffff, the connection closed.
+      raw((s) => s.end(`${head}ffffff`)),
+      // 16 MiB announced, "success" sent, the connection closed.
+      raw((s) => s.end(`${head}ffffff\r\nsuccess`)),
+      // 16 MiB announced and 1 MiB of it really sent: more than any answer read.
+      raw((s) => s.end(Buffer.concat([Buffer.from(`${head}ffffff\r\n`),
+        Buffer.alloc(1 << 20, 'x')]))),
+      'success',
+    ]);
+    const { trade } = await openCashier(order);
+    assert.equal((await post('/pay', { trade })).status, 303);
+    await eventually(() => notificationsFor(order).length >= 4, 'four notification tries');
+    await eventually(() => pendingFiles().length === 0, 'the pending file to go');
+    const got = notificationsFor(order);
+    assert.equal(got.length, 4, 'delivered on the fourth try, no more');
+    assert.equal(got[0].params.notify_id, got[3].params.notify_id, 'one notification, retried');
+    assert.ok(rsa2Verify(got[3].params, keys.provider_public));
+    assert.equal(sandbox.exitCode, null, `the sandbox still runs\n${logs()}`);
+    assert.equal(sandbox.signalCode, null, `the sandbox still runs\n${logs()}`);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200);
+    const failed = fs.readdirSync(join(dir, 'sandbox', 'failed'));
+    assert.ok(!failed.some((f) => JSON.parse(fs.readFileSync(join(dir, 'sandbox', 'failed', f),
+      'utf8')).out_trade_no === order.outTradeNo), 'not given up');
+    assert.equal((await stopSandbox('SIGTERM')).code, 0, `clean stop\n${logs()}`);
+  });

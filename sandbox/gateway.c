@@ -1,0 +1,228 @@
+#include "gateway.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "alipay.h"
+#include "cashier.h"
+#include "deliver.h"
+#include "http.h"
+#include "log.h"
+#include "money.h"
+#include "page.h"
+#include "routes.h"
+#include "settings.h"
+#include "store.h"
+#include "trade.h"
+
+#define SUBJECT_MAX   256
+#define OUT_TRADE_MAX 64
+#define BIZ_DEPTH     4 /* biz_content nesting */
+
+/* A method of the provider's API: params are verified (merchant, charset,
+ * RSA2 signature); biz is biz_content, a JSON object. */
+struct method {
+    const char *name;
+    void (*handle)(struct route_ctx *c, const struct alipay_params *ps, json_object *biz);
+};
+
+static void page_pay(struct route_ctx *c, const struct alipay_params *ps, json_object *biz);
+
+static const struct method METHODS[] = {
+    {"alipay.trade.page.pay", page_pay},
+};
+
+static const struct method *find_method(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof METHODS / sizeof METHODS[0]; i++)
+        if (strcmp(METHODS[i].name, name) == 0)
+            return &METHODS[i];
+    return NULL;
+}
+
+/* The fields of a page-pay request, checked. Strings point into ps / biz. */
+struct page_pay {
+    const char *out_trade_no, *subject, *notify_url, *return_url;
+    int64_t cents;
+};
+
+static int check_page_pay(struct route_ctx *c, const struct alipay_params *ps, json_object *biz,
+                          struct page_pay *pp)
+{
+    char origin[300];
+    const char *amount = store_str(biz, "total_amount");
+    const char *product = store_str(biz, "product_code");
+    pp->out_trade_no = store_str(biz, "out_trade_no");
+    pp->subject = store_str(biz, "subject");
+    pp->notify_url = alipay_params_get(ps, "notify_url");
+    pp->return_url = alipay_params_get(ps, "return_url");
+    if (pp->out_trade_no == NULL || pp->out_trade_no[0] == '\0' ||
+        strlen(pp->out_trade_no) > OUT_TRADE_MAX) {
+        routes_bad_request(c, "Bad out_trade_no", "out_trade_no must be 1 to 64 characters.");
+    } else if (pp->subject == NULL || pp->subject[0] == '\0' || strlen(pp->subject) > SUBJECT_MAX) {
+        routes_bad_request(c, "Bad subject", "subject must be 1 to 256 bytes.");
+    } else if (amount == NULL || money_parse_str(amount, MONEY_NON_NEGATIVE, &pp->cents) != 0 ||
+               pp->cents <= 0) {
+        routes_bad_request(c, "Bad total_amount",
+                           "total_amount must be a string amount between 0.01 and 99999999.99.");
+    } else if (product == NULL || strcmp(product, "FAST_INSTANT_TRADE_PAY") != 0) {
+        routes_bad_request(c, "Bad product_code", "product_code must be FAST_INSTANT_TRADE_PAY.");
+    } else if (pp->notify_url && pp->notify_url[0] && !deliver_url_ok(pp->notify_url)) {
+        routes_bad_request(c, "Bad notify_url",
+                           "notify_url must be a plain http:// URL (the sandbox does not speak "
+                           "TLS).");
+    } else if (pp->return_url && pp->return_url[0] &&
+               (alipay_url_origin(pp->return_url, origin, sizeof origin) != 0 ||
+                strpbrk(pp->return_url, " \t\r\n") != NULL)) {
+        routes_bad_request(c, "Bad return_url", "return_url must be an http:// or https:// URL.");
+    } else {
+        return 0;
+    }
+    return -1;
+}
+
+/* A new trade for pp, saved. NULL when it could not be stored. */
+static json_object *open_trade(const struct page_pay *pp, char id[TRADE_ID_LEN + 1])
+{
+    char ts[ALIPAY_TIMESTAMP_LEN], amount[MONEY_STR_MAX];
+    if (trade_new_id(id) != 0)
+        return NULL;
+    alipay_timestamp(time(NULL), 0, ts);
+    money_format(pp->cents, amount);
+    json_object *t = json_object_new_object();
+    json_object_object_add(t, "trade_id", json_object_new_string(id));
+    json_object_object_add(t, "app_id", json_object_new_string(settings.app_id));
+    json_object_object_add(t, "out_trade_no", json_object_new_string(pp->out_trade_no));
+    json_object_object_add(t, "subject", json_object_new_string(pp->subject));
+    json_object_object_add(t, "total_amount", json_object_new_string(amount));
+    json_object_object_add(t, "notify_url",
+                           json_object_new_string(pp->notify_url ? pp->notify_url : ""));
+    json_object_object_add(t, "return_url",
+                           json_object_new_string(pp->return_url ? pp->return_url : ""));
+    json_object_object_add(t, "status", json_object_new_string("WAIT_BUYER_PAY"));
+    json_object_object_add(t, "gmt_create", json_object_new_string(ts));
+    store_lock();
+    int rc = trade_save(id, t);
+    store_unlock();
+    if (rc != 0) {
+        json_object_put(t);
+        return NULL;
+    }
+    log_info("gateway: trade %s out_trade_no=%s amount=%s opened", id, pp->out_trade_no, amount);
+    return t;
+}
+
+/* alipay.trade.page.pay: the cashier for a new trade, unless paid already. */
+static void page_pay(struct route_ctx *c, const struct alipay_params *ps, json_object *biz)
+{
+    struct page_pay pp;
+    char by[TRADE_ID_LEN + 1], id[TRADE_ID_LEN + 1];
+    if (check_page_pay(c, ps, biz, &pp) != 0)
+        return;
+    store_lock();
+    trade_paid_by(settings.app_id, pp.out_trade_no, by);
+    store_unlock();
+    if (by[0] != '\0') {
+        log_info("gateway: out_trade_no=%s already paid (trade %s)", pp.out_trade_no, by);
+        page_message(c->res, 409, "error", "Already paid",
+                     "This merchant order has already been paid; it cannot be paid twice.",
+                     pp.return_url);
+        return;
+    }
+    json_object *t = open_trade(&pp, id);
+    if (t == NULL) {
+        page_message(c->res, 500, "error", "Sandbox error",
+                     "The sandbox could not store the trade; see its log.", NULL);
+        return;
+    }
+    if (pp.return_url != NULL)
+        alipay_url_origin(pp.return_url, c->form_origin, sizeof c->form_origin);
+    cashier_page(c, id, t);
+    json_object_put(t);
+}
+
+/* The common checks of every method; its row, or NULL after an error page. */
+static const struct method *check_common(struct route_ctx *c, const struct alipay_params *ps)
+{
+    const char *v = alipay_params_get(ps, "app_id");
+    const struct method *m = find_method(alipay_params_get(ps, "method"));
+    if (v == NULL || strcmp(v, settings.app_id) != 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "app_id \"%.64s\" is not the sandbox's merchant (%s).",
+                 v ? v : "", settings.app_id);
+        routes_bad_request(c, "Unknown merchant", msg);
+    } else if (m == NULL) {
+        routes_bad_request(c, "Unsupported method",
+                           "Only method=alipay.trade.page.pay is served by this gateway.");
+    } else if ((v = alipay_params_get(ps, "charset")) != NULL && strcasecmp(v, "utf-8") != 0) {
+        routes_bad_request(c, "Unsupported charset", "Only charset=utf-8 is supported.");
+    } else if ((v = alipay_params_get(ps, "sign_type")) == NULL || strcmp(v, "RSA2") != 0) {
+        routes_bad_request(c, "Unsupported sign_type",
+                           "Requests must be signed with sign_type=RSA2.");
+    } else if (!alipay_verify_request(settings.merchant_pub, ps)) {
+        routes_bad_request(c, "Invalid signature",
+                           "The request's signature does not verify with the merchant's public "
+                           "key. Nothing was charged.");
+    } else {
+        return m;
+    }
+    return NULL;
+}
+
+/* biz_content as a JSON object (a new reference), or NULL after an error page. */
+static json_object *parse_biz(struct route_ctx *c, const struct alipay_params *ps)
+{
+    const char *bc = alipay_params_get(ps, "biz_content");
+    json_tokener *tok = json_tokener_new_ex(BIZ_DEPTH);
+    if (bc == NULL || tok == NULL) {
+        json_tokener_free(tok);
+        routes_bad_request(c, "Missing biz_content", "The request has no biz_content.");
+        return NULL;
+    }
+    json_object *biz = json_tokener_parse_ex(tok, bc, (int)strlen(bc));
+    if (biz == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(biz, json_type_object)) {
+        json_object_put(biz);
+        biz = NULL;
+        routes_bad_request(c, "Bad biz_content", "biz_content is not a JSON object.");
+    }
+    json_tokener_free(tok);
+    return biz;
+}
+
+/* The query's parameters and, for a POST, the form body's, into ps. */
+static int read_params(const struct http_request *r, struct alipay_params *ps)
+{
+    int rc = alipay_params_parse_form(r->query, strlen(r->query), ps);
+    if (rc == ALIPAY_OK && r->method == HTTP_POST) {
+        struct alipay_params body;
+        alipay_params_init(&body);
+        rc = alipay_params_parse_form(buf_str(&r->body), r->body.len, &body);
+        for (size_t i = 0; rc == ALIPAY_OK && i < body.n; i++)
+            rc = alipay_params_add(ps, body.p[i].key, body.p[i].value);
+        alipay_params_free(&body);
+    }
+    return rc;
+}
+
+void gateway_handle(struct route_ctx *c)
+{
+    struct alipay_params ps;
+    json_object *biz = NULL;
+    const struct method *m;
+    alipay_params_init(&ps);
+    int rc = read_params(c->req, &ps);
+    if (rc != ALIPAY_OK) {
+        routes_bad_request(c, "Malformed request", alipay_status_text(rc));
+        goto out;
+    }
+    if ((m = check_common(c, &ps)) == NULL || (biz = parse_biz(c, &ps)) == NULL)
+        goto out;
+    m->handle(c, &ps, biz);
+out:
+    json_object_put(biz);
+    alipay_params_free(&ps);
+}

@@ -1,0 +1,35 @@
+/* trade: the provider's trades in the store. A trade is trades/<id>.json,
+ * one per cashier visit (app_id, out_trade_no, subject, total_amount,
+ * notify_url, return_url, status WAIT_BUYER_PAY or TRADE_SUCCESS, trade_no,
+ * gmt_create, gmt_payment); paid/<key> names the trade that paid an
+ * out_trade_no (key: hex SHA-256 of app id and out_trade_no), so that an order
+ * is paid at most once, as Alipay refuses a second payment. Callers hold the
+ * store's lock around a check-then-write. */
+#ifndef SANDBOX_TRADE_H
+#define SANDBOX_TRADE_H
+
+struct json_object;
+
+#define TRADE_ID_LEN 32       /* lower-case hex */
+#define TRADE_NO_LEN 28       /* digits, like Alipay's trade_no */
+#define TRADE_TRADES "trades" /* store directories */
+#define TRADE_PAID   "paid"
+
+/* 1 when s is TRADE_ID_LEN lower-case hex digits. */
+int trade_is_id(const char *s);
+/* A new random trade id (also used for notify ids). 0 or -1. */
+int trade_new_id(char out[TRADE_ID_LEN + 1]);
+/* "YYYYMMDD22001" and 15 random digits. 0 or -1. */
+int trade_new_trade_no(char out[TRADE_NO_LEN + 1]);
+
+/* The trade (a new reference), or NULL when id is not an id or unknown. */
+struct json_object *trade_load(const char *id);
+/* Write trade t as id. 0 or -1. */
+int trade_save(const char *id, struct json_object *t);
+
+/* The id of the trade that paid out_trade_no of app_id into by, or "". */
+void trade_paid_by(const char *app_id, const char *out_trade_no, char by[TRADE_ID_LEN + 1]);
+/* Record that trade id paid out_trade_no of app_id. 0 or -1. */
+int trade_mark_paid(const char *app_id, const char *out_trade_no, const char *id);
+
+#endif
