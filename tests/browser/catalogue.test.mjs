@@ -4,23 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const base = `http://127.0.0.1:${process.env.SHOP_HTTP_PORT || '8080'}`;
-const shots = join(process.env.SHOP_RUN_DIR || join(repo, 'run'), 'screenshots');
-
-// playwright makes and removes its own temporary profile directory.
-async function launch() {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  return { browser, cleanup: () => browser.close() };
-}
+import { join } from 'node:path';
+import { base, launch, pageErrors, shots } from './browser.mjs';
 
 test('a buyer opens the catalogue and sees every goods with its price', async () => {
   const api = await (await fetch(base + '/api/goods')).json();
@@ -28,9 +13,7 @@ test('a buyer opens the catalogue and sees every goods with its price', async ()
   const { browser, cleanup } = await launch();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    const errors = pageErrors(page);
     const res = await page.goto(base + '/');
     assert.equal(res.status(), 200);
     assert.match(await page.title(), /Catalogue/);

@@ -9,38 +9,17 @@
 // shop.conf); without it the test is skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { base, launch, pageErrors, setting, shots } from './browser.mjs';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const base = `http://127.0.0.1:${process.env.SHOP_HTTP_PORT || '8080'}`;
-const runDir = process.env.SHOP_RUN_DIR || join(repo, 'run');
-const shots = join(runDir, 'screenshots');
-
-// The provider's origin as the app has it: SHOP_ALIPAY_GATEWAY, else the
-// alipay_gateway line of the generated shop.conf, else the sandbox's port.
+// The provider's origin as the app has it (its alipay_gateway), else the
+// sandbox's port.
 function gatewayOrigin() {
-  let url = process.env.SHOP_ALIPAY_GATEWAY;
-  if (!url) {
-    try {
-      const m = readFileSync(join(runDir, 'shop.conf'), 'utf8').match(/^alipay_gateway\s*=\s*(\S+)/m);
-      if (m) url = m[1];
-    } catch { /* no shop.conf */ }
-  }
+  const url = setting('alipay_gateway');
   return url ? new URL(url).origin : `http://127.0.0.1:${process.env.SHOP_SANDBOX_PORT || '8081'}`;
 }
 const sandbox = gatewayOrigin();
-
-async function launch() {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  return { browser, cleanup: () => browser.close() };
-}
 
 async function sandboxUp() {
   try {
@@ -65,9 +44,7 @@ async function checkout(t, contextOptions, suffix) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 },
       ...contextOptions });
     const page = await context.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    const errors = pageErrors(page);
     mkdirSync(shots, { recursive: true });
 
     await page.goto(`${base}/login`);

@@ -6,7 +6,7 @@
 //   node --test tests/integration/accounts.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { base, sleep, sql, publish } from './shop.mjs';
+import { api, base, sleep, sql, publish } from './shop.mjs';
 
 // A fresh user's fields: unique name and mobile from the clock.
 let seq = 0;
@@ -15,21 +15,6 @@ function freshUser(prefix = 'u') {
   const n = `${Date.now() % 1e10}${process.pid % 100}${seq}`;
   return { user_name: `${prefix}_${n}`.slice(0, 32), user_mobile: `9${n}`.slice(0, 20),
     password: `pw-${n}-secret` };
-}
-
-async function api(path, { method = 'GET', body, cookie, csrf, headers = {} } = {}) {
-  const h = { ...headers };
-  if (body !== undefined) h['content-type'] = 'application/json';
-  if (cookie) h.cookie = cookie;
-  if (csrf) h['x-csrf-token'] = csrf;
-  const res = await fetch(base + path, {
-    method, headers: h, redirect: 'manual',
-    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { res, body: json, text };
 }
 
 // The session cookie a response sets: { pair: "shop_session=...", value, attrs }.

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runDir, sql, publish, eventually } from './shop.mjs';
+import { newGoods, runDir, sql, publish, eventually } from './shop.mjs';
 
 // The lines a consumer logged about one order ("goods: ... order 123 ...").
 function consumerLines(name, orderId) {
@@ -38,7 +38,7 @@ const userId = freshSmallId();
 
 function cancelBody(orderId, goodsId, goodsNumber, couponId) {
   return {
-    order_id: orderId, user_id: userId, goods_id: goodsId, goods_number: goodsNumber,
+    order_id: orderId, user_id: userId, goods_id: String(goodsId), goods_number: goodsNumber,
     coupon_id: couponId, money_paid: '0.00', reason: 'SHOP_USER_MONEY_REDUCE_FAIL',
   };
 }
@@ -51,15 +51,13 @@ const coupon = (c) => sql(`SELECT is_used, IFNULL(order_id, 'NULL'), IFNULL(used
 const consumerRows = (group, o) => Number(sql(`SELECT COUNT(*) FROM trade_mq_consumer_log
   WHERE group_name = '${group}' AND msg_tag = 'order.cancel' AND msg_key = '${o}'`)[0][0]);
 
-// What the tests made, removed at the end.
-const made = { goods: [], coupons: [], orders: [] };
+// What the tests made, removed at the end (the goods by shop.mjs).
+const made = { coupons: [], orders: [] };
 
 after(() => {
   const list = (a) => (a.length ? a.join(', ') : '0');
   const orders = made.orders.map((o) => `'${o}'`);
-  sql(`DELETE FROM trade_goods_number_log WHERE goods_id IN (${list(made.goods)});
-       DELETE FROM trade_goods WHERE goods_id IN (${list(made.goods)});
-       DELETE FROM trade_coupon WHERE coupon_id IN (${list(made.coupons)});
+  sql(`DELETE FROM trade_coupon WHERE coupon_id IN (${list(made.coupons)});
        DELETE FROM trade_mq_consumer_log WHERE group_name IN ('goods', 'coupon')
          AND msg_tag = 'order.cancel' AND msg_key IN (${orders.length ? orders.join(', ') : "''"})`);
 });
@@ -68,14 +66,6 @@ function newOrder() {
   const o = freshId();
   made.orders.push(o);
   return o;
-}
-
-function newGoods(number) {
-  const g = freshSmallId();
-  made.goods.push(g);
-  sql(`INSERT INTO trade_goods (goods_id, goods_name, goods_number, goods_price, goods_desc)
-       VALUES (${g}, 'Compensation test goods ${g}', ${number}, 3.50, 'integration test')`);
-  return g;
 }
 
 function newCoupon(usedBy) {
@@ -92,7 +82,7 @@ function newCoupon(usedBy) {
 }
 
 test('order.cancel restores stock and frees the coupon exactly once, however often it comes', async () => {
-  const g = newGoods(10);
+  const g = newGoods(10, 350);
   const o = newOrder();
   // What steps 3 and 4 of the saga leave behind: 3 units reduced, coupon used.
   sql(`UPDATE trade_goods SET goods_number = goods_number - 3 WHERE goods_id = ${g};
@@ -123,7 +113,7 @@ test('order.cancel restores stock and frees the coupon exactly once, however oft
 });
 
 test('a cancel for an order that reduced nothing restores nothing but leaves the tombstone', async () => {
-  const g = newGoods(5);
+  const g = newGoods(5, 350);
   const o = newOrder();
   publish('order.cancel', `order.cancel:${o}`, cancelBody(o, g, 2, null));
 
@@ -141,7 +131,7 @@ test('a cancel for an order that reduced nothing restores nothing but leaves the
 });
 
 test('a coupon used by another order is not freed by this order\'s cancel', async () => {
-  const g = newGoods(4);
+  const g = newGoods(4, 350);
   const o = newOrder();
   const other = newOrder();
   const c = newCoupon(other);

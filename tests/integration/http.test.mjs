@@ -5,11 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repo, runDir, binDir, base, sleep, sql, eventually } from './shop.mjs';
-
-function services(...args) {
-  execFileSync(join(repo, 'scripts', 'services'), args, { stdio: 'inherit', env: process.env });
-}
+import { services, runDir, binDir, base, sleep, sql, eventually } from './shop.mjs';
 
 async function getJson(path, init) {
   const res = await fetch(base + path, init);
@@ -131,14 +127,14 @@ test('/healthz is 200 with both up, 503 while RabbitMQ is stopped, 200 again aft
   assert.equal(res.status, 200);
   assert.equal(body.database, 'up');
   assert.equal(body.broker, 'up');
-  services('stop', 'mq');
+  await services({}, 'stop', 'mq');
   try {
     ({ res, body } = await getJson('/healthz'));
     assert.equal(res.status, 503);
     assert.equal(body.broker, 'down');
     assert.equal(body.database, 'up');
   } finally {
-    services('start', 'mq');
+    await services({}, 'start', 'mq');
   }
   const last = await eventually(() => getJson('/healthz'), (r) => r.res.status === 200);
   assert.equal(last.res.status, 200);
@@ -149,7 +145,7 @@ test('the app keeps serving after MariaDB restarts', async () => {
   let r = await getJson('/api/goods');
   assert.equal(r.res.status, 200);
   const before = r.body.goods.length;
-  services('restart', 'db');
+  await services({}, 'restart', 'db');
   // The first request after the restart may find its connection gone; the
   // app reconnects, so every request answers from the database again.
   r = await eventually(() => getJson('/api/goods'), (x) => x.res.status === 200, 10000, 500);

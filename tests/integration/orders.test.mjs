@@ -7,71 +7,12 @@
 // expiry checks, the outbox relay, Idempotency-Key, bad input, and the
 // order pages. Every test makes its own users, goods and coupons.
 //   node --test tests/integration/orders.test.mjs
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { repo, base, sleep, one, count, fmt, cents, sql, publish, eventually } from './shop.mjs';
-
-function services(env, ...args) {
-  execFileSync(join(repo, 'scripts', 'services'), args,
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
-}
+import { api, base, buyer, newGoods, freshId, services, sleep, one, count, fmt, cents, sql, publish,
+  eventually } from './shop.mjs';
 
 // Money as integer cents in the tests too: "12.30" <-> 1230.
-
-// Unique ids for the rows the tests make.
-let seq = 0;
-const freshId = () => (Date.now() % 1e12) * 1000 + (process.pid % 10) * 100 + (seq++ % 100);
-const madeGoods = [];
-
-function newGoods(stock, price = 990) {
-  const g = freshId();
-  sql(`INSERT INTO trade_goods (goods_id, goods_name, goods_number, goods_price, goods_desc)
-       VALUES (${g}, 'Order test goods ${g}', ${stock}, ${fmt(price)}, 'integration test')`);
-  madeGoods.push(g);
-  return g;
-}
-
-after(() => {
-  if (madeGoods.length) sql(`DELETE FROM trade_goods WHERE goods_id IN (${madeGoods.join(',')})`);
-});
-
-async function api(path, { method = 'GET', body, cookie, csrf, headers = {} } = {}) {
-  const h = { ...headers };
-  if (body !== undefined && !h['content-type']) h['content-type'] = 'application/json';
-  if (cookie) h.cookie = cookie;
-  if (csrf) h['x-csrf-token'] = csrf;
-  const res = await fetch(base + path, {
-    method, headers: h, redirect: 'manual',
-    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { res, body: json, text };
-}
-
-// A fresh, logged-in buyer with a balance (cents) and coupons (cents each).
-async function buyer({ money = 0, coupons = [] } = {}) {
-  seq += 1;
-  const n = `${Date.now() % 1e10}${process.pid % 100}${seq}`;
-  const u = { user_name: `ord_${n}`.slice(0, 32), user_mobile: `8${n}`.slice(0, 20),
-    password: `pw-${n}-secret` };
-  const r = await api('/api/users', { method: 'POST', body: u });
-  assert.equal(r.res.status, 201, r.text);
-  const line = r.res.headers.getSetCookie().find((l) => l.startsWith('shop_session='));
-  assert.ok(line, 'registering logs in');
-  const id = r.body.user.user_id;
-  sql(`UPDATE trade_user SET user_money = ${fmt(money)} WHERE user_id = ${id}`);
-  const couponIds = coupons.map((price) => {
-    const c = freshId();
-    sql(`INSERT INTO trade_coupon (coupon_id, coupon_price, user_id, is_used)
-         VALUES (${c}, ${fmt(price)}, ${id}, 0)`);
-    return String(c);
-  });
-  return { id, cookie: line.split(';')[0], csrf: r.body.csrf_token, coupons: couponIds };
-}
 
 // The request the contract expects for n x goods at price (cents).
 function request(goodsId, n, price, extra = {}) {
@@ -374,7 +315,7 @@ test('compensation: a saga failing after each step leaves stock, coupon and bala
   const seen = [];
   try {
     for (const fault of faults) {
-      services({ SHOP_FAULT_INJECT: fault }, 'restart', 'app');
+      await services({ SHOP_FAULT_INJECT: fault }, 'restart', 'app');
       const g = newGoods(5, 990);
       const b = await buyer({ money: 1000, coupons: [500] });
       const before = { stock: stock(g), balance: balance(b.id), coupon: couponRow(b.coupons[0]) };
@@ -398,7 +339,7 @@ test('compensation: a saga failing after each step leaves stock, coupon and bala
       seen.push({ o, g, b, before });
     }
   } finally {
-    services({ SHOP_FAULT_INJECT: '' }, 'restart', 'app');
+    await services({ SHOP_FAULT_INJECT: '' }, 'restart', 'app');
   }
   // The same cancel delivered again, several times, changes nothing more.
   const { o, g, b, before } = seen[seen.length - 1];
@@ -591,7 +532,7 @@ test('the order form: success goes to the order page; a refusal shows the goods 
   page = await api('/orders', { cookie: b.cookie });
   assert.equal(page.res.status, 200);
   assert.ok(page.text.includes(`href="/orders/${id}"`));
-  assert.ok(page.text.includes('Order test goods'));
+  assert.ok(page.text.includes(`Test goods ${g}`));
 
   // Refused: more than the stock. The page comes back with the error in
   // words and what was typed.

@@ -12,13 +12,13 @@
 //   node --test tests/integration/paying.test.mjs
 // Needs: scripts/services start all (keys in $SHOP_RUN_DIR/keys, made by
 // scripts/keys), the mariadb client.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { join } from 'node:path';
-import { repo, runDir, base, sleep, one, count, fmt, cents, sql, publish, eventually } from './shop.mjs';
+import { api, buyer, newGoods, services, runDir, base, sleep, one, count, fmt, cents, sql,
+  publish, eventually } from './shop.mjs';
 
 const APP_ID = process.env.SHOP_ALIPAY_APP_ID || '2026000000000001';
 const SELLER_ID = process.env.SHOP_ALIPAY_SELLER_ID || '2088000000000001';
@@ -26,60 +26,6 @@ const keyDir = join(runDir, 'keys');
 const providerKey = fs.readFileSync(join(keyDir, 'provider_private.pem'), 'utf8');
 const merchantPublic = fs.readFileSync(join(keyDir, 'merchant_public.pem'), 'utf8');
 
-// --- database, broker, services ------------------------------------------
-
-function services(...args) {
-  execFileSync(join(repo, 'scripts', 'services'), args,
-    { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });
-}
-
-let seq = 0;
-const freshId = () => (Date.now() % 1e12) * 1000 + (process.pid % 10) * 100 + (seq++ % 100);
-const madeGoods = [];
-
-function newGoods(stock, price) {
-  const g = freshId();
-  sql(`INSERT INTO trade_goods (goods_id, goods_name, goods_number, goods_price, goods_desc)
-       VALUES (${g}, 'Paying test goods ${g}', ${stock}, ${fmt(price)}, 'integration test')`);
-  madeGoods.push(g);
-  return g;
-}
-
-after(() => {
-  if (madeGoods.length) sql(`DELETE FROM trade_goods WHERE goods_id IN (${madeGoods.join(',')})`);
-});
-
-// --- HTTP ----------------------------------------------------------------
-
-async function api(path, { method = 'GET', body, cookie, csrf, headers = {}, url } = {}) {
-  const h = { ...headers };
-  if (body !== undefined && typeof body !== 'string' && !h['content-type']) {
-    h['content-type'] = 'application/json';
-  }
-  if (cookie) h.cookie = cookie;
-  if (csrf) h['x-csrf-token'] = csrf;
-  const res = await fetch(url || base + path, {
-    method, headers: h, redirect: 'manual',
-    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { res, body: json, text };
-}
-
-async function buyer(money = 0) {
-  seq += 1;
-  const n = `${Date.now() % 1e10}${process.pid % 100}${seq}`;
-  const u = { user_name: `pay_${n}`.slice(0, 32), user_mobile: `7${n}`.slice(0, 20),
-    password: `pw-${n}-secret` };
-  const r = await api('/api/users', { method: 'POST', body: u });
-  assert.equal(r.res.status, 201, r.text);
-  const line = r.res.headers.getSetCookie().find((l) => l.startsWith('shop_session='));
-  const id = r.body.user.user_id;
-  if (money) sql(`UPDATE trade_user SET user_money = ${fmt(money)} WHERE user_id = ${id}`);
-  return { id, cookie: line.split(';')[0], csrf: r.body.csrf_token };
-}
 
 // A confirmed order of n x a new goods at price (cents); money_paid cents
 // from the balance.
@@ -214,7 +160,7 @@ test('starting a payment: one trade_pay row, pay_status 1, a signed cashier URL'
 });
 
 test('starting a payment is refused for a paid order and a cancelled one', async () => {
-  const b = await buyer(100000);
+  const b = await buyer({ money: 100000 });
   // Paid from the balance in full: paid on confirmation.
   const full = await placeOrder(b, 2000, { moneyPaid: 3000 });
   assert.equal(full.pay_status, 2);
@@ -384,7 +330,7 @@ test('broker stopped during a notification: success via the outbox, paid once it
   const b = await buyer();
   const { order: o, pay } = await payable(b, 2100);
   const p = signed(notification(o.order_id, pay.pay_amount));
-  services('stop', 'mq');
+  await services({}, 'stop', 'mq');
   try {
     const r = await notify(form(p));
     assert.equal(r.text, 'success');
@@ -392,7 +338,7 @@ test('broker stopped during a notification: success via the outbox, paid once it
       WHERE id = 'pay.notify:${o.order_id}:${p.trade_no}'`), [['pay.notify', '0']]);
     assert.deepEqual(orderRow(o.order_id), ['1', '1']);
   } finally {
-    services('start', 'mq');
+    await services({}, 'start', 'mq');
   }
   assert.deepEqual(await paid(o.order_id), ['1', '2']);
   assert.deepEqual(payRow(o.order_id), ['2', p.trade_no, pay.pay_amount]);
@@ -405,14 +351,14 @@ test('broker and database both down: fail, so that the provider retries', async 
   const b = await buyer();
   const { order: o, pay } = await payable(b, 1900);
   const p = signed(notification(o.order_id, pay.pay_amount));
-  services('stop', 'mq');
-  services('stop', 'db');
+  await services({}, 'stop', 'mq');
+  await services({}, 'stop', 'db');
   try {
     const r = await notify(form(p));
     assert.equal(r.text, 'fail');
   } finally {
-    services('start', 'db');
-    services('start', 'mq');
+    await services({}, 'start', 'db');
+    await services({}, 'start', 'mq');
   }
   await sleep(1000);
   assert.equal(published(o.order_id), 0);
@@ -423,7 +369,7 @@ test('broker and database both down: fail, so that the provider retries', async 
 });
 
 test('a payment after the order expired: recorded, order marked for refund, nothing lost', async () => {
-  const b = await buyer(10000);
+  const b = await buyer({ money: 10000 });
   const { order: o, pay } = await payable(b, 3000, { moneyPaid: 500 }); // pays 35.00
   assert.equal(pay.pay_amount, '35.00');
   // The expiry check fires (as the delay queue would after unpaid_timeout_s).
@@ -452,7 +398,7 @@ test('a payment after the order expired: recorded, order marked for refund, noth
 });
 
 test('paid while its expiry cancel is on the way: marked for refund, the cancel gives back the rest', async () => {
-  const b = await buyer(10000);
+  const b = await buyer({ money: 10000 });
   const { order: o, pay } = await payable(b, 2500, { moneyPaid: 1000 }); // pays 25.00
   const cancel = { order_id: o.order_id, user_id: b.id, goods_id: o.goods_id, goods_number: 1,
     coupon_id: null, money_paid: '10.00', reason: 'SHOP_ORDER_INVALID' };
@@ -545,7 +491,7 @@ test('the app stopped while the sandbox notifies: the sandbox retries and it get
   let r = await api('', { url: pay.redirect_url });
   assert.equal(r.res.status, 200, r.text);
   const trade = r.text.match(/name="trade" value="([^"]+)"/)[1];
-  services('stop', 'app');
+  await services({}, 'stop', 'app');
   let back;
   try {
     r = await api('', { url: `${sbx.origin}/pay`, method: 'POST', body: `trade=${trade}`,
@@ -555,7 +501,7 @@ test('the app stopped while the sandbox notifies: the sandbox retries and it get
     await sleep(1000); // the first try fails (502 from nginx)
     assert.deepEqual(orderRow(o.order_id), ['1', '1']);
   } finally {
-    services('start', 'app');
+    await services({}, 'start', 'app');
   }
   assert.deepEqual(await paid(o.order_id), ['1', '2'], 'paid by a later try');
   await eventually(() => score(b.id), (s) => s === 19);

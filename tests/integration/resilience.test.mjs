@@ -16,25 +16,10 @@
 // with the SHOP_* variables of the running services (<run>/test-env.sh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repo, runDir, base, sleep, one, cents, sql, eventually } from './shop.mjs';
+import { api, newGoods, services, runDir, sleep, one, cents, sql, eventually } from './shop.mjs';
 
-// scripts/services with the suite's environment plus `extra` (e.g. a fault;
-// undefined removes a variable). Asynchronous on purpose: while nginx reloads,
-// the event loop must run so that fetch sees the old workers close their kept
-// connections instead of sending the next request into one.
-function services(extra, ...args) {
-  const env = { ...process.env, ...extra };
-  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
-  return new Promise((resolve, reject) => {
-    execFile(join(repo, 'scripts', 'services'), args, { env, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`scripts/services ${args.join(' ')} failed: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
 // The app (every instance) without fault injection and one of everything.
 const NORMAL = { SHOP_FAULT_INJECT: undefined, SHOP_INSTANCES: undefined };
 
@@ -72,28 +57,17 @@ function freshSmallId() {
 }
 const tag = `${Date.now().toString(36).slice(-6)}${process.pid % 100}`;
 
-async function api(method, path, session, body) {
-  const headers = { 'content-type': 'application/json' };
-  if (session) {
-    headers.cookie = session.cookie;
-    headers['x-csrf-token'] = session.csrf;
-  }
-  const res = await fetch(base + path, { method, headers, body: body && JSON.stringify(body) });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* an nginx error page */
-  }
-  return { status: res.status, body: json, text, res };
+// POST body to path as the logged-in user u: { status, body, text }.
+async function post(path, u, body) {
+  const r = await api(path, { method: 'POST', body, cookie: u?.cookie, csrf: u?.csrf });
+  return { ...r, status: r.res.status };
 }
 
 // Register a fresh user through the API (that also logs in).
 async function register(i) {
   const name = `rz${tag}u${i}`;
   const mobile = `1${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}${String(i).padStart(2, '0')}`;
-  const r = await api('POST', '/api/users', null, { user_name: name, user_mobile: mobile,
+  const r = await post('/api/users', null, { user_name: name, user_mobile: mobile,
     password: 'resilience-pass-1' });
   assert.equal(r.status, 201, `register ${name}: ${r.text}`);
   const cookie = r.res.headers.getSetCookie().map((c) => c.split(';')[0])
@@ -113,7 +87,7 @@ function orderBody(goodsId, priceCents, number, { couponId, couponCents = 0, pay
   const couponPaid = couponId ? Math.min(couponCents, orderAmount) : 0;
   const moneyPaid = pay === 'all' ? orderAmount - couponPaid : pay;
   const b = {
-    goods_id: goodsId, goods_number: number, goods_price: money(priceCents),
+    goods_id: String(goodsId), goods_number: number, goods_price: money(priceCents),
     shipping_fee: money(shipping), order_amount: money(orderAmount),
     address: '7 Resilience Road', consignee: 'Test Buyer',
   };
@@ -122,13 +96,6 @@ function orderBody(goodsId, priceCents, number, { couponId, couponCents = 0, pay
   return b;
 }
 
-function newGoods(number, price = '9.90') {
-  const g = freshSmallId();
-  sql(`INSERT INTO trade_goods (goods_id, goods_name, goods_number, goods_price, goods_desc)
-       VALUES (${g}, 'Resilience test goods ${g}', ${number}, ${price}, 'integration test')`);
-  created.goods.push(g);
-  return g;
-}
 function newCoupon(userId, price = '5.00') {
   const c = freshSmallId();
   sql(`INSERT INTO trade_coupon (coupon_id, coupon_price, user_id, is_used)
@@ -170,8 +137,6 @@ function unreversed(g) {
   return bad;
 }
 
-// What the tests made, removed at the end so that the catalogue stays small.
-const created = { goods: [] };
 let users = [];
 
 before(async () => {
@@ -185,8 +150,6 @@ after(async () => {
   // broker running (each test does this too; this catches an early exit).
   await services(NORMAL, 'start', 'mq');
   await services(NORMAL, 'restart', 'app', 'consumers');
-  if (created.goods.length > 0)
-    sql(`DELETE FROM trade_goods WHERE goods_id IN (${created.goods.join(',')})`);
 });
 
 // Place `n` failing orders (fault after_balance) for each user, a few at a
@@ -196,7 +159,7 @@ async function failingOrders(g, us, coupons, n, limit = 8) {
   for (let i = 0; i < n; i++) {
     us.forEach((u, k) => {
       const opts = i % 3 === 0 ? { couponId: coupons[k], couponCents: 500 } : {};
-      fns.push(() => api('POST', '/api/orders', u, orderBody(g, 990, 1, opts)));
+      fns.push(() => post('/api/orders', u, orderBody(g, 990, 1, opts)));
     });
   }
   return pool(fns, limit);
@@ -337,19 +300,19 @@ test('scaled out to two apps and two of each consumer, racing orders never overs
     for (const u of users) setMoney(u, '1000.00');
     const moneyBefore = balances(users);
     const stockRace = await Promise.all(users.flatMap((u) => [0, 1, 2].map(() =>
-      api('POST', '/api/orders', u, orderBody(gStock, 990, 1)))));
+      post('/api/orders', u, orderBody(gStock, 990, 1)))));
     // 2. A coupon: each of 4 buyers sends two orders with the same coupon at once.
     const gCoupon = newGoods(1000);
     const cus = users.slice(0, 4);
     const coupons = cus.map((u) => newCoupon(u.id));
     const couponRace = await Promise.all(cus.flatMap((u, k) => [0, 1].map(() =>
-      api('POST', '/api/orders', u, orderBody(gCoupon, 990, 1, { couponId: coupons[k], couponCents: 500 })))));
+      post('/api/orders', u, orderBody(gCoupon, 990, 1, { couponId: coupons[k], couponCents: 500 })))));
     // 3. A balance: 4 buyers with 20.00 each send two orders of 19.90 at once.
     const gMoney = newGoods(1000);
     const mus = users.slice(4, 8);
     for (const u of mus) setMoney(u, '20.00');
     const moneyRace = await Promise.all(mus.flatMap((u) => [0, 1].map(() =>
-      api('POST', '/api/orders', u, orderBody(gMoney, 990, 1)))));
+      post('/api/orders', u, orderBody(gMoney, 990, 1)))));
 
     for (const a of [...stockRace, ...couponRace, ...moneyRace])
       assert.ok(a.status === 201 || a.status === 409, `201 or 409, not ${a.status}: ${a.text}`);

@@ -1,8 +1,12 @@
 // What the integration suites share: where the running shop is (the SHOP_*
-// variables scripts/services writes to <run>/test-env.sh), SQL against its
-// database with the mariadb client, publishing an event with shop-admin, and
+// variables scripts/services writes to <run>/test-env.sh) and its settings,
+// SQL against its databases with the mariadb client, the HTTP API, a fresh
+// buyer and goods, scripts/services, publishing an event with shop-admin, and
 // waiting for the asynchronous part (consumers) to get somewhere.
-import { execFileSync } from 'node:child_process';
+import { after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,14 +19,115 @@ export const base = `http://127.0.0.1:${port}`;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Rows (arrays of strings) of a query, as the shop user.
+// --- settings and databases ------------------------------------------------
+
+// A setting of the running app as it has it (src/config.c): the environment
+// SHOP_<NAME> wins over the `name = value` line of <run>/shop.conf; '' when
+// neither has it.
+let confLines = null;
+export function setting(name) {
+  const env = process.env[`SHOP_${name.toUpperCase()}`];
+  if (env !== undefined) return env;
+  if (confLines === null) {
+    confLines = {};
+    let text = '';
+    try { text = readFileSync(join(runDir, 'shop.conf'), 'utf8'); } catch { /* not written yet */ }
+    for (const m of text.matchAll(/^\s*([a-z_]+)\s*=\s*(.*?)\s*$/gm)) confLines[m[1]] = m[2];
+  }
+  return confLines[name] ?? '';
+}
+
+// Where each table is: table -> the databases that have it. A service's
+// tables are those its migrations create (sql/SERVICE/NNNN_*.sql), in its
+// database (goods_db_name, ...; '' is the main one, db_name); sql/common/ is
+// in every database (sql/README.md).
+const mainDb = setting('db_name') || 'shop';
+const tableDbs = new Map();
+{
+  const sqlDir = join(repo, 'sql');
+  const folders = readdirSync(sqlDir, { withFileTypes: true }).filter((d) => d.isDirectory())
+    .map((d) => d.name);
+  const dbOf = (svc) => setting(`${svc}_db_name`) || mainDb;
+  const every = [...new Set([mainDb, ...folders.filter((f) => f !== 'common').map(dbOf)])];
+  for (const folder of folders) {
+    for (const f of readdirSync(join(sqlDir, folder)).filter((n) => /^\d{4}_.*\.sql$/.test(n))) {
+      const text = readFileSync(join(sqlDir, folder, f), 'utf8');
+      for (const [, table] of text.matchAll(/^CREATE TABLE IF NOT EXISTS (\w+)/gm)) {
+        tableDbs.set(table, folder === 'common' ? every : [dbOf(folder)]);
+      }
+    }
+  }
+}
+const oneDatabase = [...tableDbs.values()].every((dbs) => dbs.length === 1 && dbs[0] === mainDb);
+
+// The tokens of SQL text: strings, quoted names and comments whole.
+const TOKEN = /'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`[^`]*`|--[^\n]*|#[^\n]*|\/\*[\s\S]*?\*\/|[A-Za-z_][A-Za-z0-9_$]*|\s+|[\s\S]/g;
+// What may follow a table in FROM that is not its alias.
+const NOT_ALIAS = new Set(['WHERE', 'JOIN', 'LEFT', 'RIGHT', 'INNER', 'CROSS', 'NATURAL', 'ON',
+  'USING', 'GROUP', 'ORDER', 'LIMIT', 'HAVING', 'UNION', 'FOR', 'LOCK', 'WINDOW', 'SET']);
+
+// One statement with each table named in its database. A table in several
+// databases (the consumer log) is read as the union of them all; a statement
+// that writes it runs once in each.
+function routeStatement(tokens) {
+  const words = tokens.filter((t) => !/^\s|^--|^#|^\/\*/.test(t));
+  const isTable = (i) => tableDbs.has(tokens[i]) && tokens[i - 1] !== '.';
+  const multi = tokens.map((_, i) => i).filter((i) => isTable(i) && tableDbs.get(tokens[i]).length > 1);
+  const reads = /^(SELECT|WITH|\()$/i.test(words[0] || '');
+  const named = (i, db) => `\`${db}\`.${tokens[i]}`;
+  if (multi.length > 1 && !reads) throw new Error(`sql(): writes two tables of several databases: ${tokens.join('')}`);
+  const variants = !reads && multi.length ? tableDbs.get(tokens[multi[0]]) : [null];
+  return variants.map((db) => tokens.map((t, i) => {
+    if (!isTable(i)) return t;
+    const dbs = tableDbs.get(t);
+    if (dbs.length === 1) return named(i, dbs[0]);
+    if (!reads) return named(i, db);
+    const next = tokens.slice(i + 1).find((x) => !/^\s/.test(x)) || '';
+    const aliased = /^[A-Za-z_]/.test(next) && !NOT_ALIAS.has(next.toUpperCase());
+    const union = dbs.map((d) => `SELECT * FROM \`${d}\`.${t}`).join(' UNION ALL ');
+    return `(${union})${aliased ? '' : ` AS ${t}`}`;
+  }).join(''));
+}
+
+// The query with every table in its database (unchanged with one database).
+export function route(query) {
+  if (oneDatabase) return query;
+  const statements = [[]];
+  for (const t of query.match(TOKEN) || []) {
+    if (t === ';') statements.push([]);
+    else statements[statements.length - 1].push(t);
+  }
+  return statements.filter((s) => s.some((t) => !/^\s/.test(t)))
+    .flatMap(routeStatement).join(';\n');
+}
+
+// Rows (arrays of strings) of a query, as the shop user, each table read in
+// the database that has it (route).
 export function sql(query) {
   const out = execFileSync('mariadb', ['-h', '127.0.0.1', '-P', dbPort, '-u', 'shop', '-pshop',
-    'shop', '-N', '-B', '-e', query], { encoding: 'utf8' });
+    mainDb, '-N', '-B', '-e', route(query)], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
 }
 export const one = (query) => sql(query)[0][0];
 export const count = (query) => Number(one(query));
+
+// --- services and broker ---------------------------------------------------
+
+// scripts/services ARGS with the suite's environment plus `extra` (e.g. a
+// fault; undefined removes a variable); resolves to its output, rejects with
+// its error output. Asynchronous on purpose: while nginx reloads, the event
+// loop must run so that fetch sees the old workers close their kept
+// connections instead of sending the next request into one.
+export function services(extra, ...args) {
+  const env = { ...process.env, ...extra };
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
+  return new Promise((resolve, reject) => {
+    execFile(join(repo, 'scripts', 'services'), args, { env, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`scripts/services ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
 
 // Publish an event to the shop's exchange, confirmed by the broker.
 export function publish(key, messageId, body) {
@@ -43,6 +148,74 @@ export async function eventually(fn, check, ms = 30000, delay = 250) {
   return v;
 }
 
+// --- money and ids -----------------------------------------------------------
+
 // Money as the API writes it, and back to cents.
 export const fmt = (c) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
 export const cents = (s) => Math.round(Number(s) * 100);
+
+// Unique ids for the rows the tests make (numbers, from the clock).
+let seq = 0;
+export const freshId = () => (Date.now() % 1e12) * 1000 + (process.pid % 10) * 100 + (seq++ % 100);
+
+// --- HTTP --------------------------------------------------------------------
+
+// A request to the shop (path), or to url; redirects are not followed. A
+// body that is not a string is sent as JSON; a body is application/json
+// unless headers name another content-type. Resolves to { res, body (the
+// JSON answer, or null), text }.
+export async function api(path, { method = 'GET', body, cookie, csrf, headers = {}, url } = {}) {
+  const h = { ...headers };
+  if (body !== undefined && !h['content-type']) h['content-type'] = 'application/json';
+  if (cookie) h.cookie = cookie;
+  if (csrf) h['x-csrf-token'] = csrf;
+  const res = await fetch(url || base + path, {
+    method, headers: h, redirect: 'manual',
+    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { res, body: json, text };
+}
+
+// A fresh, logged-in buyer (registered through the API, named prefix_...)
+// with a balance (cents) and coupons (cents each): { id, cookie, csrf,
+// coupons (their ids) }.
+export async function buyer({ money = 0, coupons = [], prefix = 'buyer' } = {}) {
+  seq += 1;
+  const n = `${Date.now() % 1e10}${process.pid % 100}${seq}`;
+  const u = { user_name: `${prefix}_${n}`.slice(0, 32), user_mobile: `8${n}`.slice(0, 20),
+    password: `pw-${n}-secret` };
+  const r = await api('/api/users', { method: 'POST', body: u });
+  assert.equal(r.res.status, 201, r.text);
+  const line = r.res.headers.getSetCookie().find((l) => l.startsWith('shop_session='));
+  assert.ok(line, 'registering logs in');
+  const id = r.body.user.user_id;
+  if (money) sql(`UPDATE trade_user SET user_money = ${fmt(money)} WHERE user_id = ${id}`);
+  const couponIds = coupons.map((price) => {
+    const c = freshId();
+    sql(`INSERT INTO trade_coupon (coupon_id, coupon_price, user_id, is_used)
+         VALUES (${c}, ${fmt(price)}, ${id}, 0)`);
+    return String(c);
+  });
+  return { id, cookie: line.split(';')[0], csrf: r.body.csrf_token, coupons: couponIds };
+}
+
+// --- goods -------------------------------------------------------------------
+
+// A new goods with stock and price (cents); its id (a number). The suite's
+// goods and their stock log are removed when it ends.
+const madeGoods = [];
+export function newGoods(stock, price = 990) {
+  const g = freshId();
+  sql(`INSERT INTO trade_goods (goods_id, goods_name, goods_number, goods_price, goods_desc)
+       VALUES (${g}, 'Test goods ${g}', ${stock}, ${fmt(price)}, 'integration test')`);
+  madeGoods.push(g);
+  return g;
+}
+after(() => {
+  if (!madeGoods.length) return;
+  sql(`DELETE FROM trade_goods_number_log WHERE goods_id IN (${madeGoods.join(',')});
+       DELETE FROM trade_goods WHERE goods_id IN (${madeGoods.join(',')})`);
+});

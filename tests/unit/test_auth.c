@@ -58,7 +58,7 @@ static void test_hash_limits(void)
     longpw[AUTH_PASSWORD_MAX] = 'x';
     longpw[AUTH_PASSWORD_MAX + 1] = '\0';
     CU_ASSERT_EQUAL(auth_password_hash(longpw, h, sizeof h), -1);
-    /* The demo data's hash (sql/demo/demo_data.sql) verifies. */
+    /* The demo data's hash (sql/demo/user.sql) verifies. */
     CU_ASSERT_EQUAL(auth_password_verify("$argon2id$v=19$m=65536,t=2,p=1$JqLGY2Wzv9dBp/50JlgkMQ$"
                                          "xorHmWV0HUrXov7hK60E2GSQO95njk8R/LmGnFjyf6w",
                                          "alice-pass-1"),

@@ -1,5 +1,6 @@
--- 0003_orders: what ordering needs beyond the trade tables (src/web_order.c,
+-- order/0002_orders: what ordering needs beyond the trade tables (src/web_order.c,
 -- src/order_saga.c). The order service owns these (they live in its database).
+-- Was migrations/0003_orders.sql.
 
 -- Idempotency-Key of POST /api/orders: the first request of a (user, key)
 -- claims the row with status 0 before the saga runs and stores the answer

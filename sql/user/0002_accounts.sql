@@ -1,5 +1,6 @@
--- 0002_accounts: browser sessions and the failed-login brake (src/auth.c).
--- The user service owns both tables (they live in its database).
+-- user/0002_accounts: browser sessions and the failed-login brake (src/auth.c).
+-- The user service owns both tables (they live in its database). Was
+-- migrations/0002_accounts.sql.
 
 -- Sessions: the browser keeps a random 256-bit token in an HttpOnly cookie;
 -- only its SHA-256 is stored, so a leaked table yields no usable session.

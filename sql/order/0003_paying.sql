@@ -1,7 +1,8 @@
--- 0004_paying: what paying needs (src/pay_service.c, src/order_log.c).
+-- order/0003_paying: what paying needs (src/pay_service.c, src/order_log.c).
 -- The pay service owns trade_pay and trade_pay_mismatch, the log service
 -- trade_order_log; all three live in the order service's database (the
--- outbox the pay service writes with them is there too).
+-- outbox the pay service writes with them is there too). Was
+-- migrations/0004_paying.sql.
 
 -- trade_pay (0001): one row per order (uk_pay_order), created or reused when
 -- the buyer starts paying; is_paid 1 -> 2 once, by a conditional update, when
