@@ -1,6 +1,6 @@
 /* auth: passwords (argon2id), sessions (only the token's SHA-256 is stored),
  * CSRF tokens and the failed-login brake. The tables are trade_session and
- * trade_login_failure (sql/migrations/0002_accounts.sql), in the user
+ * trade_login_failure (sql/user/0002_accounts.sql), in the user
  * service's database. */
 #include "auth.h"
 

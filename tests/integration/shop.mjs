@@ -138,14 +138,24 @@ export function publish(key, messageId, body) {
 
 // fn() (sync or async) until check(value) holds or ms have passed; the last
 // value either way, for the caller's assertion to show.
+// A call that throws (a connection reset while a service restarts) counts as
+// "not yet"; when the time is up, its error is thrown.
 export async function eventually(fn, check, ms = 30000, delay = 250) {
   const end = Date.now() + ms;
-  let v = await fn();
-  while (!check(v) && Date.now() < end) {
+  const attempt = async () => {
+    try {
+      return { v: await fn() };
+    } catch (e) {
+      return { e };
+    }
+  };
+  let r = await attempt();
+  while (('e' in r || !check(r.v)) && Date.now() < end) {
     await sleep(delay);
-    v = await fn();
+    r = await attempt();
   }
-  return v;
+  if ('e' in r) throw r.e;
+  return r.v;
 }
 
 // --- money and ids -----------------------------------------------------------
