@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "log.h"
-#include "order_service.h"
 
 /* The consumer group every order event is recorded under. */
 #define OUTBOX_GROUP "order"
@@ -309,8 +308,8 @@ static int outbox_purge_sent(db_conn *db, int keep_s, int limit)
     return (int)n;
 }
 
-int outbox_relay_run(const struct mq_params *p, int interval_ms, int keep_s,
-                     const volatile sig_atomic_t *stop)
+int outbox_relay_run(const struct mq_params *p, db_conn *(*outbox_db)(void), int interval_ms,
+                     int keep_s, const volatile sig_atomic_t *stop)
 {
     mq_conn *mq = NULL;
     if (interval_ms < RELAY_STEP_MS)
@@ -321,7 +320,7 @@ int outbox_relay_run(const struct mq_params *p, int interval_ms, int keep_s,
             mq = mq_open(p); /* NULL while the broker is down: try next pass */
         else
             mq_ping(mq); /* traffic keeps the idle connection's heartbeat alive */
-        db_conn *db = order_db();
+        db_conn *db = outbox_db();
         if (mq != NULL && db != NULL) {
             int n;
             /* Drain a backlog in full batches before sleeping. */

@@ -46,12 +46,13 @@ int outbox_defer_flush(db_conn *db, mq_conn *mq);
 void outbox_defer_discard(void);
 
 /* The relay loop of `shop-consumer relay`: its own broker connection (p is
- * copied; reconnects when the broker comes back) and the order service's
- * database (order_db() of this thread), one pass every interval_ms
+ * copied; reconnects when the broker comes back) and the database that holds
+ * the outbox (db(), this thread's connection: the order service's), one pass
+ * every interval_ms
  * (which also deletes sent rows older than keep_s),
  * sleeping in small steps so that *stop (set by a signal) ends it within
  * about 200 ms. Each relayed message is logged. Returns 0 when stopped. */
-int outbox_relay_run(const struct mq_params *p, int interval_ms, int keep_s,
+int outbox_relay_run(const struct mq_params *p, db_conn *(*db)(void), int interval_ms, int keep_s,
                      const volatile sig_atomic_t *stop);
 
 #endif

@@ -244,7 +244,9 @@ int main(int argc, char **argv)
     if (cons->queue == NULL) { /* the relay */
         runtime_write_pid(pid_path);
         log_info("relaying the outbox every %d ms", cfg.relay_interval_ms);
-        rc = outbox_relay_run(&mqp, cfg.relay_interval_ms, cfg.outbox_keep_s, &stop) == 0 ? 0 : 1;
+        rc = outbox_relay_run(&mqp, order_db, cfg.relay_interval_ms, cfg.outbox_keep_s, &stop) == 0
+                 ? 0
+                 : 1;
         goto out;
     }
     /* The broker may still be starting: mq_consume reconnects, but the first
