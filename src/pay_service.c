@@ -184,6 +184,24 @@ static int token_ok(const char *s, size_t max)
     return 1;
 }
 
+/* The provider's payment time when it is usable (events.h), else the time
+ * the notification was received, logged: the money is taken either way, so
+ * the payment is applied rather than refused or parked. */
+static void paid_time_or_now(int64_t order_id, const char *gmt, char out[20])
+{
+    if (gmt == NULL || gmt[0] == '\0' || event_provider_time_ok(gmt)) {
+        snprintf(out, 20, "%s", gmt ? gmt : "");
+        return;
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 20, "%Y-%m-%d %H:%M:%S", &tm);
+    log_warn("pay: order %" PRId64 ": gmt_payment %.32s is not a usable time: using the time "
+             "it was received, %s",
+             order_id, strspn(gmt, "0123456789-: ") == strlen(gmt) ? gmt : "(not digits)", out);
+}
+
 enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const char *body,
                                          size_t len, struct pay_notify_event *out, char *why,
                                          size_t whysz)
@@ -251,17 +269,13 @@ enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const ch
         snprintf(why, whysz, "bad total_amount");
         goto out;
     }
-    if (gmt != NULL && gmt[0] != '\0' && !event_provider_time_ok(gmt)) {
-        snprintf(why, whysz, "bad gmt_payment");
-        goto out;
-    }
     if (notify_id != NULL && notify_id[0] != '\0' && !token_ok(notify_id, EVENT_NOTIFY_ID_MAX)) {
         snprintf(why, whysz, "bad notify_id");
         goto out;
     }
     snprintf(out->provider, sizeof out->provider, PROVIDER_ALIPAY);
     snprintf(out->trade_no, sizeof out->trade_no, "%s", trade_no);
-    snprintf(out->gmt_payment, sizeof out->gmt_payment, "%s", gmt ? gmt : "");
+    paid_time_or_now(out->order_id, gmt, out->gmt_payment);
     snprintf(out->notify_id, sizeof out->notify_id, "%s", notify_id ? notify_id : "");
     if (strcmp(status, "TRADE_SUCCESS") == 0 || strcmp(status, "TRADE_FINISHED") == 0) {
         v = PAY_NOTIFY_PAID;

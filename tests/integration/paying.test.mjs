@@ -253,6 +253,38 @@ test('signature: tampered, foreign, missing, not RSA2, wrong app or seller: fail
   assert.deepEqual(payRow(o.order_id), ['2', good.trade_no, pay.pay_amount]);
 });
 
+test('a signed gmt_payment that is no time: acknowledged and applied with the time it was received', async () => {
+  // Issue 10, finding 6: 2026-99-99 99:99:99 was acknowledged and then
+  // parked by the pay consumer (strict SQL mode): money taken, order unpaid.
+  const b = await buyer();
+  const times = ['2026-99-99 99:99:99', '2026-02-29 10:00:00', '2026-11-26 24:00:00',
+    '1970-01-01 00:00:00'];
+  const orders = [];
+  for (const gmt of times) {
+    const { order: o, pay } = await payable(b, 1000);
+    const r = await notify(form(signed(notification(o.order_id, pay.pay_amount,
+      { gmt_payment: gmt }))));
+    assert.equal(r.text, 'success', gmt);
+    orders.push(o.order_id);
+  }
+  for (const o of orders) {
+    assert.deepEqual(await paid(o), ['1', '2'], `order ${o}`);
+    // The time it was received, not a time the provider made up.
+    assert.equal(count(`SELECT ABS(TIMESTAMPDIFF(SECOND, paid_time, UTC_TIMESTAMP()))
+      FROM trade_pay WHERE order_id = ${o}`) < 120, true, `order ${o}: paid_time is now`);
+  }
+  assert.equal(count(`SELECT COUNT(*) FROM trade_mq_consumer_log WHERE group_name = 'pay'
+    AND msg_key LIKE '${orders[0]}:%'`), 1);
+  // A usable time is kept as the provider sent it.
+  const { order: o, pay } = await payable(b, 1000);
+  const r = await notify(form(signed(notification(o.order_id, pay.pay_amount,
+    { gmt_payment: '2028-02-29 23:59:59' }))));
+  assert.equal(r.text, 'success');
+  await paid(o.order_id);
+  assert.equal(one(`SELECT DATE_FORMAT(paid_time, '%Y-%m-%d %H:%i:%s') FROM trade_pay
+    WHERE order_id = ${o.order_id}`), '2028-02-29 23:59:59');
+});
+
 test('signature: fields reordered and URL-encoded differently still verify', async () => {
   const b = await buyer();
   const { order: o, pay } = await payable(b, 1234);
