@@ -84,7 +84,8 @@ static int check_page_pay(struct route_ctx *c, const struct alipay_params *ps, j
     return -1;
 }
 
-/* A new trade for pp, saved. NULL when it could not be stored. */
+/* A new trade for pp, saved as the open one of its out_trade_no. NULL when
+ * it could not be stored. The caller holds the store's lock. */
 static json_object *open_trade(const struct page_pay *pp, char id[TRADE_ID_LEN + 1])
 {
     char ts[ALIPAY_TIMESTAMP_LEN], amount[MONEY_STR_MAX];
@@ -104,10 +105,7 @@ static json_object *open_trade(const struct page_pay *pp, char id[TRADE_ID_LEN +
                            json_object_new_string(pp->return_url ? pp->return_url : ""));
     json_object_object_add(t, "status", json_object_new_string("WAIT_BUYER_PAY"));
     json_object_object_add(t, "gmt_create", json_object_new_string(ts));
-    store_lock();
-    int rc = trade_save(id, t);
-    store_unlock();
-    if (rc != 0) {
+    if (trade_save(id, t) != 0 || trade_mark_open(settings.app_id, pp->out_trade_no, id) != 0) {
         json_object_put(t);
         return NULL;
     }
@@ -115,15 +113,35 @@ static json_object *open_trade(const struct page_pay *pp, char id[TRADE_ID_LEN +
     return t;
 }
 
-/* alipay.trade.page.pay: the cashier for a new trade, unless paid already. */
+/* The open trade of pp's out_trade_no when it is still waiting for the same
+ * amount (a new reference; id filled), else NULL. The caller holds the lock. */
+static json_object *reuse_trade(const struct page_pay *pp, char id[TRADE_ID_LEN + 1])
+{
+    int64_t cents = -1;
+    trade_open_by(settings.app_id, pp->out_trade_no, id);
+    json_object *t = id[0] != '\0' ? trade_load(id) : NULL;
+    const char *status = t != NULL ? store_str(t, "status") : NULL;
+    const char *amount = t != NULL ? store_str(t, "total_amount") : NULL;
+    if (status != NULL && strcmp(status, "WAIT_BUYER_PAY") == 0 && amount != NULL &&
+        money_parse_str(amount, MONEY_NON_NEGATIVE, &cents) == 0 && cents == pp->cents)
+        return t;
+    json_object_put(t);
+    return NULL;
+}
+
+/* alipay.trade.page.pay: the cashier for the out_trade_no's open trade (a
+ * new one the first time), unless it is paid already. */
 static void page_pay(struct route_ctx *c, const struct alipay_params *ps, json_object *biz)
 {
     struct page_pay pp;
     char by[TRADE_ID_LEN + 1], id[TRADE_ID_LEN + 1];
+    json_object *t = NULL;
     if (check_page_pay(c, ps, biz, &pp) != 0)
         return;
     store_lock();
     trade_paid_by(settings.app_id, pp.out_trade_no, by);
+    if (by[0] == '\0' && (t = reuse_trade(&pp, id)) == NULL)
+        t = open_trade(&pp, id);
     store_unlock();
     if (by[0] != '\0') {
         log_info("gateway: out_trade_no=%s already paid (trade %s)", pp.out_trade_no, by);
@@ -132,7 +150,6 @@ static void page_pay(struct route_ctx *c, const struct alipay_params *ps, json_o
                      pp.return_url);
         return;
     }
-    json_object *t = open_trade(&pp, id);
     if (t == NULL) {
         page_message(c->res, 500, "error", "Sandbox error",
                      "The sandbox could not store the trade; see its log.", NULL);
@@ -142,6 +159,32 @@ static void page_pay(struct route_ctx *c, const struct alipay_params *ps, json_o
         alipay_url_origin(pp.return_url, c->form_origin, sizeof c->form_origin);
     cashier_page(c, id, t);
     json_object_put(t);
+}
+
+/* 1 when the request's timestamp is within settings.request_max_age of now
+ * (either way: a signed URL is not a voucher to replay later), else 0 after
+ * an error page. */
+static int check_timestamp(struct route_ctx *c, const struct alipay_params *ps)
+{
+    time_t at;
+    const char *v = alipay_params_get(ps, "timestamp");
+    if (v == NULL || alipay_timestamp_parse(v, 0, &at) != 0) {
+        routes_bad_request(c, "Bad timestamp",
+                           "The request's timestamp must be \"YYYY-MM-DD HH:MM:SS\" (UTC).");
+        return 0;
+    }
+    double off = difftime(time(NULL), at);
+    if (off > settings.request_max_age || -off > settings.request_max_age) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "This payment link was made at %s UTC, more than %.0f seconds from now, and "
+                 "can no longer be used. Nothing was charged: go back to the shop and start "
+                 "the payment again.",
+                 v, settings.request_max_age);
+        routes_bad_request(c, "Payment link expired", msg);
+        return 0;
+    }
+    return 1;
 }
 
 /* The common checks of every method; its row, or NULL after an error page. */
@@ -166,7 +209,7 @@ static const struct method *check_common(struct route_ctx *c, const struct alipa
         routes_bad_request(c, "Invalid signature",
                            "The request's signature does not verify with the merchant's public "
                            "key. Nothing was charged.");
-    } else {
+    } else if (check_timestamp(c, ps)) {
         return m;
     }
     return NULL;

@@ -169,8 +169,8 @@ stop:
 
 int main(int argc, char **argv)
 {
-    static const char *const dirs[] = {TRADE_TRADES, TRADE_PAID, SCHEDULE_PENDING, SCHEDULE_FAILED,
-                                       NULL};
+    static const char *const dirs[] = {TRADE_TRADES,     TRADE_PAID,      TRADE_OPEN,
+                                       SCHEDULE_PENDING, SCHEDULE_FAILED, NULL};
     if (argc > 1 && strcmp(argv[1], "sign") == 0)
         return cmd_sign(argc - 1, argv + 1);
     int rc = settings_load(argc, argv);

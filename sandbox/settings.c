@@ -11,6 +11,7 @@ struct settings settings = {
     .seller_id = "2088000000000001",
     .time_scale = 1.0,
     .threads = 4,
+    .request_max_age = 300,
 };
 
 #define ID_MAX 64 /* app and seller ids */
@@ -32,6 +33,8 @@ static const struct settings_option SERVER[] = {
     {"time-scale", SETTINGS_NUMBER, &settings.time_scale, 1e-9, 1000, 0, "F",
      "multiplies the retry schedule (4m 10m 10m 1h 2h 6h 15h) [1; tests use 0.001]"},
     {"threads", SETTINGS_NUMBER, &settings.threads, 1, 256, 0, "N", "FastCGI worker threads [4]"},
+    {"request-max-age", SETTINGS_NUMBER, &settings.request_max_age, 1, 86400, 0, "S",
+     "refuse a page-pay request whose timestamp is more than S seconds off [300]"},
 };
 #define SERVER_N (sizeof SERVER / sizeof SERVER[0])
 

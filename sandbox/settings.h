@@ -20,6 +20,7 @@ struct settings {
     const char *seller_id;
     double time_scale;
     double threads;
+    double request_max_age;  /* seconds a page-pay request's timestamp may be off */
     EVP_PKEY *merchant_pub;  /* verifies the merchant's requests */
     EVP_PKEY *provider_priv; /* signs notifications and returns */
 };

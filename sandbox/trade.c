@@ -71,7 +71,7 @@ int trade_save(const char *id, json_object *t)
     return store_write_json(TRADE_TRADES, name, t);
 }
 
-/* The paid/ name of an out_trade_no: hex SHA-256 of app_id and it. */
+/* The paid/ and open/ name of an out_trade_no: hex SHA-256 of app_id and it. */
 static int paid_key(const char *app_id, const char *out_trade_no, char out[65])
 {
     unsigned char md[32];
@@ -85,19 +85,42 @@ static int paid_key(const char *app_id, const char *out_trade_no, char out[65])
     return 0;
 }
 
-void trade_paid_by(const char *app_id, const char *out_trade_no, char by[TRADE_ID_LEN + 1])
+/* The trade id that index sub names for out_trade_no of app_id, or "". */
+static void index_read(const char *sub, const char *app_id, const char *out_trade_no,
+                       char by[TRADE_ID_LEN + 1])
 {
     char key[65];
     by[0] = '\0';
     if (paid_key(app_id, out_trade_no, key) != 0 ||
-        store_read_text(TRADE_PAID, key, by, TRADE_ID_LEN + 1) != 0 || !trade_is_id(by))
+        store_read_text(sub, key, by, TRADE_ID_LEN + 1) != 0 || !trade_is_id(by))
         by[0] = '\0';
 }
 
-int trade_mark_paid(const char *app_id, const char *out_trade_no, const char *id)
+static int index_write(const char *sub, const char *app_id, const char *out_trade_no,
+                       const char *id)
 {
     char key[65];
     if (paid_key(app_id, out_trade_no, key) != 0)
         return -1;
-    return store_write(TRADE_PAID, key, id, strlen(id));
+    return store_write(sub, key, id, strlen(id));
+}
+
+void trade_paid_by(const char *app_id, const char *out_trade_no, char by[TRADE_ID_LEN + 1])
+{
+    index_read(TRADE_PAID, app_id, out_trade_no, by);
+}
+
+int trade_mark_paid(const char *app_id, const char *out_trade_no, const char *id)
+{
+    return index_write(TRADE_PAID, app_id, out_trade_no, id);
+}
+
+void trade_open_by(const char *app_id, const char *out_trade_no, char by[TRADE_ID_LEN + 1])
+{
+    index_read(TRADE_OPEN, app_id, out_trade_no, by);
+}
+
+int trade_mark_open(const char *app_id, const char *out_trade_no, const char *id)
+{
+    return index_write(TRADE_OPEN, app_id, out_trade_no, id);
 }

@@ -3,7 +3,10 @@
  * notify_url, return_url, status WAIT_BUYER_PAY or TRADE_SUCCESS, trade_no,
  * gmt_create, gmt_payment); paid/<key> names the trade that paid an
  * out_trade_no (key: hex SHA-256 of app id and out_trade_no), so that an order
- * is paid at most once, as Alipay refuses a second payment. Callers hold the
+ * is paid at most once, as Alipay refuses a second payment; open/<key> names
+ * the trade the cashier shows for an out_trade_no, so that visiting the same
+ * page-pay URL again shows that trade instead of writing a new one. Callers
+ * hold the
  * store's lock around a check-then-write. */
 #ifndef SANDBOX_TRADE_H
 #define SANDBOX_TRADE_H
@@ -14,6 +17,7 @@ struct json_object;
 #define TRADE_NO_LEN 28       /* digits, like Alipay's trade_no */
 #define TRADE_TRADES "trades" /* store directories */
 #define TRADE_PAID   "paid"
+#define TRADE_OPEN   "open"
 
 /* 1 when s is TRADE_ID_LEN lower-case hex digits. */
 int trade_is_id(const char *s);
@@ -31,5 +35,9 @@ int trade_save(const char *id, struct json_object *t);
 void trade_paid_by(const char *app_id, const char *out_trade_no, char by[TRADE_ID_LEN + 1]);
 /* Record that trade id paid out_trade_no of app_id. 0 or -1. */
 int trade_mark_paid(const char *app_id, const char *out_trade_no, const char *id);
+/* The id of the trade opened last for out_trade_no of app_id into by, or "". */
+void trade_open_by(const char *app_id, const char *out_trade_no, char by[TRADE_ID_LEN + 1]);
+/* Record that trade id is the one open for out_trade_no of app_id. 0 or -1. */
+int trade_mark_open(const char *app_id, const char *out_trade_no, const char *id);
 
 #endif

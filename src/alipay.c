@@ -425,6 +425,39 @@ void alipay_timestamp(time_t t, int utc_offset_s, char out[ALIPAY_TIMESTAMP_LEN]
         snprintf(out, ALIPAY_TIMESTAMP_LEN, "1970-01-01 00:00:00");
 }
 
+/* The number of the n digits at s. */
+static int digits_at(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+int alipay_timestamp_parse(const char *s, int utc_offset_s, time_t *out)
+{
+    static const char shape[] = "0000-00-00 00:00:00";
+    if (s == NULL || strlen(s) != sizeof shape - 1)
+        return -1;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == '0' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return -1;
+    struct tm tm = {.tm_year = digits_at(s, 4) - 1900,
+                    .tm_mon = digits_at(s + 5, 2) - 1,
+                    .tm_mday = digits_at(s + 8, 2),
+                    .tm_hour = digits_at(s + 11, 2),
+                    .tm_min = digits_at(s + 14, 2),
+                    .tm_sec = digits_at(s + 17, 2)};
+    /* timegm carries 2026-02-30 into March: a real time is left as it is. */
+    struct tm norm = tm;
+    time_t t = timegm(&norm);
+    if (norm.tm_year != tm.tm_year || norm.tm_mon != tm.tm_mon || norm.tm_mday != tm.tm_mday ||
+        norm.tm_hour != tm.tm_hour || norm.tm_min != tm.tm_min || norm.tm_sec != tm.tm_sec)
+        return -1;
+    *out = t - utc_offset_s;
+    return 0;
+}
+
 int alipay_url_origin(const char *url, char *out, size_t outsz)
 {
     const char *p;

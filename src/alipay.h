@@ -120,6 +120,10 @@ EVP_PKEY *alipay_load_public_key(const char *path, char *err, size_t errsz);
 /* Format t as "YYYY-MM-DD HH:MM:SS" shifted by utc_offset_s seconds (0 =
  * UTC; the real Alipay reads timestamps as Beijing time, UTC+8 = 28800). */
 void alipay_timestamp(time_t t, int utc_offset_s, char out[ALIPAY_TIMESTAMP_LEN]);
+/* The inverse: s, "YYYY-MM-DD HH:MM:SS" exactly, a real calendar date and
+ * time of day (no leap second), read as utc_offset_s east of UTC, into *out.
+ * 0, or -1 when s is not such a time. */
+int alipay_timestamp_parse(const char *s, int utc_offset_s, time_t *out);
 
 /* The origin "scheme://host[:port]" of an http(s) URL (the gateway's, for a
  * page's CSP form-action: a form whose answer redirects to the cashier needs

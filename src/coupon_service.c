@@ -23,7 +23,7 @@ db_conn *coupon_db(void)
 static const char SQL_GET[] = "SELECT " COUPON_COLUMNS " FROM trade_coupon WHERE coupon_id = ?";
 static const char SQL_LIST[] = "SELECT " COUPON_COLUMNS " FROM trade_coupon WHERE user_id = ? "
                                "ORDER BY is_used, coupon_id LIMIT ?";
-static const char SQL_EXISTS[] = "SELECT 1 FROM trade_coupon WHERE coupon_id = ?";
+static const char SQL_MINE[] = "SELECT 1 FROM trade_coupon WHERE coupon_id = ? AND user_id = ?";
 static const char SQL_USE[] =
     "UPDATE trade_coupon SET is_used = 1, order_id = ?, used_time = UTC_TIMESTAMP(3) "
     "WHERE coupon_id = ? AND user_id = ? AND is_used = 0";
@@ -95,8 +95,8 @@ static enum shop_code use_effect(db_conn *db, void *ctx, enum db_status *st)
         return SHOP_COUPON_USE_FAIL;
     if (changed == 0) {
         db_result *r = NULL;
-        struct db_val id = DB_I64(u->coupon_id);
-        if ((*st = db_query(db, SQL_EXISTS, &id, 1, 1, &r)) != DB_OK)
+        struct db_val mine[] = {DB_I64(u->coupon_id), DB_I64(u->user_id)};
+        if ((*st = db_query(db, SQL_MINE, mine, 2, 1, &r)) != DB_OK)
             return SHOP_COUPON_USE_FAIL;
         enum shop_code rc = db_result_rows(r) == 0 ? SHOP_COUPON_NO_EXIST : SHOP_COUPON_INVALIED;
         db_result_free(r);

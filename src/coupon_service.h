@@ -38,8 +38,9 @@ enum shop_code coupon_list_for_user(db_conn *db, int64_t user_id, struct coupon 
  * order (consumer log "coupon"/"order.cancel"/order_id, a locking read);
  * UPDATE trade_coupon SET is_used = 1, order_id = ?, used_time = now WHERE
  * coupon_id = ? AND user_id = ? AND is_used = 0. No row changed:
- * SHOP_COUPON_INVALIED (used, or another user's), SHOP_COUPON_NO_EXIST when
- * it does not exist. A deadlock retries the whole transaction (up to 3
+ * SHOP_COUPON_INVALIED when this user's coupon is used, SHOP_COUPON_NO_EXIST
+ * when it does not exist or is another user's (answered alike, so that a
+ * coupon id does not tell whether it exists). A deadlock retries the whole transaction (up to 3
  * times, then SHOP_COUPON_USE_FAIL); SHOP_DB_UNAVAILABLE. */
 enum shop_code coupon_use(db_conn *db, int64_t coupon_id, int64_t user_id, int64_t order_id);
 

@@ -42,8 +42,8 @@ enum shop_code {
     SHOP_USER_MONEY_REDUCE_FAIL, /* balance could not be reduced */
 
     /* Coupons (seed 40001..) */
-    SHOP_COUPON_NO_EXIST, /* no such coupon */
-    SHOP_COUPON_INVALIED, /* coupon used already or not the user's (seed spelling) */
+    SHOP_COUPON_NO_EXIST, /* no such coupon, or another user's */
+    SHOP_COUPON_INVALIED, /* the user's coupon, used already (seed spelling) */
     SHOP_COUPON_USE_FAIL, /* coupon could not be marked used */
 
     /* Balance (seed 50001..) */

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "alipay.h"
 #include "buf.h"
 #include "money.h"
 #include "snowflake.h"
@@ -167,13 +169,9 @@ static int get_money(json_object *o, const char *key, int64_t *out)
 
 int event_provider_time_ok(const char *s)
 {
-    static const char shape[] = "0000-00-00 00:00:00";
-    if (strlen(s) != sizeof shape - 1)
-        return 0;
-    for (size_t i = 0; shape[i]; i++)
-        if (shape[i] == '0' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
-            return 0;
-    return 1;
+    time_t t;
+    return alipay_timestamp_parse(s, 0, &t) == 0 && t >= EVENT_PROVIDER_TIME_MIN &&
+           t < EVENT_PROVIDER_TIME_END;
 }
 
 int event_pay_notify_parse(const char *body, size_t len, struct pay_notify_event *out)

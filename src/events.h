@@ -142,7 +142,11 @@ int event_pay_mismatch_build(const struct pay_mismatch_event *ev, struct buf *ou
 struct json_object;
 /* o[key] = the id as a decimal string, or null for 0. */
 void event_put_id(struct json_object *o, const char *key, int64_t id);
-/* 1 when s is the provider's time, "YYYY-MM-DD HH:MM:SS" exactly. */
+/* 1 when s is a usable provider's time: "YYYY-MM-DD HH:MM:SS" (UTC), a real
+ * calendar date and time of day (alipay_timestamp_parse), from 2000-01-01
+ * up to (not including) 2200-01-01. */
+#define EVENT_PROVIDER_TIME_MIN 946684800LL  /* 2000-01-01 00:00:00 */
+#define EVENT_PROVIDER_TIME_END 7258118400LL /* 2200-01-01 00:00:00 */
 int event_provider_time_ok(const char *s);
 
 #endif

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <fcgiapp.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,28 @@ static int has_single_quote(const char *s, size_t len)
     return 0;
 }
 
+/* 1 when o holds a number JSON does not have: json-c reads NaN, Infinity and
+ * -Infinity as doubles (RFC 8259 has none of them). The tokener bounds the
+ * depth, so this recursion is bounded too. */
+static int has_non_finite(json_object *o)
+{
+    if (json_object_is_type(o, json_type_double))
+        return !isfinite(json_object_get_double(o));
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (has_non_finite(json_object_array_get_idx(o, i)))
+                return 1;
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, key, v)
+        {
+            (void)key;
+            if (v != NULL && has_non_finite(v))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 enum shop_code http_json_body(const struct http_request *r, int max_depth, struct json_object **out)
 {
     *out = NULL;
@@ -273,7 +296,7 @@ enum shop_code http_json_body(const struct http_request *r, int max_depth, struc
     for (size_t i = json_tokener_get_parse_end(tok); i < r->body.len; i++)
         if (!isspace((unsigned char)r->body.data[i]))
             goto out;
-    if (!json_object_is_type(obj, json_type_object))
+    if (!json_object_is_type(obj, json_type_object) || has_non_finite(obj))
         goto out;
     *out = obj;
     obj = NULL;

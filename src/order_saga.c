@@ -281,7 +281,9 @@ static enum shop_code check(int64_t user_id, const struct order_saga_request *re
     if (req->coupon_id != 0) {
         if ((rc = coupon_get(coupon_db(), req->coupon_id, &cp)) != SHOP_SUCCESS)
             return rc;
-        if (cp.user_id != user_id || cp.is_used)
+        if (cp.user_id != user_id) /* answered as a coupon that is not there */
+            return SHOP_COUPON_NO_EXIST;
+        if (cp.is_used)
             return SHOP_COUPON_INVALIED;
         coupon_paid = cp.coupon_price < total ? cp.coupon_price : total;
     }

@@ -76,14 +76,16 @@ static const char SQL_PAY_INSERT[] =
     "INSERT INTO trade_pay (pay_id, order_id, user_id, pay_amount, is_paid, provider, "
     "create_time) VALUES (?, ?, ?, CAST(? AS DECIMAL(10,2)), 1, ?, UTC_TIMESTAMP(3))";
 
-/* Inside the transaction: the order's payment row, found or made. */
-static enum shop_code pay_row_tx(db_conn *db, const struct order *o, struct pay_started *out)
+/* Inside the transaction: the order's payment row, found or made. *st is
+ * the database's answer (DB_DEADLOCK: the caller may try again). */
+static enum shop_code pay_row_tx(db_conn *db, const struct order *o, struct pay_started *out,
+                                 enum db_status *st)
 {
     db_result *r = NULL;
     struct db_val id = DB_I64(o->order_id);
-    enum db_status st = db_query(db, SQL_PAY_GET, &id, 1, 1, &r);
-    if (st != DB_OK)
-        return db_shop_code(st);
+    *st = db_query(db, SQL_PAY_GET, &id, 1, 1, &r);
+    if (*st != DB_OK)
+        return db_shop_code(*st);
     out->order_id = o->order_id;
     out->pay_amount = o->pay_amount;
     if (db_result_rows(r) > 0) {
@@ -98,8 +100,38 @@ static enum shop_code pay_row_tx(db_conn *db, const struct order *o, struct pay_
     out->pay_id = snowflake_next(&shop_ids);
     struct db_val p[] = {DB_I64(out->pay_id), DB_I64(o->order_id), DB_I64(o->user_id),
                          DB_TEXT(money_format(o->pay_amount, amount)), DB_TEXT(PROVIDER_ALIPAY)};
-    st = db_exec(db, SQL_PAY_INSERT, p, sizeof p / sizeof p[0], NULL);
-    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+    *st = db_exec(db, SQL_PAY_INSERT, p, sizeof p / sizeof p[0], NULL);
+    return *st == DB_OK ? SHOP_SUCCESS : db_shop_code(*st);
+}
+
+/* The order checked and its payment row, in one transaction, tried again
+ * (up to PAY_START_TRIES times) when it meets a deadlock: two payments
+ * started at once lock neighbouring gaps of trade_pay's order index. */
+#define PAY_START_TRIES 3
+static enum shop_code pay_start_tx(db_conn *db, int64_t user_id, int64_t order_id, struct order *o,
+                                   struct pay_started *out)
+{
+    enum db_status st = DB_DEADLOCK;
+    enum shop_code rc = SHOP_PAYMENT_PAY_ERROR;
+    for (int i = 0; i < PAY_START_TRIES && st == DB_DEADLOCK; i++) {
+        if ((st = db_begin(db)) != DB_OK)
+            return db_shop_code(st);
+        rc = order_pay_begin_tx(db, user_id, order_id, o);
+        if (rc == SHOP_SUCCESS)
+            rc = pay_row_tx(db, o, out, &st);
+        if (rc != SHOP_SUCCESS) {
+            db_rollback(db);
+            if (st == DB_DEADLOCK)
+                log_warn("pay: starting the payment of order %" PRId64 " hit a deadlock (try %d)",
+                         order_id, i + 1);
+            continue;
+        }
+        st = db_commit(db);
+        if (st == DB_OK)
+            return SHOP_SUCCESS;
+        rc = st == DB_DEADLOCK ? SHOP_PAYMENT_PAY_ERROR : db_shop_code(st);
+    }
+    return rc;
 }
 
 /* base + path without a doubled '/' into out; -1 when it does not fit. */
@@ -132,19 +164,9 @@ enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t use
     }
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
-    enum db_status st = db_begin(db);
-    if (st != DB_OK)
-        return db_shop_code(st);
-    enum shop_code rc = order_pay_begin_tx(db, user_id, order_id, &o);
-    if (rc == SHOP_SUCCESS)
-        rc = pay_row_tx(db, &o, out);
-    if (rc != SHOP_SUCCESS) {
-        db_rollback(db);
+    enum shop_code rc = pay_start_tx(db, user_id, order_id, &o, out);
+    if (rc != SHOP_SUCCESS)
         return rc;
-    }
-    st = db_commit(db);
-    if (st != DB_OK)
-        return st == DB_DEADLOCK ? SHOP_PAYMENT_PAY_ERROR : db_shop_code(st);
 
     snowflake_format(order_id, out_trade_no);
     snprintf(subject, sizeof subject, PAY_SUBJECT, out_trade_no);
@@ -182,6 +204,24 @@ static int token_ok(const char *s, size_t max)
         if (s[i] <= ' ' || s[i] > '~')
             return 0;
     return 1;
+}
+
+/* The provider's payment time when it is usable (events.h), else the time
+ * the notification was received, logged: the money is taken either way, so
+ * the payment is applied rather than refused or parked. */
+static void paid_time_or_now(int64_t order_id, const char *gmt, char out[20])
+{
+    if (gmt == NULL || gmt[0] == '\0' || event_provider_time_ok(gmt)) {
+        snprintf(out, 20, "%s", gmt ? gmt : "");
+        return;
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 20, "%Y-%m-%d %H:%M:%S", &tm);
+    log_warn("pay: order %" PRId64 ": gmt_payment %.32s is not a usable time: using the time "
+             "it was received, %s",
+             order_id, strspn(gmt, "0123456789-: ") == strlen(gmt) ? gmt : "(not digits)", out);
 }
 
 enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const char *body,
@@ -251,17 +291,13 @@ enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const ch
         snprintf(why, whysz, "bad total_amount");
         goto out;
     }
-    if (gmt != NULL && gmt[0] != '\0' && !event_provider_time_ok(gmt)) {
-        snprintf(why, whysz, "bad gmt_payment");
-        goto out;
-    }
     if (notify_id != NULL && notify_id[0] != '\0' && !token_ok(notify_id, EVENT_NOTIFY_ID_MAX)) {
         snprintf(why, whysz, "bad notify_id");
         goto out;
     }
     snprintf(out->provider, sizeof out->provider, PROVIDER_ALIPAY);
     snprintf(out->trade_no, sizeof out->trade_no, "%s", trade_no);
-    snprintf(out->gmt_payment, sizeof out->gmt_payment, "%s", gmt ? gmt : "");
+    paid_time_or_now(out->order_id, gmt, out->gmt_payment);
     snprintf(out->notify_id, sizeof out->notify_id, "%s", notify_id ? notify_id : "");
     if (strcmp(status, "TRADE_SUCCESS") == 0 || strcmp(status, "TRADE_FINISHED") == 0) {
         v = PAY_NOTIFY_PAID;

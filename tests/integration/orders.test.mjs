@@ -150,8 +150,10 @@ test('every rule refuses with its code and writes nothing', async () => {
       'SHOP_ORDER_SHIPPINGFEE_INVALID'],
     ['wrong amount', { ...base1, order_amount: '19.80' }, 409, 'SHOP_ORDERAMOUNT_INVALID'],
     ['unknown coupon', { ...base1, coupon_id: '999999999999' }, 409, 'SHOP_COUPON_NO_EXIST'],
+    // Answered as one that is not there: a coupon id does not tell whether
+    // another user has it (issue 10, finding 8).
     ['another user\'s coupon', { ...base1, coupon_id: other.coupons[0] }, 409,
-      'SHOP_COUPON_INVALIED'],
+      'SHOP_COUPON_NO_EXIST'],
     ['a used coupon', { ...base1, coupon_id: b.coupons[1] }, 409, 'SHOP_COUPON_INVALIED'],
     ['negative balance', { ...base1, money_paid: '-1.00' }, 409, 'SHOP_MONEY_PAID_LESS_ZERO'],
     ['more than the balance', { ...base1, money_paid: '10.01' }, 409, 'SHOP_MONEY_PAID_INVALID'],
@@ -168,6 +170,10 @@ test('every rule refuses with its code and writes nothing', async () => {
     assert.equal(r.body.order_id, undefined, `${what}: no pre-order`);
   }
   assert.deepEqual(footprint(b, g), before, 'nothing written');
+  const unknown = await order(b, { ...base1, coupon_id: '999999999999' });
+  const foreign = await order(b, { ...base1, coupon_id: other.coupons[0] });
+  assert.deepEqual([foreign.res.status, foreign.body], [unknown.res.status, unknown.body],
+    'another user\'s coupon answers as one that does not exist');
   // Just inside the limits is fine: 14.90 due after the 5.00 coupon.
   const r = await order(b, { ...base1, coupon_id: b.coupons[0], money_paid: '9.90' });
   assert.equal(r.res.status, 201, r.text);
@@ -199,6 +205,10 @@ test('bad input is a clear 4xx naming the field, and nothing is written', async 
     ['address too long', { ...ok, address: 'x'.repeat(256) }, 'address'],
     ['balance with three decimals', { ...ok, money_paid: '1.001' }, 'money_paid'],
     ['coupon as a number', { ...ok, coupon_id: 5 }, 'coupon_id'],
+    // Numbers JSON does not have (json-c reads them), even where no number
+    // is expected (issue 10, finding 8).
+    ['NaN in another field', JSON.stringify(ok).replace(/}$/, ',"note":NaN}'), null],
+    ['Infinity in another field', JSON.stringify(ok).replace(/}$/, ',"note":[-Infinity]}'), null],
   ];
   for (const [what, body, field] of bad) {
     const r = await order(b, body);

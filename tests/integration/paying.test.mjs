@@ -15,16 +15,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import { join } from 'node:path';
-import { api, buyer, newGoods, services, runDir, base, sleep, one, count, fmt, cents, sql,
-  publish, eventually } from './shop.mjs';
+import { api, buyer, newGoods, services, base, sleep, one, count, fmt, cents, sql,
+  publish, eventually, APP_ID, SELLER_ID, runKey, signingString, notification, signed,
+  form, notify } from './shop.mjs';
 
-const APP_ID = process.env.SHOP_ALIPAY_APP_ID || '2026000000000001';
-const SELLER_ID = process.env.SHOP_ALIPAY_SELLER_ID || '2088000000000001';
-const keyDir = join(runDir, 'keys');
-const providerKey = fs.readFileSync(join(keyDir, 'provider_private.pem'), 'utf8');
-const merchantPublic = fs.readFileSync(join(keyDir, 'merchant_public.pem'), 'utf8');
+const providerKey = runKey('provider_private.pem');
+const merchantPublic = runKey('merchant_public.pem');
 
 
 // A confirmed order of n x a new goods at price (cents); money_paid cents
@@ -58,50 +54,6 @@ const payRow = (o) => sql(`SELECT is_paid, IFNULL(trade_no, 'NULL'), pay_amount
   FROM trade_pay WHERE order_id = ${o}`)[0];
 const score = (u) => count(`SELECT user_score FROM trade_user WHERE user_id = ${u}`);
 const paid = (o) => eventually(() => orderRow(o), (r) => r[1] === '2');
-
-// --- Alipay's notification, written again in JavaScript ------------------
-
-// Sorted k=v of the non-empty values without sign and sign_type (rsaCheckV1);
-// requests keep sign_type.
-function signingString(params, keepSignType = false) {
-  return Object.keys(params)
-    .filter((k) => k !== 'sign' && (keepSignType || k !== 'sign_type') && params[k] !== '')
-    .sort()
-    .map((k) => `${k}=${params[k]}`)
-    .join('&');
-}
-
-const signWith = (key, params) =>
-  crypto.createSign('RSA-SHA256').update(signingString(params), 'utf8').sign(key, 'base64');
-
-let tradeSeq = 0;
-function notification(orderId, amount, extra = {}) {
-  const now = new Date().toISOString().slice(0, 19).replace('T', ' ');
-  tradeSeq += 1;
-  const p = {
-    notify_time: now, notify_type: 'trade_status_sync',
-    notify_id: `nid${Date.now()}${tradeSeq}`, app_id: APP_ID, charset: 'utf-8', version: '1.0',
-    sign_type: 'RSA2', trade_no: `2026${Date.now()}${process.pid % 100}${tradeSeq}`,
-    out_trade_no: String(orderId), trade_status: 'TRADE_SUCCESS', total_amount: amount,
-    receipt_amount: amount, buyer_pay_amount: amount, seller_id: SELLER_ID,
-    buyer_id: '2088102177846880', subject: `Shop order ${orderId}`, gmt_create: now,
-    gmt_payment: now, ...extra,
-  };
-  return p;
-}
-
-function signed(params, key = providerKey) {
-  return { ...params, sign: signWith(key, params) };
-}
-
-const form = (params) => new URLSearchParams(params).toString();
-
-function notify(body, contentType = 'application/x-www-form-urlencoded; charset=utf-8') {
-  return fetch(`${base}/pay/notify/alipay`, {
-    method: 'POST', headers: { 'content-type': contentType }, body,
-  }).then(async (res) => ({ status: res.status, text: await res.text(),
-    type: res.headers.get('content-type') }));
-}
 
 // What the broker and the outbox saw of an order's notifications.
 const published = (o) => count(`SELECT COUNT(*) FROM trade_mq_consumer_log
@@ -251,6 +203,38 @@ test('signature: tampered, foreign, missing, not RSA2, wrong app or seller: fail
   assert.equal(r.text, 'success');
   assert.deepEqual(await paid(o.order_id), ['1', '2']);
   assert.deepEqual(payRow(o.order_id), ['2', good.trade_no, pay.pay_amount]);
+});
+
+test('a signed gmt_payment that is no time: acknowledged and applied with the time it was received', async () => {
+  // Issue 10, finding 6: 2026-99-99 99:99:99 was acknowledged and then
+  // parked by the pay consumer (strict SQL mode): money taken, order unpaid.
+  const b = await buyer();
+  const times = ['2026-99-99 99:99:99', '2026-02-29 10:00:00', '2026-11-26 24:00:00',
+    '1970-01-01 00:00:00'];
+  const orders = [];
+  for (const gmt of times) {
+    const { order: o, pay } = await payable(b, 1000);
+    const r = await notify(form(signed(notification(o.order_id, pay.pay_amount,
+      { gmt_payment: gmt }))));
+    assert.equal(r.text, 'success', gmt);
+    orders.push(o.order_id);
+  }
+  for (const o of orders) {
+    assert.deepEqual(await paid(o), ['1', '2'], `order ${o}`);
+    // The time it was received, not a time the provider made up.
+    assert.equal(count(`SELECT ABS(TIMESTAMPDIFF(SECOND, paid_time, UTC_TIMESTAMP()))
+      FROM trade_pay WHERE order_id = ${o}`) < 120, true, `order ${o}: paid_time is now`);
+  }
+  assert.equal(count(`SELECT COUNT(*) FROM trade_mq_consumer_log WHERE group_name = 'pay'
+    AND msg_key LIKE '${orders[0]}:%'`), 1);
+  // A usable time is kept as the provider sent it.
+  const { order: o, pay } = await payable(b, 1000);
+  const r = await notify(form(signed(notification(o.order_id, pay.pay_amount,
+    { gmt_payment: '2028-02-29 23:59:59' }))));
+  assert.equal(r.text, 'success');
+  await paid(o.order_id);
+  assert.equal(one(`SELECT DATE_FORMAT(paid_time, '%Y-%m-%d %H:%i:%s') FROM trade_pay
+    WHERE order_id = ${o.order_id}`), '2028-02-29 23:59:59');
 });
 
 test('signature: fields reordered and URL-encoded differently still verify', async () => {

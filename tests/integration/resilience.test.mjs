@@ -18,36 +18,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, newGoods, services, runDir, sleep, one, cents, sql, eventually } from './shop.mjs';
+import { api, newGoods, services, runDir, sleep, one, cents, sql, eventually, pool, signal, pidOf,
+  orderBody, fmt as money } from './shop.mjs';
 
 // The app (every instance) without fault injection and one of everything.
 const NORMAL = { SHOP_FAULT_INJECT: undefined, SHOP_INSTANCES: undefined };
-
-// Run fns (functions returning promises) with at most `limit` at a time.
-async function pool(fns, limit) {
-  const out = new Array(fns.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, fns.length) }, async () => {
-    while (next < fns.length) {
-      const i = next++;
-      out[i] = await fns[i]();
-    }
-  });
-  await Promise.all(lanes);
-  return out;
-}
-
-// The pid in $SHOP_RUN_DIR/pids/NAME.pid (scripts/services writes them).
-function pidOf(name) {
-  return Number(readFileSync(join(runDir, 'pids', `${name}.pid`), 'utf8').trim());
-}
-function signal(name, sig) {
-  try {
-    process.kill(pidOf(name), sig);
-  } catch {
-    /* already gone */
-  }
-}
 
 // Ids no earlier run used, away from the demo rows and the other suites.
 let seq = 0;
@@ -75,25 +50,6 @@ async function register(i) {
   assert.ok(cookie, 'registration sets the session cookie');
   assert.ok(r.body.csrf_token, 'registration returns the CSRF token');
   return { id: r.body.user.user_id, name, cookie, csrf: r.body.csrf_token };
-}
-
-const money = (c) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
-
-// The JSON a browser sends for `number` units of goods at price (cents).
-function orderBody(goodsId, priceCents, number, { couponId, couponCents = 0, pay = 'all' } = {}) {
-  const goodsAmount = priceCents * number;
-  const shipping = goodsAmount > 10000 ? 0 : 1000;
-  const orderAmount = goodsAmount + shipping;
-  const couponPaid = couponId ? Math.min(couponCents, orderAmount) : 0;
-  const moneyPaid = pay === 'all' ? orderAmount - couponPaid : pay;
-  const b = {
-    goods_id: String(goodsId), goods_number: number, goods_price: money(priceCents),
-    shipping_fee: money(shipping), order_amount: money(orderAmount),
-    address: '7 Resilience Road', consignee: 'Test Buyer',
-  };
-  if (couponId) b.coupon_id = couponId;
-  if (moneyPaid > 0) b.money_paid = money(moneyPaid);
-  return b;
 }
 
 function newCoupon(userId, price = '5.00') {

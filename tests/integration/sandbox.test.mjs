@@ -244,12 +244,13 @@ const notifyUrl = () => `http://127.0.0.1:${notifyPort}/pay/notify/alipay`;
 
 // The signed page-pay URL, as the shop builds it; `tamper` changes params
 // after signing.
-function gatewayUrl(order, { key = keys.merchant_private, tamper, appId = APP_ID } = {}) {
+function gatewayUrl(order, { key = keys.merchant_private, tamper, appId = APP_ID,
+  at = new Date() } = {}) {
   const biz = { out_trade_no: order.outTradeNo, product_code: 'FAST_INSTANT_TRADE_PAY',
     total_amount: order.amount, subject: order.subject };
   const params = {
     app_id: appId, method: 'alipay.trade.page.pay', format: 'JSON', charset: 'utf-8',
-    sign_type: 'RSA2', timestamp: new Date().toISOString().slice(0, 19).replace('T', ' '),
+    sign_type: 'RSA2', timestamp: at.toISOString().slice(0, 19).replace('T', ' '),
     version: '1.0', notify_url: notifyUrl(), return_url: returnUrl(),
     biz_content: JSON.stringify(biz),
   };
@@ -426,6 +427,51 @@ test('Cancel returns the buyer to return_url unpaid and notifies nobody', async 
   answers.set(order.outTradeNo, ['success']);
   assert.equal((await post('/pay', { trade })).status, 303);
   await eventually(() => notificationsFor(order).length === 1, 'the notification');
+});
+
+test('a signed page-pay URL is not replayed: an old one is refused, the same order shows its trade', async () => {
+  // Issue 10, finding 7: each GET of the same signed URL wrote a new trade,
+  // forever.
+  const tradeFiles = () => fs.readdirSync(join(dir, 'sandbox', 'trades'))
+    .filter((f) => f.endsWith('.json')).length;
+  const order = newOrder();
+  const before = tradeFiles();
+  const url = gatewayUrl(order);
+  const first = await fetch(url);
+  const html = await first.text();
+  assert.equal(first.status, 200, html);
+  const trade = html.match(/name="trade" value="([0-9a-f]{32})"/)[1];
+  for (let i = 0; i < 5; i++) {
+    const again = await fetch(url);
+    const text = await again.text();
+    assert.equal(again.status, 200, text);
+    assert.ok(text.includes(`name="trade" value="${trade}"`), 'the same trade');
+  }
+  // A fresh request for the same order (the shop starts the payment again).
+  const fresh = await fetch(gatewayUrl(order));
+  assert.ok((await fresh.text()).includes(`name="trade" value="${trade}"`));
+  assert.equal(tradeFiles(), before + 1, 'one trade file for the order');
+
+  // Older (or later) than a few minutes: a clear page, no trade.
+  for (const [what, ms] of [['an hour old', -3600e3], ['ten minutes old', -600e3],
+    ['a day ahead', 86400e3]]) {
+    const res = await fetch(gatewayUrl(newOrder(), { at: new Date(Date.now() + ms) }));
+    const text = await res.text();
+    assert.equal(res.status, 400, what);
+    assert.match(text, /Payment link expired/, what);
+    assert.match(text, /start the payment again/, what);
+    assert.ok(!text.includes('name="trade"'), `${what}: no cashier`);
+  }
+  const bad = await fetch(gatewayUrl(newOrder(), { tamper: (p) => { delete p.timestamp; } }));
+  assert.equal(bad.status, 400);
+  assert.equal(tradeFiles(), before + 1, 'no trade for a refused request');
+
+  // Paid, the same URL answers "already paid" and writes nothing.
+  answers.set(order.outTradeNo, ['success']);
+  assert.equal((await post('/pay', { trade })).status, 303);
+  const paidAgain = await fetch(url);
+  assert.equal(paidAgain.status, 409);
+  assert.equal(tradeFiles(), before + 1);
 });
 
 test('a pending delivery survives a crash and restart of the sandbox', async () => {

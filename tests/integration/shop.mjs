@@ -6,6 +6,7 @@
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,6 +159,34 @@ export async function eventually(fn, check, ms = 30000, delay = 250) {
   return r.v;
 }
 
+// --- processes -----------------------------------------------------------------
+
+// The pid in $SHOP_RUN_DIR/pids/NAME.pid (scripts/services writes them).
+export function pidOf(name) {
+  return Number(readFileSync(join(runDir, 'pids', `${name}.pid`), 'utf8').trim());
+}
+export function signal(name, sig) {
+  try {
+    process.kill(pidOf(name), sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+// Run fns (functions returning promises) with at most `limit` at a time.
+export async function pool(fns, limit) {
+  const out = new Array(fns.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, fns.length) }, async () => {
+    while (next < fns.length) {
+      const i = next++;
+      out[i] = await fns[i]();
+    }
+  });
+  await Promise.all(lanes);
+  return out;
+}
+
 // --- money and ids -----------------------------------------------------------
 
 // Money as the API writes it, and back to cents.
@@ -212,6 +241,25 @@ export async function buyer({ money = 0, coupons = [], prefix = 'buyer' } = {}) 
   return { id, cookie: line.split(';')[0], csrf: r.body.csrf_token, coupons: couponIds };
 }
 
+// --- orders ------------------------------------------------------------------
+
+// The JSON a browser sends for `number` units of goods at price (cents).
+export function orderBody(goodsId, priceCents, number, { couponId, couponCents = 0, pay = 'all' } = {}) {
+  const goodsAmount = priceCents * number;
+  const shipping = goodsAmount > 10000 ? 0 : 1000;
+  const orderAmount = goodsAmount + shipping;
+  const couponPaid = couponId ? Math.min(couponCents, orderAmount) : 0;
+  const moneyPaid = pay === 'all' ? orderAmount - couponPaid : pay;
+  const b = {
+    goods_id: String(goodsId), goods_number: number, goods_price: fmt(priceCents),
+    shipping_fee: fmt(shipping), order_amount: fmt(orderAmount),
+    address: '7 Resilience Road', consignee: 'Test Buyer',
+  };
+  if (couponId) b.coupon_id = couponId;
+  if (moneyPaid > 0) b.money_paid = fmt(moneyPaid);
+  return b;
+}
+
 // --- goods -------------------------------------------------------------------
 
 // A new goods with stock and price (cents); its id (a number). The suite's
@@ -229,3 +277,56 @@ after(() => {
   sql(`DELETE FROM trade_goods_number_log WHERE goods_id IN (${madeGoods.join(',')});
        DELETE FROM trade_goods WHERE goods_id IN (${madeGoods.join(',')})`);
 });
+
+// --- the provider's notification, written again in JavaScript ---------------
+// (independently of src/alipay.c), signed with the provider's private key of
+// the run directory (made by scripts/keys).
+
+export const APP_ID = process.env.SHOP_ALIPAY_APP_ID || '2026000000000001';
+export const SELLER_ID = process.env.SHOP_ALIPAY_SELLER_ID || '2088000000000001';
+// A PEM file of <run>/keys.
+export const runKey = (name) => readFileSync(join(runDir, 'keys', name), 'utf8');
+
+// Sorted k=v of the non-empty values without sign and sign_type (rsaCheckV1);
+// requests keep sign_type.
+export function signingString(params, keepSignType = false) {
+  return Object.keys(params)
+    .filter((k) => k !== 'sign' && (keepSignType || k !== 'sign_type') && params[k] !== '')
+    .sort()
+    .map((k) => `${k}=${params[k]}`)
+    .join('&');
+}
+
+export const signWith = (key, params) =>
+  crypto.createSign('RSA-SHA256').update(signingString(params), 'utf8').sign(key, 'base64');
+
+let tradeSeq = 0;
+export function notification(orderId, amount, extra = {}) {
+  const now = new Date().toISOString().slice(0, 19).replace('T', ' ');
+  tradeSeq += 1;
+  const p = {
+    notify_time: now, notify_type: 'trade_status_sync',
+    notify_id: `nid${Date.now()}${tradeSeq}`, app_id: APP_ID, charset: 'utf-8', version: '1.0',
+    sign_type: 'RSA2', trade_no: `2026${Date.now()}${process.pid % 100}${tradeSeq}`,
+    out_trade_no: String(orderId), trade_status: 'TRADE_SUCCESS', total_amount: amount,
+    receipt_amount: amount, buyer_pay_amount: amount, seller_id: SELLER_ID,
+    buyer_id: '2088102177846880', subject: `Shop order ${orderId}`, gmt_create: now,
+    gmt_payment: now, ...extra,
+  };
+  return p;
+}
+
+// params with their sign (by default the provider's).
+export function signed(params, key = runKey('provider_private.pem')) {
+  return { ...params, sign: signWith(key, params) };
+}
+
+export const form = (params) => new URLSearchParams(params).toString();
+
+// POST a notification body to the shop: { status, text, type }.
+export function notify(body, contentType = 'application/x-www-form-urlencoded; charset=utf-8') {
+  return fetch(`${base}/pay/notify/alipay`, {
+    method: 'POST', headers: { 'content-type': contentType }, body,
+  }).then(async (res) => ({ status: res.status, text: await res.text(),
+    type: res.headers.get('content-type') }));
+}

@@ -253,6 +253,38 @@ static void test_pay_notify_refusals(void)
     }
 }
 
+/* Finding 6 of issue 10: a time of the right shape is not yet a time. */
+static void test_provider_time(void)
+{
+    static const char *const good[] = {
+        "2026-11-26 06:45:51", "2000-01-01 00:00:00", "2028-02-29 23:59:59",
+        "2000-02-29 12:00:00", "2199-12-31 23:59:59", "2026-04-30 10:00:00",
+    };
+    static const char *const bad[] = {
+        "2026-99-99 99:99:99",
+        "2026-00-10 10:00:00",
+        "2026-13-01 10:00:00",
+        "2026-01-00 10:00:00",
+        "2026-01-32 10:00:00",
+        "2026-02-29 10:00:00",
+        "2100-02-29 10:00:00",
+        "2026-04-31 10:00:00",
+        "2026-11-26 24:00:00",
+        "2026-11-26 23:60:00",
+        "2026-11-26 23:59:60",
+        "1999-12-31 23:59:59",
+        "0000-00-00 00:00:00",
+        "9999-12-31 23:59:59",
+        "2026-11-26T06:45:51",
+        "2026-11-26 06:45:5",
+        "",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CU_ASSERT_EQUAL(event_provider_time_ok(good[i]), 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CU_ASSERT_EQUAL(event_provider_time_ok(bad[i]), 0);
+}
+
 static void test_paid_round_trip(void)
 {
     struct paid_event in = {
@@ -321,6 +353,7 @@ static const struct test_case TESTS[] = {
     {"order.timeout refusals", test_timeout_refusals},
     {"pay.notify build/parse round trip", test_pay_notify_round_trip},
     {"pay.notify refusals", test_pay_notify_refusals},
+    {"provider time: calendar, time of day and range", test_provider_time},
     {"order.paid build/parse round trip", test_paid_round_trip},
     {"pay.mismatch build/parse round trip", test_pay_mismatch_round_trip},
     {NULL, NULL},

@@ -184,6 +184,25 @@ static void test_json_body(void)
     CU_ASSERT_EQUAL(parse_body("application/json", "{\"a\":[[[[[1]]]]]}", &o),
                     SHOP_REQUEST_PARAMETER_VALID);
     CU_ASSERT_PTR_NULL(o);
+    /* Issue 10, finding 8: numbers JSON does not have, anywhere in the body. */
+    static const char *const non_finite[] = {
+        "{\"a\":NaN}",
+        "{\"a\":nan}",
+        "{\"a\":Infinity}",
+        "{\"a\":-Infinity}",
+        "{\"a\":[1,NaN]}",
+        "{\"a\":{\"b\":-Infinity}}",
+        "{\"password\":NaN,\"login\":\"x\"}",
+    };
+    for (size_t i = 0; i < sizeof non_finite / sizeof non_finite[0]; i++) {
+        o = NULL;
+        CU_ASSERT_EQUAL(parse_body("application/json", non_finite[i], &o),
+                        SHOP_REQUEST_PARAMETER_VALID);
+        CU_ASSERT_PTR_NULL(o);
+        json_object_put(o);
+    }
+    CU_ASSERT_EQUAL(parse_body("application/json", "{\"a\":[1.5,-2e3,0]}", &o), SHOP_SUCCESS);
+    json_object_put(o);
 }
 
 static void test_response_headers(void)
