@@ -264,7 +264,7 @@ enum shop_code http_json_body(const struct http_request *r, int max_depth, struc
     json_tokener *tok = json_tokener_new_ex(max_depth);
     if (tok == NULL)
         return SHOP_INTERNAL_ERROR;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     enum shop_code rc = SHOP_REQUEST_PARAMETER_VALID;
     json_object *obj = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len);
     if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success)

@@ -6,7 +6,8 @@
 //   node --test tests/integration/accounts.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, base, sleep, sql, publish } from './shop.mjs';
+import http from 'node:http';
+import { api, base, setting, sleep, sql, publish } from './shop.mjs';
 
 // A fresh user's fields: unique name and mobile from the clock.
 let seq = 0;
@@ -176,7 +177,7 @@ test('a wrong password is 401 SHOP_LOGIN_FAILED, an unknown login too', async ()
 test('repeated failures are braked: 429 SHOP_TOO_MANY_ATTEMPTS, even with the right password',
   async () => {
     const u = freshUser('brake');
-    await register(u);
+    const id = (await register(u)).body.user.user_id;
     let r;
     let failures = 0;
     for (let i = 0; i < 20; i++) {
@@ -191,12 +192,161 @@ test('repeated failures are braked: 429 SHOP_TOO_MANY_ATTEMPTS, even with the ri
     r = await login(u.user_name, u.password);
     assert.equal(r.res.status, 429, 'no guessing through the brake');
     assert.equal(r.cookie, null);
-    const rows = sql(`SELECT COUNT(*) FROM trade_login_failure WHERE login = '${u.user_name}'`);
+    const rows = sql(`SELECT failures FROM trade_login_brake WHERE brake_key = 'user:${id}'`);
     assert.equal(Number(rows[0][0]), failures);
     // Other users are not affected.
     r = await login('bob', 'bob-pass-2');
     assert.equal(r.res.status, 200);
   });
+
+// A request from another loopback address (the connection's source): nginx
+// sees another client (REMOTE_ADDR), so one test's failures do not brake
+// the others'. Resolves like api(): { res (status, headers.get,
+// headers.getSetCookie), body (JSON or null), text }.
+// The second octet changes from run to run (a count outlives a run).
+const from = (n) => `127.${1 + (process.pid % 250)}.${Math.floor(n / 250)}.${(n % 250) + 2}`;
+
+function requestFrom(ip, path, { method = 'POST', headers = {}, body } = {}) {
+  const u = new URL(base + path);
+  const data = body === undefined ? undefined
+    : (Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body));
+  const h = { ...headers };
+  if (data !== undefined && !h['content-type']) h['content-type'] = 'application/json';
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method,
+      headers: h, localAddress: ip, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (ch) => chunks.push(ch));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ res: { status: res.statusCode, headers: {
+          get: (n) => res.headers[n.toLowerCase()] ?? null,
+          getSetCookie: () => res.headers['set-cookie'] || [] } }, body: json, text });
+      });
+    });
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+async function loginFrom(ip, loginName, password) {
+  const r = await requestFrom(ip, '/api/session', { body: { login: loginName, password } });
+  return { ...r, cookie: sessionCookie(r.res) };
+}
+
+test('12 parallel wrong passwords: at most the limit of 5 are checked, the rest wait (429)',
+  async () => {
+    const u = freshUser('par');
+    await register(u);
+    const addr = from(1);
+    const all = await Promise.all(Array.from({ length: 12 },
+      () => loginFrom(addr, u.user_name, 'wrong-password')));
+    const statuses = all.map((r) => r.res.status);
+    const checked = statuses.filter((s) => s === 401).length;
+    assert.ok(checked <= 5, `${checked} wrong passwords were checked: ${statuses}`);
+    assert.equal(checked + statuses.filter((s) => s === 429).length, 12, String(statuses));
+  });
+
+test('the brake counts per account: name and mobile share one count', async () => {
+  const u = freshUser('acct');
+  await register(u);
+  const addr = from(2);
+  for (let i = 0; i < 5; i++) {
+    const r = await loginFrom(addr, i % 2 ? u.user_mobile : u.user_name, 'wrong-password');
+    assert.equal(r.res.status, 401, `attempt ${i + 1}`);
+  }
+  for (const l of [u.user_name, u.user_mobile]) {
+    const r = await loginFrom(addr, l, 'wrong-password');
+    assert.equal(r.res.status, 429, `${l} after 5 failures`);
+  }
+});
+
+test('the owner gets in after a growing wait: 429 with Retry-After, then the right password works',
+  async () => {
+    const u = freshUser('owner');
+    await register(u);
+    const attacker = from(3);
+    for (let i = 0; i < 5; i++) assert.equal((await loginFrom(attacker, u.user_name, 'guess')).res.status, 401);
+    let r = await login(u.user_name, u.password);
+    assert.equal(r.res.status, 429, 'braked right after 5 failures');
+    const wait = Number(r.res.headers.get('retry-after'));
+    assert.ok(wait >= 1, `Retry-After ${r.res.headers.get('retry-after')}`);
+    await sleep(wait * 1000 + 100);
+    // One more wrong guess after the wait: the next wait is longer.
+    r = await loginFrom(attacker, u.user_name, 'guess');
+    assert.equal(r.res.status, 401);
+    r = await login(u.user_name, u.password);
+    assert.equal(r.res.status, 429);
+    const wait2 = Number(r.res.headers.get('retry-after'));
+    assert.ok(wait2 > wait, `the wait grows: ${wait} then ${wait2}`);
+    await sleep(wait2 * 1000 + 100);
+    r = await login(u.user_name, u.password);
+    assert.equal(r.res.status, 200, 'the right password after the wait lets the owner in');
+    // A success forgets the account's count.
+    r = await loginFrom(attacker, u.user_name, 'guess');
+    assert.equal(r.res.status, 401);
+  });
+
+test('the brake counts per client address: many accounts guessed from one address are braked',
+  async () => {
+    const addr = from(4);
+    const limit = Number(setting('login_addr_max_failures') || 50);
+    let r;
+    let n = 0;
+    for (; n < limit + 5; n++) {
+      r = await loginFrom(addr, `nobody_${Date.now()}_${n}`, 'wrong-password');
+      if (r.res.status === 429) break;
+      assert.equal(r.res.status, 401, `attempt ${n + 1}`);
+    }
+    assert.equal(r.res.status, 429, 'the address is braked');
+    assert.equal(n, limit, `braked after ${n} failures`);
+    assert.ok(Number(r.res.headers.get('retry-after')) >= 1);
+    // Another address is not.
+    r = await loginFrom(from(5), 'bob', 'bob-pass-2');
+    assert.equal(r.res.status, 200, r.text);
+  });
+
+test('many concurrent bogus logins answer at once and do not stall a catalogue page', async () => {
+  const bogus = Array.from({ length: 200 }, (_, i) => loginFrom(from(10 + i), `nobody_${i}_${Date.now()}`,
+    'wrong-password').catch((e) => ({ error: e })));
+  await sleep(300);
+  // Answering within 5 s is what "not stalled" means here (a stalled page
+  // waits for nginx's 30 s timeout).
+  const page = await fetch(`${base}/`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(page.status, 200, 'the catalogue answers while the logins run');
+  const all = await Promise.all(bogus);
+  for (const r of all) {
+    assert.ok(!r.error, String(r.error));
+    assert.ok([401, 429, 503].includes(r.res.status), `${r.res.status} ${r.text}`);
+    if (r.res.status === 503) {
+      assert.equal(r.body.code, 'SHOP_BUSY');
+      assert.ok(Number(r.res.headers.get('retry-after')) >= 1);
+    }
+  }
+});
+
+test('a login or registration field that is not UTF-8 is 400, nothing recorded', async () => {
+  const ip = from(6);
+  const bad = Buffer.concat([Buffer.from('{"login":"ab'), Buffer.from([0xff, 0xfe]),
+    Buffer.from('","password":"whatever-password"}')]);
+  let r = await requestFrom(ip, '/api/session', { body: bad });
+  assert.equal(r.res.status, 400, r.text);
+  assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
+  r = await requestFrom(ip, '/login', { headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'login=ab%FF%FE&password=whatever-password' });
+  assert.equal(r.res.status, 400);
+  const n = `${Date.now() % 1e9}`;
+  const reg = Buffer.concat([Buffer.from(`{"user_name":"utf_${n}","user_mobile":"7${n}","password":"pass`),
+    Buffer.from([0xc3, 0x28]), Buffer.from('word-long"}')]);
+  r = await requestFrom(ip, '/api/users', { body: reg });
+  assert.equal(r.res.status, 400, r.text);
+  assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
+  assert.equal(sql(`SELECT COUNT(*) FROM trade_login_brake WHERE brake_key = 'addr:${ip}'`)[0][0], '0');
+  assert.equal(sql(`SELECT COUNT(*) FROM trade_user WHERE user_name = 'utf_${n}'`)[0][0], '0');
+});
 
 test('/api/me needs a session: 401 SHOP_NOT_LOGGED_IN without or with a bad cookie', async () => {
   let r = await api('/api/me');
