@@ -60,6 +60,7 @@ int auth_csrf_ok(const struct auth_session *s, const char *submitted);
  * the same value (double submit: another site can make the browser send the
  * cookie but can neither read nor set it). */
 #define AUTH_PRE_COOKIE "shop_csrf"
+#define AUTH_PRE_TTL_S  86400 /* the cookie's Max-Age */
 /* A new token (AUTH_CSRF_LEN chars) into out. */
 void auth_presession_new(char out[AUTH_CSRF_LEN + 1]);
 /* 1 when cookie_value is a well-formed token and submitted equals it

@@ -257,6 +257,17 @@ out:
     json_object_put(body);
 }
 
+void web_api_pre_session(struct web_ctx *c)
+{
+    char token[AUTH_CSRF_LEN + 8];
+    web_pre_csrf_issue(c, token);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(1));
+    json_object_object_add(o, "csrf_token", json_object_new_string(token));
+    http_json(&c->res, 200, o);
+    json_object_put(o);
+}
+
 void web_api_logout(struct web_ctx *c)
 {
     enum shop_code rc = end_session(c);
@@ -335,6 +346,9 @@ static void render_login(struct web_ctx *c, int status, const char *login, const
                          json_object *error)
 {
     json_object *d = json_object_new_object();
+    char token[AUTH_CSRF_LEN + 8];
+    web_pre_csrf_issue(c, token);
+    json_object_object_add(d, "login_csrf", json_object_new_string(token));
     json_object_object_add(d, "login", json_object_new_string(login));
     json_object_object_add(d, "next", json_object_new_string(next));
     json_object_object_add(d, "next_query", next_query(next));
@@ -383,6 +397,9 @@ static void render_register(struct web_ctx *c, int status, const char *name, con
                             const char *next, json_object *error)
 {
     json_object *d = json_object_new_object();
+    char token[AUTH_CSRF_LEN + 8];
+    web_pre_csrf_issue(c, token);
+    json_object_object_add(d, "login_csrf", json_object_new_string(token));
     json_object_object_add(d, "user_name", json_object_new_string(name));
     json_object_object_add(d, "user_mobile", json_object_new_string(mobile));
     json_object_object_add(d, "next", json_object_new_string(next));

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { api, base, setting, sleep, sql, publish } from './shop.mjs';
+import { api, base, preSession, prePost, setting, sleep, sql, publish } from './shop.mjs';
 
 // A fresh user's fields: unique name and mobile from the clock.
 let seq = 0;
@@ -28,19 +28,26 @@ function sessionCookie(res) {
 }
 
 async function register(u) {
-  const r = await api('/api/users', { method: 'POST', body: u });
+  const r = await prePost('/api/users', u);
   assert.equal(r.res.status, 201, r.text);
   return { ...r, cookie: sessionCookie(r.res) };
 }
 
 async function login(loginName, password) {
-  const r = await api('/api/session', { method: 'POST', body: { login: loginName, password } });
+  const r = await prePost('/api/session', { login: loginName, password });
   return { ...r, cookie: sessionCookie(r.res) };
 }
 
-// A urlencoded form POST, not following redirects.
+// A urlencoded form POST, not following redirects. The login and register
+// forms carry the pre-session token as their pages do (csrf_token and the
+// shop_csrf cookie) unless fields name a csrf_token.
 async function form(path, fields, cookie) {
   const h = { 'content-type': 'application/x-www-form-urlencoded' };
+  if ((path === '/login' || path === '/register') && fields.csrf_token === undefined) {
+    const pre = await preSession();
+    fields = { ...fields, csrf_token: pre.csrf };
+    cookie = cookie ? `${cookie}; ${pre.cookie}` : pre.cookie;
+  }
   if (cookie) h.cookie = cookie;
   const res = await fetch(base + path, {
     method: 'POST', headers: h, body: new URLSearchParams(fields).toString(), redirect: 'manual',
@@ -82,18 +89,16 @@ test('register: a taken name or mobile is 409 SHOP_USER_EXISTS', async () => {
   const u = freshUser('dup');
   await register(u);
   const other = freshUser('dup');
-  let r = await api('/api/users', { method: 'POST', body: { ...other, user_name: u.user_name } });
+  let r = await prePost('/api/users', { ...other, user_name: u.user_name });
   assert.equal(r.res.status, 409);
   assert.equal(r.body.code, 'SHOP_USER_EXISTS');
-  r = await api('/api/users', {
-    method: 'POST', body: { ...other, user_name: u.user_name.toUpperCase() },
-  });
+  r = await prePost('/api/users', { ...other, user_name: u.user_name.toUpperCase() });
   assert.equal(r.res.status, 409, 'names are unique regardless of case');
-  r = await api('/api/users', { method: 'POST', body: { ...other, user_mobile: u.user_mobile } });
+  r = await prePost('/api/users', { ...other, user_mobile: u.user_mobile });
   assert.equal(r.res.status, 409);
   assert.equal(r.body.code, 'SHOP_USER_EXISTS');
   assert.equal(r.res.headers.getSetCookie().length, 0, 'no session for a refused registration');
-  r = await api('/api/users', { method: 'POST', body: { ...other, user_name: 'alice' } });
+  r = await prePost('/api/users', { ...other, user_name: 'alice' });
   assert.equal(r.res.status, 409);
 });
 
@@ -118,14 +123,14 @@ test('register: bad fields are 400 with a message naming the field', async () =>
     [{ user_name: u.user_name, user_mobile: u.user_mobile }, 'password'],
   ];
   for (const [body, field] of cases) {
-    const r = await api('/api/users', { method: 'POST', body });
+    const r = await prePost('/api/users', body);
     assert.equal(r.res.status, 400, JSON.stringify(body));
     assert.equal(r.body.success, false);
     assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
     assert.ok(r.body.message.startsWith(field + ' '), `${r.body.message} names ${field}`);
   }
   for (const raw of ['not json', '[]', '{"user_name":']) {
-    const r = await api('/api/users', { method: 'POST', body: raw });
+    const r = await prePost('/api/users', raw);
     assert.equal(r.res.status, 400, raw);
     assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
   }
@@ -161,13 +166,13 @@ test('a wrong password is 401 SHOP_LOGIN_FAILED, an unknown login too', async ()
   r = await login(`nobody_${Date.now()}`, 'whatever-password');
   assert.equal(r.res.status, 401);
   assert.equal(r.body.code, 'SHOP_LOGIN_FAILED');
-  r = await api('/api/session', { method: 'POST', body: { login: u.user_name } });
+  r = await prePost('/api/session', { login: u.user_name });
   assert.equal(r.res.status, 400);
   assert.ok(r.body.message.startsWith('password '));
-  r = await api('/api/session', { method: 'POST', body: { password: 'x' } });
+  r = await prePost('/api/session', { password: 'x' });
   assert.equal(r.res.status, 400);
   assert.ok(r.body.message.startsWith('login '));
-  r = await api('/api/session', { method: 'POST', body: { login: 'x'.repeat(100), password: 'y' } });
+  r = await prePost('/api/session', { login: 'x'.repeat(100), password: 'y' });
   assert.equal(r.res.status, 400);
   // The right password still works (one failure is not a lockout).
   r = await login(u.user_mobile, u.password);
@@ -232,8 +237,11 @@ function requestFrom(ip, path, { method = 'POST', headers = {}, body } = {}) {
   });
 }
 
+// Log in from ip with a pre-session token.
 async function loginFrom(ip, loginName, password) {
-  const r = await requestFrom(ip, '/api/session', { body: { login: loginName, password } });
+  const pre = await preSession();
+  const r = await requestFrom(ip, '/api/session', { body: { login: loginName, password },
+    headers: { cookie: pre.cookie, 'x-csrf-token': pre.csrf } });
   return { ...r, cookie: sessionCookie(r.res) };
 }
 
@@ -328,24 +336,112 @@ test('many concurrent bogus logins answer at once and do not stall a catalogue p
   }
 });
 
+test('nginx limits the login rate per client: a flood from one address gets 503 SHOP_BUSY at once',
+  async () => {
+    const ip = from(7);
+    const all = await Promise.all(Array.from({ length: 120 }, () => requestFrom(ip, '/api/session',
+      { body: { login: 'alice', password: 'wrong-password' } })));
+    const busy = all.filter((r) => r.res.status === 503);
+    assert.ok(busy.length > 0, `some were limited: ${all.map((r) => r.res.status)}`);
+    assert.equal(busy[0].body.code, 'SHOP_BUSY');
+    assert.ok(Number(busy[0].res.headers.get('retry-after')) >= 1);
+    // Another client is not limited.
+    const r = await loginFrom(from(8), 'bob', 'bob-pass-2');
+    assert.equal(r.res.status, 200, r.text);
+  });
+
 test('a login or registration field that is not UTF-8 is 400, nothing recorded', async () => {
   const ip = from(6);
+  const pre = await preSession();
+  const tok = { cookie: pre.cookie, 'x-csrf-token': pre.csrf };
   const bad = Buffer.concat([Buffer.from('{"login":"ab'), Buffer.from([0xff, 0xfe]),
     Buffer.from('","password":"whatever-password"}')]);
-  let r = await requestFrom(ip, '/api/session', { body: bad });
+  let r = await requestFrom(ip, '/api/session', { body: bad, headers: tok });
   assert.equal(r.res.status, 400, r.text);
   assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
-  r = await requestFrom(ip, '/login', { headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'login=ab%FF%FE&password=whatever-password' });
+  r = await requestFrom(ip, '/login', { headers: { 'content-type': 'application/x-www-form-urlencoded',
+    cookie: pre.cookie }, body: `csrf_token=${pre.csrf}&login=ab%FF%FE&password=whatever-password` });
   assert.equal(r.res.status, 400);
   const n = `${Date.now() % 1e9}`;
   const reg = Buffer.concat([Buffer.from(`{"user_name":"utf_${n}","user_mobile":"7${n}","password":"pass`),
     Buffer.from([0xc3, 0x28]), Buffer.from('word-long"}')]);
-  r = await requestFrom(ip, '/api/users', { body: reg });
+  r = await requestFrom(ip, '/api/users', { body: reg, headers: tok });
   assert.equal(r.res.status, 400, r.text);
   assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
   assert.equal(sql(`SELECT COUNT(*) FROM trade_login_brake WHERE brake_key = 'addr:${ip}'`)[0][0], '0');
   assert.equal(sql(`SELECT COUNT(*) FROM trade_user WHERE user_name = 'utf_${n}'`)[0][0], '0');
+});
+
+test('logging in and registering need the pre-session token: a cross-site form is 403', async () => {
+  const u = freshUser('csrf');
+  const plain = { 'content-type': 'application/x-www-form-urlencoded' };
+  // What another site's form can send: no shop_csrf cookie, no token.
+  let res = await fetch(`${base}/login`, { method: 'POST', headers: plain, redirect: 'manual',
+    body: new URLSearchParams({ login: 'alice', password: 'alice-pass-1' }).toString() });
+  assert.equal(res.status, 403, 'POST /login without the token');
+  assert.ok(!res.headers.getSetCookie().some((l) => l.startsWith('shop_session=')), 'no session');
+  res = await fetch(`${base}/register`, { method: 'POST', headers: plain, redirect: 'manual',
+    body: new URLSearchParams(u).toString() });
+  assert.equal(res.status, 403, 'POST /register without the token');
+  let r = await api('/api/session', { method: 'POST', body: { login: 'alice', password: 'alice-pass-1' } });
+  assert.equal(r.res.status, 403);
+  assert.equal(r.body.code, 'SHOP_CSRF_INVALID');
+  r = await api('/api/users', { method: 'POST', body: u });
+  assert.equal(r.res.status, 403);
+  assert.equal(r.body.code, 'SHOP_CSRF_INVALID');
+  // A token that is not the cookie's is refused too.
+  const pre = await preSession();
+  const other = await preSession();
+  r = await api('/api/session', { method: 'POST', body: { login: 'alice', password: 'alice-pass-1' },
+    cookie: pre.cookie, csrf: other.csrf });
+  assert.equal(r.res.status, 403);
+  r = await api('/api/session', { method: 'POST', body: { login: 'alice', password: 'alice-pass-1' },
+    cookie: pre.cookie });
+  assert.equal(r.res.status, 403, 'the cookie alone is not enough');
+  assert.equal(sql(`SELECT COUNT(*) FROM trade_user WHERE user_name = '${u.user_name}'`)[0][0], '0');
+  // The pages hand the token out: the cookie and the same value in the form.
+  res = await fetch(`${base}/login`);
+  const cookie = res.headers.getSetCookie().find((l) => l.startsWith('shop_csrf='));
+  assert.match(cookie, /HttpOnly/);
+  assert.match(cookie, /SameSite=Lax/);
+  const token = cookie.split(';')[0].slice('shop_csrf='.length);
+  assert.ok((await res.text()).includes(`name="csrf_token" value="${token}"`), 'the form carries it');
+  res = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual',
+    headers: { ...plain, cookie: `shop_csrf=${token}` },
+    body: new URLSearchParams({ csrf_token: token, login: 'alice', password: 'alice-pass-1' }).toString() });
+  assert.equal(res.status, 303, 'the page\'s own form logs in');
+  // The JSON API: GET /api/session, then the cookie and X-CSRF-Token.
+  r = await api('/api/session', { method: 'POST', body: { login: 'alice', password: 'alice-pass-1' },
+    cookie: pre.cookie, csrf: pre.csrf });
+  assert.equal(r.res.status, 200, r.text);
+});
+
+test('a state change from a foreign Origin (or Referer) is refused: 403 SHOP_CSRF_INVALID', async () => {
+  const pre = await preSession();
+  const body = { login: 'alice', password: 'alice-pass-1' };
+  const post = (headers) => api('/api/session', { method: 'POST', body, cookie: pre.cookie,
+    csrf: pre.csrf, headers });
+  let r = await post({ origin: 'http://evil.example' });
+  assert.equal(r.res.status, 403);
+  assert.equal(r.body.code, 'SHOP_CSRF_INVALID');
+  r = await post({ origin: 'null' });
+  assert.equal(r.res.status, 403, 'an opaque origin');
+  r = await post({ referer: 'http://evil.example/page' });
+  assert.equal(r.res.status, 403, 'a foreign Referer when there is no Origin');
+  r = await post({ origin: `http://evil.example/${new URL(base).host}` });
+  assert.equal(r.res.status, 403);
+  r = await post({ origin: base });
+  assert.equal(r.res.status, 200, `the shop's own origin: ${r.text}`);
+  r = await post({ referer: `${base}/login` });
+  assert.equal(r.res.status, 200, 'its own Referer');
+  // Every state change, not only logging in: placing an order, logging out.
+  const c = sessionCookie(r.res).pair;
+  r = await api('/api/orders', { method: 'POST', cookie: c, csrf: r.body.csrf_token,
+    headers: { origin: 'https://evil.example' }, body: {} });
+  assert.equal(r.res.status, 403);
+  assert.equal(r.body.code, 'SHOP_CSRF_INVALID');
+  r = await api('/api/session', { method: 'DELETE', cookie: c, headers: { origin: 'https://evil.example' } });
+  assert.equal(r.res.status, 403);
 });
 
 test('/api/me needs a session: 401 SHOP_NOT_LOGGED_IN without or with a bad cookie', async () => {
