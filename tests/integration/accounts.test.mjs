@@ -194,11 +194,15 @@ test('repeated failures are braked: 429 SHOP_TOO_MANY_ATTEMPTS, even with the ri
     assert.equal(r.res.status, 429, 'the brake engaged');
     assert.equal(r.body.code, 'SHOP_TOO_MANY_ATTEMPTS');
     assert.ok(failures >= 1 && failures <= 10, `braked after ${failures} failures`);
+    const rows = sql(`SELECT failures FROM trade_login_brake WHERE brake_key = 'user:${id}'`);
+    assert.equal(Number(rows[0][0]), failures);
+    // A few failures more (a wait of many seconds, so that a slow machine
+    // cannot outlast it): the right password is braked too.
+    sql(`UPDATE trade_login_brake SET failures = failures + 5, last_at = UTC_TIMESTAMP(3)
+         WHERE brake_key = 'user:${id}'`);
     r = await login(u.user_name, u.password);
     assert.equal(r.res.status, 429, 'no guessing through the brake');
     assert.equal(r.cookie, null);
-    const rows = sql(`SELECT failures FROM trade_login_brake WHERE brake_key = 'user:${id}'`);
-    assert.equal(Number(rows[0][0]), failures);
     // Other users are not affected.
     r = await login('bob', 'bob-pass-2');
     assert.equal(r.res.status, 200);
@@ -260,38 +264,46 @@ test('12 parallel wrong passwords: at most the limit of 5 are checked, the rest 
 
 test('the brake counts per account: name and mobile share one count', async () => {
   const u = freshUser('acct');
-  await register(u);
+  const id = (await register(u)).body.user.user_id;
   const addr = from(2);
   for (let i = 0; i < 5; i++) {
     const r = await loginFrom(addr, i % 2 ? u.user_mobile : u.user_name, 'wrong-password');
     assert.equal(r.res.status, 401, `attempt ${i + 1}`);
   }
+  assert.equal(sql(`SELECT failures FROM trade_login_brake WHERE brake_key = 'user:${id}'`)[0][0], '5');
+  assert.equal(sql(`SELECT COUNT(*) FROM trade_login_brake
+                    WHERE brake_key IN ('login:${u.user_name}', 'login:${u.user_mobile}')`)[0][0], '0');
+  // Three more failures' wait (8 s): neither name nor mobile gets through.
+  sql(`UPDATE trade_login_brake SET failures = 8, last_at = UTC_TIMESTAMP(3) WHERE brake_key = 'user:${id}'`);
   for (const l of [u.user_name, u.user_mobile]) {
     const r = await loginFrom(addr, l, 'wrong-password');
-    assert.equal(r.res.status, 429, `${l} after 5 failures`);
+    assert.equal(r.res.status, 429, `${l} while braked`);
   }
 });
 
 test('the owner gets in after a growing wait: 429 with Retry-After, then the right password works',
   async () => {
     const u = freshUser('owner');
-    await register(u);
+    const id = (await register(u)).body.user.user_id;
     const attacker = from(3);
     for (let i = 0; i < 5; i++) assert.equal((await loginFrom(attacker, u.user_name, 'guess')).res.status, 401);
+    // The wait after f failures (f >= 5) is 2^(f-5) s since the last; the
+    // row is set as if the last one was just now.
+    const braked = async (failures) => {
+      sql(`UPDATE trade_login_brake SET failures = ${failures}, last_at = UTC_TIMESTAMP(3)
+           WHERE brake_key = 'user:${id}'`);
+      const r = await login(u.user_name, u.password);
+      assert.equal(r.res.status, 429, `braked after ${failures} failures`);
+      return Number(r.res.headers.get('retry-after'));
+    };
+    const wait6 = await braked(6);
+    assert.ok(wait6 >= 1 && wait6 <= 2, `Retry-After ${wait6} after 6 failures`);
+    const wait9 = await braked(9);
+    assert.ok(wait9 > 4 && wait9 <= 16, `the wait grows: ${wait6} s, then ${wait9} s`);
+    // After the wait (the last failure 17 s ago), the right password works.
+    sql(`UPDATE trade_login_brake SET last_at = UTC_TIMESTAMP(3) - INTERVAL 17 SECOND
+         WHERE brake_key = 'user:${id}'`);
     let r = await login(u.user_name, u.password);
-    assert.equal(r.res.status, 429, 'braked right after 5 failures');
-    const wait = Number(r.res.headers.get('retry-after'));
-    assert.ok(wait >= 1, `Retry-After ${r.res.headers.get('retry-after')}`);
-    await sleep(wait * 1000 + 100);
-    // One more wrong guess after the wait: the next wait is longer.
-    r = await loginFrom(attacker, u.user_name, 'guess');
-    assert.equal(r.res.status, 401);
-    r = await login(u.user_name, u.password);
-    assert.equal(r.res.status, 429);
-    const wait2 = Number(r.res.headers.get('retry-after'));
-    assert.ok(wait2 > wait, `the wait grows: ${wait} then ${wait2}`);
-    await sleep(wait2 * 1000 + 100);
-    r = await login(u.user_name, u.password);
     assert.equal(r.res.status, 200, 'the right password after the wait lets the owner in');
     // A success forgets the account's count.
     r = await loginFrom(attacker, u.user_name, 'guess');
