@@ -1,24 +1,27 @@
 /* auth: passwords (argon2id), sessions (only the token's SHA-256 is stored),
  * CSRF tokens and the failed-login brake. The tables are trade_session and
- * trade_login_failure (sql/user/0002_accounts.sql), in the user
+ * trade_login_brake (sql/user/0002_accounts.sql, 0003_login_brake.sql), in the user
  * service's database. */
 #include "auth.h"
 
-#include <errno.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 
-/* A failed login costs the caller this long, to slow down guessing. */
-#define AUTH_FAIL_DELAY_MS 200
-/* Failure rows older than this are deleted opportunistically (the longest
- * window the configuration allows). */
-#define AUTH_FAILURE_KEEP_S 86400
-/* The login column's width (trade_login_failure.login, remote_addr). */
-#define AUTH_LOGIN_MAX 64
+/* Brake rows older than this are deleted opportunistically (the longest
+ * forget_s the configuration allows). */
+#define AUTH_BRAKE_KEEP_S 86400
+/* A brake whose row stays locked by a deadlock is tried this often. */
+#define AUTH_BRAKE_TRIES 3
+/* The longest exponent of the brake's delay (2^20 s is beyond any cap). */
+#define AUTH_BRAKE_SHIFT_MAX 20
+
+/* Password hashes running now, and how many may (0: no limit). */
+static atomic_int hashes_running;
+static atomic_int hashes_allowed;
 
 static const char SQL_SESSION_INSERT[] =
     "INSERT INTO trade_session (session_hash, user_id, csrf_token, created_at, expires_at) "
@@ -31,16 +34,26 @@ static const char SQL_SESSION_DELETE[] = "DELETE FROM trade_session WHERE sessio
 /* The cleanups delete at most 100 stale rows per opportunity. */
 static const char SQL_SESSION_EXPIRED[] =
     "DELETE FROM trade_session WHERE expires_at <= UTC_TIMESTAMP(3) LIMIT 100";
-static const char SQL_FAILURE_COUNT[] =
-    "SELECT COUNT(*) FROM trade_login_failure "
-    "WHERE login = ? AND failed_at > UTC_TIMESTAMP(3) - INTERVAL ? SECOND";
-static const char SQL_FAILURE_INSERT[] =
-    "INSERT INTO trade_login_failure (login, remote_addr, failed_at) "
-    "VALUES (?, ?, UTC_TIMESTAMP(3))";
-static const char SQL_FAILURE_CLEAR[] = "DELETE FROM trade_login_failure WHERE login = ?";
-static const char SQL_FAILURE_OLD[] = "DELETE FROM trade_login_failure "
-                                      "WHERE failed_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND "
-                                      "LIMIT 100";
+/* One brake row per key, created at its first attempt; a count whose last
+ * attempt is older than the rule's forget_s starts again from 0. The row is
+ * then locked (this transaction's insert or update holds it) until the
+ * commit. */
+static const char SQL_BRAKE_ROW[] =
+    "INSERT INTO trade_login_brake (brake_key, failures, last_at) "
+    "VALUES (?, 0, UTC_TIMESTAMP(3)) ON DUPLICATE KEY UPDATE "
+    "failures = IF(last_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND, 0, failures)";
+static const char SQL_BRAKE_READ[] =
+    "SELECT failures, TIMESTAMPDIFF(MICROSECOND, last_at, UTC_TIMESTAMP(3)) DIV 1000 "
+    "FROM trade_login_brake WHERE brake_key = ? FOR UPDATE";
+static const char SQL_BRAKE_COUNT[] = "UPDATE trade_login_brake SET failures = failures + 1, "
+                                      "last_at = UTC_TIMESTAMP(3) WHERE brake_key = ?";
+static const char SQL_BRAKE_FORGIVE[] =
+    "UPDATE trade_login_brake "
+    "SET failures = GREATEST(failures - 1, 0) WHERE brake_key = ?";
+static const char SQL_BRAKE_CLEAR[] = "DELETE FROM trade_login_brake WHERE brake_key = ?";
+static const char SQL_BRAKE_OLD[] = "DELETE FROM trade_login_brake "
+                                    "WHERE last_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND "
+                                    "LIMIT 100";
 
 _Static_assert(sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING) ==
                    AUTH_TOKEN_LEN + 1,
@@ -62,6 +75,28 @@ static int ensure_init(void)
     return 0;
 }
 
+void auth_hash_limit(int n)
+{
+    atomic_store(&hashes_allowed, n > 0 ? n : 0);
+}
+
+/* A place among the running hashes: 0, or AUTH_BUSY when all are taken. */
+static int hash_enter(void)
+{
+    int allowed = atomic_load(&hashes_allowed);
+    if (atomic_fetch_add(&hashes_running, 1) >= allowed && allowed > 0) {
+        atomic_fetch_sub(&hashes_running, 1);
+        log_warn("auth: %d password hashes running already; refused one", allowed);
+        return AUTH_BUSY;
+    }
+    return 0;
+}
+
+static void hash_leave(void)
+{
+    atomic_fetch_sub(&hashes_running, 1);
+}
+
 int auth_password_hash(const char *password, char *out, size_t outsz)
 {
     if (password == NULL || out == NULL || outsz < crypto_pwhash_STRBYTES)
@@ -69,8 +104,12 @@ int auth_password_hash(const char *password, char *out, size_t outsz)
     size_t len = strlen(password);
     if (len < AUTH_PASSWORD_MIN || len > AUTH_PASSWORD_MAX || ensure_init() != 0)
         return -1;
-    if (crypto_pwhash_str(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+    if (hash_enter() != 0)
+        return AUTH_BUSY;
+    int rc = crypto_pwhash_str(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                               crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    hash_leave();
+    if (rc != 0) {
         log_error("auth: password hashing failed (out of memory?)");
         return -1;
     }
@@ -86,7 +125,11 @@ int auth_password_verify(const char *hash, const char *password)
      * work an attacker can ask for. */
     if (len > AUTH_PASSWORD_MAX)
         return 0;
-    return crypto_pwhash_str_verify(hash, password, len) == 0;
+    if (hash_enter() != 0)
+        return AUTH_BUSY;
+    int ok = crypto_pwhash_str_verify(hash, password, len) == 0;
+    hash_leave();
+    return ok;
 }
 
 /* 32 random bytes as base64url without padding (AUTH_TOKEN_LEN chars). */
@@ -207,50 +250,115 @@ int auth_csrf_ok(const struct auth_session *s, const char *submitted)
     return sodium_memcmp(s->csrf, submitted, AUTH_CSRF_LEN) == 0;
 }
 
-/* The login as the tables store it: at most AUTH_LOGIN_MAX characters (the
- * web layer caps logins well below that; this only keeps the INSERT legal). */
-static struct db_val login_val(const char *login)
+void auth_presession_new(char out[AUTH_CSRF_LEN + 1])
 {
-    return DB_TEXTN(login, strnlen(login, AUTH_LOGIN_MAX));
+    random_token(out);
 }
 
-enum shop_code auth_login_allowed(db_conn *db, const char *login, int max_failures, int window_s)
+int auth_presession_ok(const char *cookie_value, const char *submitted)
 {
+    if (!token_well_formed(cookie_value) || submitted == NULL)
+        return 0;
+    if (strnlen(submitted, AUTH_CSRF_LEN + 1) != AUTH_CSRF_LEN)
+        return 0;
+    return sodium_memcmp(cookie_value, submitted, AUTH_CSRF_LEN) == 0;
+}
+
+/* How long (ms) an attempt must wait after the last one when failures have
+ * been counted: 0 below the rule's limit, then 1 s, 2 s, 4 s ... up to
+ * delay_max_s. */
+static int64_t brake_wait_ms(int64_t failures, const struct auth_brake_rule *rule)
+{
+    if (failures < rule->max_failures)
+        return 0;
+    int64_t shift = failures - rule->max_failures;
+    int64_t s = shift > AUTH_BRAKE_SHIFT_MAX ? INT64_MAX : INT64_C(1) << shift;
+    if (s > rule->delay_max_s)
+        s = rule->delay_max_s;
+    return s * 1000;
+}
+
+/* Lock the row of key (made when new) and say how long this attempt must
+ * still wait (ms, 0 = it may go on) in *wait_ms. */
+static enum db_status brake_lock(db_conn *db, const char *key, const struct auth_brake_rule *rule,
+                                 int64_t *wait_ms)
+{
+    struct db_val row[] = {DB_TEXTN(key, strnlen(key, AUTH_BRAKE_KEY_MAX)), DB_I64(rule->forget_s)};
+    enum db_status st = db_exec(db, SQL_BRAKE_ROW, row, 2, NULL);
+    if (st != DB_OK)
+        return st;
+    db_result *r = NULL;
+    st = db_query(db, SQL_BRAKE_READ, row, 1, 1, &r);
+    if (st != DB_OK)
+        return st;
+    int64_t failures = db_result_i64(r, 0, 0, 0);
+    int64_t since_ms = db_result_i64(r, 0, 1, 0);
+    db_result_free(r);
+    int64_t need = brake_wait_ms(failures, rule);
+    *wait_ms = since_ms >= need ? 0 : need - since_ms;
+    return DB_OK;
+}
+
+/* One try of auth_brake_take in one transaction; *wait_ms as brake_lock's,
+ * the longest of the keys. */
+static enum db_status brake_try(db_conn *db, const char *const keys[],
+                                const struct auth_brake_rule rules[], size_t n, int64_t *wait_ms)
+{
+    *wait_ms = 0;
+    enum db_status st = db_begin(db);
+    for (size_t i = 0; st == DB_OK && i < n; i++) {
+        int64_t w = 0;
+        st = brake_lock(db, keys[i], &rules[i], &w);
+        if (w > *wait_ms)
+            *wait_ms = w;
+    }
+    for (size_t i = 0; st == DB_OK && *wait_ms == 0 && i < n; i++) {
+        struct db_val k = DB_TEXTN(keys[i], strnlen(keys[i], AUTH_BRAKE_KEY_MAX));
+        st = db_exec(db, SQL_BRAKE_COUNT, &k, 1, NULL);
+    }
+    if (st == DB_OK)
+        return db_commit(db);
+    db_rollback(db);
+    return st;
+}
+
+enum shop_code auth_brake_take(db_conn *db, const char *const keys[],
+                               const struct auth_brake_rule rules[], size_t n, int *retry_after_s)
+{
+    *retry_after_s = 0;
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
-    if (login == NULL)
-        return SHOP_SUCCESS;
-    struct db_val p[] = {login_val(login), DB_I64(window_s)};
-    db_result *r = NULL;
-    enum db_status st = db_query(db, SQL_FAILURE_COUNT, p, 2, 1, &r);
+    int64_t wait_ms = 0;
+    enum db_status st = DB_DEADLOCK;
+    for (int i = 0; i < AUTH_BRAKE_TRIES && st == DB_DEADLOCK; i++)
+        st = brake_try(db, keys, rules, n, &wait_ms);
     if (st != DB_OK)
         return db_shop_code(st);
-    int64_t n = db_result_i64(r, 0, 0, 0);
-    db_result_free(r);
-    return n >= max_failures ? SHOP_TOO_MANY_ATTEMPTS : SHOP_SUCCESS;
+    struct db_val keep = DB_I64(AUTH_BRAKE_KEEP_S);
+    if (db_exec(db, SQL_BRAKE_OLD, &keep, 1, NULL) != DB_OK)
+        log_warn("auth: could not delete old login brakes");
+    if (wait_ms == 0)
+        return SHOP_SUCCESS;
+    *retry_after_s = (int)((wait_ms + 999) / 1000);
+    return SHOP_TOO_MANY_ATTEMPTS;
 }
 
-void auth_login_failed(db_conn *db, const char *login, const char *remote_addr)
+/* Run one of the statements on a brake's row (key, the only parameter). */
+static void brake_update(db_conn *db, const char *sql, const char *key)
 {
-    if (db != NULL && login != NULL) {
-        const char *addr = remote_addr ? remote_addr : "";
-        struct db_val p[] = {login_val(login), DB_TEXTN(addr, strnlen(addr, AUTH_LOGIN_MAX))};
-        if (db_exec(db, SQL_FAILURE_INSERT, p, 2, NULL) != DB_OK)
-            log_warn("auth: could not record a failed login");
-        struct db_val keep = DB_I64(AUTH_FAILURE_KEEP_S);
-        if (db_exec(db, SQL_FAILURE_OLD, &keep, 1, NULL) != DB_OK)
-            log_warn("auth: could not delete old failed logins");
-    }
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = AUTH_FAIL_DELAY_MS * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-void auth_login_succeeded(db_conn *db, const char *login)
-{
-    if (db == NULL || login == NULL)
+    if (db == NULL || key == NULL)
         return;
-    struct db_val p = login_val(login);
-    if (db_exec(db, SQL_FAILURE_CLEAR, &p, 1, NULL) != DB_OK)
-        log_warn("auth: could not clear failed logins");
+    struct db_val p = DB_TEXTN(key, strnlen(key, AUTH_BRAKE_KEY_MAX));
+    if (db_exec(db, sql, &p, 1, NULL) != DB_OK)
+        log_warn("auth: could not update the login brake %s", key);
+}
+
+void auth_brake_clear(db_conn *db, const char *key)
+{
+    brake_update(db, SQL_BRAKE_CLEAR, key);
+}
+
+void auth_brake_forgive(db_conn *db, const char *key)
+{
+    brake_update(db, SQL_BRAKE_FORGIVE, key);
 }

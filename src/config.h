@@ -45,10 +45,13 @@ struct shop_config {
     int mq_timeout_ms; /* connect / confirm wait */
     int mq_heartbeat_s;
     /* accounts */
-    int session_ttl_s;      /* a session lives this long */
-    int login_max_failures; /* failures in login_window_s before slowing down */
-    int login_window_s;
-    int cookie_secure; /* 1: cookies only over HTTPS */
+    int session_ttl_s;           /* a session lives this long */
+    int login_max_failures;      /* failures per account before the growing wait */
+    int login_addr_max_failures; /* the same per client address */
+    int login_delay_max_s;       /* the longest wait */
+    int login_window_s;          /* a count is forgotten after this without attempts */
+    int hash_max_concurrent;     /* password hashes at once */
+    int cookie_secure;           /* 1: cookies only over HTTPS */
     /* orders */
     int preorder_timeout_s; /* an unconfirmed pre-order is cancelled after */
     int unpaid_timeout_s;   /* a confirmed unpaid order expires after */

@@ -21,6 +21,7 @@ static const struct code_info CODES[SHOP_CODE_COUNT] = {
     C(SHOP_CSRF_INVALID, 403, "The form has expired; reload the page and try again."),
     C(SHOP_LOGIN_FAILED, 401, "Wrong login or password."),
     C(SHOP_TOO_MANY_ATTEMPTS, 429, "Too many failed attempts; wait a moment and try again."),
+    C(SHOP_BUSY, 503, "The shop is busy; please try again in a moment."),
     C(SHOP_USER_EXISTS, 409, "This name or mobile number is already registered."),
     C(SHOP_INTERNAL_ERROR, 500, "Something went wrong on our side; please try again."),
     C(SHOP_DB_UNAVAILABLE, 503, "The shop's database is not available; please try again soon."),

@@ -17,6 +17,7 @@ enum shop_code {
     SHOP_CSRF_INVALID,            /* state change without a valid CSRF token */
     SHOP_LOGIN_FAILED,            /* wrong login or password */
     SHOP_TOO_MANY_ATTEMPTS,       /* repeated failed logins: wait */
+    SHOP_BUSY,                    /* too many password checks at once: retry soon */
     SHOP_USER_EXISTS,             /* name or mobile already registered */
     SHOP_INTERNAL_ERROR,          /* a bug or an unexpected failure: logged */
     SHOP_DB_UNAVAILABLE,          /* MariaDB does not answer */

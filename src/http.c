@@ -189,9 +189,14 @@ enum http_read_status http_request_read(struct http_request *r, char **envp, str
     r->idempotency_key = param(envp, "HTTP_IDEMPOTENCY_KEY", 128);
     r->csrf_header = param(envp, "HTTP_X_CSRF_TOKEN", 128);
     r->remote_addr = param(envp, "REMOTE_ADDR", 64);
+    /* The Host as the browser sent it, port included (nginx/shop.conf:
+     * fastcgi_params' HTTP_HOST may be $host, which drops the port). */
+    r->host = param(envp, "REQUEST_HOST", HTTP_HEADER_MAX);
+    r->origin = param(envp, "HTTP_ORIGIN", HTTP_HEADER_MAX);
+    r->referer = param(envp, "HTTP_REFERER", HTTP_HEADER_MAX + HTTP_PATH_MAX);
     const char *uri = param(envp, "REQUEST_URI", HTTP_QUERY_MAX + HTTP_PATH_MAX);
     if (!r->query || !r->cookie || !r->content_type || !r->accept || !r->idempotency_key ||
-        !r->csrf_header || !r->remote_addr || !uri)
+        !r->csrf_header || !r->remote_addr || !r->host || !r->origin || !r->referer || !uri)
         return HTTP_READ_BAD;
     if (*uri == '\0')
         uri = param(envp, "DOCUMENT_URI", HTTP_PATH_MAX);
@@ -287,7 +292,7 @@ enum shop_code http_json_body(const struct http_request *r, int max_depth, struc
     json_tokener *tok = json_tokener_new_ex(max_depth);
     if (tok == NULL)
         return SHOP_INTERNAL_ERROR;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     enum shop_code rc = SHOP_REQUEST_PARAMETER_VALID;
     json_object *obj = json_tokener_parse_ex(tok, r->body.data, (int)r->body.len);
     if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success)

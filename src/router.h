@@ -13,10 +13,11 @@
 
 /* What a route needs before its handler runs. */
 enum route_flags {
-    ROUTE_PAGE = 0,       /* HTML page */
-    ROUTE_API = 1 << 0,   /* JSON API: errors answer JSON */
-    ROUTE_LOGIN = 1 << 1, /* needs a session */
-    ROUTE_CSRF = 1 << 2,  /* state change: needs the CSRF token */
+    ROUTE_PAGE = 0,          /* HTML page */
+    ROUTE_API = 1 << 0,      /* JSON API: errors answer JSON */
+    ROUTE_LOGIN = 1 << 1,    /* needs a session */
+    ROUTE_CSRF = 1 << 2,     /* state change: needs the CSRF token */
+    ROUTE_PRE_CSRF = 1 << 3, /* logging in, registering: needs the pre-session token */
 };
 
 /* What answers a route: the web layer's handlers (web_internal.h). */

@@ -112,6 +112,7 @@ int main(int argc, char **argv)
         log_error("libsodium initialisation failed");
         goto out;
     }
+    auth_hash_limit(cfg.hash_max_concurrent);
     if (runtime_db_init(&cfg) != 0)
         goto out;
     db_ready = 1;

@@ -163,8 +163,9 @@ enum shop_code user_register(db_conn *db, const char *name, const char *mobile,
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
     char hash[crypto_pwhash_STRBYTES];
-    if (auth_password_hash(password, hash, sizeof hash) != 0)
-        return SHOP_INTERNAL_ERROR;
+    int hashed = auth_password_hash(password, hash, sizeof hash);
+    if (hashed != 0)
+        return hashed == AUTH_BUSY ? SHOP_BUSY : SHOP_INTERNAL_ERROR;
     int64_t id = snowflake_next(&shop_ids);
     struct db_val p[] = {DB_I64(id), DB_TEXT(name), DB_TEXT(hash), DB_TEXT(mobile)};
     enum db_status st = db_exec(db, SQL_INSERT, p, 4, NULL);
@@ -176,30 +177,63 @@ enum shop_code user_register(db_conn *db, const char *name, const char *mobile,
     return user_get(db, id, out);
 }
 
+int user_login_well_formed(const char *login)
+{
+    size_t len = login ? strnlen(login, USER_NAME_MAX + 1) : 0;
+    if (len == 0 || len > USER_NAME_MAX)
+        return 0;
+    if (looks_like_mobile(login))
+        return 1;
+    for (size_t i = 0; i < len; i++)
+        if (!name_char(login[i]))
+            return 0;
+    return 1;
+}
+
+/* The row of the account login names (with its hash, column 6), or none. */
+static enum db_status find_login(db_conn *db, const char *login, db_result **r)
+{
+    struct db_val p = DB_TEXT(login);
+    return db_query(db, looks_like_mobile(login) ? SQL_BY_MOBILE : SQL_BY_NAME, &p, 1, 1, r);
+}
+
+enum shop_code user_find_login(db_conn *db, const char *login, int64_t *user_id)
+{
+    *user_id = 0;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    if (!user_login_well_formed(login))
+        return SHOP_USER_NO_EXIST;
+    db_result *r = NULL;
+    enum db_status st = find_login(db, login, &r);
+    if (st != DB_OK)
+        return db_shop_code(st);
+    if (db_result_rows(r) == 1)
+        *user_id = db_result_i64(r, 0, 0, 0);
+    db_result_free(r);
+    return *user_id > 0 ? SHOP_SUCCESS : SHOP_USER_NO_EXIST;
+}
+
 enum shop_code user_authenticate(db_conn *db, const char *login, const char *password,
                                  struct user *out)
 {
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
-    if (login == NULL || password == NULL || login[0] == '\0' ||
-        strnlen(login, USER_NAME_MAX + 1) > USER_NAME_MAX) {
+    if (password == NULL || !user_login_well_formed(login)) {
         auth_password_verify(DUMMY_HASH, "");
         return SHOP_LOGIN_FAILED;
     }
-    struct db_val p = DB_TEXT(login);
     db_result *r = NULL;
-    enum db_status st =
-        db_query(db, looks_like_mobile(login) ? SQL_BY_MOBILE : SQL_BY_NAME, &p, 1, 1, &r);
+    enum db_status st = find_login(db, login, &r);
     if (st != DB_OK)
         return db_shop_code(st);
+    int found = db_result_rows(r) == 1;
+    int ok = auth_password_verify(found ? db_result_get(r, 0, 6) : DUMMY_HASH, password);
     enum shop_code rc = SHOP_LOGIN_FAILED;
-    if (db_result_rows(r) == 1) {
-        const char *hash = db_result_get(r, 0, 6);
-        if (auth_password_verify(hash, password))
-            rc = row_to_user(r, 0, out) == 0 ? SHOP_SUCCESS : SHOP_INTERNAL_ERROR;
-    } else {
-        auth_password_verify(DUMMY_HASH, password);
-    }
+    if (ok == AUTH_BUSY)
+        rc = SHOP_BUSY;
+    else if (ok == 1 && found)
+        rc = row_to_user(r, 0, out) == 0 ? SHOP_SUCCESS : SHOP_INTERNAL_ERROR;
     db_result_free(r);
     return rc;
 }

@@ -46,7 +46,17 @@ db_conn *user_db(void);
 enum shop_code user_register(db_conn *db, const char *name, const char *mobile,
                              const char *password, struct user *out);
 
-/* Log in by name or mobile: SHOP_SUCCESS with *out, SHOP_LOGIN_FAILED. */
+/* 1 when login can name an account (USER_NAME_MAX characters at most, a
+ * user name's characters or a mobile number), else 0: anything else (other
+ * bytes, invalid UTF-8) is bad input, not a failed login. */
+int user_login_well_formed(const char *login);
+
+/* The account a login names (by name or mobile): SHOP_SUCCESS with
+ * *user_id, SHOP_USER_NO_EXIST (*user_id 0), SHOP_DB_UNAVAILABLE. */
+enum shop_code user_find_login(db_conn *db, const char *login, int64_t *user_id);
+
+/* Log in by name or mobile: SHOP_SUCCESS with *out, SHOP_LOGIN_FAILED,
+ * SHOP_BUSY when too many password checks run at once. */
 enum shop_code user_authenticate(db_conn *db, const char *login, const char *password,
                                  struct user *out);
 

@@ -136,6 +136,23 @@ void web_set_cookie(struct web_ctx *c, const char *name, const char *value, int 
         log_error("cookie %s not set", name);
 }
 
+int web_pre_csrf(const struct web_ctx *c, char out[AUTH_CSRF_LEN + 8])
+{
+    if (http_cookie_get(c->req.cookie, AUTH_PRE_COOKIE, out, AUTH_CSRF_LEN + 8) == 1 &&
+        auth_presession_ok(out, out))
+        return 0;
+    out[0] = '\0';
+    return -1;
+}
+
+void web_pre_csrf_issue(struct web_ctx *c, char out[AUTH_CSRF_LEN + 8])
+{
+    if (web_pre_csrf(c, out) == 0)
+        return;
+    auth_presession_new(out);
+    web_set_cookie(c, AUTH_PRE_COOKIE, out, AUTH_PRE_TTL_S);
+}
+
 /* Who is calling: a valid session cookie fills c->session. */
 static enum shop_code load_session(struct web_ctx *c)
 {
@@ -149,22 +166,78 @@ static enum shop_code load_session(struct web_ctx *c)
     return rc;
 }
 
+/* The token a state-changing request carries: X-CSRF-Token, else the
+ * form's csrf_token field; "" when none. */
+static void submitted_token(const struct web_ctx *c, char out[AUTH_CSRF_LEN + 8])
+{
+    if (c->req.csrf_header[0] != '\0')
+        snprintf(out, AUTH_CSRF_LEN + 8, "%s", c->req.csrf_header);
+    else if (web_form_field(c, "csrf_token", out, AUTH_CSRF_LEN + 8) != 1)
+        out[0] = '\0';
+}
+
 /* The CSRF token of a state-changing request: X-CSRF-Token, or the form's
  * csrf_token field. */
 static int csrf_ok(struct web_ctx *c)
 {
-    char form_token[AUTH_CSRF_LEN + 8];
-    if (c->req.csrf_header[0] != '\0')
-        return auth_csrf_ok(&c->session, c->req.csrf_header);
-    if (web_form_field(c, "csrf_token", form_token, sizeof form_token) == 1)
-        return auth_csrf_ok(&c->session, form_token);
+    char token[AUTH_CSRF_LEN + 8];
+    submitted_token(c, token);
+    return auth_csrf_ok(&c->session, token);
+}
+
+/* Logging in and registering: the pre-session cookie and the same token in
+ * the header or form (double submit). */
+static int pre_csrf_ok(const struct web_ctx *c)
+{
+    char cookie[AUTH_CSRF_LEN + 8], token[AUTH_CSRF_LEN + 8];
+    if (web_pre_csrf(c, cookie) != 0)
+        return 0;
+    submitted_token(c, token);
+    return auth_presession_ok(cookie, token);
+}
+
+/* The host[:port] of an origin or URL ("https://shop.example:8443/x" ->
+ * "shop.example:8443"), as len bytes at *out; -1 when it has no http(s)
+ * scheme. */
+static int url_host(const char *url, const char **out, size_t *len)
+{
+    size_t skip = strncasecmp(url, "http://", 7) == 0    ? 7
+                  : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                         : 0;
+    if (skip == 0)
+        return -1;
+    *out = url + skip;
+    *len = strcspn(*out, "/?#");
     return 0;
+}
+
+/* A request that changes state must not come from another site: its Origin
+ * (or, without one, its Referer) must name this host. A client that sends
+ * neither (not a browser) passes; the CSRF tokens still apply. */
+static int same_origin(const struct web_ctx *c)
+{
+    const struct http_request *r = &c->req;
+    if (r->method == HTTP_GET || r->method == HTTP_HEAD || r->method == HTTP_OPTIONS)
+        return 1;
+    const char *from = r->origin[0] != '\0' ? r->origin : r->referer;
+    if (from[0] == '\0')
+        return 1;
+    const char *host;
+    size_t len;
+    if (url_host(from, &host, &len) != 0 || len == 0 || len != strlen(r->host))
+        return 0;
+    return strncasecmp(host, r->host, len) == 0;
 }
 
 /* Login and CSRF rules of the route, before its handler. Returns 0 to go on;
  * otherwise the answer is set. */
 static int guard(struct web_ctx *c)
 {
+    if (!same_origin(c)) {
+        log_warn("foreign origin refused for %s %s", http_method_name(c->req.method), c->req.path);
+        web_error(c, SHOP_CSRF_INVALID);
+        return -1;
+    }
     enum shop_code rc = load_session(c);
     if (rc == SHOP_DB_UNAVAILABLE && (c->route->flags & ROUTE_LOGIN)) {
         web_error(c, rc);
@@ -183,6 +256,12 @@ static int guard(struct web_ctx *c)
         } else {
             web_error(c, SHOP_NOT_LOGGED_IN);
         }
+        return -1;
+    }
+    if ((c->route->flags & ROUTE_PRE_CSRF) && !pre_csrf_ok(c)) {
+        log_warn("pre-session CSRF token missing or wrong for %s %s",
+                 http_method_name(c->req.method), c->req.path);
+        web_error(c, SHOP_CSRF_INVALID);
         return -1;
     }
     if ((c->route->flags & ROUTE_CSRF) && !csrf_ok(c)) {
@@ -209,19 +288,21 @@ static void api_healthz(struct web_ctx *c)
 }
 
 /* The routes: method, pattern, handler, and what the guard checks before
- * the handler runs (ROUTE_LOGIN, ROUTE_CSRF; ROUTE_API answers errors as
- * JSON). A route is one line. */
+ * the handler runs (ROUTE_LOGIN, ROUTE_CSRF, ROUTE_PRE_CSRF; ROUTE_API
+ * answers errors as JSON; every state change must come from this site's own
+ * pages, same_origin). A route is one line. */
 #define LOGIN ROUTE_LOGIN
 #define CSRF  ROUTE_CSRF
 #define API   ROUTE_API
+#define PRE   ROUTE_PRE_CSRF
 
 static const struct route ROUTES[] = {
     {HTTP_GET, "/", web_page_catalogue, ROUTE_PAGE},
     {HTTP_GET, "/goods/{id}", web_page_goods, ROUTE_PAGE},
     {HTTP_GET, "/login", web_page_login, ROUTE_PAGE},
-    {HTTP_POST, "/login", web_form_login, ROUTE_PAGE},
+    {HTTP_POST, "/login", web_form_login, PRE},
     {HTTP_GET, "/register", web_page_register, ROUTE_PAGE},
-    {HTTP_POST, "/register", web_form_register, ROUTE_PAGE},
+    {HTTP_POST, "/register", web_form_register, PRE},
     {HTTP_POST, "/logout", web_form_logout, LOGIN | CSRF},
     {HTTP_GET, "/account", web_page_account, LOGIN},
     {HTTP_POST, "/orders", web_form_order, LOGIN | CSRF},
@@ -229,8 +310,9 @@ static const struct route ROUTES[] = {
     {HTTP_GET, "/orders/{id}", web_page_order, LOGIN},
     {HTTP_GET, "/api/goods", web_api_goods_list, API},
     {HTTP_GET, "/api/goods/{id}", web_api_goods_get, API},
-    {HTTP_POST, "/api/users", web_api_register, API},
-    {HTTP_POST, "/api/session", web_api_login, API},
+    {HTTP_POST, "/api/users", web_api_register, API | PRE},
+    {HTTP_GET, "/api/session", web_api_pre_session, API},
+    {HTTP_POST, "/api/session", web_api_login, API | PRE},
     {HTTP_DELETE, "/api/session", web_api_logout, API | LOGIN | CSRF},
     {HTTP_GET, "/api/me", web_api_me, API | LOGIN},
     {HTTP_GET, "/api/coupons", web_api_coupons, API | LOGIN},
@@ -248,6 +330,7 @@ static const struct route ROUTES[] = {
 #undef LOGIN
 #undef CSRF
 #undef API
+#undef PRE
 
 static double elapsed_ms(const struct timespec *t0)
 {

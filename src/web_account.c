@@ -96,27 +96,65 @@ static enum shop_code start_session(struct web_ctx *c, const struct user *u,
     return SHOP_SUCCESS;
 }
 
-/* The brake, the password check and a new session. */
+/* Tell the client when to come back (429 and 503 answers). */
+static void retry_after(struct web_ctx *c, int seconds)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", seconds > 0 ? seconds : 1);
+    http_header_add(&c->res, "Retry-After", v);
+}
+
+/* Take a turn on the brake of the account login names (whatever was typed,
+ * name or mobile; the typed login when it names nobody) and of the client's
+ * address. The turn is counted before the password is checked. */
+static enum shop_code brake_take(struct web_ctx *c, db_conn *db, const char *login,
+                                 char account[AUTH_BRAKE_KEY_MAX + 1],
+                                 char addr[AUTH_BRAKE_KEY_MAX + 1])
+{
+    const struct shop_config *cfg = c->app->cfg;
+    int64_t uid = 0;
+    enum shop_code rc = user_find_login(db, login, &uid);
+    if (rc != SHOP_SUCCESS && rc != SHOP_USER_NO_EXIST)
+        return rc;
+    if (uid > 0)
+        snprintf(account, AUTH_BRAKE_KEY_MAX + 1, "user:%" PRId64, uid);
+    else
+        snprintf(account, AUTH_BRAKE_KEY_MAX + 1, "login:%s", login);
+    const char *ip = c->req.remote_addr ? c->req.remote_addr : "";
+    snprintf(addr, AUTH_BRAKE_KEY_MAX + 1, "addr:%s", ip);
+    const char *keys[] = {account, addr};
+    const struct auth_brake_rule rules[] = {
+        {cfg->login_max_failures, cfg->login_window_s, cfg->login_delay_max_s},
+        {cfg->login_addr_max_failures, cfg->login_window_s, cfg->login_delay_max_s},
+    };
+    int wait_s = 0;
+    rc = auth_brake_take(db, keys, rules, ip[0] != '\0' ? 2 : 1, &wait_s);
+    if (rc == SHOP_TOO_MANY_ATTEMPTS) {
+        log_warn("account: login %s braked for %d s after repeated failures", login, wait_s);
+        retry_after(c, wait_s);
+    }
+    return rc;
+}
+
+/* The brake, the password check and a new session. login is well formed
+ * (user_login_well_formed). */
 static enum shop_code do_login(struct web_ctx *c, const char *login, const char *password,
                                struct user *u, char csrf[AUTH_CSRF_LEN + 1])
 {
-    const struct shop_config *cfg = c->app->cfg;
     db_conn *db = user_db();
-    enum shop_code rc = auth_login_allowed(db, login, cfg->login_max_failures, cfg->login_window_s);
-    if (rc != SHOP_SUCCESS) {
-        if (rc == SHOP_TOO_MANY_ATTEMPTS)
-            log_warn("account: login %s braked after repeated failures", login);
-        return rc;
-    }
-    rc = user_authenticate(db, login, password, u);
-    if (rc == SHOP_LOGIN_FAILED) {
-        log_info("account: failed login for %s", login);
-        auth_login_failed(db, login, c->req.remote_addr);
-        return rc;
-    }
+    char account[AUTH_BRAKE_KEY_MAX + 1], addr[AUTH_BRAKE_KEY_MAX + 1];
+    enum shop_code rc = brake_take(c, db, login, account, addr);
     if (rc != SHOP_SUCCESS)
         return rc;
-    auth_login_succeeded(db, login);
+    rc = user_authenticate(db, login, password, u);
+    if (rc == SHOP_LOGIN_FAILED)
+        log_info("account: failed login for %s", login);
+    if (rc == SHOP_BUSY)
+        retry_after(c, 1);
+    if (rc != SHOP_SUCCESS)
+        return rc;
+    auth_brake_clear(db, account);
+    auth_brake_forgive(db, addr);
     rc = start_session(c, u, csrf);
     if (rc == SHOP_SUCCESS)
         log_info("account: user %" PRId64 " logged in", u->user_id);
@@ -129,6 +167,8 @@ static enum shop_code do_register(struct web_ctx *c, const char *name, const cha
                                   char csrf[AUTH_CSRF_LEN + 1])
 {
     enum shop_code rc = user_register(user_db(), name, mobile, password, u);
+    if (rc == SHOP_BUSY)
+        retry_after(c, 1);
     if (rc != SHOP_SUCCESS)
         return rc;
     return start_session(c, u, csrf);
@@ -195,7 +235,7 @@ void web_api_login(struct web_ctx *c)
         http_json_error(&c->res, SHOP_REQUEST_PARAMETER_VALID, msg);
         goto out;
     }
-    if (login[0] == '\0' || strlen(login) > LOGIN_MAX) {
+    if (!user_login_well_formed(login)) {
         http_json_error(&c->res, SHOP_REQUEST_PARAMETER_VALID,
                         "login must be a user name or a mobile number");
         goto out;
@@ -215,6 +255,17 @@ void web_api_login(struct web_ctx *c)
     answer_user(c, 200, &u, csrf);
 out:
     json_object_put(body);
+}
+
+void web_api_pre_session(struct web_ctx *c)
+{
+    char token[AUTH_CSRF_LEN + 8];
+    web_pre_csrf_issue(c, token);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(1));
+    json_object_object_add(o, "csrf_token", json_object_new_string(token));
+    http_json(&c->res, 200, o);
+    json_object_put(o);
 }
 
 void web_api_logout(struct web_ctx *c)
@@ -295,6 +346,9 @@ static void render_login(struct web_ctx *c, int status, const char *login, const
                          json_object *error)
 {
     json_object *d = json_object_new_object();
+    char token[AUTH_CSRF_LEN + 8];
+    web_pre_csrf_issue(c, token);
+    json_object_object_add(d, "login_csrf", json_object_new_string(token));
     json_object_object_add(d, "login", json_object_new_string(login));
     json_object_object_add(d, "next", json_object_new_string(next));
     json_object_object_add(d, "next_query", next_query(next));
@@ -314,7 +368,8 @@ void web_form_login(struct web_ctx *c)
 {
     char login[LOGIN_MAX + 1], password[AUTH_PASSWORD_MAX + 1], next[HTTP_FIELD_MAX];
     page_next(c, 1, next, sizeof next);
-    int bad_login = web_form_text(c, "login", login, sizeof login) != 0 || login[0] == '\0';
+    int bad_login =
+        web_form_text(c, "login", login, sizeof login) != 0 || !user_login_well_formed(login);
     int bad_password = web_form_text(c, "password", password, sizeof password) != 0;
     if (bad_login) {
         render_login(c, 400, "", next,
@@ -342,6 +397,9 @@ static void render_register(struct web_ctx *c, int status, const char *name, con
                             const char *next, json_object *error)
 {
     json_object *d = json_object_new_object();
+    char token[AUTH_CSRF_LEN + 8];
+    web_pre_csrf_issue(c, token);
+    json_object_object_add(d, "login_csrf", json_object_new_string(token));
     json_object_object_add(d, "user_name", json_object_new_string(name));
     json_object_object_add(d, "user_mobile", json_object_new_string(mobile));
     json_object_object_add(d, "next", json_object_new_string(next));

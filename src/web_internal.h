@@ -68,6 +68,13 @@ enum shop_code web_json_body(const struct web_ctx *c, json_object **out);
  * configured). max_age_s 0 deletes the cookie. */
 void web_set_cookie(struct web_ctx *c, const char *name, const char *value, int max_age_s);
 
+/* The pre-session CSRF token of this request's cookie into out: 0, or -1
+ * (out "") when it has none or a malformed one. */
+int web_pre_csrf(const struct web_ctx *c, char out[AUTH_CSRF_LEN + 8]);
+/* The same, or a new one set as the cookie when there is none: what the
+ * login and register forms and GET /api/session hand out. */
+void web_pre_csrf_issue(struct web_ctx *c, char out[AUTH_CSRF_LEN + 8]);
+
 /* Pages get these in their data from web_render_page: shop_name,
  * request_id, free_shipping_above and standard_shipping_fee (the saga's
  * shipping rule, as money strings), and when logged in: logged_in true, me {user_id, user_name},
@@ -80,16 +87,17 @@ void web_api_goods_list(struct web_ctx *c);
 void web_api_goods_get(struct web_ctx *c);
 
 /* Handlers (web_account.c) */
-void web_api_register(struct web_ctx *c);  /* POST /api/users */
-void web_api_login(struct web_ctx *c);     /* POST /api/session */
-void web_api_logout(struct web_ctx *c);    /* DELETE /api/session */
-void web_api_me(struct web_ctx *c);        /* GET /api/me */
-void web_page_login(struct web_ctx *c);    /* GET /login */
-void web_form_login(struct web_ctx *c);    /* POST /login */
-void web_page_register(struct web_ctx *c); /* GET /register */
-void web_form_register(struct web_ctx *c); /* POST /register */
-void web_form_logout(struct web_ctx *c);   /* POST /logout */
-void web_page_account(struct web_ctx *c);  /* GET /account */
+void web_api_register(struct web_ctx *c);    /* POST /api/users */
+void web_api_pre_session(struct web_ctx *c); /* GET /api/session (the pre-session token) */
+void web_api_login(struct web_ctx *c);       /* POST /api/session */
+void web_api_logout(struct web_ctx *c);      /* DELETE /api/session */
+void web_api_me(struct web_ctx *c);          /* GET /api/me */
+void web_page_login(struct web_ctx *c);      /* GET /login */
+void web_form_login(struct web_ctx *c);      /* POST /login */
+void web_page_register(struct web_ctx *c);   /* GET /register */
+void web_form_register(struct web_ctx *c);   /* POST /register */
+void web_form_logout(struct web_ctx *c);     /* POST /logout */
+void web_page_account(struct web_ctx *c);    /* GET /account */
 
 /* Handlers (web_coupon.c) */
 void web_api_coupons(struct web_ctx *c); /* GET /api/coupons */

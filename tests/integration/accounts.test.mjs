@@ -6,7 +6,8 @@
 //   node --test tests/integration/accounts.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, base, sleep, sql, publish } from './shop.mjs';
+import http from 'node:http';
+import { api, base, preSession, prePost, setting, sleep, sql, publish } from './shop.mjs';
 
 // A fresh user's fields: unique name and mobile from the clock.
 let seq = 0;
@@ -27,19 +28,26 @@ function sessionCookie(res) {
 }
 
 async function register(u) {
-  const r = await api('/api/users', { method: 'POST', body: u });
+  const r = await prePost('/api/users', u);
   assert.equal(r.res.status, 201, r.text);
   return { ...r, cookie: sessionCookie(r.res) };
 }
 
 async function login(loginName, password) {
-  const r = await api('/api/session', { method: 'POST', body: { login: loginName, password } });
+  const r = await prePost('/api/session', { login: loginName, password });
   return { ...r, cookie: sessionCookie(r.res) };
 }
 
-// A urlencoded form POST, not following redirects.
+// A urlencoded form POST, not following redirects. The login and register
+// forms carry the pre-session token as their pages do (csrf_token and the
+// shop_csrf cookie) unless fields name a csrf_token.
 async function form(path, fields, cookie) {
   const h = { 'content-type': 'application/x-www-form-urlencoded' };
+  if ((path === '/login' || path === '/register') && fields.csrf_token === undefined) {
+    const pre = await preSession();
+    fields = { ...fields, csrf_token: pre.csrf };
+    cookie = cookie ? `${cookie}; ${pre.cookie}` : pre.cookie;
+  }
   if (cookie) h.cookie = cookie;
   const res = await fetch(base + path, {
     method: 'POST', headers: h, body: new URLSearchParams(fields).toString(), redirect: 'manual',
@@ -81,18 +89,16 @@ test('register: a taken name or mobile is 409 SHOP_USER_EXISTS', async () => {
   const u = freshUser('dup');
   await register(u);
   const other = freshUser('dup');
-  let r = await api('/api/users', { method: 'POST', body: { ...other, user_name: u.user_name } });
+  let r = await prePost('/api/users', { ...other, user_name: u.user_name });
   assert.equal(r.res.status, 409);
   assert.equal(r.body.code, 'SHOP_USER_EXISTS');
-  r = await api('/api/users', {
-    method: 'POST', body: { ...other, user_name: u.user_name.toUpperCase() },
-  });
+  r = await prePost('/api/users', { ...other, user_name: u.user_name.toUpperCase() });
   assert.equal(r.res.status, 409, 'names are unique regardless of case');
-  r = await api('/api/users', { method: 'POST', body: { ...other, user_mobile: u.user_mobile } });
+  r = await prePost('/api/users', { ...other, user_mobile: u.user_mobile });
   assert.equal(r.res.status, 409);
   assert.equal(r.body.code, 'SHOP_USER_EXISTS');
   assert.equal(r.res.headers.getSetCookie().length, 0, 'no session for a refused registration');
-  r = await api('/api/users', { method: 'POST', body: { ...other, user_name: 'alice' } });
+  r = await prePost('/api/users', { ...other, user_name: 'alice' });
   assert.equal(r.res.status, 409);
 });
 
@@ -117,14 +123,14 @@ test('register: bad fields are 400 with a message naming the field', async () =>
     [{ user_name: u.user_name, user_mobile: u.user_mobile }, 'password'],
   ];
   for (const [body, field] of cases) {
-    const r = await api('/api/users', { method: 'POST', body });
+    const r = await prePost('/api/users', body);
     assert.equal(r.res.status, 400, JSON.stringify(body));
     assert.equal(r.body.success, false);
     assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
     assert.ok(r.body.message.startsWith(field + ' '), `${r.body.message} names ${field}`);
   }
   for (const raw of ['not json', '[]', '{"user_name":']) {
-    const r = await api('/api/users', { method: 'POST', body: raw });
+    const r = await prePost('/api/users', raw);
     assert.equal(r.res.status, 400, raw);
     assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
   }
@@ -160,13 +166,13 @@ test('a wrong password is 401 SHOP_LOGIN_FAILED, an unknown login too', async ()
   r = await login(`nobody_${Date.now()}`, 'whatever-password');
   assert.equal(r.res.status, 401);
   assert.equal(r.body.code, 'SHOP_LOGIN_FAILED');
-  r = await api('/api/session', { method: 'POST', body: { login: u.user_name } });
+  r = await prePost('/api/session', { login: u.user_name });
   assert.equal(r.res.status, 400);
   assert.ok(r.body.message.startsWith('password '));
-  r = await api('/api/session', { method: 'POST', body: { password: 'x' } });
+  r = await prePost('/api/session', { password: 'x' });
   assert.equal(r.res.status, 400);
   assert.ok(r.body.message.startsWith('login '));
-  r = await api('/api/session', { method: 'POST', body: { login: 'x'.repeat(100), password: 'y' } });
+  r = await prePost('/api/session', { login: 'x'.repeat(100), password: 'y' });
   assert.equal(r.res.status, 400);
   // The right password still works (one failure is not a lockout).
   r = await login(u.user_mobile, u.password);
@@ -176,7 +182,7 @@ test('a wrong password is 401 SHOP_LOGIN_FAILED, an unknown login too', async ()
 test('repeated failures are braked: 429 SHOP_TOO_MANY_ATTEMPTS, even with the right password',
   async () => {
     const u = freshUser('brake');
-    await register(u);
+    const id = (await register(u)).body.user.user_id;
     let r;
     let failures = 0;
     for (let i = 0; i < 20; i++) {
@@ -188,15 +194,267 @@ test('repeated failures are braked: 429 SHOP_TOO_MANY_ATTEMPTS, even with the ri
     assert.equal(r.res.status, 429, 'the brake engaged');
     assert.equal(r.body.code, 'SHOP_TOO_MANY_ATTEMPTS');
     assert.ok(failures >= 1 && failures <= 10, `braked after ${failures} failures`);
+    const rows = sql(`SELECT failures FROM trade_login_brake WHERE brake_key = 'user:${id}'`);
+    assert.equal(Number(rows[0][0]), failures);
+    // A few failures more (a wait of many seconds, so that a slow machine
+    // cannot outlast it): the right password is braked too.
+    sql(`UPDATE trade_login_brake SET failures = failures + 5, last_at = UTC_TIMESTAMP(3)
+         WHERE brake_key = 'user:${id}'`);
     r = await login(u.user_name, u.password);
     assert.equal(r.res.status, 429, 'no guessing through the brake');
     assert.equal(r.cookie, null);
-    const rows = sql(`SELECT COUNT(*) FROM trade_login_failure WHERE login = '${u.user_name}'`);
-    assert.equal(Number(rows[0][0]), failures);
     // Other users are not affected.
     r = await login('bob', 'bob-pass-2');
     assert.equal(r.res.status, 200);
   });
+
+// A request from another loopback address (the connection's source): nginx
+// sees another client (REMOTE_ADDR), so one test's failures do not brake
+// the others'. Resolves like api(): { res (status, headers.get,
+// headers.getSetCookie), body (JSON or null), text }.
+// The second octet changes from run to run (a count outlives a run).
+const from = (n) => `127.${1 + (process.pid % 250)}.${Math.floor(n / 250)}.${(n % 250) + 2}`;
+
+function requestFrom(ip, path, { method = 'POST', headers = {}, body } = {}) {
+  const u = new URL(base + path);
+  const data = body === undefined ? undefined
+    : (Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body));
+  const h = { ...headers };
+  if (data !== undefined && !h['content-type']) h['content-type'] = 'application/json';
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method,
+      headers: h, localAddress: ip, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (ch) => chunks.push(ch));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ res: { status: res.statusCode, headers: {
+          get: (n) => res.headers[n.toLowerCase()] ?? null,
+          getSetCookie: () => res.headers['set-cookie'] || [] } }, body: json, text });
+      });
+    });
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+// Log in from ip with a pre-session token.
+async function loginFrom(ip, loginName, password) {
+  const pre = await preSession();
+  const r = await requestFrom(ip, '/api/session', { body: { login: loginName, password },
+    headers: { cookie: pre.cookie, 'x-csrf-token': pre.csrf } });
+  return { ...r, cookie: sessionCookie(r.res) };
+}
+
+test('12 parallel wrong passwords: at most the limit of 5 are checked, the rest wait (429)',
+  async () => {
+    const u = freshUser('par');
+    await register(u);
+    const addr = from(1);
+    const all = await Promise.all(Array.from({ length: 12 },
+      () => loginFrom(addr, u.user_name, 'wrong-password')));
+    const statuses = all.map((r) => r.res.status);
+    const checked = statuses.filter((s) => s === 401).length;
+    assert.ok(checked <= 5, `${checked} wrong passwords were checked: ${statuses}`);
+    assert.equal(checked + statuses.filter((s) => s === 429).length, 12, String(statuses));
+  });
+
+test('the brake counts per account: name and mobile share one count', async () => {
+  const u = freshUser('acct');
+  const id = (await register(u)).body.user.user_id;
+  const addr = from(2);
+  for (let i = 0; i < 5; i++) {
+    const r = await loginFrom(addr, i % 2 ? u.user_mobile : u.user_name, 'wrong-password');
+    assert.equal(r.res.status, 401, `attempt ${i + 1}`);
+  }
+  assert.equal(sql(`SELECT failures FROM trade_login_brake WHERE brake_key = 'user:${id}'`)[0][0], '5');
+  assert.equal(sql(`SELECT COUNT(*) FROM trade_login_brake
+                    WHERE brake_key IN ('login:${u.user_name}', 'login:${u.user_mobile}')`)[0][0], '0');
+  // Three more failures' wait (8 s): neither name nor mobile gets through.
+  sql(`UPDATE trade_login_brake SET failures = 8, last_at = UTC_TIMESTAMP(3) WHERE brake_key = 'user:${id}'`);
+  for (const l of [u.user_name, u.user_mobile]) {
+    const r = await loginFrom(addr, l, 'wrong-password');
+    assert.equal(r.res.status, 429, `${l} while braked`);
+  }
+});
+
+test('the owner gets in after a growing wait: 429 with Retry-After, then the right password works',
+  async () => {
+    const u = freshUser('owner');
+    const id = (await register(u)).body.user.user_id;
+    const attacker = from(3);
+    for (let i = 0; i < 5; i++) assert.equal((await loginFrom(attacker, u.user_name, 'guess')).res.status, 401);
+    // The wait after f failures (f >= 5) is 2^(f-5) s since the last; the
+    // row is set as if the last one was just now.
+    const braked = async (failures) => {
+      sql(`UPDATE trade_login_brake SET failures = ${failures}, last_at = UTC_TIMESTAMP(3)
+           WHERE brake_key = 'user:${id}'`);
+      const r = await login(u.user_name, u.password);
+      assert.equal(r.res.status, 429, `braked after ${failures} failures`);
+      return Number(r.res.headers.get('retry-after'));
+    };
+    const wait6 = await braked(6);
+    assert.ok(wait6 >= 1 && wait6 <= 2, `Retry-After ${wait6} after 6 failures`);
+    const wait9 = await braked(9);
+    assert.ok(wait9 > 4 && wait9 <= 16, `the wait grows: ${wait6} s, then ${wait9} s`);
+    // After the wait (the last failure 17 s ago), the right password works.
+    sql(`UPDATE trade_login_brake SET last_at = UTC_TIMESTAMP(3) - INTERVAL 17 SECOND
+         WHERE brake_key = 'user:${id}'`);
+    let r = await login(u.user_name, u.password);
+    assert.equal(r.res.status, 200, 'the right password after the wait lets the owner in');
+    // A success forgets the account's count.
+    r = await loginFrom(attacker, u.user_name, 'guess');
+    assert.equal(r.res.status, 401);
+  });
+
+test('the brake counts per client address: many accounts guessed from one address are braked',
+  async () => {
+    const addr = from(4);
+    const limit = Number(setting('login_addr_max_failures') || 50);
+    let r;
+    let n = 0;
+    for (; n < limit + 5; n++) {
+      r = await loginFrom(addr, `nobody_${Date.now()}_${n}`, 'wrong-password');
+      if (r.res.status === 429) break;
+      assert.equal(r.res.status, 401, `attempt ${n + 1}`);
+    }
+    assert.equal(r.res.status, 429, 'the address is braked');
+    assert.equal(n, limit, `braked after ${n} failures`);
+    assert.ok(Number(r.res.headers.get('retry-after')) >= 1);
+    // Another address is not.
+    r = await loginFrom(from(5), 'bob', 'bob-pass-2');
+    assert.equal(r.res.status, 200, r.text);
+  });
+
+test('many concurrent bogus logins answer at once and do not stall a catalogue page', async () => {
+  const bogus = Array.from({ length: 200 }, (_, i) => loginFrom(from(10 + i), `nobody_${i}_${Date.now()}`,
+    'wrong-password').catch((e) => ({ error: e })));
+  await sleep(300);
+  // Answering within 5 s is what "not stalled" means here (a stalled page
+  // waits for nginx's 30 s timeout).
+  const page = await fetch(`${base}/`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(page.status, 200, 'the catalogue answers while the logins run');
+  const all = await Promise.all(bogus);
+  for (const r of all) {
+    assert.ok(!r.error, String(r.error));
+    assert.ok([401, 429, 503].includes(r.res.status), `${r.res.status} ${r.text}`);
+    if (r.res.status === 503) {
+      assert.equal(r.body.code, 'SHOP_BUSY');
+      assert.ok(Number(r.res.headers.get('retry-after')) >= 1);
+    }
+  }
+});
+
+test('nginx limits the login rate per client: a flood from one address gets 503 SHOP_BUSY at once',
+  async () => {
+    const ip = from(7);
+    const all = await Promise.all(Array.from({ length: 120 }, () => requestFrom(ip, '/api/session',
+      { body: { login: 'alice', password: 'wrong-password' } })));
+    const busy = all.filter((r) => r.res.status === 503);
+    assert.ok(busy.length > 0, `some were limited: ${all.map((r) => r.res.status)}`);
+    assert.equal(busy[0].body.code, 'SHOP_BUSY');
+    assert.ok(Number(busy[0].res.headers.get('retry-after')) >= 1);
+    // Another client is not limited.
+    const r = await loginFrom(from(8), 'bob', 'bob-pass-2');
+    assert.equal(r.res.status, 200, r.text);
+  });
+
+test('a login or registration field that is not UTF-8 is 400, nothing recorded', async () => {
+  const ip = from(6);
+  const pre = await preSession();
+  const tok = { cookie: pre.cookie, 'x-csrf-token': pre.csrf };
+  const bad = Buffer.concat([Buffer.from('{"login":"ab'), Buffer.from([0xff, 0xfe]),
+    Buffer.from('","password":"whatever-password"}')]);
+  let r = await requestFrom(ip, '/api/session', { body: bad, headers: tok });
+  assert.equal(r.res.status, 400, r.text);
+  assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
+  r = await requestFrom(ip, '/login', { headers: { 'content-type': 'application/x-www-form-urlencoded',
+    cookie: pre.cookie }, body: `csrf_token=${pre.csrf}&login=ab%FF%FE&password=whatever-password` });
+  assert.equal(r.res.status, 400);
+  const n = `${Date.now() % 1e9}`;
+  const reg = Buffer.concat([Buffer.from(`{"user_name":"utf_${n}","user_mobile":"7${n}","password":"pass`),
+    Buffer.from([0xc3, 0x28]), Buffer.from('word-long"}')]);
+  r = await requestFrom(ip, '/api/users', { body: reg, headers: tok });
+  assert.equal(r.res.status, 400, r.text);
+  assert.equal(r.body.code, 'SHOP_REQUEST_PARAMETER_VALID');
+  assert.equal(sql(`SELECT COUNT(*) FROM trade_login_brake WHERE brake_key = 'addr:${ip}'`)[0][0], '0');
+  assert.equal(sql(`SELECT COUNT(*) FROM trade_user WHERE user_name = 'utf_${n}'`)[0][0], '0');
+});
+
+test('logging in and registering need the pre-session token: a cross-site form is 403', async () => {
+  const u = freshUser('csrf');
+  const plain = { 'content-type': 'application/x-www-form-urlencoded' };
+  // What another site's form can send: no shop_csrf cookie, no token.
+  let res = await fetch(`${base}/login`, { method: 'POST', headers: plain, redirect: 'manual',
+    body: new URLSearchParams({ login: 'alice', password: 'alice-pass-1' }).toString() });
+  assert.equal(res.status, 403, 'POST /login without the token');
+  assert.ok(!res.headers.getSetCookie().some((l) => l.startsWith('shop_session=')), 'no session');
+  res = await fetch(`${base}/register`, { method: 'POST', headers: plain, redirect: 'manual',
+    body: new URLSearchParams(u).toString() });
+  assert.equal(res.status, 403, 'POST /register without the token');
+  let r = await api('/api/session', { method: 'POST', body: { login: 'alice', password: 'alice-pass-1' } });
+  assert.equal(r.res.status, 403);
+  assert.equal(r.body.code, 'SHOP_CSRF_INVALID');
+  r = await api('/api/users', { method: 'POST', body: u });
+  assert.equal(r.res.status, 403);
+  assert.equal(r.body.code, 'SHOP_CSRF_INVALID');
+  // A token that is not the cookie's is refused too.
+  const pre = await preSession();
+  const other = await preSession();
+  r = await api('/api/session', { method: 'POST', body: { login: 'alice', password: 'alice-pass-1' },
+    cookie: pre.cookie, csrf: other.csrf });
+  assert.equal(r.res.status, 403);
+  r = await api('/api/session', { method: 'POST', body: { login: 'alice', password: 'alice-pass-1' },
+    cookie: pre.cookie });
+  assert.equal(r.res.status, 403, 'the cookie alone is not enough');
+  assert.equal(sql(`SELECT COUNT(*) FROM trade_user WHERE user_name = '${u.user_name}'`)[0][0], '0');
+  // The pages hand the token out: the cookie and the same value in the form.
+  res = await fetch(`${base}/login`);
+  const cookie = res.headers.getSetCookie().find((l) => l.startsWith('shop_csrf='));
+  assert.match(cookie, /HttpOnly/);
+  assert.match(cookie, /SameSite=Lax/);
+  const token = cookie.split(';')[0].slice('shop_csrf='.length);
+  assert.ok((await res.text()).includes(`name="csrf_token" value="${token}"`), 'the form carries it');
+  res = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual',
+    headers: { ...plain, cookie: `shop_csrf=${token}` },
+    body: new URLSearchParams({ csrf_token: token, login: 'alice', password: 'alice-pass-1' }).toString() });
+  assert.equal(res.status, 303, 'the page\'s own form logs in');
+  // The JSON API: GET /api/session, then the cookie and X-CSRF-Token.
+  r = await api('/api/session', { method: 'POST', body: { login: 'alice', password: 'alice-pass-1' },
+    cookie: pre.cookie, csrf: pre.csrf });
+  assert.equal(r.res.status, 200, r.text);
+});
+
+test('a state change from a foreign Origin (or Referer) is refused: 403 SHOP_CSRF_INVALID', async () => {
+  const pre = await preSession();
+  const body = { login: 'alice', password: 'alice-pass-1' };
+  const post = (headers) => api('/api/session', { method: 'POST', body, cookie: pre.cookie,
+    csrf: pre.csrf, headers });
+  let r = await post({ origin: 'http://evil.example' });
+  assert.equal(r.res.status, 403);
+  assert.equal(r.body.code, 'SHOP_CSRF_INVALID');
+  r = await post({ origin: 'null' });
+  assert.equal(r.res.status, 403, 'an opaque origin');
+  r = await post({ referer: 'http://evil.example/page' });
+  assert.equal(r.res.status, 403, 'a foreign Referer when there is no Origin');
+  r = await post({ origin: `http://evil.example/${new URL(base).host}` });
+  assert.equal(r.res.status, 403);
+  r = await post({ origin: base });
+  assert.equal(r.res.status, 200, `the shop's own origin: ${r.text}`);
+  r = await post({ referer: `${base}/login` });
+  assert.equal(r.res.status, 200, 'its own Referer');
+  // Every state change, not only logging in: placing an order, logging out.
+  const c = sessionCookie(r.res).pair;
+  r = await api('/api/orders', { method: 'POST', cookie: c, csrf: r.body.csrf_token,
+    headers: { origin: 'https://evil.example' }, body: {} });
+  assert.equal(r.res.status, 403);
+  assert.equal(r.body.code, 'SHOP_CSRF_INVALID');
+  r = await api('/api/session', { method: 'DELETE', cookie: c, headers: { origin: 'https://evil.example' } });
+  assert.equal(r.res.status, 403);
+});
 
 test('/api/me needs a session: 401 SHOP_NOT_LOGGED_IN without or with a bad cookie', async () => {
   let r = await api('/api/me');

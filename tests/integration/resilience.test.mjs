@@ -18,7 +18,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, newGoods, services, runDir, sleep, one, cents, sql, eventually, pool, signal, pidOf,
+import { api, preSession, newGoods, services, runDir, sleep, one, cents, sql, eventually, pool, signal, pidOf,
   orderBody, fmt as money } from './shop.mjs';
 
 // The app (every instance) without fault injection and one of everything.
@@ -42,7 +42,7 @@ async function post(path, u, body) {
 async function register(i) {
   const name = `rz${tag}u${i}`;
   const mobile = `1${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}${String(i).padStart(2, '0')}`;
-  const r = await post('/api/users', null, { user_name: name, user_mobile: mobile,
+  const r = await post('/api/users', await preSession(), { user_name: name, user_mobile: mobile,
     password: 'resilience-pass-1' });
   assert.equal(r.status, 201, `register ${name}: ${r.text}`);
   const cookie = r.res.headers.getSetCookie().map((c) => c.split(';')[0])

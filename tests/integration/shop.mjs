@@ -218,6 +218,30 @@ export async function api(path, { method = 'GET', body, cookie, csrf, headers = 
   return { res, body: json, text };
 }
 
+// A pre-session CSRF token from GET /api/session: { cookie ("shop_csrf=..."),
+// csrf }. Logging in and registering need both: the cookie, and the same
+// token in X-CSRF-Token (or a form's csrf_token field).
+export async function preSession() {
+  const r = await api('/api/session');
+  assert.equal(r.res.status, 200, r.text);
+  const line = r.res.headers.getSetCookie().find((l) => l.startsWith('shop_csrf='));
+  assert.ok(line, 'GET /api/session sets the shop_csrf cookie');
+  return { cookie: line.split(';')[0], csrf: r.body.csrf_token };
+}
+
+// POST path (logging in, registering) with a pre-session token; a busy
+// answer (503 SHOP_BUSY: the app's password hashes all taken, or nginx's
+// per-client login rate) is tried again after its Retry-After, as a client
+// should.
+export async function prePost(path, body) {
+  for (let i = 0; ; i++) {
+    const pre = await preSession();
+    const r = await api(path, { method: 'POST', body, cookie: pre.cookie, csrf: pre.csrf });
+    if (r.res.status !== 503 || i >= 10) return r;
+    await sleep(1000 * (Number(r.res.headers.get('retry-after')) || 1));
+  }
+}
+
 // A fresh, logged-in buyer (registered through the API, named prefix_...)
 // with a balance (cents) and coupons (cents each): { id, cookie, csrf,
 // coupons (their ids) }.
@@ -226,7 +250,7 @@ export async function buyer({ money = 0, coupons = [], prefix = 'buyer' } = {}) 
   const n = `${Date.now() % 1e10}${process.pid % 100}${seq}`;
   const u = { user_name: `${prefix}_${n}`.slice(0, 32), user_mobile: `8${n}`.slice(0, 20),
     password: `pw-${n}-secret` };
-  const r = await api('/api/users', { method: 'POST', body: u });
+  const r = await prePost('/api/users', u);
   assert.equal(r.res.status, 201, r.text);
   const line = r.res.headers.getSetCookie().find((l) => l.startsWith('shop_session='));
   assert.ok(line, 'registering logs in');

@@ -1,8 +1,10 @@
 /* auth (and the pure parts of user_service): password hashing, tokens, the
- * CSRF comparison and the registration rules. No database. */
+ * CSRF comparison, the pre-session token, the bound on hashes running at
+ * once, the registration and login rules. No database. */
 #include "testmain.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -189,6 +191,66 @@ static void test_user_json(void)
     json_object_put(o);
 }
 
+static void test_presession_token(void)
+{
+    char a[AUTH_CSRF_LEN + 1], b[AUTH_CSRF_LEN + 1];
+    auth_presession_new(a);
+    auth_presession_new(b);
+    CU_ASSERT_EQUAL(strlen(a), AUTH_CSRF_LEN);
+    CU_ASSERT_NOT_EQUAL(strcmp(a, b), 0);
+    CU_ASSERT_EQUAL(auth_presession_ok(a, a), 1);
+    CU_ASSERT_EQUAL(auth_presession_ok(a, b), 0);
+    CU_ASSERT_EQUAL(auth_presession_ok(a, ""), 0);
+    CU_ASSERT_EQUAL(auth_presession_ok(a, NULL), 0);
+    CU_ASSERT_EQUAL(auth_presession_ok(NULL, a), 0);
+    CU_ASSERT_EQUAL(auth_presession_ok("short", "short"), 0);
+    CU_ASSERT_EQUAL(auth_presession_ok("", ""), 0);
+}
+
+static void test_login_well_formed(void)
+{
+    CU_ASSERT_EQUAL(user_login_well_formed("alice"), 1);
+    CU_ASSERT_EQUAL(user_login_well_formed("a.b-c_d"), 1);
+    CU_ASSERT_EQUAL(user_login_well_formed("13800000001"), 1);
+    CU_ASSERT_EQUAL(user_login_well_formed("+8613800000001"), 1);
+    CU_ASSERT_EQUAL(user_login_well_formed(""), 0);
+    CU_ASSERT_EQUAL(user_login_well_formed(NULL), 0);
+    CU_ASSERT_EQUAL(user_login_well_formed("ab\xff\xfe"), 0);
+    CU_ASSERT_EQUAL(user_login_well_formed("m\xc3\xbcller"), 0);
+    CU_ASSERT_EQUAL(user_login_well_formed("a b"), 0);
+    CU_ASSERT_EQUAL(user_login_well_formed("abcdefghijabcdefghijabcdefghijabc"), 0);
+}
+
+/* Hashes started at once by HASHERS threads with room for one. */
+#define HASHERS 8
+static void *hash_one(void *arg)
+{
+    char h[crypto_pwhash_STRBYTES];
+    *(int *)arg = auth_password_hash("correct horse", h, sizeof h);
+    return NULL;
+}
+
+static void test_hash_concurrency_bound(void)
+{
+    auth_hash_limit(1);
+    pthread_t t[HASHERS];
+    int rc[HASHERS];
+    for (int i = 0; i < HASHERS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, hash_one, &rc[i]), 0);
+    int done = 0, busy = 0;
+    for (int i = 0; i < HASHERS; i++) {
+        pthread_join(t[i], NULL);
+        done += rc[i] == 0;
+        busy += rc[i] == AUTH_BUSY;
+    }
+    auth_hash_limit(0);
+    CU_ASSERT(done >= 1);
+    CU_ASSERT(busy >= 1);
+    CU_ASSERT_EQUAL(done + busy, HASHERS);
+    char h[crypto_pwhash_STRBYTES];
+    CU_ASSERT_EQUAL(auth_password_hash("correct horse", h, sizeof h), 0);
+}
+
 static const struct test_case TESTS[] = {
     {"hash_verify", test_hash_verify},
     {"hash_salted", test_hash_salted},
@@ -198,6 +260,9 @@ static const struct test_case TESTS[] = {
     {"validate", test_validate},
     {"register_refuses_early", test_register_refuses_early},
     {"user_json", test_user_json},
+    {"presession_token", test_presession_token},
+    {"login_well_formed", test_login_well_formed},
+    {"hash_concurrency_bound", test_hash_concurrency_bound},
     {NULL, NULL},
 };
 
