@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <fcgiapp.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,33 @@ static int has_single_quote(const char *s, size_t len)
     return 0;
 }
 
+/* JSON has no NaN or infinity, but json-c takes NaN, Infinity and 1e999 (as
+ * infinity) even in strict mode. True when v holds such a number anywhere
+ * (the tokener's max_depth bounds the recursion). */
+static int has_non_finite(json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_double:
+        return !isfinite(json_object_get_double(v));
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (has_non_finite(json_object_array_get_idx(v, i)))
+                return 1;
+        return 0;
+    case json_type_object: {
+        json_object_object_foreach(v, key, val)
+        {
+            (void)key;
+            if (has_non_finite(val))
+                return 1;
+        }
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
 enum shop_code http_json_body(const struct http_request *r, int max_depth, struct json_object **out)
 {
     *out = NULL;
@@ -273,7 +301,7 @@ enum shop_code http_json_body(const struct http_request *r, int max_depth, struc
     for (size_t i = json_tokener_get_parse_end(tok); i < r->body.len; i++)
         if (!isspace((unsigned char)r->body.data[i]))
             goto out;
-    if (!json_object_is_type(obj, json_type_object))
+    if (!json_object_is_type(obj, json_type_object) || has_non_finite(obj))
         goto out;
     *out = obj;
     obj = NULL;
