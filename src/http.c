@@ -256,26 +256,31 @@ static int has_single_quote(const char *s, size_t len)
     return 0;
 }
 
-/* 1 when o holds a number JSON does not have: json-c reads NaN, Infinity and
- * -Infinity as doubles (RFC 8259 has none of them). The tokener bounds the
- * depth, so this recursion is bounded too. */
-static int has_non_finite(json_object *o)
+/* JSON has no NaN or infinity, but json-c takes NaN, Infinity and 1e999 (as
+ * infinity) even in strict mode. True when v holds such a number anywhere
+ * (the tokener's max_depth bounds the recursion). */
+static int has_non_finite(json_object *v)
 {
-    if (json_object_is_type(o, json_type_double))
-        return !isfinite(json_object_get_double(o));
-    if (json_object_is_type(o, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(o); i++)
-            if (has_non_finite(json_object_array_get_idx(o, i)))
+    switch (json_object_get_type(v)) {
+    case json_type_double:
+        return !isfinite(json_object_get_double(v));
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (has_non_finite(json_object_array_get_idx(v, i)))
                 return 1;
-    } else if (json_object_is_type(o, json_type_object)) {
-        json_object_object_foreach(o, key, v)
+        return 0;
+    case json_type_object: {
+        json_object_object_foreach(v, key, val)
         {
             (void)key;
-            if (v != NULL && has_non_finite(v))
+            if (has_non_finite(val))
                 return 1;
         }
+        return 0;
     }
-    return 0;
+    default:
+        return 0;
+    }
 }
 
 enum shop_code http_json_body(const struct http_request *r, int max_depth, struct json_object **out)

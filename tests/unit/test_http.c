@@ -205,6 +205,26 @@ static void test_json_body(void)
     json_object_put(o);
 }
 
+/* JSON has no NaN or infinity; json-c takes them even in strict mode (found
+ * by tests/fuzz/fuzz_json_body: {"x":NaN} was accepted as an object, and a
+ * NaN quantity then meets an int conversion). */
+static void test_json_body_non_finite(void)
+{
+    const char *bad[] = {
+        "{\"x\":NaN}",   "{\"x\":nan}",    "{\"x\":Infinity}",       "{\"x\":-Infinity}",
+        "{\"x\":1e999}", "{\"x\":-1e999}", "{\"a\":[1,{\"b\":NaN}]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_object *o = NULL;
+        CU_ASSERT_EQUAL(parse_body("application/json", bad[i], &o), SHOP_REQUEST_PARAMETER_VALID);
+        CU_ASSERT_PTR_NULL(o);
+        json_object_put(o);
+    }
+    json_object *o = NULL;
+    CU_ASSERT_EQUAL(parse_body("application/json", "{\"x\":1.5e300,\"s\":\"NaN\"}", &o),
+                    SHOP_SUCCESS);
+    json_object_put(o);
+}
+
 static void test_response_headers(void)
 {
     struct http_response res;
@@ -276,6 +296,7 @@ static const struct test_case TESTS[] = {
     {"generated request id, unknown method", test_request_generated_id_and_method},
     {"refused requests", test_request_refusals},
     {"JSON bodies", test_json_body},
+    {"JSON bodies: no NaN or infinity", test_json_body_non_finite},
     {"response headers and JSON errors", test_response_headers},
     {"JSON or HTML", test_wants_json},
     {NULL, NULL},
