@@ -10,7 +10,8 @@
 #      own: BENCH_USERS users (ids 900001..) with a balance of 10,000,000.00
 #      and BENCH_GOODS goods (ids 900001..) with a stock of 10,000,000 and
 #      prices 10.90, 11.90, ... (some above 100.00: no shipping fee). The bench
-#      rows and the orders of earlier runs are deleted first. The users share
+#      rows and their orders are deleted first and again when the bench ends
+#      (however it ends), so the shop keeps no "Bench goods". The users share
 #      one password, hashed by the app itself (a throw-away registration).
 #   2. each user logs in through POST /api/session (cookie + CSRF token, into
 #      a Lua table for wrk);
@@ -145,12 +146,25 @@ sql "DELETE FROM trade_user WHERE user_id = $seed_id; DELETE FROM trade_session 
 hash_sql=${hash//\\/\\\\}
 hash_sql=${hash_sql//\'/\\\'}
 
-sql "
+# What the bench adds, removed before it starts and when it ends (on any
+# exit: the traps below call it), so that the shop it measured shows no
+# "Bench goods" and has no bench users afterwards.
+remove_bench_data() {
+    sql "
+DELETE FROM trade_order_log WHERE order_id IN
+  (SELECT order_id FROM trade_order WHERE user_id BETWEEN $U1 AND $UN);
 DELETE FROM trade_order WHERE user_id BETWEEN $U1 AND $UN;
 DELETE FROM trade_goods_number_log WHERE goods_id BETWEEN $G1 AND $GN;
 DELETE FROM trade_user_money_log WHERE user_id BETWEEN $U1 AND $UN;
 DELETE FROM trade_session WHERE user_id BETWEEN $U1 AND $UN;
 DELETE FROM trade_idempotency WHERE user_id BETWEEN $U1 AND $UN;
+DELETE FROM trade_goods WHERE goods_id BETWEEN $G1 AND $GN;
+DELETE FROM trade_user WHERE user_id BETWEEN $U1 AND $UN;" ||
+        say "could not remove the bench data (ids $ID0 + 1..): remove it by hand"
+}
+remove_bench_data
+trap 'remove_bench_data' EXIT
+sql "
 REPLACE INTO trade_goods (goods_id, goods_name, goods_number, goods_price, goods_desc, add_time)
   SELECT $ID0 + seq, CONCAT('Bench goods ', seq), 10000000, 9.90 + seq,
          'A goods of bench/orders.sh', UTC_TIMESTAMP(3)
@@ -272,7 +286,7 @@ bench_orders() { # bench_orders STATUS: bench orders with that order_status
 say "app: wrk -t$WRK_THREADS -c$CONNECTIONS -d${SECONDS_EACH}s POST /api/orders through nginx"
 sample_rss "$RSS" &
 sampler=$!
-trap 'stop_sampler' EXIT
+trap 'stop_sampler; remove_bench_data' EXIT
 confirmed_before=$(bench_orders 1)
 BENCH_DATA=$DATA wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --timeout 10s \
     -s "$repo/bench/orders.lua" "$BASE/api/orders" >"$OUT/wrk.txt" 2>&1 || {
@@ -292,7 +306,7 @@ say "app: $app_created answered 201; $(($(bench_orders 1) - confirmed_before)) o
 wave_line=
 if [ "$CANCEL_SECONDS" -gt 0 ]; then
     say "cancel wave: the app restarted with SHOP_FAULT_INJECT=after_balance; wrk for ${CANCEL_SECONDS}s"
-    trap 'stop_sampler; restart_app' EXIT
+    trap 'stop_sampler; restart_app; remove_bench_data' EXIT
     restart_app SHOP_FAULT_INJECT=after_balance
     cancelled_before=$(bench_orders 2)
     BENCH_DATA=$DATA wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${CANCEL_SECONDS}s" --timeout 10s \
@@ -332,10 +346,12 @@ if [ "$CANCEL_SECONDS" -gt 0 ]; then
     say "$wave_line"
     say "cancel wave: restarting the app without the fault"
     restart_app
-    trap 'stop_sampler' EXIT
+    trap 'stop_sampler; remove_bench_data' EXIT
 fi
 stop_sampler
 trap - EXIT
+remove_bench_data
+say "bench data removed"
 
 # --- 6. summary -------------------------------------------------------------------
 

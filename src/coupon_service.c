@@ -11,6 +11,7 @@
 #include "events.h"
 #include "log.h"
 #include "money.h"
+#include "paging.h"
 #include "snowflake.h"
 
 db_conn *coupon_db(void)
@@ -21,8 +22,9 @@ db_conn *coupon_db(void)
 #define COUPON_COLUMNS "coupon_id, coupon_price, user_id, order_id, is_used, used_time"
 
 static const char SQL_GET[] = "SELECT " COUPON_COLUMNS " FROM trade_coupon WHERE coupon_id = ?";
-static const char SQL_LIST[] = "SELECT " COUPON_COLUMNS " FROM trade_coupon WHERE user_id = ? "
-                               "ORDER BY is_used, coupon_id LIMIT ?";
+static const char SQL_PAGE[] =
+    "SELECT " COUPON_COLUMNS " FROM trade_coupon WHERE user_id = ? "
+    "AND (is_used > ? OR (is_used = ? AND coupon_id > ?)) ORDER BY is_used, coupon_id LIMIT ?";
 static const char SQL_MINE[] = "SELECT 1 FROM trade_coupon WHERE coupon_id = ? AND user_id = ?";
 static const char SQL_USE[] =
     "UPDATE trade_coupon SET is_used = 1, order_id = ?, used_time = UTC_TIMESTAMP(3) "
@@ -71,13 +73,23 @@ out:
     return rc;
 }
 
-enum shop_code coupon_list_for_user(db_conn *db, int64_t user_id, struct coupon **out, size_t *n)
+enum shop_code coupon_page(db_conn *db, int64_t user_id, struct coupon_key after, size_t limit,
+                           struct coupon **out, size_t *n, int *more)
 {
-    struct db_val p[] = {DB_I64(user_id), DB_I64(COUPON_LIST_MAX)};
-    void *list;
+    void *list = NULL;
+    *more = 0;
+    if (limit < 1 || limit > PAGING_LIMIT_MAX) {
+        *out = NULL;
+        *n = 0;
+        return SHOP_LIST_LIMIT_INVALID;
+    }
+    struct db_val p[] = {DB_I64(user_id), DB_I64(after.is_used), DB_I64(after.is_used),
+                         DB_I64(after.coupon_id), DB_I64(limit + 1)};
     enum shop_code rc =
-        db_query_list(db, SQL_LIST, p, 2, COUPON_LIST_MAX, sizeof **out, row_to_coupon, &list, n);
+        db_query_list(db, SQL_PAGE, p, 5, limit + 1, sizeof **out, row_to_coupon, &list, n);
     *out = list;
+    if (rc == SHOP_SUCCESS)
+        *more = paging_trim(n, limit);
     return rc;
 }
 

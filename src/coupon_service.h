@@ -18,8 +18,6 @@ struct coupon {
     char used_time[32]; /* ISO 8601 UTC, "" when unused */
 };
 
-#define COUPON_LIST_MAX 200
-
 /* This thread's connection to the coupon service's own database
  * (db_for(DB_COUPON): coupon_db_name, or the main database when it has none);
  * NULL when it is down. Only this service's functions, and the modules
@@ -29,9 +27,18 @@ db_conn *coupon_db(void);
 /* SHOP_SUCCESS, SHOP_COUPON_NO_EXIST, SHOP_DB_UNAVAILABLE. */
 enum shop_code coupon_get(db_conn *db, int64_t coupon_id, struct coupon *out);
 
-/* The user's coupons, unused first, then by id; at most COUPON_LIST_MAX.
- * On SHOP_SUCCESS *out is calloc'd (caller frees) with *n coupons. */
-enum shop_code coupon_list_for_user(db_conn *db, int64_t user_id, struct coupon **out, size_t *n);
+/* Where a page of a user's coupons starts: after the coupon (is_used,
+ * coupon_id) in the list's order; {0, 0} for the first page. */
+struct coupon_key {
+    int64_t is_used, coupon_id;
+};
+
+/* One page of the user's coupons, unused first, then by id: those after
+ * `after`, at most limit (1..PAGING_LIMIT_MAX), a keyset query on (user_id,
+ * is_used, coupon_id). On SHOP_SUCCESS *out is calloc'd (caller frees) with
+ * *n coupons and *more is 1 when a next page exists. */
+enum shop_code coupon_page(db_conn *db, int64_t user_id, struct coupon_key after, size_t limit,
+                           struct coupon **out, size_t *n, int *more);
 
 /* Saga step 4, its own transaction on db (the coupon database): refuse
  * (SHOP_COUPON_USE_FAIL) when the coupon consumer already reversed this

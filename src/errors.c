@@ -46,6 +46,10 @@ static const struct code_info CODES[SHOP_CODE_COUNT] = {
     C(SHOP_MONEY_PAID_INVALID, 409, "The balance to use is more than available or due."),
     C(SHOP_PAYMENT_IS_PAID, 409, "This order is paid already."),
     C(SHOP_PAYMENT_PAY_ERROR, 409, "The payment could not be processed."),
+    C(SHOP_LIST_LIMIT_INVALID, 400, "limit must be a whole number from 1 to 100."),
+    C(SHOP_LIST_CURSOR_INVALID, 400,
+      "This page link is not valid; start again from the first page."),
+    C(SHOP_SEARCH_INVALID, 400, "The search must be at most 100 characters."),
 };
 
 #undef C

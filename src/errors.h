@@ -55,6 +55,11 @@ enum shop_code {
     SHOP_PAYMENT_IS_PAID,   /* the order is paid already */
     SHOP_PAYMENT_PAY_ERROR, /* the payment could not be started or applied */
 
+    /* Lists (paged by cursor) */
+    SHOP_LIST_LIMIT_INVALID,  /* limit is not a whole number from 1 to the cap */
+    SHOP_LIST_CURSOR_INVALID, /* after is not a cursor of this list */
+    SHOP_SEARCH_INVALID,      /* q is too long or malformed */
+
     SHOP_CODE_COUNT
 };
 

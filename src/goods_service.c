@@ -1,15 +1,18 @@
 #include "goods_service.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "consumer_log.h"
 #include "events.h"
 #include "log.h"
 #include "money.h"
+#include "paging.h"
 #include "snowflake.h"
 
 db_conn *goods_db(void)
@@ -19,7 +22,12 @@ db_conn *goods_db(void)
 
 #define GOODS_COLUMNS "goods_id, goods_name, goods_number, goods_price, goods_desc, add_time"
 
-static const char SQL_LIST[] = "SELECT " GOODS_COLUMNS " FROM trade_goods ORDER BY goods_id";
+static const char SQL_PAGE[] = "SELECT " GOODS_COLUMNS " FROM trade_goods WHERE goods_id > ? "
+                               "ORDER BY goods_id LIMIT ?";
+static const char SQL_SEARCH[] =
+    "SELECT " GOODS_COLUMNS " FROM trade_goods "
+    "WHERE MATCH (goods_name, goods_desc) AGAINST (? IN BOOLEAN MODE) AND goods_id > ? "
+    "ORDER BY goods_id LIMIT ?";
 static const char SQL_GET[] = "SELECT " GOODS_COLUMNS " FROM trade_goods WHERE goods_id = ?";
 static const char SQL_EXISTS[] = "SELECT 1 FROM trade_goods WHERE goods_id = ?";
 static const char SQL_REDUCE[] = "UPDATE trade_goods SET goods_number = goods_number - ? "
@@ -52,12 +60,54 @@ static int row_to_goods(const db_result *r, size_t row, void *elem)
     return 0;
 }
 
-enum shop_code goods_list(db_conn *db, struct goods **out, size_t *n)
+/* A search as a boolean-mode FULLTEXT query: each word of q (a run of
+ * letters, digits or non-ASCII bytes; everything else separates words, so no
+ * operator of the query language comes from the buyer) as "+word*": every
+ * word must match, as a word or the start of one. Returns the number of
+ * words (0: q has none, list everything). */
+static size_t search_words(const char *q, struct buf *out)
 {
-    void *list;
-    enum shop_code rc =
-        db_query_list(db, SQL_LIST, NULL, 0, GOODS_LIST_MAX, sizeof **out, row_to_goods, &list, n);
+    size_t words = 0;
+    const unsigned char *p = (const unsigned char *)q;
+    while (*p) {
+        if (!isalnum(*p) && *p < 0x80) {
+            p++;
+            continue;
+        }
+        buf_puts(out, words++ ? " +" : "+");
+        while (*p && (isalnum(*p) || *p >= 0x80))
+            buf_putc(out, (char)*p++);
+        buf_putc(out, '*');
+    }
+    return words;
+}
+
+enum shop_code goods_page(db_conn *db, const char *q, int64_t after, size_t limit,
+                          struct goods **out, size_t *n, int *more)
+{
+    struct buf words;
+    void *list = NULL;
+    *out = NULL;
+    *n = 0;
+    *more = 0;
+    if (q != NULL && strlen(q) > PAGING_SEARCH_MAX)
+        return SHOP_SEARCH_INVALID;
+    if (limit < 1 || limit > PAGING_LIMIT_MAX)
+        return SHOP_LIST_LIMIT_INVALID;
+    buf_init(&words, PAGING_SEARCH_MAX * 3 + 1);
+    enum shop_code rc;
+    if (q != NULL && search_words(q, &words) > 0) {
+        struct db_val p[] = {DB_TEXTN(buf_str(&words), words.len), DB_I64(after),
+                             DB_I64(limit + 1)};
+        rc = db_query_list(db, SQL_SEARCH, p, 3, limit + 1, sizeof **out, row_to_goods, &list, n);
+    } else {
+        struct db_val p[] = {DB_I64(after), DB_I64(limit + 1)};
+        rc = db_query_list(db, SQL_PAGE, p, 2, limit + 1, sizeof **out, row_to_goods, &list, n);
+    }
+    buf_free(&words);
     *out = list;
+    if (rc == SHOP_SUCCESS)
+        *more = paging_trim(n, limit);
     return rc;
 }
 

@@ -12,7 +12,6 @@
 
 #define GOODS_NAME_MAX 256
 #define GOODS_DESC_MAX 1024
-#define GOODS_LIST_MAX 500 /* the catalogue page shows at most this many */
 
 struct goods {
     int64_t goods_id;
@@ -29,10 +28,17 @@ struct goods {
  * that are part of it, use it. */
 db_conn *goods_db(void);
 
-/* All goods ordered by id, at most GOODS_LIST_MAX. On SHOP_SUCCESS *out is a
- * calloc'd array of *n goods the caller frees. SHOP_DB_UNAVAILABLE when the
- * database does not answer. */
-enum shop_code goods_list(db_conn *db, struct goods **out, size_t *n);
+/* One page of the catalogue, by id: the goods after goods id `after` (0:
+ * from the first), at most limit (1..PAGING_LIMIT_MAX); with q (NULL or "":
+ * all goods) only those whose name or description has every word of q (a
+ * word may be the start of a longer one: "lam" finds "lamp"), through the
+ * FULLTEXT index on both. A keyset query on the primary key, never OFFSET.
+ * On SHOP_SUCCESS *out is a calloc'd array of *n goods the caller frees and
+ * *more is 1 when a next page exists. SHOP_SEARCH_INVALID when q is longer
+ * than PAGING_SEARCH_MAX; SHOP_DB_UNAVAILABLE when the database does not
+ * answer. */
+enum shop_code goods_page(db_conn *db, const char *q, int64_t after, size_t limit,
+                          struct goods **out, size_t *n, int *more);
 
 /* One goods by id: SHOP_SUCCESS, SHOP_GOODS_NO_EXIST or SHOP_DB_UNAVAILABLE. */
 enum shop_code goods_get(db_conn *db, int64_t goods_id, struct goods *out);

@@ -13,6 +13,7 @@
 #include "goods_service.h"
 #include "log.h"
 #include "money.h"
+#include "paging.h"
 #include "outbox.h"
 #include "snowflake.h"
 
@@ -42,8 +43,8 @@ static const char SQL_CANCEL[] = "UPDATE trade_order SET order_status = 2 WHERE 
 static const char SQL_GET[] =
     "SELECT " ORDER_COLUMNS " FROM trade_order WHERE order_id = ? AND user_id = ?";
 static const char SQL_GET_ANY[] = "SELECT " ORDER_COLUMNS " FROM trade_order WHERE order_id = ?";
-static const char SQL_LIST[] = "SELECT " ORDER_COLUMNS " FROM trade_order WHERE user_id = ? "
-                               "ORDER BY add_time DESC, order_id DESC LIMIT ?";
+static const char SQL_PAGE[] = "SELECT " ORDER_COLUMNS " FROM trade_order "
+                               "WHERE user_id = ? AND order_id < ? ORDER BY order_id DESC LIMIT ?";
 
 static int money_col(const db_result *r, size_t row, size_t col, int64_t *out)
 {
@@ -163,13 +164,23 @@ enum shop_code order_get_any(db_conn *db, int64_t order_id, struct order *out)
     return get_one(db, SQL_GET_ANY, &p, 1, out);
 }
 
-enum shop_code order_list(db_conn *db, int64_t user_id, struct order **out, size_t *n)
+enum shop_code order_page(db_conn *db, int64_t user_id, int64_t before, size_t limit,
+                          struct order **out, size_t *n, int *more)
 {
-    struct db_val p[] = {DB_I64(user_id), DB_I64(ORDER_LIST_MAX)};
-    void *list;
+    void *list = NULL;
+    *more = 0;
+    if (limit < 1 || limit > PAGING_LIMIT_MAX) {
+        *out = NULL;
+        *n = 0;
+        return SHOP_LIST_LIMIT_INVALID;
+    }
+    struct db_val p[] = {DB_I64(user_id), DB_I64(before > 0 ? before : INT64_MAX),
+                         DB_I64(limit + 1)};
     enum shop_code rc =
-        db_query_list(db, SQL_LIST, p, 2, ORDER_LIST_MAX, sizeof **out, row_to_order, &list, n);
+        db_query_list(db, SQL_PAGE, p, 3, limit + 1, sizeof **out, row_to_order, &list, n);
     *out = list;
+    if (rc == SHOP_SUCCESS)
+        *more = paging_trim(n, limit);
     return rc;
 }
 

@@ -21,7 +21,6 @@ enum pay_status { PAY_UNPAID = 0, PAY_PAYING = 1, PAY_PAID = 2 };
 
 #define ORDER_ADDRESS_MAX   255
 #define ORDER_CONSIGNEE_MAX 64
-#define ORDER_LIST_MAX      200
 
 struct order {
     int64_t order_id;
@@ -68,8 +67,13 @@ enum shop_code order_confirm_tx(db_conn *db, int64_t order_id, int paid_on_confi
 enum shop_code order_get(db_conn *db, int64_t user_id, int64_t order_id, struct order *out);
 /* Without the owner check (consumers). */
 enum shop_code order_get_any(db_conn *db, int64_t order_id, struct order *out);
-/* The user's orders, newest first; *out calloc'd. */
-enum shop_code order_list(db_conn *db, int64_t user_id, struct order **out, size_t *n);
+/* One page of the user's orders, newest first (by order id: snowflakes grow
+ * with time): those with an id below `before` (0: from the newest), at most
+ * limit (1..PAGING_LIMIT_MAX), a keyset query on (user_id, order_id). On
+ * SHOP_SUCCESS *out is calloc'd (caller frees) with *n orders and *more is 1
+ * when an older page exists. */
+enum shop_code order_page(db_conn *db, int64_t user_id, int64_t before, size_t limit,
+                          struct order **out, size_t *n, int *more);
 
 /* Idempotency-Key of POST /api/orders (trade_idempotency).
  * order_idem_claim: 1 when this call claimed (user_id, key) (go on, then

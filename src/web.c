@@ -90,6 +90,52 @@ void web_json_success(struct web_ctx *c, int status, const char *name, json_obje
     json_object_put(o);
 }
 
+void web_json_page(struct web_ctx *c, const char *name, json_object *value, const char *next)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(1));
+    json_object_object_add(o, name, value);
+    json_object_object_add(o, "next", next != NULL ? json_object_new_string(next) : NULL);
+    http_json(&c->res, 200, o);
+    json_object_put(o);
+}
+
+enum shop_code web_list_args(const struct web_ctx *c, struct web_list *l)
+{
+    char limit[8];
+    const char *query = c->req.query != NULL ? c->req.query : "";
+    size_t len = strlen(query);
+    memset(l, 0, sizeof *l);
+    l->limit = PAGING_LIMIT_DEFAULT;
+    int found = http_form_get(query, len, "limit", limit, sizeof limit);
+    if (found < 0 || (found == 1 && paging_limit_parse(limit, &l->limit) != 0))
+        return SHOP_LIST_LIMIT_INVALID;
+    l->limit_given = found == 1;
+    if (http_form_get(query, len, "after", l->after, sizeof l->after) < 0)
+        return SHOP_LIST_CURSOR_INVALID;
+    if (http_form_get(query, len, "q", l->q, sizeof l->q) < 0)
+        return SHOP_SEARCH_INVALID;
+    return SHOP_SUCCESS;
+}
+
+void web_list_next_link(json_object *data, const char *path, const struct web_list *l,
+                        const char *next)
+{
+    struct buf url;
+    if (next == NULL)
+        return;
+    buf_init(&url, HTTP_PATH_MAX + sizeof l->q * 3 + PAGING_CURSOR_MAX + 64);
+    buf_printf(&url, "%s?after=%s", path, next);
+    if (l->limit_given)
+        buf_printf(&url, "&limit=%zu", l->limit);
+    if (l->q[0] != '\0') {
+        buf_puts(&url, "&q=");
+        http_url_encode(l->q, strlen(l->q), "", &url);
+    }
+    web_add_str(data, "next_url", buf_str(&url));
+    buf_free(&url);
+}
+
 void web_redirect(struct web_ctx *c, const char *location)
 {
     c->res.status = 303;

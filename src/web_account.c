@@ -506,9 +506,16 @@ void web_page_account(struct web_ctx *c)
     json_object_object_add(user, "reg_date", json_object_new_string(day));
     json_object_object_add(d, "user", user);
 
+    struct web_list l;
     struct coupon *list = NULL;
     size_t n = 0;
-    rc = coupon_list_for_user(coupon_db(), u.user_id, &list, &n);
+    char next[PAGING_CURSOR_MAX];
+    rc = web_coupons_page(c, &l, &list, &n, next);
+    if (rc == SHOP_LIST_LIMIT_INVALID || rc == SHOP_LIST_CURSOR_INVALID) {
+        json_object_put(d);
+        web_error(c, rc);
+        return;
+    }
     if (rc == SHOP_SUCCESS) {
         json_object *arr = json_object_new_array_ext((int)n);
         size_t unused = 0;
@@ -519,6 +526,8 @@ void web_page_account(struct web_ctx *c)
         json_object_object_add(d, "coupons", arr);
         json_object_object_add(d, "coupon_count", json_object_new_int64((int64_t)n));
         json_object_object_add(d, "unused_count", json_object_new_int64((int64_t)unused));
+        json_object_object_add(d, "later_page", json_object_new_boolean(l.after[0] != '\0'));
+        web_list_next_link(d, "/account", &l, next[0] ? next : NULL);
     } else {
         log_warn("account: coupons of user %" PRId64 " not available (%s)", u.user_id,
                  shop_code_name(rc));

@@ -35,12 +35,36 @@ static json_object *goods_view(const struct goods *g)
     return o;
 }
 
+/* One page of the catalogue as the request asks (?limit, ?after, ?q); next
+ * is the next page's cursor ("" on the last page). */
+static enum shop_code catalogue_page(struct web_ctx *c, struct web_list *l, struct goods **list,
+                                     size_t *n, char next[PAGING_CURSOR_MAX])
+{
+    int64_t after = 0;
+    int more = 0;
+    *list = NULL;
+    *n = 0;
+    next[0] = '\0';
+    enum shop_code rc = web_list_args(c, l);
+    if (rc != SHOP_SUCCESS)
+        return rc;
+    if (l->after[0] != '\0' && paging_cursor_parse(l->after, &after, 1) != 0)
+        return SHOP_LIST_CURSOR_INVALID;
+    rc = goods_page(goods_db(), l->q, after, l->limit, list, n, &more);
+    if (rc == SHOP_SUCCESS && more)
+        paging_cursor_format(&(*list)[*n - 1].goods_id, 1, next);
+    return rc;
+}
+
 void web_page_catalogue(struct web_ctx *c)
 {
+    struct web_list l;
     struct goods *list = NULL;
     size_t n = 0;
-    enum shop_code rc = goods_list(goods_db(), &list, &n);
+    char next[PAGING_CURSOR_MAX];
+    enum shop_code rc = catalogue_page(c, &l, &list, &n, next);
     if (rc != SHOP_SUCCESS) {
+        free(list);
         web_error(c, rc);
         return;
     }
@@ -49,8 +73,12 @@ void web_page_catalogue(struct web_ctx *c)
     for (size_t i = 0; i < n; i++)
         json_object_array_add(arr, goods_view(&list[i]));
     json_object_object_add(d, "goods", arr);
-    json_object_object_add(d, "goods_count", json_object_new_int64((int64_t)n));
     free(list);
+    if (l.q[0] != '\0')
+        web_add_str(d, "q", l.q);
+    json_object_object_add(d, "later_page", json_object_new_boolean(l.after[0] != '\0'));
+    json_object_object_add(d, "search_max", json_object_new_int(PAGING_SEARCH_MAX));
+    web_list_next_link(d, "/", &l, next[0] ? next : NULL);
     web_render_page(c, 200, "catalogue", d);
 }
 
@@ -124,7 +152,10 @@ static json_object *form_view(struct web_ctx *c, const struct goods *g, const st
     }
     struct coupon *list = NULL;
     size_t n = 0;
-    if (coupon_list_for_user(coupon_db(), c->session.user_id, &list, &n) == SHOP_SUCCESS) {
+    int more;
+    /* Unused come first: the form offers those of the largest first page. */
+    if (coupon_page(coupon_db(), c->session.user_id, (struct coupon_key){0, 0}, PAGING_LIMIT_MAX,
+                    &list, &n, &more) == SHOP_SUCCESS) {
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < n; i++) {
             if (list[i].is_used)
@@ -261,10 +292,13 @@ void web_form_order(struct web_ctx *c)
 
 void web_api_goods_list(struct web_ctx *c)
 {
+    struct web_list l;
     struct goods *list = NULL;
     size_t n = 0;
-    enum shop_code rc = goods_list(goods_db(), &list, &n);
+    char next[PAGING_CURSOR_MAX];
+    enum shop_code rc = catalogue_page(c, &l, &list, &n, next);
     if (rc != SHOP_SUCCESS) {
+        free(list);
         web_error(c, rc);
         return;
     }
@@ -272,7 +306,7 @@ void web_api_goods_list(struct web_ctx *c)
     for (size_t i = 0; i < n; i++)
         json_object_array_add(arr, goods_to_json(&list[i]));
     free(list);
-    web_json_success(c, 200, "goods", arr);
+    web_json_page(c, "goods", arr, next[0] ? next : NULL);
 }
 
 void web_api_goods_get(struct web_ctx *c)

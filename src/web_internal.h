@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "errors.h"
 #include "http.h"
+#include "paging.h"
 #include "router.h"
 #include "web.h"
 
@@ -64,6 +65,30 @@ void web_add_str(json_object *o, const char *key, const char *s);
  * configured depth cap. SHOP_SUCCESS or the code to answer with. */
 enum shop_code web_json_body(const struct web_ctx *c, json_object **out);
 
+/* What a list request asks for (the contract's "Lists are paged by
+ * cursor"): ?limit= (PAGING_LIMIT_DEFAULT when absent), ?after= (the
+ * previous page's next; "" for the first page) and, for the goods, ?q=. */
+struct web_list {
+    size_t limit;
+    int limit_given;
+    char after[PAGING_CURSOR_MAX];
+    char q[PAGING_SEARCH_MAX + 1];
+};
+
+/* Read them from the query string: SHOP_SUCCESS, SHOP_LIST_LIMIT_INVALID,
+ * SHOP_LIST_CURSOR_INVALID (malformed or longer than a cursor; what it says
+ * is the list's to check), SHOP_SEARCH_INVALID (q too long or malformed). */
+enum shop_code web_list_args(const struct web_ctx *c, struct web_list *l);
+
+/* When next is not NULL: "next_url" in a page's data, path?after=next with
+ * the request's limit and q, the "Next" link that works without JavaScript. */
+void web_list_next_link(json_object *data, const char *path, const struct web_list *l,
+                        const char *next);
+
+/* Answer {"success":true, name: value, "next": next or null} with 200;
+ * takes value. */
+void web_json_page(struct web_ctx *c, const char *name, json_object *value, const char *next);
+
 /* Add a Set-Cookie header (HttpOnly; SameSite=Lax; Path=/; Secure when
  * configured). max_age_s 0 deletes the cookie. */
 void web_set_cookie(struct web_ctx *c, const char *name, const char *value, int max_age_s);
@@ -101,6 +126,11 @@ void web_page_account(struct web_ctx *c);    /* GET /account */
 
 /* Handlers (web_coupon.c) */
 void web_api_coupons(struct web_ctx *c); /* GET /api/coupons */
+struct coupon;
+/* One page of the logged-in user's coupons for ?limit and ?after (the
+ * account page's list too); next: the next page's cursor, "" at the end. */
+enum shop_code web_coupons_page(struct web_ctx *c, struct web_list *l, struct coupon **list,
+                                size_t *n, char next[PAGING_CURSOR_MAX]);
 
 /* Handlers (web_order.c) */
 void web_api_order_create(struct web_ctx *c); /* POST /api/orders */

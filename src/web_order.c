@@ -128,12 +128,36 @@ void web_api_order_create(struct web_ctx *c)
     }
 }
 
+/* One page of the user's orders as the request asks (?limit, ?after); next
+ * is the next (older) page's cursor ("" on the last page). */
+static enum shop_code orders_page(struct web_ctx *c, struct web_list *l, struct order **list,
+                                  size_t *n, char next[PAGING_CURSOR_MAX])
+{
+    int64_t before = 0;
+    int more = 0;
+    *list = NULL;
+    *n = 0;
+    next[0] = '\0';
+    enum shop_code rc = web_list_args(c, l);
+    if (rc != SHOP_SUCCESS)
+        return rc;
+    if (l->after[0] != '\0' && paging_cursor_parse(l->after, &before, 1) != 0)
+        return SHOP_LIST_CURSOR_INVALID;
+    rc = order_page(order_db(), c->session.user_id, before, l->limit, list, n, &more);
+    if (rc == SHOP_SUCCESS && more)
+        paging_cursor_format(&(*list)[*n - 1].order_id, 1, next);
+    return rc;
+}
+
 void web_api_orders(struct web_ctx *c)
 {
+    struct web_list l;
     struct order *list = NULL;
     size_t n = 0;
-    enum shop_code rc = order_list(order_db(), c->session.user_id, &list, &n);
+    char next[PAGING_CURSOR_MAX];
+    enum shop_code rc = orders_page(c, &l, &list, &n, next);
     if (rc != SHOP_SUCCESS) {
+        free(list);
         web_error(c, rc);
         return;
     }
@@ -141,7 +165,7 @@ void web_api_orders(struct web_ctx *c)
     for (size_t i = 0; i < n; i++)
         json_object_array_add(arr, order_to_json(&list[i]));
     free(list);
-    web_json_success(c, 200, "orders", arr);
+    web_json_page(c, "orders", arr, next[0] ? next : NULL);
 }
 
 void web_api_order_get(struct web_ctx *c)
@@ -251,36 +275,31 @@ static json_object *history(const struct order *o, const struct order_log_entry 
     return arr;
 }
 
-static int goods_cmp(const void *k, const void *e)
-{
-    int64_t id = *(const int64_t *)k, gid = ((const struct goods *)e)->goods_id;
-    return id < gid ? -1 : id > gid;
-}
-
 void web_page_orders(struct web_ctx *c)
 {
+    struct web_list l;
     struct order *list = NULL;
-    struct goods *goods = NULL;
-    size_t n = 0, ng = 0;
-    enum shop_code rc = order_list(order_db(), c->session.user_id, &list, &n);
+    size_t n = 0;
+    char next[PAGING_CURSOR_MAX];
+    enum shop_code rc = orders_page(c, &l, &list, &n, next);
     if (rc != SHOP_SUCCESS) {
+        free(list);
         web_error(c, rc);
         return;
     }
-    /* Names only: the page still shows the orders without them. */
-    if (n > 0 && goods_list(goods_db(), &goods, &ng) != SHOP_SUCCESS)
-        log_warn("orders page: goods names not available");
     json_object *arr = json_object_new_array_ext((int)n);
     for (size_t i = 0; i < n; i++) {
-        const struct goods *g =
-            goods ? bsearch(&list[i].goods_id, goods, ng, sizeof *goods, goods_cmp) : NULL;
-        json_object_array_add(arr, order_view(&list[i], g ? g->goods_name : NULL));
+        /* The name only: the page still shows the order without it. */
+        struct goods g;
+        int named = goods_get(goods_db(), list[i].goods_id, &g) == SHOP_SUCCESS;
+        json_object_array_add(arr, order_view(&list[i], named ? g.goods_name : NULL));
     }
     free(list);
-    free(goods);
     json_object *d = json_object_new_object();
     json_object_object_add(d, "orders", arr);
     json_object_object_add(d, "order_count", json_object_new_int64((int64_t)n));
+    json_object_object_add(d, "later_page", json_object_new_boolean(l.after[0] != '\0'));
+    web_list_next_link(d, "/orders", &l, next[0] ? next : NULL);
     web_render_page(c, 200, "orders", d);
 }
 

@@ -42,13 +42,22 @@ test('the stylesheet is served by nginx as CSS', async () => {
 });
 
 test('GET /api/goods returns the catalogue as the contract says', async () => {
-  const { res, body } = await getJson('/api/goods');
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get('content-type'), /^application\/json/);
-  assert.equal(body.success, true);
+  // Paged by cursor: following next from the first page gives every goods once, in id order.
+  const goods = [];
+  let next = null;
+  do {
+    const { res, body } = await getJson('/api/goods' + (next === null ? '' : `?after=${encodeURIComponent(next)}`));
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^application\/json/);
+    assert.equal(body.success, true);
+    assert.ok(body.goods.length <= 20, 'a page holds at most the default limit');
+    assert.ok(body.next === null || typeof body.next === 'string', 'next is a string or null');
+    goods.push(...body.goods);
+    next = body.next;
+  } while (next !== null);
   const rows = sql('SELECT goods_id, goods_name, goods_number, goods_price FROM trade_goods ORDER BY goods_id');
-  assert.equal(body.goods.length, rows.length);
-  body.goods.forEach((g, i) => {
+  assert.equal(goods.length, rows.length);
+  goods.forEach((g, i) => {
     assert.equal(typeof g.goods_id, 'string', 'ids are strings');
     assert.equal(g.goods_id, rows[i][0]);
     assert.equal(g.goods_name, rows[i][1]);
