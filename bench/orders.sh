@@ -133,11 +133,33 @@ G1=$((ID0 + 1))
 GN=$((ID0 + N_GOODS))
 say "bench data: $N_USERS users ($U1..$UN), $N_GOODS goods ($G1..$GN)"
 
+# pre_post PATH JSON HEADERS-FILE: POST with a pre-session token (GET
+# /api/session: the shop_csrf cookie and the same token in X-CSRF-Token), as
+# logging in and registering require; a busy answer (503: nginx's per-client
+# login rate, or the app's password hashes all taken) is tried again. Prints
+# the body; the status line and headers go to HEADERS-FILE.
+pre_post() {
+    local path=$1 json=$2 hdr=$3 pre cookie token body i
+    for i in $(seq 1 30); do
+        pre=$(mktemp)
+        body=$(curl -s -D "$pre" "$BASE/api/session") || true
+        cookie=$(grep -i '^set-cookie: shop_csrf=' "$pre" | head -n 1 | sed -e 's/^[^:]*: *//' -e 's/;.*//' | tr -d '\r')
+        rm -f "$pre"
+        token=$(grep -o '"csrf_token" *: *"[^"]*"' <<<"$body" | sed -e 's/.*"\([^"]*\)"$/\1/')
+        body=$(curl -s -D "$hdr" -H 'Content-Type: application/json' -H "Cookie: $cookie" \
+            -H "X-CSRF-Token: $token" -d "$json" "$BASE$path") || true
+        head -n 1 "$hdr" | grep -q ' 503' || break
+        sleep 1
+    done
+    printf '%s' "$body"
+}
+export -f pre_post
+
 # One registration through the app gives the password hash its login checks.
 sql "DELETE FROM trade_user WHERE user_name = '$SEED_NAME' OR user_mobile = '$SEED_MOBILE'"
-code=$(curl -s -o "$OUT/seed.json" -w '%{http_code}' -H 'Content-Type: application/json' \
-    -d "{\"user_name\":\"$SEED_NAME\",\"user_mobile\":\"$SEED_MOBILE\",\"password\":\"$PASSWORD\"}" \
-    "$BASE/api/users") || true
+pre_post /api/users "{\"user_name\":\"$SEED_NAME\",\"user_mobile\":\"$SEED_MOBILE\",\"password\":\"$PASSWORD\"}" \
+    "$OUT/seed.hdr" >"$OUT/seed.json"
+code=$(head -n 1 "$OUT/seed.hdr" | awk '{print $2}')
 [ "$code" = 201 ] || die "registering the seed user answered $code: $(cat "$OUT/seed.json" 2>/dev/null)"
 hash=$(sql "SELECT user_password FROM trade_user WHERE user_name = '$SEED_NAME'")
 [ -n "$hash" ] || die "the seed user's password hash is not in trade_user"
@@ -181,8 +203,7 @@ say "logging in $N_USERS users through POST /api/session"
 login_one() { # login_one USER_NAME: prints "cookie<TAB>csrf" or nothing
     local name=$1 hdr body cookie csrf
     hdr=$(mktemp)
-    body=$(curl -s -D "$hdr" -H 'Content-Type: application/json' \
-        -d "{\"login\":\"$name\",\"password\":\"$PASSWORD\"}" "$BASE/api/session") || true
+    body=$(pre_post /api/session "{\"login\":\"$name\",\"password\":\"$PASSWORD\"}" "$hdr")
     cookie=$(grep -i '^set-cookie: shop_session=' "$hdr" | head -n 1 | sed -e 's/^[^:]*: *//' -e 's/;.*//' | tr -d '\r')
     rm -f "$hdr"
     csrf=$(grep -o '"csrf_token" *: *"[^"]*"' <<<"$body" | sed -e 's/.*"\([^"]*\)"$/\1/')
