@@ -500,6 +500,20 @@ int alipay_url_origin(const char *url, char *out, size_t outsz)
     return 0;
 }
 
+int alipay_request_common(struct alipay_params *ps, const char *app_id, const char *method,
+                          const char *timestamp)
+{
+    return alipay_params_add(ps, "app_id", app_id ? app_id : "") ||
+                   alipay_params_add(ps, "method", method) ||
+                   alipay_params_add(ps, "format", "JSON") ||
+                   alipay_params_add(ps, "charset", "utf-8") ||
+                   alipay_params_add(ps, "sign_type", "RSA2") ||
+                   alipay_params_add(ps, "timestamp", timestamp) ||
+                   alipay_params_add(ps, "version", "1.0")
+               ? -1
+               : 0;
+}
+
 int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struct buf *out)
 {
     struct alipay_params ps;
@@ -529,11 +543,7 @@ int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struc
     if (biz_s == NULL)
         goto out;
 
-    if (alipay_params_add(&ps, "app_id", req->app_id ? req->app_id : "") ||
-        alipay_params_add(&ps, "method", "alipay.trade.page.pay") ||
-        alipay_params_add(&ps, "format", "JSON") || alipay_params_add(&ps, "charset", "utf-8") ||
-        alipay_params_add(&ps, "sign_type", "RSA2") || alipay_params_add(&ps, "timestamp", ts) ||
-        alipay_params_add(&ps, "version", "1.0"))
+    if (alipay_request_common(&ps, req->app_id, "alipay.trade.page.pay", ts) != 0)
         goto out;
     if (req->notify_url && req->notify_url[0] &&
         alipay_params_add(&ps, "notify_url", req->notify_url))
@@ -554,5 +564,169 @@ out:
         buf_reset(out);
     json_object_put(biz);
     alipay_params_free(&ps);
+    return rc;
+}
+
+/* --- answers of the open API ---------------------------------------------- */
+
+int alipay_response_key(const char *method, char *out, size_t outsz)
+{
+    size_t n = method != NULL ? strlen(method) : 0;
+    if (n == 0 || n + sizeof "_response" > outsz)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = method[i];
+        if (!(isalnum((unsigned char)ch) || ch == '.' || ch == '_'))
+            return -1;
+        out[i] = ch == '.' ? '_' : ch;
+    }
+    memcpy(out + n, "_response", sizeof "_response");
+    return 0;
+}
+
+int alipay_response_build(EVP_PKEY *priv, const char *method, struct json_object *answer,
+                          struct buf *out)
+{
+    char key[ALIPAY_KEY_MAX * 2], sig[ALIPAY_SIGN_MAX];
+    buf_reset(out);
+    if (alipay_response_key(method, key, sizeof key) != 0 || answer == NULL)
+        return -1;
+    const char *text = json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (text == NULL || alipay_sign(priv, text, strlen(text), sig, sizeof sig) != 0)
+        return -1;
+    if (buf_printf(out, "{\"%s\":%s,\"sign\":\"%s\"}", key, text, sig) != 0) {
+        buf_reset(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* JSON scanning, only as far as finding the exact text of one member's value
+ * (the bytes the provider signed). The whole body is parsed by json-c too. */
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i;
+}
+
+/* The end (one past the closing quote) of the string starting at s[i] == '"',
+ * or 0. */
+static size_t skip_string(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return 0;
+}
+
+/* The end of the value starting at s[i], or 0. */
+static size_t skip_value(const char *s, size_t i, size_t n)
+{
+    int depth = 0;
+    for (; i < n; i++) {
+        char ch = s[i];
+        if (ch == '"') {
+            size_t e = skip_string(s, i, n);
+            if (e == 0)
+                return 0;
+            i = e - 1;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            if (depth == 0)
+                return i; /* the end of a scalar inside a container */
+            if (--depth == 0)
+                return i + 1;
+        } else if (depth == 0 &&
+                   (ch == ',' || ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')) {
+            return i;
+        }
+    }
+    return depth == 0 ? i : 0;
+}
+
+/* The span of the value of top-level member key of the object in s. */
+static int member_span(const char *s, size_t n, const char *key, size_t *from, size_t *to)
+{
+    size_t klen = strlen(key), i = skip_ws(s, 0, n);
+    if (i >= n || s[i] != '{')
+        return -1;
+    i = skip_ws(s, i + 1, n);
+    while (i < n && s[i] == '"') {
+        size_t e = skip_string(s, i, n);
+        if (e == 0)
+            return -1;
+        int match = e - i - 2 == klen && memcmp(s + i + 1, key, klen) == 0;
+        i = skip_ws(s, e, n);
+        if (i >= n || s[i] != ':')
+            return -1;
+        i = skip_ws(s, i + 1, n);
+        size_t v = skip_value(s, i, n);
+        if (v == 0 || v == i)
+            return -1;
+        if (match) {
+            *from = i;
+            *to = v;
+            return 0;
+        }
+        i = skip_ws(s, v, n);
+        if (i < n && s[i] == ',')
+            i = skip_ws(s, i + 1, n);
+    }
+    return -1;
+}
+
+int alipay_response_open(EVP_PKEY *pub, const char *method, const char *body, size_t len,
+                         struct json_object **answer)
+{
+    char key[ALIPAY_KEY_MAX * 2];
+    *answer = NULL;
+    if (alipay_response_key(method, key, sizeof key) != 0 || body == NULL ||
+        len > ALIPAY_RESPONSE_MAX)
+        return ALIPAY_ANSWER_MALFORMED;
+    json_tokener *tok = json_tokener_new();
+    if (tok == NULL)
+        return ALIPAY_ANSWER_MALFORMED;
+    json_object *whole = json_tokener_parse_ex(tok, body, (int)len);
+    int complete = json_tokener_get_error(tok) == json_tokener_success &&
+                   skip_ws(body, json_tokener_get_parse_end(tok), len) == len;
+    json_tokener_free(tok);
+    json_object *obj = NULL, *sign = NULL;
+    const char *use = key;
+    if (!complete || !json_object_is_type(whole, json_type_object)) {
+        json_object_put(whole);
+        return ALIPAY_ANSWER_MALFORMED;
+    }
+    if (!json_object_object_get_ex(whole, key, &obj)) {
+        use = "error_response";
+        if (!json_object_object_get_ex(whole, use, &obj)) {
+            json_object_put(whole);
+            return ALIPAY_ANSWER_MALFORMED;
+        }
+    }
+    size_t from, to;
+    int rc = ALIPAY_ANSWER_MALFORMED;
+    if (!json_object_is_type(obj, json_type_object) || member_span(body, len, use, &from, &to) != 0)
+        goto out;
+    if (!json_object_object_get_ex(whole, "sign", &sign) ||
+        !json_object_is_type(sign, json_type_string)) {
+        /* Alipay leaves an error_response about our request unsigned. */
+        rc = use == key ? ALIPAY_ANSWER_BAD_SIGN : ALIPAY_ANSWER_UNSIGNED_ERROR;
+        if (rc == ALIPAY_ANSWER_BAD_SIGN)
+            goto out;
+    } else if (alipay_verify_data(pub, body + from, to - from, json_object_get_string(sign)) != 1) {
+        rc = ALIPAY_ANSWER_BAD_SIGN;
+        goto out;
+    } else {
+        rc = ALIPAY_ANSWER_OK;
+    }
+    *answer = json_object_get(obj);
+out:
+    json_object_put(whole);
     return rc;
 }

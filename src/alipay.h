@@ -24,6 +24,8 @@
 
 #include "buf.h"
 
+struct json_object;
+
 #define ALIPAY_MAX_PARAMS 64   /* pairs in one form */
 #define ALIPAY_KEY_MAX    64   /* bytes of one decoded key */
 #define ALIPAY_VALUE_MAX  4096 /* bytes of one decoded value */
@@ -132,6 +134,12 @@ int alipay_timestamp_parse(const char *s, int utc_offset_s, time_t *out);
  * [IPv6]) pass in the host, so the result is safe in a header. */
 int alipay_url_origin(const char *url, char *out, size_t outsz);
 
+/* The common parameters of a request to the gateway (app_id, method,
+ * format=JSON, charset=utf-8, sign_type=RSA2, timestamp, version=1.0), added
+ * to ps in that order. 0 or -1. */
+int alipay_request_common(struct alipay_params *ps, const char *app_id, const char *method,
+                          const char *timestamp);
+
 /* One page-pay request (alipay.trade.page.pay). Strings are borrowed. */
 struct alipay_page_pay {
     const char *gateway; /* "https://openapi.alipay.com/gateway.do" or the sandbox's */
@@ -153,5 +161,37 @@ struct alipay_page_pay {
  * and the signature over the raw values. Returns 0, or -1 (bad amount, a
  * field over its cap, signing failed, out's cap). */
 int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struct buf *out);
+
+/* Answers of the open API (alipay.trade.query and the others): the gateway
+ * answers {"<method with '.' as '_'>_response":{...},"sign":"..."}, the
+ * signature (RSA2, the provider's key) over the exact bytes of the response
+ * object as they appear in the body. A refusal of the request itself (bad
+ * signature, unknown app) comes as "error_response", which Alipay may leave
+ * unsigned. */
+#define ALIPAY_RESPONSE_MAX (1024 * 1024) /* the largest answer opened */
+
+/* "alipay.trade.query" -> "alipay_trade_query_response" into out. 0, or -1
+ * when method is empty, has other characters than [A-Za-z0-9._] or does not
+ * fit. */
+int alipay_response_key(const char *method, char *out, size_t outsz);
+
+/* The signed answer of method, {"<key>":<answer, plain JSON>,"sign":"..."},
+ * into out (reset first). For the sandbox. 0 or -1. */
+int alipay_response_build(EVP_PKEY *priv, const char *method, struct json_object *answer,
+                          struct buf *out);
+
+enum alipay_answer {
+    ALIPAY_ANSWER_OK = 0,             /* signed, verified */
+    ALIPAY_ANSWER_UNSIGNED_ERROR = 1, /* an unsigned error_response: our request was refused */
+    ALIPAY_ANSWER_MALFORMED = -1,     /* not one JSON object with the answer's key */
+    ALIPAY_ANSWER_BAD_SIGN = -2,      /* no or a wrong signature */
+};
+
+/* Open the answer of method in body (len bytes): *answer is the verified
+ * response object (a new reference the caller puts) on ALIPAY_ANSWER_OK and
+ * ALIPAY_ANSWER_UNSIGNED_ERROR (then the error_response object), else NULL.
+ * A signed error_response is verified like any answer and returned as OK. */
+int alipay_response_open(EVP_PKEY *pub, const char *method, const char *body, size_t len,
+                         struct json_object **answer);
 
 #endif

@@ -66,6 +66,8 @@ struct shop_config {
     char alipay_private_key[CONFIG_STR_MAX]; /* PEM file: our key, signs requests */
     char alipay_public_key[CONFIG_STR_MAX];  /* PEM file: the provider's key, verifies notifications
                                               */
+    int provider_timeout_ms;                 /* a call to the provider's API */
+    int pay_query_after_s;                   /* a paying order is asked about after */
     char fcgi_notify_socket[CONFIG_STR_MAX]; /* unix socket for /pay/notify/ only */
     int notify_threads;    /* FastCGI threads reserved for provider notifications */
     int notify_publishers; /* the notifications' publishing connections */

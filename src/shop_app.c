@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mq_pipe.h"
 #include "order_saga.h"
+#include "provider.h"
 #include "runtime.h"
 #include "snowflake.h"
 #include "templates.h"
@@ -113,6 +114,10 @@ int main(int argc, char **argv)
         goto out;
     }
     auth_hash_limit(cfg.hash_max_concurrent);
+    if (provider_global_init() != 0) {
+        log_error("libcurl initialisation failed");
+        goto out;
+    }
     if (runtime_db_init(&cfg) != 0)
         goto out;
     db_ready = 1;

@@ -34,6 +34,7 @@
 #include "pay_service.h"
 #include "order_service.h"
 #include "outbox.h"
+#include "provider.h"
 #include "runtime.h"
 #include "snowflake.h"
 #include "topology.h"
@@ -237,7 +238,7 @@ int main(int argc, char **argv)
     struct mq_params mqp = runtime_mq_params(&cfg);
     rc = 1;
     mq_conn *mq = NULL, *pub = NULL;
-    if (runtime_db_init(&cfg) != 0)
+    if (runtime_db_init(&cfg) != 0 || provider_global_init() != 0)
         return 1;
     if (snowflake_init(&shop_ids, cfg.worker_id, NULL) != 0)
         goto out;

@@ -605,6 +605,106 @@ static void test_threads_share_a_key(void)
     alipay_params_free(&ps);
 }
 
+/* An answer of the open API signed by the sandbox's code opens with the
+ * provider's public key; a changed byte, another key or a missing sign do
+ * not; the signed bytes are the response object exactly as it appears. */
+static void test_response_round_trip(void)
+{
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    json_object *o = json_tokener_parse("{\"code\":\"10000\",\"msg\":\"Success\","
+                                        "\"trade_status\":\"TRADE_SUCCESS\","
+                                        "\"total_amount\":\"88.00\",\"note\":\"a \\\"}\\\" b\"}");
+    CU_ASSERT_FATAL(o != NULL);
+    CU_ASSERT_EQUAL_FATAL(alipay_response_build(key_a, "alipay.trade.query", o, &b), 0);
+    CU_ASSERT(strncmp(buf_str(&b), "{\"alipay_trade_query_response\":{", 32) == 0);
+    json_object *got = NULL;
+    CU_ASSERT_EQUAL(alipay_response_open(pub_a, "alipay.trade.query", b.data, b.len, &got),
+                    ALIPAY_ANSWER_OK);
+    CU_ASSERT_FATAL(got != NULL);
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(json_object_object_get(got, "total_amount")),
+                           "88.00");
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(json_object_object_get(got, "note")),
+                           "a \"}\" b");
+    json_object_put(got);
+    /* Another method's key: not this answer. */
+    CU_ASSERT_EQUAL(alipay_response_open(pub_a, "alipay.trade.close", b.data, b.len, &got),
+                    ALIPAY_ANSWER_MALFORMED);
+    CU_ASSERT(got == NULL);
+    /* Another key. */
+    CU_ASSERT_EQUAL(alipay_response_open(key_b, "alipay.trade.query", b.data, b.len, &got),
+                    ALIPAY_ANSWER_BAD_SIGN);
+    /* One byte of the amount changed. */
+    char *t = strdup(buf_str(&b));
+    char *amt = strstr(t, "88.00");
+    CU_ASSERT_FATAL(amt != NULL);
+    amt[0] = '9';
+    CU_ASSERT_EQUAL(alipay_response_open(pub_a, "alipay.trade.query", t, strlen(t), &got),
+                    ALIPAY_ANSWER_BAD_SIGN);
+    CU_ASSERT(got == NULL);
+    free(t);
+    /* Whitespace around the members (as a pretty-printing gateway sends)
+     * keeps the signed bytes of the object itself. */
+    const char *text =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char sig[ALIPAY_SIGN_MAX];
+    CU_ASSERT_EQUAL_FATAL(alipay_sign(key_a, text, strlen(text), sig, sizeof sig), 0);
+    struct buf spaced;
+    buf_init(&spaced, 1 << 16);
+    CU_ASSERT_EQUAL(
+        buf_printf(&spaced, "{\n  \"sign\" : \"%s\",\n  \"alipay_trade_query_response\" :  %s\n}\n",
+                   sig, text),
+        0);
+    CU_ASSERT_EQUAL(
+        alipay_response_open(pub_a, "alipay.trade.query", spaced.data, spaced.len, &got),
+        ALIPAY_ANSWER_OK);
+    CU_ASSERT(got != NULL);
+    json_object_put(got);
+    buf_free(&spaced);
+    json_object_put(o);
+    buf_free(&b);
+}
+
+static void test_response_refusals(void)
+{
+    json_object *got = (json_object *)1;
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{",
+        "{\"alipay_trade_query_response\":{\"code\":\"10000\"}",
+        "null",
+        "{\"alipay_trade_query_response\":{\"code\":\"10000\"}} trailing",
+        "{\"alipay_trade_query_response\":\"text\",\"sign\":\"AAAA\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL(
+            alipay_response_open(pub_a, "alipay.trade.query", bad[i], strlen(bad[i]), &got),
+            ALIPAY_ANSWER_MALFORMED);
+        CU_ASSERT(got == NULL);
+    }
+    /* The answer without a sign is not trusted. */
+    const char *unsigned_ok = "{\"alipay_trade_query_response\":{\"code\":\"10000\"}}";
+    CU_ASSERT_EQUAL(
+        alipay_response_open(pub_a, "alipay.trade.query", unsigned_ok, strlen(unsigned_ok), &got),
+        ALIPAY_ANSWER_BAD_SIGN);
+    CU_ASSERT(got == NULL);
+    /* An unsigned error_response (our request refused) is returned as such. */
+    const char *err = "{ \"error_response\" : {\"code\":\"40002\",\"sub_code\":"
+                      "\"isv.invalid-signature\"} }";
+    CU_ASSERT_EQUAL(alipay_response_open(pub_a, "alipay.trade.query", err, strlen(err), &got),
+                    ALIPAY_ANSWER_UNSIGNED_ERROR);
+    CU_ASSERT_FATAL(got != NULL);
+    CU_ASSERT_STRING_EQUAL(json_object_get_string(json_object_object_get(got, "code")), "40002");
+    json_object_put(got);
+    char key[80];
+    CU_ASSERT_EQUAL(alipay_response_key("alipay.trade.fastpay.refund.query", key, sizeof key), 0);
+    CU_ASSERT_STRING_EQUAL(key, "alipay_trade_fastpay_refund_query_response");
+    CU_ASSERT_EQUAL(alipay_response_key("a\"b", key, sizeof key), -1);
+    CU_ASSERT_EQUAL(alipay_response_key("", key, sizeof key), -1);
+    CU_ASSERT_EQUAL(alipay_response_key("alipay.trade.query", key, 10), -1);
+}
+
 static const struct test_case TESTS[] = {
     {"sign and verify round trip", test_round_trip},
     {"tampered amount is invalid", test_tampered_amount},
@@ -621,6 +721,8 @@ static const struct test_case TESTS[] = {
     {"timestamps", test_timestamp},
     {"URL origin", test_url_origin},
     {"threads share one key", test_threads_share_a_key},
+    {"open API answer round trip", test_response_round_trip},
+    {"open API answer refusals", test_response_refusals},
     {NULL, NULL},
 };
 
