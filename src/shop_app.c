@@ -24,6 +24,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "mq_pipe.h"
 #include "order_saga.h"
 #include "provider.h"
@@ -104,6 +105,9 @@ int main(int argc, char **argv)
         log_error("bad worker id %d", cfg.worker_id);
         goto out;
     }
+    char process[32];
+    snprintf(process, sizeof process, "app.%d", cfg.worker_id);
+    metrics_set_process(process);
     tpl = templates_load(cfg.templates_dir, err, sizeof err);
     if (tpl == NULL) {
         log_error("templates in %s: %s", cfg.templates_dir, err);

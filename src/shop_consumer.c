@@ -28,6 +28,7 @@
 #include "events.h"
 #include "goods_service.h"
 #include "log.h"
+#include "metrics.h"
 #include "mq.h"
 #include "order_log.h"
 #include "order_saga.h"
@@ -41,6 +42,9 @@
 #include "user_service.h"
 
 static volatile sig_atomic_t stop;
+
+/* How often a consumer writes its metrics for the app (src/metrics.h). */
+#define METRICS_WRITE_MS 5000
 
 static void on_signal(int sig)
 {
@@ -266,6 +270,10 @@ int main(int argc, char **argv)
         return 1;
     if (snowflake_init(&shop_ids, cfg.worker_id, NULL) != 0)
         goto out;
+    char process[80];
+    snprintf(process, sizeof process, "%s.%d", cons->name, instance);
+    metrics_set_process(process);
+    metrics_writer_start(cfg.metrics_dir, METRICS_WRITE_MS, &stop);
     if (cons->queue == NULL) { /* the relay */
         runtime_write_pid(pid_path);
         log_info("relaying the outbox every %d ms", cfg.relay_interval_ms);
@@ -313,6 +321,7 @@ int main(int argc, char **argv)
     log_info("stopped");
     rc = 0;
 out:
+    metrics_writer_stop();
     mq_close(pub);
     mq_close(mq);
     db_thread_end();
