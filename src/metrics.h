@@ -11,7 +11,8 @@
  * node_exporter's textfile collector works), and the app merges the fresh
  * files into its answer, so one scrape sees every process of the host and a
  * consumer that stopped writing shows as shop_up{dependency="consumer:…"} 0.
- * Every series carries process="app.1", "order.1", ... */
+ * Each app instance writes its file too, since nginx balances the scrapes
+ * over the instances. Every series carries process="app.1", "order.1", ... */
 #ifndef SHOP_METRICS_H
 #define SHOP_METRICS_H
 
@@ -60,6 +61,8 @@ void metrics_set_process(const char *process);
  * as `k="v",k="v"` into out (outsz bytes), values escaped as the format
  * wants. 0, or -1 when it does not fit (out is then ""). */
 int metrics_labels(char *out, size_t outsz, ...) __attribute__((sentinel));
+/* The end of metrics_labels' pairs (a typed NULL, as varargs want). */
+#define METRICS_END ((const char *)NULL)
 
 /* Add n to a counter series (labels as metrics_labels made them, "" none). */
 void metrics_count(enum metric_family f, const char *labels, uint64_t n);
@@ -77,6 +80,9 @@ int metrics_render(struct buf *out, const char *const *others, size_t n);
 
 /* Write this process's text atomically as dir/<process>.prom. 0 or -1. */
 int metrics_write_file(const char *dir);
+
+/* How often a process writes its file. */
+#define METRICS_WRITE_MS 5000
 
 /* A thread that writes the file every interval_ms (and once more at the
  * end) until *stop becomes non-zero or metrics_writer_stop is called; for

@@ -66,7 +66,8 @@ static double now_s(void)
 static void count_settled(const char *queue, const char *result, uint64_t n)
 {
     char labels[METRICS_LABELS_MAX];
-    if (metrics_labels(labels, sizeof labels, "consumer", queue, "result", result, NULL) == 0)
+    if (metrics_labels(labels, sizeof labels, "consumer", queue, "result", result, METRICS_END) ==
+        0)
         metrics_count(METRIC_CONSUMER_MESSAGES, labels, n);
 }
 

@@ -43,9 +43,6 @@
 
 static volatile sig_atomic_t stop;
 
-/* How often a consumer writes its metrics for the app (src/metrics.h). */
-#define METRICS_WRITE_MS 5000
-
 static void on_signal(int sig)
 {
     (void)sig;

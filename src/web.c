@@ -401,9 +401,9 @@ static void count_request(const struct web_ctx *c, double ms)
     char labels[METRICS_LABELS_MAX], status[8];
     const char *route = c->route != NULL ? c->route->pattern : "-";
     snprintf(status, sizeof status, "%d", c->res.status);
-    if (metrics_labels(labels, sizeof labels, "route", route, "status", status, NULL) == 0)
+    if (metrics_labels(labels, sizeof labels, "route", route, "status", status, METRICS_END) == 0)
         metrics_count(METRIC_HTTP_REQUESTS, labels, 1);
-    if (metrics_labels(labels, sizeof labels, "route", route, NULL) == 0)
+    if (metrics_labels(labels, sizeof labels, "route", route, METRICS_END) == 0)
         metrics_observe(METRIC_HTTP_DURATION, labels, ms / 1e3);
 }
 

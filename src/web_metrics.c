@@ -25,14 +25,14 @@
 static void set_up(const char *dependency, int up)
 {
     char labels[METRICS_LABELS_MAX];
-    if (metrics_labels(labels, sizeof labels, "dependency", dependency, NULL) == 0)
+    if (metrics_labels(labels, sizeof labels, "dependency", dependency, METRICS_END) == 0)
         metrics_set(METRIC_UP, labels, up);
 }
 
 static void set_queue(enum metric_family f, const char *queue, uint32_t n)
 {
     char labels[METRICS_LABELS_MAX];
-    if (metrics_labels(labels, sizeof labels, "queue", queue, NULL) == 0)
+    if (metrics_labels(labels, sizeof labels, "queue", queue, METRICS_END) == 0)
         metrics_set(f, labels, n);
 }
 

@@ -87,7 +87,7 @@ void web_form_pay(struct web_ctx *c)
 static void reply(struct web_ctx *c, const char *word, const char *result)
 {
     char labels[METRICS_LABELS_MAX];
-    if (metrics_labels(labels, sizeof labels, "result", result, NULL) == 0)
+    if (metrics_labels(labels, sizeof labels, "result", result, METRICS_END) == 0)
         metrics_count(METRIC_NOTIFY, labels, 1);
     c->res.status = 200;
     c->res.content_type = "text/plain; charset=utf-8";

@@ -6,8 +6,10 @@
 // (merged from the files they write), and the broker's queue depths show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { api, base, buyer, eventually, form, newGoods, notification, notify, orderBody, port,
-  signed } from './shop.mjs';
+  publish, repo, signed } from './shop.mjs';
 
 const metricsPort = process.env.SHOP_METRICS_PORT || String(Number(port) + 1000);
 const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -92,7 +94,28 @@ test('a notification raises shop_notify_total, and the consumers\' deliveries sh
   assert.equal(res.text, 'fail');
   const after = await scrape();
   assert.equal(value(after, 'shop_notify_total', { result: 'refused' }), refused + 1);
+});
+
+test('a consumer\'s deliveries raise its counter (written by the consumer, merged by the app)', async () => {
+  const audit = { consumer: 'shop.audit', result: 'acked' };
+  const before = value(await scrape(), 'shop_consumer_messages_total', audit) ?? 0;
+  // A message only the audit consumer (bound to every key) takes.
+  await publish('metrics.test', `metrics.test:${Date.now()}`, '{"test":"metrics"}');
   // The consumers write their series every few seconds; the app merges them.
-  await eventually(scrape, (t) => value(t, 'shop_up', { dependency: 'consumer:order.1' }) === 1 &&
-    value(t, 'shop_consumer_messages_total', { result: 'acked' }) > 0, 20000);
+  await eventually(scrape, (t) => value(t, 'shop_up', { dependency: 'consumer:audit.1' }) === 1 &&
+    value(t, 'shop_consumer_messages_total', audit) > before, 20000);
+});
+
+test('the dashboard and alert examples in deploy/ name only families the app exposes', async () => {
+  const text = await scrape();
+  const exposed = new Set(text.split('\n').filter((l) => l.startsWith('# TYPE '))
+    .map((l) => l.split(' ')[2]));
+  for (const file of ['grafana-dashboard.json', 'shop-alerts.yml']) {
+    const names = readFileSync(join(repo, 'deploy', file), 'utf8').match(/shop_[a-z_]+/g);
+    assert.ok(names.length > 3, `${file} has queries`);
+    for (const n of names) {
+      const family = n.replace(/_(bucket|sum|count)$/, '');
+      assert.ok(exposed.has(n) || exposed.has(family), `${file}: ${n} is exposed`);
+    }
+  }
 });

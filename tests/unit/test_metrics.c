@@ -25,12 +25,13 @@ static char *render(const char *const *others, size_t n)
 static void test_labels_escaped(void)
 {
     char l[METRICS_LABELS_MAX];
-    CU_ASSERT_EQUAL(metrics_labels(l, sizeof l, "route", "/api/orders", "status", "201", NULL), 0);
+    CU_ASSERT_EQUAL(
+        metrics_labels(l, sizeof l, "route", "/api/orders", "status", "201", METRICS_END), 0);
     CU_ASSERT_STRING_EQUAL(l, "route=\"/api/orders\",status=\"201\"");
-    CU_ASSERT_EQUAL(metrics_labels(l, sizeof l, "v", "a\"b\\c\nd", NULL), 0);
+    CU_ASSERT_EQUAL(metrics_labels(l, sizeof l, "v", "a\"b\\c\nd", METRICS_END), 0);
     CU_ASSERT_STRING_EQUAL(l, "v=\"a\\\"b\\\\c\\nd\"");
     char small[8];
-    CU_ASSERT_EQUAL(metrics_labels(small, sizeof small, "route", "/too/long", NULL), -1);
+    CU_ASSERT_EQUAL(metrics_labels(small, sizeof small, "route", "/too/long", METRICS_END), -1);
     CU_ASSERT_STRING_EQUAL(small, "");
 }
 
