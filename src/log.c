@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 /* A line longer than this is cut: a log line is for grep, not for dumps. */
 #define LOG_LINE_MAX    4096
 #define LOG_PROGRAM_MAX 64
@@ -60,18 +62,6 @@ void log_set_request_id(const char *id)
 const char *log_request_id(void)
 {
     return log_req_id;
-}
-
-/* Step back from `len` to the start of a UTF-8 sequence, so that a cut never
- * leaves half a character before the marker. */
-static size_t utf8_boundary(const char *s, size_t len)
-{
-    size_t back = 0;
-    while (len > 0 && back < 3 && ((unsigned char)s[len] & 0xC0) == 0x80) {
-        len--;
-        back++;
-    }
-    return len;
 }
 
 static void write_all(int fd, const char *p, size_t n)

@@ -13,6 +13,7 @@
 #include "money.h"
 #include "order_service.h"
 #include "snowflake.h"
+#include "utf8.h"
 
 static const char SQL_INSERT[] =
     "INSERT INTO trade_order_log (log_id, order_id, event, detail, created_at) "
@@ -34,10 +35,7 @@ static size_t utf8_cut(const char *s, size_t max)
     size_t n = strlen(s);
     if (n <= max)
         return n;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
+    return utf8_boundary(s, max);
 }
 
 /* Inside the caller's transaction (or alone): one row for (order_id, event)

@@ -25,6 +25,7 @@
 #include "money.h"
 #include "outbox.h"
 #include "snowflake.h"
+#include "utf8.h"
 #include "user_service.h"
 
 /* config.c's defaults, for a process that never called order_saga_delay_declare. */
@@ -59,41 +60,15 @@ int order_saga_text_check(const char *s, size_t len, size_t max_chars)
     size_t chars = 0;
     int visible = 0;
     for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)s[i];
         uint32_t cp;
-        size_t n;
-        if (c < 0x80) {
-            cp = c;
-            n = 1;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            cp = c & 0x1F;
-            n = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            cp = c & 0x0F;
-            n = 3;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            cp = c & 0x07;
-            n = 4;
-        } else {
-            return -1;
-        }
-        if (i + n > len)
-            return -1;
-        for (size_t k = 1; k < n; k++) {
-            unsigned char cc = (unsigned char)s[i + k];
-            if ((cc & 0xC0) != 0x80)
-                return -1;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        /* overlong forms, surrogates, beyond U+10FFFF */
-        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
+        int n = utf8_decode(s + i, len - i, &cp);
+        if (n < 0)
             return -1;
         if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))
             return -1;
         if (cp != ' ' && cp != 0xA0 && cp != 0x3000)
             visible = 1;
-        i += n;
+        i += (size_t)n;
         chars++;
     }
     return chars >= 1 && chars <= max_chars && visible ? 0 : -1;

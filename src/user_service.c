@@ -16,6 +16,7 @@
 #include "log.h"
 #include "money.h"
 #include "snowflake.h"
+#include "utf8.h"
 
 db_conn *user_db(void)
 {
@@ -116,6 +117,8 @@ const char *user_validate(const char *name, const char *mobile, const char *pass
     size_t plen = strnlen(password, AUTH_PASSWORD_MAX + 1);
     if (plen < AUTH_PASSWORD_MIN || plen > AUTH_PASSWORD_MAX)
         return "password must be 8 to 128 characters long";
+    if (!utf8_valid(password, plen))
+        return "password must be text (valid UTF-8)";
     return NULL;
 }
 

@@ -574,6 +574,15 @@ test('the register page: errors in words with the fields kept, success logs in',
   assert.ok(r.text.includes(`value="${u.user_name}"`));
   assert.ok(r.text.includes(`value="${u.user_mobile}"`));
 
+  // A password that is not text (a raw 0xFF byte; a form carries bytes).
+  const pre = await preSession();
+  const raw = `${new URLSearchParams({ user_name: u.user_name, user_mobile: u.user_mobile,
+    csrf_token: pre.csrf, next: '/account' })}&password=pass%FFword-long`;
+  res = await fetch(`${base}/register`, { method: 'POST', redirect: 'manual', body: raw,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: pre.cookie } });
+  assert.equal(res.status, 400);
+  assert.match(await res.text(), /role="alert">Password must be text \(valid UTF-8\)/);
+
   r = await form('/register', { ...u, user_name: 'x', next: '/account' });
   assert.equal(r.res.status, 400);
   assert.match(r.text, /role="alert">User name must be/);
