@@ -117,7 +117,7 @@ static int trade_complete(json_object *t)
            store_str(t, "subject") && store_str(t, "total_amount") && store_str(t, "gmt_create");
 }
 
-int cashier_settle(const char *id, json_object *t, int flags)
+int cashier_settle(const char *id, json_object *t, int flags, const char *at)
 {
     char by[TRADE_ID_LEN + 1], ts[ALIPAY_TIMESTAMP_LEN];
     const char *app_id = store_str(t, "app_id"), *out_trade_no = store_str(t, "out_trade_no");
@@ -127,7 +127,7 @@ int cashier_settle(const char *id, json_object *t, int flags)
     if (trade_give_trade_no(t, id) != 0)
         return -1;
     alipay_timestamp(time(NULL), 0, ts);
-    json_object_object_add(t, "gmt_payment", json_object_new_string(ts));
+    json_object_object_add(t, "gmt_payment", json_object_new_string(at ? at : ts));
     json_object_object_add(t, "status", json_object_new_string("TRADE_SUCCESS"));
     json_object_object_add(t, "notified", json_object_new_boolean(flags & CASHIER_NOTIFY));
     if (((flags & CASHIER_NOTIFY) && notify_queue(t) != 0) || trade_save(id, t) != 0 ||
@@ -156,7 +156,7 @@ static int pay_open(const char *id, json_object *t, int flags)
     if (strcmp(status, "TRADE_CLOSED") == 0)
         return 2;
     if (strcmp(status, "TRADE_SUCCESS") != 0)
-        return cashier_settle(id, t, flags);
+        return cashier_settle(id, t, flags, NULL);
     log_info("pay: trade %s out_trade_no=%s was already paid: back to the merchant", id,
              store_str(t, "out_trade_no"));
     return 0;

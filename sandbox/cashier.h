@@ -20,10 +20,11 @@ enum {
 /* Pay trade id t: its trade_no, gmt_payment and TRADE_SUCCESS; the
  * notification queued first when CASHIER_NOTIFY (once the buyer is told
  * "paid", the merchant must hear of it even if the sandbox dies right now),
- * then the trade, the paid/ and payments/ indexes. Store locked. 0; 1 when
+ * then the trade, the paid/ and payments/ indexes; at is gmt_payment
+ * ("YYYY-MM-DD HH:MM:SS"; NULL: now). Store locked. 0; 1 when
  * the out_trade_no is paid by another trade (unless CASHIER_AGAIN); -1 could
  * not record. */
-int cashier_settle(const char *id, struct json_object *t, int flags);
+int cashier_settle(const char *id, struct json_object *t, int flags, const char *at);
 
 /* POST /pay (form `trade`, and notify=0 for "Pay, but lose the
  * notification") and POST /cancel (form `trade`). A closed trade is not

@@ -17,6 +17,8 @@
 #include "page.h"
 #include "routes.h"
 #include "settings.h"
+#include "statement.h"
+#include "statement.h"
 #include "store.h"
 #include "trade.h"
 
@@ -32,16 +34,18 @@ struct method {
     const char *name;
     void (*page)(struct route_ctx *c, const struct alipay_params *ps, json_object *biz);
     json_object *(*answer)(json_object *biz);
+    json_object *(*answer_at)(json_object *biz, const char *host); /* needs the Host */
 };
 
 static void page_pay(struct route_ctx *c, const struct alipay_params *ps, json_object *biz);
 
 static const struct method METHODS[] = {
-    {"alipay.trade.page.pay", page_pay, NULL},
-    {"alipay.trade.query", NULL, openapi_trade_query},
-    {"alipay.trade.close", NULL, openapi_trade_close},
-    {"alipay.trade.refund", NULL, openapi_trade_refund},
-    {"alipay.trade.fastpay.refund.query", NULL, openapi_refund_query},
+    {"alipay.trade.page.pay", page_pay, NULL, NULL},
+    {"alipay.trade.query", NULL, openapi_trade_query, NULL},
+    {"alipay.trade.close", NULL, openapi_trade_close, NULL},
+    {"alipay.trade.refund", NULL, openapi_trade_refund, NULL},
+    {"alipay.trade.fastpay.refund.query", NULL, openapi_refund_query, NULL},
+    {"alipay.data.dataservice.bill.downloadurl.query", NULL, NULL, statement_url_answer},
 };
 
 static const struct method *find_method(const char *name)
@@ -259,7 +263,8 @@ static const struct method *check_common(const struct alipay_params *ps, struct 
     } else if (m == NULL) {
         refuse(why, "Unsupported method", "isv.invalid-method",
                "This gateway serves alipay.trade.page.pay, alipay.trade.query, "
-               "alipay.trade.close, alipay.trade.refund and alipay.trade.fastpay.refund.query.");
+               "alipay.trade.close, alipay.trade.refund, alipay.trade.fastpay.refund.query "
+               "and alipay.data.dataservice.bill.downloadurl.query.");
     } else if ((v = alipay_params_get(ps, "charset")) != NULL && strcasecmp(v, "utf-8") != 0) {
         refuse(why, "Unsupported charset", "isv.invalid-charset",
                "Only charset=utf-8 is supported.");
@@ -371,7 +376,7 @@ void gateway_handle(struct route_ctx *c)
     if (m->page != NULL)
         m->page(c, &ps, biz);
     else
-        send_answer(c, m->name, m->answer(biz));
+        send_answer(c, m->name, m->answer ? m->answer(biz) : m->answer_at(biz, c->req->host));
 out:
     json_object_put(biz);
     alipay_params_free(&ps);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alipay.h"
 #include "buf.h"
 #include "cashier.h"
 #include "http.h"
@@ -86,12 +87,19 @@ static void send_paid(struct route_ctx *c, json_object *t)
     send_json(c, 200, o);
 }
 
-/* The posted out_trade_no and notify flag; 0, or -1 after an error answer. */
-static int pay_form(struct route_ctx *c, char out_trade_no[OUT_TRADE_MAX + 1], int *flags)
+/* The posted out_trade_no, notify flag and payment time (at: "" = now);
+ * 0, or -1 after an error answer. */
+static int pay_form(struct route_ctx *c, char out_trade_no[OUT_TRADE_MAX + 1], int *flags,
+                    char at[ALIPAY_TIMESTAMP_LEN])
 {
     char v[4];
+    time_t when;
     if (!body_field(c, "out_trade_no", out_trade_no, OUT_TRADE_MAX + 1)) {
         send_error(c, 400, "out_trade_no is required (1 to 64 characters)");
+        return -1;
+    }
+    if (body_field(c, "at", at, ALIPAY_TIMESTAMP_LEN) && alipay_timestamp_parse(at, 0, &when)) {
+        send_error(c, 400, "at must be \"YYYY-MM-DD HH:MM:SS\" (UTC)");
         return -1;
     }
     *flags = body_field(c, "notify", v, sizeof v) && strcmp(v, "1") == 0 ? CASHIER_NOTIFY : 0;
@@ -101,15 +109,16 @@ static int pay_form(struct route_ctx *c, char out_trade_no[OUT_TRADE_MAX + 1], i
 void hooks_pay(struct route_ctx *c)
 {
     char no[OUT_TRADE_MAX + 1], id[TRADE_ID_LEN + 1], by[TRADE_ID_LEN + 1];
+    char at[ALIPAY_TIMESTAMP_LEN] = "";
     int flags, rc = -1;
-    if (pay_form(c, no, &flags) != 0)
+    if (pay_form(c, no, &flags, at) != 0)
         return;
     store_lock();
     trade_paid_by(settings.app_id, no, by);
     trade_open_by(settings.app_id, no, id);
     json_object *t = by[0] == '\0' && id[0] != '\0' ? trade_load(id) : NULL;
     if (t != NULL)
-        rc = cashier_settle(id, t, flags);
+        rc = cashier_settle(id, t, flags, at[0] ? at : NULL);
     store_unlock();
     if (by[0] != '\0')
         send_error(c, 409, "this out_trade_no is paid already (see /test/pay-again)");
@@ -142,15 +151,16 @@ static json_object *copy_trade(json_object *t, char id[TRADE_ID_LEN + 1])
 void hooks_pay_again(struct route_ctx *c)
 {
     char no[OUT_TRADE_MAX + 1], id[TRADE_ID_LEN + 1], by[TRADE_ID_LEN + 1];
+    char at[ALIPAY_TIMESTAMP_LEN] = "";
     int flags, rc = -1;
     json_object *n = NULL;
-    if (pay_form(c, no, &flags) != 0)
+    if (pay_form(c, no, &flags, at) != 0)
         return;
     store_lock();
     trade_paid_by(settings.app_id, no, by);
     json_object *t = by[0] != '\0' ? trade_load(by) : NULL;
     if (t != NULL && (n = copy_trade(t, id)) != NULL)
-        rc = cashier_settle(id, n, flags | CASHIER_AGAIN);
+        rc = cashier_settle(id, n, flags | CASHIER_AGAIN, at[0] ? at : NULL);
     store_unlock();
     if (t == NULL)
         send_error(c, 409, "this out_trade_no is not paid yet (see /test/pay)");

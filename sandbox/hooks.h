@@ -4,10 +4,12 @@
  *   POST /test/next-refund-fails  form sub_code (default
  *        ACQ.SELLER_BALANCE_NOT_ENOUGH): the next alipay.trade.refund answers
  *        40004 with it and refunds nothing
- *   POST /test/pay       form out_trade_no, notify=0|1: pay its open or closed
- *        trade (money taken in the race with a close: a late payment)
- *   POST /test/pay-again form out_trade_no, notify=0|1: a second trade (new
- *        trade_no) paying an out_trade_no that is paid already
+ *   POST /test/pay       form out_trade_no, notify=0|1, at (optional
+ *        gmt_payment "YYYY-MM-DD HH:MM:SS", for a bill of another day): pay
+ *        its open or closed trade (money taken in the race with a close: a
+ *        late payment)
+ *   POST /test/pay-again form out_trade_no, notify=0|1, at: a second trade
+ *        (new trade_no) paying an out_trade_no that is paid already
  *   GET  /test/refunds?out_trade_no=N  the refunds made for it, JSON
  *        [{trade_no, out_request_no, amount, time}]
  *

@@ -33,6 +33,7 @@
 #include "runtime.h"
 #include "schedule.h"
 #include "settings.h"
+#include "statement.h"
 #include "store.h"
 #include "trade.h"
 
@@ -181,7 +182,8 @@ int main(int argc, char **argv)
     if ((rc = settings_load_keys()) != 0)
         goto out;
     rc = 1;
-    if (store_open(settings.state_dir, dirs) != 0 || deliver_global_init() != 0)
+    if (store_open(settings.state_dir, dirs) != 0 || statement_init() != 0 ||
+        deliver_global_init() != 0)
         goto out;
     log_init("shop-sandbox", LOG_INFO);
     if (open_socket() == 0)

@@ -13,6 +13,7 @@
 #include "page.h"
 #include "schedule.h"
 #include "settings.h"
+#include "statement.h"
 
 #define MAX_BODY (64 * 1024) /* a request body */
 
@@ -60,6 +61,7 @@ static const struct route {
     {"/cancel", POST, cashier_cancel},
     {"/", GET, index_page},
     {"/style.css", GET, style},
+    {"/bill", GET, statement_serve},
     {"/test/next-refund-fails", POST | HOOK, hooks_next_refund_fails},
     {"/test/pay", POST | HOOK, hooks_pay},
     {"/test/pay-again", POST | HOOK, hooks_pay_again},

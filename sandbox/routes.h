@@ -7,7 +7,8 @@
  *   GET|POST /gateway.do  the provider's gateway (gateway.c), by `method`
  *   POST /pay, /cancel    the cashier's buttons (cashier.c)
  *   GET /                 what the sandbox is and its delivery queue
- *   GET /style.css        the pages' stylesheet */
+ *   GET /style.css        the pages' stylesheet
+ *   GET /bill             a day's trade bill (statement.c), by a signed link */
 #ifndef SANDBOX_ROUTES_H
 #define SANDBOX_ROUTES_H
 

@@ -508,3 +508,24 @@ enum mq_verdict pay_on_event(const struct mq_message *m, void *ud)
     log_warn("pay: unexpected routing key '%s' (%s): ignored", m->routing_key, m->message_id);
     return MQ_ACK;
 }
+
+static const char SQL_PAID_BETWEEN[] =
+    "SELECT order_id, trade_no, pay_amount FROM trade_pay WHERE is_paid = 2 "
+    "AND paid_time >= CAST(? AS DATETIME) AND paid_time < CAST(? AS DATETIME)";
+
+static int row_to_paid(const db_result *r, size_t row, void *elem)
+{
+    struct pay_paid *p = elem;
+    const char *amount = db_result_get(r, row, 2);
+    p->order_id = db_result_i64(r, row, 0, 0);
+    db_result_text(r, row, 1, p->trade_no, sizeof p->trade_no);
+    return amount != NULL && money_parse_str(amount, MONEY_NON_NEGATIVE, &p->amount) == 0 ? 0 : -1;
+}
+
+enum shop_code pay_paid_between(db_conn *db, const char *from, const char *to, size_t max,
+                                struct pay_paid **out, size_t *n)
+{
+    struct db_val p[] = {DB_TEXT(from), DB_TEXT(to)};
+    return db_query_list(db, SQL_PAID_BETWEEN, p, 2, max, sizeof **out, row_to_paid, (void **)out,
+                         n);
+}

@@ -87,4 +87,16 @@ void pay_notify_message_id(const struct pay_notify_event *ev, char out[128]);
  * (outbox) for the order's history. Other routing keys are acked. */
 enum mq_verdict pay_on_event(const struct mq_message *m, void *ud);
 
+/* A paid trade_pay row, for reconciliation (reconcile.c). */
+struct pay_paid {
+    int64_t order_id;
+    char trade_no[EVENT_TRADE_NO_MAX + 1];
+    int64_t amount; /* cents */
+};
+/* The rows paid (paid_time, the provider's gmt_payment) in [from, to)
+ * ("YYYY-MM-DD HH:MM:SS", UTC), at most max: *out calloc'd (the caller
+ * frees it). SHOP_SUCCESS, SHOP_DB_UNAVAILABLE or SHOP_INTERNAL_ERROR. */
+enum shop_code pay_paid_between(db_conn *db, const char *from, const char *to, size_t max,
+                                struct pay_paid **out, size_t *n);
+
 #endif

@@ -882,6 +882,60 @@ test('test hooks: a refund that fails once, a late payment, a second payment', a
     [[second.body.trade_no, '88.00']]);
 });
 
+test('the bill: a signed download URL, the day\'s payments and refunds as CSV', async () => {
+  await running();
+  const day = '2003-04-05';
+  const order = newOrder({ amount: '12.50' });
+  await openCashier(order);
+  const paid = await hook('/test/pay', { out_trade_no: order.outTradeNo, at: `${day} 08:00:00` });
+  assert.equal(paid.status, 200);
+  const today = utc(new Date()).slice(0, 10);
+  const refund = await api('alipay.trade.refund', { out_trade_no: order.outTradeNo,
+    refund_amount: '2.50', out_request_no: 'bill-r1' });
+  assert.equal(refund.code, '10000');
+  const billOf = async (d) => {
+    const a = await api('alipay.data.dataservice.bill.downloadurl.query',
+      { bill_type: 'trade', bill_date: d });
+    assert.equal(a._key, 'alipay_data_dataservice_bill_downloadurl_query_response');
+    assert.equal(a.code, '10000', JSON.stringify(a));
+    assert.ok(a.bill_download_url.startsWith(`http://127.0.0.1:${port}/bill?`));
+    const res = await fetch(a.bill_download_url);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/csv; charset=utf-8/);
+    return { url: a.bill_download_url, text: await res.text() };
+  };
+  const { url, text } = await billOf(day);
+  const lines = text.split('\r\n');
+  assert.equal(lines[0], '#支付宝业务明细查询');
+  assert.equal(lines[1], `#账号：[${SELLER_ID}]`);
+  const head = lines.find((l) => !l.startsWith('#')).split(',');
+  assert.deepEqual(head.slice(0, 6), ['支付宝交易号', '商户订单号', '业务类型', '商品名称',
+    '创建时间', '完成时间']);
+  assert.equal(head.length, 25);
+  assert.equal(head[11], '订单金额（元）');
+  assert.equal(head[21], '退款批次号/请求号');
+  assert.ok(lines.includes('#-----------------------------------------业务明细列表结束' +
+    '------------------------------------'));
+  assert.ok(lines.some((l) => /^#交易合计：\d+笔，.*退款合计：\d+笔/.test(l)));
+  const row = lines.find((l) => l.startsWith(`${paid.body.trade_no},`));
+  assert.ok(row, text);
+  assert.ok(row.includes(`,${order.outTradeNo},交易,`));
+  assert.ok(row.includes(`,${day} 08:00:00,`), 'paid that day');
+  assert.ok(row.includes(',12.50,12.50,'));
+  assert.ok(row.includes('"Order #'), 'the subject quoted (it has a quote and a comma)');
+  // The refund was made today: in today's bill, negative, with its request number.
+  const todays = (await billOf(today)).text.split('\r\n')
+    .find((l) => l.startsWith(`${paid.body.trade_no},`) && l.includes(',退款,'));
+  assert.ok(todays);
+  assert.ok(todays.includes(',-2.50,-2.50,') && todays.includes(',bill-r1,'));
+
+  // A tampered link is refused; a day to come has no bill.
+  assert.equal((await fetch(url.replace(/token=./, 'token=0'))).status, 403);
+  const future = new Date(Date.now() + 2 * 86400e3).toISOString().slice(0, 10);
+  failed(await api('alipay.data.dataservice.bill.downloadurl.query',
+    { bill_type: 'trade', bill_date: future }), 'isp.bill_not_exist');
+});
+
 test('trades and refunds survive a restart; without --test-hooks the hooks are 404', async () => {
   await running();
   const order = await paidOrder();

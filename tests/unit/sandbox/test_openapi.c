@@ -63,7 +63,7 @@ static void paid_trade(const char *out_trade_no, const char *amount, char id[TRA
 {
     open_trade(out_trade_no, amount, NULL, id);
     json_object *t = trade_load(id);
-    CU_ASSERT_EQUAL(cashier_settle(id, t, 0), 0);
+    CU_ASSERT_EQUAL(cashier_settle(id, t, 0, NULL), 0);
     json_object_put(t);
 }
 
@@ -194,8 +194,9 @@ static void test_second_payment_is_its_own_trade(void)
     CU_ASSERT_EQUAL(trade_payments(settings.app_id, "p1", ids, TRADE_PAYMENTS_MAX), 1);
     open_trade("p1", "2.00", NULL, id2);
     json_object *t = trade_load(id2);
-    CU_ASSERT_EQUAL(cashier_settle(id2, t, 0), 1); /* paid already */
-    CU_ASSERT_EQUAL(cashier_settle(id2, t, CASHIER_AGAIN), 0);
+    CU_ASSERT_EQUAL(cashier_settle(id2, t, 0, NULL), 1); /* paid already */
+    CU_ASSERT_EQUAL(cashier_settle(id2, t, CASHIER_AGAIN, "2001-02-03 04:05:06"), 0);
+    CU_ASSERT_STRING_EQUAL(store_str(t, "gmt_payment"), "2001-02-03 04:05:06");
     CU_ASSERT_EQUAL(trade_payments(settings.app_id, "p1", ids, TRADE_PAYMENTS_MAX), 2);
     CU_ASSERT_STRING_EQUAL(ids[0], id);
     CU_ASSERT_STRING_EQUAL(ids[1], id2);
