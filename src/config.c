@@ -45,7 +45,9 @@ static const char *const FAULTS[] = {
     }
 
 static const struct config_entry CONFIG[] = {
-    INT(worker_id, 1, 0, 1023, "snowflake worker id, unique per running process"),
+    INT(worker_id, 1, 0, 1023,
+        "snowflake worker id of an app process, unique per running app (each consumer takes its "
+        "own from the topology table)"),
     CHOICE(log_level, "info", LOG_LEVELS, "lowest level logged: debug, info, warn, error"),
     STR(fcgi_socket, "run/sock/shop-app.sock", "unix socket nginx talks FastCGI to"),
     INT(app_threads, 32, 1, 512, "FastCGI worker threads"),
