@@ -106,6 +106,8 @@ static const struct config_entry CONFIG[] = {
         "a call to the provider's API (query, close, refund, bill): the longest wait, ms"),
     INT(pay_query_after_s, 300, 1, 86400,
         "a paying order without a notification is asked about at the provider after, seconds"),
+    STR(metrics_dir, "run/metrics",
+        "where the consumers write their metrics and the app reads them for GET /metrics"),
     STR(fcgi_notify_socket, "run/sock/shop-notify.sock",
         "unix socket for provider notifications only"),
     INT(notify_threads, 64, 1, 512, "FastCGI threads that serve only provider notifications"),

@@ -28,6 +28,7 @@
 #include "events.h"
 #include "goods_service.h"
 #include "log.h"
+#include "metrics.h"
 #include "mq.h"
 #include "order_log.h"
 #include "order_saga.h"
@@ -266,6 +267,10 @@ int main(int argc, char **argv)
         return 1;
     if (snowflake_init(&shop_ids, cfg.worker_id, NULL) != 0)
         goto out;
+    char process[80];
+    snprintf(process, sizeof process, "%s.%d", cons->name, instance);
+    metrics_set_process(process);
+    metrics_writer_start(cfg.metrics_dir, METRICS_WRITE_MS, &stop);
     if (cons->queue == NULL) { /* the relay */
         runtime_write_pid(pid_path);
         log_info("relaying the outbox every %d ms", cfg.relay_interval_ms);
@@ -313,6 +318,7 @@ int main(int argc, char **argv)
     log_info("stopped");
     rc = 0;
 out:
+    metrics_writer_stop();
     mq_close(pub);
     mq_close(mq);
     db_thread_end();

@@ -115,7 +115,8 @@ hardened() { # one drop-in gives every unit its user and hardening
         grep -qx "$k" "$px/lib/systemd/system/shop-.service.d/10-hardening.conf" ||
             { echo "    the drop-in lacks $k"; return 1; }
     done
-    has_line "$px/lib/systemd/system/shop-app.service" "RuntimeDirectory=shop shop/sock"
+    has_line "$px/lib/systemd/system/shop-.service.d/10-hardening.conf" \
+        "RuntimeDirectory=shop shop/sock shop/metrics"
 }
 check "the units run as the shop user, hardened, sockets in RuntimeDirectory" hardened
 
@@ -159,7 +160,8 @@ http {
     include $top/nginx/shop.conf;
 }
 NGINX
-sed -e 's/listen 80;/listen 127.0.0.1:18290;/' "$px/share/shop/nginx/shop.conf" >"$top/nginx/shop.conf"
+sed -e 's/listen 80;/listen 127.0.0.1:18290;/' -e 's/listen 127.0.0.1:9464;/listen 127.0.0.1:18291;/' \
+    "$px/share/shop/nginx/shop.conf" >"$top/nginx/shop.conf"
 for _ in $(seq 50); do [ -S "$run/sock/shop-app.sock" ] && break; sleep 0.2; done
 nginx -c "$top/nginx/nginx.conf" -p "$top/nginx/" -e "$top/nginx-error.log"
 base=http://127.0.0.1:18290
@@ -170,6 +172,10 @@ page_has() { # page_has URL TEXT
 }
 check "the installed app serves the catalogue with the demo goods" page_has "$base/" "Enamel Camp Mug"
 check "nginx serves the installed static files" page_has "$base/static/style.css" "{"
+check "the site's metrics listener answers the installed app's GET /metrics" \
+    page_has http://127.0.0.1:18291/metrics 'shop_up{dependency="database",process="app.900"} 1'
+check "the site's metrics listener is on the loopback, port 9464" \
+    has_line "$px/share/shop/nginx/shop.conf" "listen 127.0.0.1:9464;"
 json_field() { grep -o "\"$1\": *\"[^\"]*\"" | head -1 | sed 's/.*: *"\(.*\)"/\1/'; }
 order_placed() { # log in as the demo buyer alice and order one mug
     local jar=$top/cookies csrf status
