@@ -517,7 +517,7 @@ int alipay_request_common(struct alipay_params *ps, const char *app_id, const ch
 int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struct buf *out)
 {
     struct alipay_params ps;
-    char amount[MONEY_STR_MAX], ts[ALIPAY_TIMESTAMP_LEN];
+    char amount[MONEY_STR_MAX], ts[ALIPAY_TIMESTAMP_LEN], expire[ALIPAY_TIMESTAMP_LEN];
     json_object *biz = NULL;
     int rc = -1;
     alipay_params_init(&ps);
@@ -538,6 +538,11 @@ int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struc
         json_object_object_add(biz, "total_amount", json_object_new_string(amount)) ||
         json_object_object_add(biz, "subject", json_object_new_string(req->subject)))
         goto out;
+    if (req->time_expire != 0) {
+        alipay_timestamp(req->time_expire, req->utc_offset_s, expire);
+        if (json_object_object_add(biz, "time_expire", json_object_new_string(expire)))
+            goto out;
+    }
     const char *biz_s = json_object_to_json_string_ext(biz, JSON_C_TO_STRING_PLAIN |
                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
     if (biz_s == NULL)

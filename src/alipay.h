@@ -151,13 +151,15 @@ struct alipay_page_pay {
     int64_t total_cents;      /* > 0 */
     time_t now;               /* the request's timestamp */
     int utc_offset_s;         /* for the timestamp: 0 = UTC (ours), 28800 = Beijing */
+    time_t time_expire;       /* 0 = none; else the last moment the buyer may pay */
 };
 
 /* Build the signed GET URL for the buyer's browser into out (reset first):
  * gateway?app_id=..&method=alipay.trade.page.pay&format=JSON&charset=utf-8
  * &sign_type=RSA2&timestamp=..&version=1.0&notify_url=..&return_url=..
  * &biz_content={"out_trade_no","product_code":"FAST_INSTANT_TRADE_PAY",
- * "total_amount":"88.00","subject"}&sign=.. with every value percent-encoded
+ * "total_amount":"88.00","subject"[,"time_expire":"YYYY-MM-DD HH:MM:SS" in
+ * utc_offset_s]}&sign=.. with every value percent-encoded
  * and the signature over the raw values. Returns 0, or -1 (bad amount, a
  * field over its cap, signing failed, out's cap). */
 int alipay_page_pay_url(EVP_PKEY *priv, const struct alipay_page_pay *req, struct buf *out);

@@ -30,6 +30,8 @@ enum shop_code {
     SHOP_ORDER_SAVE_ERROR,          /* the pre-order could not be saved */
     SHOP_ORDER_CONFIRM_FAIL,        /* the order could not be confirmed */
     SHOP_ORDER_NOT_FOUND,           /* no such order of this user */
+    SHOP_ORDER_PAID,                /* paid (here or at the provider): not cancelled */
+    SHOP_ORDER_CANCELLED,           /* cancelled by the buyer (the reason of its order.cancel) */
 
     /* Goods (seed 20001..) */
     SHOP_GOODS_NO_EXIST,        /* no such goods */
@@ -52,8 +54,9 @@ enum shop_code {
     SHOP_MONEY_PAID_INVALID,   /* money_paid above the balance or the amount due */
 
     /* Payment (seed 70001..) */
-    SHOP_PAYMENT_IS_PAID,   /* the order is paid already */
-    SHOP_PAYMENT_PAY_ERROR, /* the payment could not be started or applied */
+    SHOP_PAYMENT_IS_PAID,      /* the order is paid already */
+    SHOP_PAYMENT_PAY_ERROR,    /* the payment could not be started or applied */
+    SHOP_PROVIDER_UNAVAILABLE, /* the provider did not answer: nothing changed, try again */
 
     /* Lists (paged by cursor) */
     SHOP_LIST_LIMIT_INVALID,  /* limit is not a whole number from 1 to the cap */

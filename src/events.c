@@ -136,6 +136,57 @@ int event_timeout_build(const struct timeout_event *ev, struct buf *out)
     return finish(o, out);
 }
 
+/* One of the NULL-terminated words of `allowed` at o[key] into out (cap
+ * bytes). 0 or -1. */
+static int get_word(json_object *o, const char *key, const char *const *allowed, char *out,
+                    size_t cap)
+{
+    json_object *v = json_object_object_get(o, key);
+    if (v == NULL || !json_object_is_type(v, json_type_string))
+        return -1;
+    const char *s = json_object_get_string(v);
+    for (; *allowed != NULL; allowed++)
+        if (strcmp(s, *allowed) == 0 && strlen(s) < cap) {
+            memcpy(out, s, strlen(s) + 1);
+            return 0;
+        }
+    return -1;
+}
+
+int event_query_parse(const char *body, size_t len, struct query_event *out)
+{
+    static const char *const KINDS[] = {"check", "expiry", NULL};
+    memset(out, 0, sizeof *out);
+    json_object *o = parse_object(body, len);
+    if (o == NULL)
+        return -1;
+    int rc = -1;
+    json_object *a = json_object_object_get(o, "attempt");
+    if (get_id(o, "order_id", 0, &out->order_id) ||
+        get_word(o, "kind", KINDS, out->kind, sizeof out->kind) || a == NULL ||
+        !json_object_is_type(a, json_type_int))
+        goto out;
+    int64_t n = json_object_get_int64(a);
+    if (n < 0 || n > EVENT_QUERY_ATTEMPT_MAX)
+        goto out;
+    out->attempt = (int)n;
+    rc = 0;
+out:
+    json_object_put(o);
+    return rc;
+}
+
+int event_query_build(const struct query_event *ev, struct buf *out)
+{
+    json_object *o = json_object_new_object();
+    if (o == NULL)
+        return -1;
+    event_put_id(o, "order_id", ev->order_id);
+    json_object_object_add(o, "kind", json_object_new_string(ev->kind));
+    json_object_object_add(o, "attempt", json_object_new_int(ev->attempt));
+    return finish(o, out);
+}
+
 /* ------------------------------------------------------------- paying */
 
 /* A string field of 1..cap printable ASCII characters (no space) into out;
@@ -284,5 +335,34 @@ int event_pay_mismatch_build(const struct pay_mismatch_event *ev, struct buf *ou
     else
         json_object_object_add(o, "expected_amount", NULL);
     json_object_object_add(o, "reason", json_object_new_string(ev->reason));
+    return finish(o, out);
+}
+
+int event_provider_step_parse(const char *body, size_t len, struct provider_step_event *out)
+{
+    static const char *const BY[] = {"query", "expiry", "cancel", NULL};
+    memset(out, 0, sizeof *out);
+    json_object *o = parse_object(body, len);
+    if (o == NULL)
+        return -1;
+    int rc = -1;
+    if (get_id(o, "order_id", 0, &out->order_id) ||
+        get_word(o, "by", BY, out->by, sizeof out->by) ||
+        get_token(o, "trade_status", 1, out->trade_status, sizeof out->trade_status - 1))
+        goto out;
+    rc = 0;
+out:
+    json_object_put(o);
+    return rc;
+}
+
+int event_provider_step_build(const struct provider_step_event *ev, struct buf *out)
+{
+    json_object *o = json_object_new_object();
+    if (o == NULL)
+        return -1;
+    event_put_id(o, "order_id", ev->order_id);
+    json_object_object_add(o, "by", json_object_new_string(ev->by));
+    json_object_object_add(o, "trade_status", json_object_new_string(ev->trade_status));
     return finish(o, out);
 }

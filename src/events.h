@@ -40,11 +40,35 @@
  *   Emitted (outbox) by the pay service for a notification it did not apply
  *   (recorded in trade_pay_mismatch for an operator); the order log.
  *
+ * pay.query     routing key EV_PAY_QUERY, message_id "pay.query:<order_id>:<kind>:<attempt>"
+ *   {"order_id":"…","kind":"check" or "expiry","attempt":0}
+ *   Ask the provider about a paying order (alipay.trade.query). "check":
+ *   published when paying starts into the delay queue
+ *   shop.delay.query.<ms> (ms = pay_query_after_s * 2^attempt, per-queue
+ *   TTL, dead-lettered to the exchange with this key), and again with
+ *   attempt + 1 while the order stays paying and its expiry is later.
+ *   "expiry" (attempt 0): emitted (outbox) by the order consumer when a
+ *   paying order expires: ask, then close at the provider and cancel, or
+ *   apply the payment; while the provider does not answer, again with
+ *   attempt + 1 through the same delay queues (never cancelled blind). A paid answer becomes the
+ * pay.notify a notification would be (notify_id "query:<trade_no>"). Consumed by the query
+ * consumer.
+ *
+ * pay.asked     routing key EV_PAY_ASKED, message_id "pay.asked:<order_id>:<by>"
+ * pay.closed    routing key EV_PAY_CLOSED, message_id "pay.closed:<order_id>"
+ *   {"order_id":"…","by":"query"|"expiry"|"cancel","trade_status":"…" or ""}
+ *   The shop asked the provider and acted on the answer (trade_status as
+ *   answered, "" = no such trade), or closed the trade there. Only answers
+ *   that the shop acts on are emitted (a paid answer, and the ask before an
+ *   expiry or a buyer's cancel), so the history shows each decision once;
+ *   "still waiting" answers of the periodic check change nothing and are
+ *   only logged. Consumed by the order log.
+ *
  * Which queue takes which event is the table of src/topology.h.
  *
  * Consumer groups (trade_mq_consumer_log.group_name) are the consumers' names
  * (GROUP_…, the names of src/topology.h's rows): "order", "goods", "coupon",
- * "user", "pay", "log", "audit"; msg_tag is the routing key and msg_key the
+ * "user", "pay", "log", "audit", "query"; msg_tag is the routing key and msg_key the
  * order id (the pay service: "<order_id>:<trade_no>"; the audit: the message
  * id). */
 #ifndef SHOP_EVENTS_H
@@ -56,6 +80,9 @@
 #define EV_ORDER_PAID    "order.paid"
 #define EV_ORDER_REFUND  "order.refund"
 #define EV_PAY_MISMATCH  "pay.mismatch"
+#define EV_PAY_QUERY     "pay.query"
+#define EV_PAY_ASKED     "pay.asked"
+#define EV_PAY_CLOSED    "pay.closed"
 
 #define GROUP_ORDER  "order"
 #define GROUP_GOODS  "goods"
@@ -64,6 +91,7 @@
 #define GROUP_PAY    "pay"
 #define GROUP_LOG    "log"
 #define GROUP_AUDIT  "audit"
+#define GROUP_QUERY  "query"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +122,28 @@ struct timeout_event {
 };
 int event_timeout_parse(const char *body, size_t len, struct timeout_event *out);
 int event_timeout_build(const struct timeout_event *ev, struct buf *out);
+
+/* pay.query, typed. kind: "check" or "expiry"; attempt
+ * 0..EVENT_QUERY_ATTEMPT_MAX. */
+#define EVENT_QUERY_ATTEMPT_MAX 30
+struct query_event {
+    int64_t order_id;
+    char kind[16];
+    int attempt;
+};
+int event_query_parse(const char *body, size_t len, struct query_event *out);
+int event_query_build(const struct query_event *ev, struct buf *out);
+
+/* pay.asked and pay.closed (the same body), typed. by: "query", "expiry" or
+ * "cancel"; trade_status: the provider's answer ("" = no such trade; always
+ * "" for pay.closed). */
+struct provider_step_event {
+    int64_t order_id;
+    char by[16];
+    char trade_status[32];
+};
+int event_provider_step_parse(const char *body, size_t len, struct provider_step_event *out);
+int event_provider_step_build(const struct provider_step_event *ev, struct buf *out);
 
 /* Caps of the provider's fields (Alipay: trade_no up to 64 characters). */
 #define EVENT_TRADE_NO_MAX  64

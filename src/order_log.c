@@ -83,6 +83,44 @@ static const char *code_message(const char *name)
     return NULL;
 }
 
+/* The provider's answer in words. */
+static const char *trade_words(const char *trade_status)
+{
+    if (trade_status[0] == '\0')
+        return "no payment was started there";
+    if (strcmp(trade_status, "TRADE_SUCCESS") == 0 || strcmp(trade_status, "TRADE_FINISHED") == 0)
+        return "paid";
+    if (strcmp(trade_status, "WAIT_BUYER_PAY") == 0)
+        return "not paid";
+    if (strcmp(trade_status, "TRADE_CLOSED") == 0)
+        return "closed, not paid";
+    return "unknown state";
+}
+
+/* pay.asked and pay.closed (order_log_describe). Each is logged once per
+ * order (the history keeps one row per order and event): the shop emits
+ * them only for an answer it acts on, which happens once. */
+static int describe_provider_step(const char *routing_key, const char *body, size_t len,
+                                  int64_t *order_id, char *out, size_t outsz)
+{
+    struct provider_step_event ev;
+    if (event_provider_step_parse(body, len, &ev) != 0)
+        return -1;
+    *order_id = ev.order_id;
+    const char *why = strcmp(ev.by, "cancel") == 0   ? "You asked to cancel; "
+                      : strcmp(ev.by, "expiry") == 0 ? "Time to pay ran out; "
+                                                     : "";
+    if (strcmp(routing_key, EV_PAY_CLOSED) == 0)
+        snprintf(out, outsz,
+                 "Closed at the payment provider: no payment can be taken for this order any "
+                 "more.");
+    else
+        snprintf(out, outsz, "%s%ssked the payment provider: %s%s%s%s.", why, why[0] ? "a" : "A",
+                 trade_words(ev.trade_status), ev.trade_status[0] ? " (" : "", ev.trade_status,
+                 ev.trade_status[0] ? ")" : "");
+    return 1;
+}
+
 /* The line of an event for the buyer into out (outsz bytes), from the routing
  * key and the body; *order_id is the order it belongs to. 1 when the event
  * belongs in the history, 0 when it does not (order.timeout: only its cancel
@@ -98,7 +136,9 @@ static int order_log_describe(const char *routing_key, const char *body, size_t 
         if (event_cancel_parse(body, len, &ev) != 0)
             return -1;
         *order_id = ev.order_id;
-        if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_INVALID)) == 0) {
+        if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_CANCELLED)) == 0) {
+            snprintf(out, outsz, "Cancelled by you. Stock, coupon and balance are given back.");
+        } else if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_INVALID)) == 0) {
             snprintf(out, outsz,
                      "Cancelled: not confirmed or not paid in time. Stock, coupon "
                      "and balance are given back.");
@@ -158,7 +198,9 @@ static int order_log_describe(const char *routing_key, const char *body, size_t 
         }
         return 1;
     }
-    return 0; /* order.timeout (its cancel is logged), and anything new */
+    if (strcmp(routing_key, EV_PAY_ASKED) == 0 || strcmp(routing_key, EV_PAY_CLOSED) == 0)
+        return describe_provider_step(routing_key, body, len, order_id, out, outsz);
+    return 0; /* order.timeout and pay.query (what they cause is logged), and anything new */
 }
 
 /* One message of a batch, described. */

@@ -362,25 +362,12 @@ out:
 /* After a failure past the pre-order: the order's order.cancel, once. */
 static void emit_cancel(mq_conn *mq, const struct order *o, enum shop_code why)
 {
-    struct cancel_event ev = {.order_id = o->order_id,
-                              .user_id = o->user_id,
-                              .goods_id = o->goods_id,
-                              .goods_number = o->goods_number,
-                              .coupon_id = o->coupon_id,
-                              .money_paid = o->money_paid};
-    char id[64], key[SNOWFLAKE_STR_MAX];
-    struct buf body;
-    snprintf(ev.reason, sizeof ev.reason, "%s", shop_code_name(why));
-    snowflake_format(o->order_id, key);
-    snprintf(id, sizeof id, EV_ORDER_CANCEL ":%s", key);
-    buf_init(&body, EVENT_BODY_MAX);
-    if (event_cancel_build(&ev, &body) != 0 ||
-        outbox_emit(order_db(), mq, EV_ORDER_CANCEL, id, key, buf_str(&body)) != SHOP_SUCCESS)
+    if (order_cancel_emit(order_db(), mq, o, why) != SHOP_SUCCESS)
         /* The pre-order's timeout cancels it later. */
-        log_error("order %s: cancel not emitted; left to the pre-order timeout", key);
+        log_error("order %" PRId64 ": cancel not emitted; left to the pre-order timeout",
+                  o->order_id);
     else
-        log_info("order %s: cancelled (%s)", key, ev.reason);
-    buf_free(&body);
+        log_info("order %" PRId64 ": cancelled (%s)", o->order_id, shop_code_name(why));
 }
 
 enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alipay.h"
 #include "buf.h"
 #include "consumer_log.h"
 #include "events.h"
@@ -301,6 +302,58 @@ static enum mq_verdict on_cancel(const struct mq_message *m)
     return consumer_verdict(o);
 }
 
+/* The order.cancel of o with reason, built into body, its message id into
+ * id (64 bytes) and its key into key. 0 or -1. */
+static int cancel_message(const struct order *o, enum shop_code reason, struct buf *body,
+                          char id[64], char key[SNOWFLAKE_STR_MAX])
+{
+    struct cancel_event cev = {.order_id = o->order_id,
+                               .user_id = o->user_id,
+                               .goods_id = o->goods_id,
+                               .goods_number = o->goods_number,
+                               .coupon_id = o->coupon_id,
+                               .money_paid = o->money_paid};
+    snprintf(cev.reason, sizeof cev.reason, "%s", shop_code_name(reason));
+    snowflake_format(o->order_id, key);
+    snprintf(id, 64, EV_ORDER_CANCEL ":%s", key);
+    return event_cancel_build(&cev, body);
+}
+
+enum shop_code order_cancel_emit(db_conn *db, mq_conn *pub, const struct order *o,
+                                 enum shop_code reason)
+{
+    struct buf body;
+    char id[64], key[SNOWFLAKE_STR_MAX];
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    buf_init(&body, 4096);
+    if (cancel_message(o, reason, &body, id, key) == 0)
+        rc = outbox_emit(db, pub, EV_ORDER_CANCEL, id, key, buf_str(&body));
+    buf_free(&body);
+    return rc;
+}
+
+/* A paying order expired: the query consumer asks the provider first
+ * (pay.query, kind "expiry"); this consumer runs in batch transactions and
+ * never waits for the provider. */
+static enum mq_verdict ask_before_expiry(db_conn *db, mq_conn *pub, const struct order *o)
+{
+    struct query_event q = {.order_id = o->order_id, .attempt = 0};
+    struct buf body;
+    char id[80], key[SNOWFLAKE_STR_MAX];
+    enum mq_verdict v = MQ_RETRY;
+    snprintf(q.kind, sizeof q.kind, "expiry");
+    snowflake_format(o->order_id, key);
+    snprintf(id, sizeof id, EV_PAY_QUERY ":%s:expiry:0", key);
+    buf_init(&body, 4096);
+    if (event_query_build(&q, &body) == 0 &&
+        outbox_emit(db, pub, EV_PAY_QUERY, id, key, buf_str(&body)) == SHOP_SUCCESS) {
+        log_info("order: %s expired while paying: the provider is asked first", key);
+        v = MQ_ACK;
+    }
+    buf_free(&body);
+    return v;
+}
+
 static enum mq_verdict on_timeout(const struct mq_message *m, mq_conn *pub)
 {
     struct timeout_event ev;
@@ -327,27 +380,13 @@ static enum mq_verdict on_timeout(const struct mq_message *m, mq_conn *pub)
                  o.order_status, o.pay_status);
         return MQ_ACK;
     }
-    struct cancel_event cev = {.order_id = o.order_id,
-                               .user_id = o.user_id,
-                               .goods_id = o.goods_id,
-                               .goods_number = o.goods_number,
-                               .coupon_id = o.coupon_id,
-                               .money_paid = o.money_paid};
-    snprintf(cev.reason, sizeof cev.reason, "%s", shop_code_name(SHOP_ORDER_INVALID));
-    struct buf body;
-    char id[64], key[SNOWFLAKE_STR_MAX];
-    buf_init(&body, 4096);
-    snowflake_format(o.order_id, key);
-    snprintf(id, sizeof id, EV_ORDER_CANCEL ":%s", key);
-    enum mq_verdict v = MQ_RETRY;
-    if (event_cancel_build(&cev, &body) == 0 &&
-        outbox_emit(db, pub, EV_ORDER_CANCEL, id, key, buf_str(&body)) == SHOP_SUCCESS) {
-        log_info("order: %s %s expired: cancel emitted", key,
-                 preorder ? "pre-order" : "unpaid order");
-        v = MQ_ACK;
-    }
-    buf_free(&body);
-    return v;
+    if (!preorder && o.pay_status == PAY_PAYING)
+        return ask_before_expiry(db, pub, &o);
+    if (order_cancel_emit(db, pub, &o, SHOP_ORDER_INVALID) != SHOP_SUCCESS)
+        return MQ_RETRY;
+    log_info("order: %" PRId64 " %s expired: cancel emitted", o.order_id,
+             preorder ? "pre-order" : "unpaid order");
+    return MQ_ACK;
 }
 
 static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub);
@@ -509,4 +548,73 @@ retry_nodb:
     buf_free(&body);
     log_warn("order: order.paid of %s failed (%s); retrying later", key, db_error(db));
     return MQ_RETRY;
+}
+
+/* ------------------------------------------------------ the buyer cancels */
+
+int order_expiry(const struct order *o, int unpaid_timeout_s, time_t *out)
+{
+    char when[20];
+    time_t t;
+    if (iso_to_db(o->confirm_time, when) != 0 || alipay_timestamp_parse(when, 0, &t) != 0)
+        return -1;
+    *out = t + unpaid_timeout_s;
+    return 0;
+}
+
+/* Inside the transaction: what the buyer's cancel may do with o (locked). */
+static enum shop_code buyer_may_cancel(const struct order *o, int closed)
+{
+    if (o->pay_status == PAY_PAID || o->order_status == ORDER_REFUND)
+        return SHOP_ORDER_PAID;
+    if (o->order_status == ORDER_CANCELLED)
+        return SHOP_SUCCESS;
+    if (o->order_status != ORDER_CONFIRMED || (o->pay_status == PAY_PAYING && !closed))
+        return SHOP_ORDER_STATUS_UPDATE_FAIL;
+    return SHOP_SUCCESS;
+}
+
+enum shop_code order_cancel_by_buyer(db_conn *db, mq_conn *mq, int64_t user_id, int64_t order_id,
+                                     int closed, struct order *out)
+{
+    struct db_val p[] = {DB_I64(order_id), DB_I64(user_id)};
+    struct buf body;
+    char id[64], key[SNOWFLAKE_STR_MAX];
+    int sent = 0;
+    enum shop_code rc;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    buf_init(&body, 4096);
+    enum db_status st = db_begin(db);
+    if (st != DB_OK) {
+        rc = db_shop_code(st);
+        goto out;
+    }
+    rc = get_one(db, SQL_GET_FOR_PAY, p, 2, out);
+    if (rc == SHOP_SUCCESS)
+        rc = buyer_may_cancel(out, closed);
+    if (rc == SHOP_SUCCESS && out->order_status == ORDER_CONFIRMED) {
+        if (cancel_message(out, SHOP_ORDER_CANCELLED, &body, id, key) != 0)
+            rc = SHOP_INTERNAL_ERROR;
+        else if ((st = db_exec(db, SQL_CANCEL, p, 1, NULL)) != DB_OK ||
+                 ((st = outbox_add_tx(db, MQ_EXCHANGE, EV_ORDER_CANCEL, id, key, buf_str(&body))) !=
+                      DB_OK &&
+                  st != DB_DUPLICATE))
+            rc = db_shop_code(st);
+        sent = rc == SHOP_SUCCESS;
+    }
+    if (rc != SHOP_SUCCESS || (st = db_commit(db)) != DB_OK) {
+        if (rc == SHOP_SUCCESS)
+            rc = db_shop_code(st);
+        db_rollback(db);
+        goto out;
+    }
+    if (sent) {
+        out->order_status = ORDER_CANCELLED;
+        log_info("order: %s cancelled by the buyer", key);
+        outbox_send(db, mq, MQ_EXCHANGE, EV_ORDER_CANCEL, id, buf_str(&body));
+    }
+out:
+    buf_free(&body);
+    return rc;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "db.h"
 #include "errors.h"
@@ -98,7 +99,10 @@ int order_idem_release(db_conn *db, int64_t user_id, const char *key);
  * order.timeout: when the order is still unconfirmed (kind "preorder") or
  * confirmed and unpaid (kind "unpaid"), emit its order.cancel through the
  * outbox (message id "order.cancel:<id>", one per order however many times
- * it is emitted); the cancel then comes back to this consumer.
+ * it is emitted); the cancel then comes back to this consumer. A paying
+ * order (pay_status 1) is never cancelled blind: its pay.query of kind
+ * "expiry" goes to the query consumer instead (src/pay_check.h), which asks
+ * the provider, outside any transaction, before it cancels.
  * ud is a struct consumer_ctx * (consumer_log.h). */
 enum mq_verdict order_on_event(const struct mq_message *m, void *ud);
 
@@ -119,6 +123,31 @@ enum shop_code order_pay_begin_tx(db_conn *db, int64_t user_id, int64_t order_id
  * order_status 4 (refund), and an order.refund event (message id
  * "order.refund:<id>") goes to the outbox in the same transaction and is
  * published on ctx->pub after the commit. */
+
+/* The moment a confirmed order expires unpaid: its confirm_time plus
+ * unpaid_timeout_s. 0, or -1 when it has no confirm time. */
+int order_expiry(const struct order *o, int unpaid_timeout_s, time_t *out);
+
+/* Emit the order's order.cancel (message id "order.cancel:<id>", one per
+ * order however often emitted) through the outbox on db, published on pub
+ * (may be NULL: the relay), reason the SHOP_ code that says why.
+ * SHOP_SUCCESS once it is durable; SHOP_DB_UNAVAILABLE when not. */
+enum shop_code order_cancel_emit(db_conn *db, mq_conn *pub, const struct order *o,
+                                 enum shop_code reason);
+
+/* The buyer cancels order_id of user_id, in one transaction on db: the order
+ * locked; order_status 2 set and its order.cancel (reason
+ * SHOP_ORDER_CANCELLED) committed to the outbox together, published on mq
+ * (may be NULL) after the commit, so the answer shows the order cancelled at
+ * once and stock, coupon and balance come back through the usual reversal.
+ * closed: the caller closed the trade at the provider (needed for a paying
+ * order). *out is the order as it is afterwards. SHOP_SUCCESS (also when it
+ * was cancelled already: nothing done again); SHOP_ORDER_NOT_FOUND;
+ * SHOP_ORDER_PAID (paid, or marked for refund); SHOP_ORDER_STATUS_UPDATE_FAIL
+ * when it is not confirmed, or paying (out->pay_status 1) and not closed;
+ * SHOP_DB_UNAVAILABLE / SHOP_INTERNAL_ERROR. */
+enum shop_code order_cancel_by_buyer(db_conn *db, mq_conn *mq, int64_t user_id, int64_t order_id,
+                                     int closed, struct order *out);
 
 struct json_object;
 /* The table's columns, ids as strings, money as "12.30", times ISO or null. */

@@ -200,13 +200,9 @@ enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const
     return MQ_OK;
 }
 
-/* The same for any exchange: "" (the default exchange) sends to the queue
- * named routing_key, as the order saga does with its delay queues. A
- * message_id already in the outbox is SHOP_SUCCESS (durable already; the
- * relay publishes it if it is still pending). */
-static enum shop_code outbox_emit_to(db_conn *db, mq_conn *mq, const char *exchange,
-                                     const char *routing_key, const char *message_id,
-                                     const char *msg_key, const char *body)
+enum shop_code outbox_emit_to(db_conn *db, mq_conn *mq, const char *exchange,
+                              const char *routing_key, const char *message_id, const char *msg_key,
+                              const char *body)
 {
     enum db_status st = outbox_add_tx(db, exchange, routing_key, message_id, msg_key, body);
     if (st == DB_DUPLICATE) {

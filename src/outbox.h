@@ -20,6 +20,14 @@
 enum shop_code outbox_emit(db_conn *db, mq_conn *mq, const char *routing_key,
                            const char *message_id, const char *msg_key, const char *body);
 
+/* The same for any exchange: "" (the default exchange) sends to the queue
+ * named routing_key, as the delay queues are published to. A message_id
+ * already in the outbox is SHOP_SUCCESS (durable already; the relay
+ * publishes it if it is still pending). */
+enum shop_code outbox_emit_to(db_conn *db, mq_conn *mq, const char *exchange,
+                              const char *routing_key, const char *message_id, const char *msg_key,
+                              const char *body);
+
 /* The two halves of outbox_emit, for a caller that commits the event in
  * its own transaction together with the rows it belongs to:
  * outbox_add_tx inserts the pending row inside the caller's transaction

@@ -15,14 +15,13 @@
 #include "money.h"
 #include "order_service.h"
 #include "outbox.h"
+#include "pay_check.h"
 #include "snowflake.h"
 
 /* A missing key file is looked for again after this many seconds. */
 #define KEY_RETRY_S 5
 /* The subject shown on the provider's cashier page. */
 #define PAY_SUBJECT "Shop order %s"
-
-#define PROVIDER_ALIPAY "alipay"
 
 /* ---------------------------------------------------------------- keys */
 
@@ -99,7 +98,8 @@ static enum shop_code pay_row_tx(db_conn *db, const struct order *o, struct pay_
     char amount[MONEY_STR_MAX];
     out->pay_id = snowflake_next(&shop_ids);
     struct db_val p[] = {DB_I64(out->pay_id), DB_I64(o->order_id), DB_I64(o->user_id),
-                         DB_TEXT(money_format(o->pay_amount, amount)), DB_TEXT(PROVIDER_ALIPAY)};
+                         DB_TEXT(money_format(o->pay_amount, amount)),
+                         DB_TEXT(PAY_PROVIDER_ALIPAY)};
     *st = db_exec(db, SQL_PAY_INSERT, p, sizeof p / sizeof p[0], NULL);
     return *st == DB_OK ? SHOP_SUCCESS : db_shop_code(*st);
 }
@@ -108,8 +108,16 @@ static enum shop_code pay_row_tx(db_conn *db, const struct order *o, struct pay_
  * (up to PAY_START_TRIES times) when it meets a deadlock: two payments
  * started at once lock neighbouring gaps of trade_pay's order index. */
 #define PAY_START_TRIES 3
+/* The order's first pay.query (pay_check.h), committed with the payment. */
+struct first_check {
+    const struct shop_config *cfg;
+    char queue[64], msg_id[96];
+    struct buf body;
+    int added;
+};
+
 static enum shop_code pay_start_tx(db_conn *db, int64_t user_id, int64_t order_id, struct order *o,
-                                   struct pay_started *out)
+                                   struct pay_started *out, struct first_check *fc)
 {
     enum db_status st = DB_DEADLOCK;
     enum shop_code rc = SHOP_PAYMENT_PAY_ERROR;
@@ -119,6 +127,12 @@ static enum shop_code pay_start_tx(db_conn *db, int64_t user_id, int64_t order_i
         rc = order_pay_begin_tx(db, user_id, order_id, o);
         if (rc == SHOP_SUCCESS)
             rc = pay_row_tx(db, o, out, &st);
+        if (rc == SHOP_SUCCESS) {
+            fc->added = pay_check_schedule_tx(db, fc->cfg, o, 0, time(NULL), fc->queue, fc->msg_id,
+                                              &fc->body);
+            if (fc->added < 0)
+                rc = SHOP_DB_UNAVAILABLE;
+        }
         if (rc != SHOP_SUCCESS) {
             db_rollback(db);
             if (st == DB_DEADLOCK)
@@ -144,10 +158,12 @@ static int join_url(const char *base, const char *path, char *out, size_t outsz)
     return w > 0 && (size_t)w < outsz ? 0 : -1;
 }
 
-enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t user_id,
+enum shop_code pay_start(db_conn *db, mq_conn *mq, const struct shop_config *cfg, int64_t user_id,
                          int64_t order_id, struct pay_started *out, struct buf *url)
 {
     struct order o;
+    struct first_check fc = {.cfg = cfg};
+    time_t expiry = 0;
     char notify_url[CONFIG_STR_MAX + 32], return_url[CONFIG_STR_MAX + 32],
         out_trade_no[SNOWFLAKE_STR_MAX];
     char subject[64];
@@ -164,9 +180,15 @@ enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t use
     }
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
-    enum shop_code rc = pay_start_tx(db, user_id, order_id, &o, out);
+    buf_init(&fc.body, 4096);
+    enum shop_code rc = pay_start_tx(db, user_id, order_id, &o, out, &fc);
+    if (rc == SHOP_SUCCESS && fc.added > 0)
+        pay_check_send(db, mq, fc.queue, fc.msg_id, &fc.body, pay_check_delay_ms(cfg, 0));
+    buf_free(&fc.body);
     if (rc != SHOP_SUCCESS)
         return rc;
+    if (order_expiry(&o, cfg->unpaid_timeout_s, &expiry) != 0)
+        expiry = 0; /* no confirm time: the provider's own limit applies */
 
     snowflake_format(order_id, out_trade_no);
     snprintf(subject, sizeof subject, PAY_SUBJECT, out_trade_no);
@@ -180,6 +202,7 @@ enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t use
         .total_cents = o.pay_amount,
         .now = time(NULL),
         .utc_offset_s = 0,
+        .time_expire = expiry,
     };
     if (alipay_page_pay_url(key, &req, url) != 0) {
         log_error("pay: cannot build the page-pay URL of order %s", out_trade_no);
@@ -295,7 +318,7 @@ enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const ch
         snprintf(why, whysz, "bad notify_id");
         goto out;
     }
-    snprintf(out->provider, sizeof out->provider, PROVIDER_ALIPAY);
+    snprintf(out->provider, sizeof out->provider, PAY_PROVIDER_ALIPAY);
     snprintf(out->trade_no, sizeof out->trade_no, "%s", trade_no);
     paid_time_or_now(out->order_id, gmt, out->gmt_payment);
     snprintf(out->notify_id, sizeof out->notify_id, "%s", notify_id ? notify_id : "");

@@ -32,6 +32,9 @@
 EVP_PKEY *pay_merchant_key(const struct shop_config *cfg);
 EVP_PKEY *pay_provider_key(const struct shop_config *cfg);
 
+/* trade_pay.provider and pay.notify's provider of Alipay. */
+#define PAY_PROVIDER_ALIPAY "alipay"
+
 /* The cashier URL of one payment needs at most this many bytes. */
 #define PAY_URL_MAX 16384
 
@@ -44,13 +47,15 @@ struct pay_started {
 /* Start (or restart) paying order_id of user_id, in one transaction on db:
  * order_pay_begin_tx (confirmed, unpaid, pay_amount > 0; pay_status 1), then
  * the order's trade_pay row inserted (new snowflake pay_id, is_paid 1) or
- * reused. Then the signed page-pay URL (gateway, app id and keys of cfg;
+ * reused, and the order's first pay.query ("check", src/pay_check.h) in the
+ * same transaction, published on mq (may be NULL: the relay) after the
+ * commit. Then the signed page-pay URL (gateway, app id and keys of cfg;
  * return_url <public_url>/pay/return, notify_url
- * <public_url>/pay/notify/alipay) into url (reset first; cap it at
+ * <public_url>/pay/notify/alipay, time_expire the order's expiry) into url (reset first; cap it at
  * PAY_URL_MAX or more). SHOP_SUCCESS; SHOP_ORDER_NOT_FOUND,
  * SHOP_PAYMENT_IS_PAID, SHOP_ORDER_STATUS_UPDATE_FAIL; SHOP_PAYMENT_PAY_ERROR
  * when our key is missing or the URL cannot be built; SHOP_DB_UNAVAILABLE. */
-enum shop_code pay_start(db_conn *db, const struct shop_config *cfg, int64_t user_id,
+enum shop_code pay_start(db_conn *db, mq_conn *mq, const struct shop_config *cfg, int64_t user_id,
                          int64_t order_id, struct pay_started *out, struct buf *url);
 
 /* What a provider notification is. */

@@ -10,6 +10,7 @@
  *   coupon  frees the coupon on order.cancel
  *   user    refunds the balance on order.cancel, adds points on order.paid
  *   pay     checks a provider notification against trade_pay, marks it paid
+ *   query   asks the provider about paying orders (periodic check, expiry)
  *   log     writes each order's history (trade_order_log)
  *   relay   not a queue: publishes what is left in the outbox (after a crash
  *           or while the broker was down), one pass every relay_interval_ms
@@ -32,6 +33,7 @@
 #include "mq.h"
 #include "order_log.h"
 #include "order_saga.h"
+#include "pay_check.h"
 #include "pay_service.h"
 #include "order_service.h"
 #include "outbox.h"
@@ -301,20 +303,25 @@ int main(int argc, char **argv)
             order_saga_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
             log_warn("delay queues not declared yet");
         octx.pub = pub;
+        octx.cfg = &cfg;
         ud = &octx;
     }
     if (runtime_write_pid(pid_path) != 0)
         log_warn("cannot write pid file %s", pid_path);
     struct batch_ctx bctx = {.db = cons->db, .pub = pub};
-    struct mq_batch batch = {.max = cfg.mq_batch,
+    /* A row that waits for the provider takes one message at a time, outside
+     * any transaction, and leaves the rest to other instances. */
+    int alone = (cons->flags & TOPO_ALONE) != 0;
+    int prefetch = alone ? 1 : cfg.mq_prefetch;
+    struct mq_batch batch = {.max = alone ? 1 : cfg.mq_batch,
                              .begin = batch_begin,
                              .end = batch_end,
                              .idle = batch_idle,
                              .all = fns->all,
                              .ud = &bctx};
-    log_info("consuming %s (prefetch %d, batches of up to %d, worker id %d)", cons->queue,
-             cfg.mq_prefetch, cfg.mq_batch, cfg.worker_id);
-    mq_consume_batched(mq, cons->queue, cfg.mq_prefetch, fns->fn, ud, &batch, &stop);
+    log_info("consuming %s (prefetch %d, batches of up to %d, worker id %d)", cons->queue, prefetch,
+             batch.max, cfg.worker_id);
+    mq_consume_batched(mq, cons->queue, prefetch, fns->fn, ud, &batch, &stop);
     log_info("stopped");
     rc = 0;
 out:

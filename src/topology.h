@@ -8,12 +8,15 @@
  *  - `shop-consumer --list` prints the table, with each instance's
  *    snowflake worker id (topo_worker_id), and scripts/services starts,
  *    stops and reports the consumers it lists.
- * Adding a consumer or a routing key is one edit here (and the handler).
+ * Adding a consumer or a routing key is one edit here (and the handler); a
+ * new row goes last, so that the worker ids of the others stay as they are.
  *
  * The delay queues of the order timeouts (shop.delay.preorder.<ms> and
  * shop.delay.unpaid.<ms>, src/order_saga.h) are not consumed: they
  * dead-letter EV_ORDER_TIMEOUT to MQ_EXCHANGE, which reaches the row that
- * binds that key and declares them (TOPO_DELAYS). */
+ * binds that key and declares them (TOPO_DELAYS). The delay queues of the
+ * provider checks (shop.delay.query.<ms>, src/pay_check.h) dead-letter
+ * EV_PAY_QUERY the same way; they are declared when first published to. */
 #ifndef SHOP_TOPOLOGY_H
 #define SHOP_TOPOLOGY_H
 
@@ -26,6 +29,9 @@
 /* Flags of a row. */
 #define TOPO_PUBLISHES 1 /* emits events on a publishing connection of its own */
 #define TOPO_DELAYS    2 /* declares the order timeouts' delay queues at start */
+#define TOPO_ALONE                                                                                 \
+    4 /* calls the provider: one message at a time (prefetch 1),                                   \
+       * never inside a batch transaction */
 
 /* X(ID, name, queue, (routing keys), database, flags, handler, batch_all)
  *   name      `shop-consumer NAME`, and its trade_mq_consumer_log group;
@@ -47,7 +53,9 @@
     X(PAY, GROUP_PAY, "shop.pay", (EV_PAY_NOTIFY), DB_ORDER, TOPO_PUBLISHES, pay_on_event, NULL)   \
     X(LOG, GROUP_LOG, "shop.log", ("order.#", "pay.#"), DB_ORDER, 0, order_log_on_event,           \
       order_log_on_batch)                                                                          \
-    X(RELAY, "relay", NULL, (NULL), DB_MAIN, TOPO_PUBLISHES, NULL, NULL)
+    X(RELAY, "relay", NULL, (NULL), DB_MAIN, TOPO_PUBLISHES, NULL, NULL)                           \
+    X(QUERY, GROUP_QUERY, "shop.query", (EV_PAY_QUERY), DB_ORDER, TOPO_PUBLISHES | TOPO_ALONE,     \
+      pay_check_on_event, NULL)
 
 /* Strips the parentheses of a row's keys. */
 #define TOPO_UNPAREN(...) __VA_ARGS__

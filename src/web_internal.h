@@ -133,9 +133,11 @@ enum shop_code web_coupons_page(struct web_ctx *c, struct web_list *l, struct co
                                 size_t *n, char next[PAGING_CURSOR_MAX]);
 
 /* Handlers (web_order.c) */
-void web_api_order_create(struct web_ctx *c); /* POST /api/orders */
-void web_api_orders(struct web_ctx *c);       /* GET /api/orders */
-void web_api_order_get(struct web_ctx *c);    /* GET /api/orders/{id} */
+void web_api_order_create(struct web_ctx *c);  /* POST /api/orders */
+void web_api_orders(struct web_ctx *c);        /* GET /api/orders */
+void web_api_order_get(struct web_ctx *c);     /* GET /api/orders/{id} */
+void web_api_order_cancel(struct web_ctx *c);  /* POST /api/orders/{id}/cancel */
+void web_form_order_cancel(struct web_ctx *c); /* POST /orders/{id}/cancel (the cancel button) */
 void web_form_order(struct web_ctx *c);  /* POST /orders (the goods page's form; in web_goods.c) */
 void web_page_orders(struct web_ctx *c); /* GET /orders */
 void web_page_order(struct web_ctx *c);  /* GET /orders/{id} */

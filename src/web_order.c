@@ -1,5 +1,5 @@
 /* Orders: POST /api/orders (the confirm-order saga, with Idempotency-Key),
- * the buyer's orders as JSON, and the orders pages. The goods page's form
+ * the buyer's orders as JSON, the buyer's cancel, and the orders pages. The goods page's form
  * (POST /orders) is answered in web_goods.c, next to the page it shows
  * again on a refusal. */
 #include <inttypes.h>
@@ -15,6 +15,7 @@
 #include "order_log.h"
 #include "order_saga.h"
 #include "order_service.h"
+#include "pay_check.h"
 #include "snowflake.h"
 #include "web_internal.h"
 
@@ -179,6 +180,38 @@ void web_api_order_get(struct web_ctx *c)
     web_json_success(c, 200, "order", order_to_json(&o));
 }
 
+/* The buyer's cancel of the order of the path (pay_check_cancel). */
+static enum shop_code cancel(struct web_ctx *c, struct order *o)
+{
+    return pay_check_cancel(order_db(), web_thread_mq(c->app), c->app->cfg, c->session.user_id,
+                            c->ids[0], o);
+}
+
+void web_api_order_cancel(struct web_ctx *c)
+{
+    struct order o;
+    enum shop_code rc = cancel(c, &o);
+    if (rc != SHOP_SUCCESS) {
+        web_error(c, rc);
+        return;
+    }
+    web_json_success(c, 200, "order", order_to_json(&o));
+}
+
+void web_form_order_cancel(struct web_ctx *c)
+{
+    struct order o;
+    enum shop_code rc = cancel(c, &o);
+    /* Paid after all: the order page says so. */
+    if (rc != SHOP_SUCCESS && rc != SHOP_ORDER_PAID) {
+        web_error(c, rc);
+        return;
+    }
+    char back[48], id[SNOWFLAKE_STR_MAX];
+    snprintf(back, sizeof back, "/orders/%s", snowflake_format(c->ids[0], id));
+    web_redirect(c, back);
+}
+
 /* --------------------------------------------------------------- pages */
 
 static const char *const STATUS_TEXT[] = {"Unconfirmed", "Confirmed", "Cancelled", "Invalid",
@@ -233,6 +266,9 @@ static json_object *order_view(const struct order *o, const char *goods_name)
     json_object_object_add(v, "can_pay",
                            json_object_new_boolean(o->order_status == ORDER_CONFIRMED &&
                                                    o->pay_status != PAY_PAID && o->pay_amount > 0));
+    json_object_object_add(
+        v, "can_cancel",
+        json_object_new_boolean(o->order_status == ORDER_CONFIRMED && o->pay_status != PAY_PAID));
     json_object_object_add(v, "is_paid", json_object_new_boolean(o->pay_status == PAY_PAID));
     json_object_object_add(v, "is_refund",
                            json_object_new_boolean(o->order_status == ORDER_REFUND));

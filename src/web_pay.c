@@ -28,7 +28,8 @@
 /* pay_start for the logged-in user and the order of the path. */
 static enum shop_code start(struct web_ctx *c, struct pay_started *ps, struct buf *url)
 {
-    return pay_start(order_db(), c->app->cfg, c->session.user_id, c->ids[0], ps, url);
+    return pay_start(order_db(), web_thread_mq(c->app), c->app->cfg, c->session.user_id, c->ids[0],
+                     ps, url);
 }
 
 void web_api_payment_start(struct web_ctx *c)

@@ -452,6 +452,7 @@ static void test_page_pay_url(void)
               strcmp(json_object_get_string(v), "88.00") == 0);
     CU_ASSERT(json_object_object_get_ex(biz, "subject", &v) &&
               strcmp(json_object_get_string(v), req.subject) == 0);
+    CU_ASSERT_FALSE(json_object_object_get_ex(biz, "time_expire", &v)); /* none given */
     json_object_put(biz);
 
     CU_ASSERT_EQUAL(alipay_verify_request(pub_a, &ps), 1);
@@ -476,6 +477,36 @@ static void test_page_pay_url(void)
     req.total_cents = 8800;
     req.out_trade_no = "";
     CU_ASSERT_EQUAL(alipay_page_pay_url(key_a, &req, &url), -1);
+    buf_free(&url);
+}
+
+static void test_page_pay_time_expire(void)
+{
+    struct alipay_page_pay req = {
+        .gateway = "http://127.0.0.1:8081/gateway.do",
+        .app_id = "2026000000000001",
+        .out_trade_no = "7391234567890123456",
+        .subject = "Order",
+        .total_cents = 8800,
+        .now = 1795596000,                /* 2026-11-25 08:40:00 UTC */
+        .time_expire = 1795596000 + 1800, /* 2026-11-25 09:10:00 UTC */
+    };
+    struct buf url;
+    struct alipay_params ps;
+    json_object *v;
+    buf_init(&url, 64 * 1024);
+    alipay_params_init(&ps);
+    CU_ASSERT_EQUAL_FATAL(alipay_page_pay_url(key_a, &req, &url), 0);
+    const char *q = strchr(buf_str(&url), '?') + 1;
+    CU_ASSERT_EQUAL_FATAL(alipay_params_parse_form(q, strlen(q), &ps), ALIPAY_OK);
+    json_object *biz = json_tokener_parse(alipay_params_get(&ps, "biz_content"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(biz);
+    CU_ASSERT(json_object_object_get_ex(biz, "time_expire", &v) &&
+              strcmp(json_object_get_string(v), "2026-11-25 09:10:00") == 0);
+    /* Signed with the rest: the provider sees the expiry we meant. */
+    CU_ASSERT_EQUAL(alipay_verify_request(pub_a, &ps), 1);
+    json_object_put(biz);
+    alipay_params_free(&ps);
     buf_free(&url);
 }
 
@@ -717,6 +748,7 @@ static const struct test_case TESTS[] = {
     {"form parse refusals and caps", test_parse_refusals},
     {"form parse accepts", test_parse_accepts},
     {"page-pay URL", test_page_pay_url},
+    {"page-pay URL carries the order's expiry as time_expire", test_page_pay_time_expire},
     {"key loading", test_load_keys},
     {"timestamps", test_timestamp},
     {"URL origin", test_url_origin},

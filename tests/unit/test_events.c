@@ -177,6 +177,83 @@ static void test_timeout_refusals(void)
     }
 }
 
+static void test_query_round_trip(void)
+{
+    static const char *const kinds[] = {"check", "expiry"};
+    for (size_t i = 0; i < 2; i++) {
+        struct query_event in = {.order_id = INT64_C(7300000000000000042), .attempt = (int)i * 3};
+        snprintf(in.kind, sizeof in.kind, "%s", kinds[i]);
+        struct buf b;
+        buf_init(&b, 1024);
+        CU_ASSERT_EQUAL_FATAL(event_query_build(&in, &b), 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"order_id\":\"7300000000000000042\""));
+        struct query_event out;
+        CU_ASSERT_EQUAL_FATAL(event_query_parse(b.data, b.len, &out), 0);
+        CU_ASSERT_EQUAL(out.order_id, in.order_id);
+        CU_ASSERT_STRING_EQUAL(out.kind, kinds[i]);
+        CU_ASSERT_EQUAL(out.attempt, in.attempt);
+        buf_free(&b);
+    }
+}
+
+static void test_query_refusals(void)
+{
+    static const char *const bad[] = {
+        "{\"kind\":\"check\",\"attempt\":0}",
+        "{\"order_id\":\"5\",\"attempt\":0}",
+        "{\"order_id\":\"5\",\"kind\":\"check\"}",
+        "{\"order_id\":\"5\",\"kind\":\"paid\",\"attempt\":0}",
+        "{\"order_id\":\"5\",\"kind\":\"check\",\"attempt\":-1}",
+        "{\"order_id\":\"5\",\"kind\":\"check\",\"attempt\":31}",
+        "{\"order_id\":\"5\",\"kind\":\"check\",\"attempt\":\"1\"}",
+        "{\"order_id\":\"5\",\"kind\":\"check\",\"attempt\":1.5}",
+        "{\"order_id\":\"0\",\"kind\":\"expiry\",\"attempt\":0}",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct query_event ev;
+        CU_ASSERT_EQUAL(event_query_parse(bad[i], strlen(bad[i]), &ev), -1);
+    }
+}
+
+static void test_provider_step_round_trip(void)
+{
+    static const char *const by[] = {"query", "expiry", "cancel"};
+    static const char *const status[] = {"TRADE_SUCCESS", "WAIT_BUYER_PAY", ""};
+    for (size_t i = 0; i < 3; i++) {
+        struct provider_step_event in = {.order_id = INT64_C(7300000000000000042)};
+        snprintf(in.by, sizeof in.by, "%s", by[i]);
+        snprintf(in.trade_status, sizeof in.trade_status, "%s", status[i]);
+        struct buf b;
+        buf_init(&b, 1024);
+        CU_ASSERT_EQUAL_FATAL(event_provider_step_build(&in, &b), 0);
+        struct provider_step_event out;
+        CU_ASSERT_EQUAL_FATAL(event_provider_step_parse(b.data, b.len, &out), 0);
+        CU_ASSERT_EQUAL(out.order_id, in.order_id);
+        CU_ASSERT_STRING_EQUAL(out.by, by[i]);
+        CU_ASSERT_STRING_EQUAL(out.trade_status, status[i]);
+        buf_free(&b);
+    }
+}
+
+static void test_provider_step_refusals(void)
+{
+    static const char *const bad[] = {
+        "{\"by\":\"query\",\"trade_status\":\"\"}",
+        "{\"order_id\":\"5\",\"trade_status\":\"\"}",
+        "{\"order_id\":\"5\",\"by\":\"someone\",\"trade_status\":\"\"}",
+        "{\"order_id\":\"5\",\"by\":\"query\",\"trade_status\":\"A B\"}",
+        "{\"order_id\":\"5\",\"by\":\"query\",\"trade_status\":3}",
+        "{\"order_id\":\"5\",\"by\":\"query\",\"trade_status\":"
+        "\"TRADE_STATUS_THAT_IS_FAR_TOO_LONG_X\"}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct provider_step_event ev;
+        CU_ASSERT_EQUAL(event_provider_step_parse(bad[i], strlen(bad[i]), &ev), -1);
+    }
+}
+
 static void test_pay_notify_round_trip(void)
 {
     struct pay_notify_event in = {
@@ -351,6 +428,10 @@ static const struct test_case TESTS[] = {
     {"order.cancel: not JSON, cut short, too deep", test_cancel_not_json},
     {"order.timeout build/parse round trip", test_timeout_round_trip},
     {"order.timeout refusals", test_timeout_refusals},
+    {"pay.query build/parse round trip", test_query_round_trip},
+    {"pay.query refusals", test_query_refusals},
+    {"pay.asked and pay.closed build/parse round trip", test_provider_step_round_trip},
+    {"pay.asked and pay.closed refusals", test_provider_step_refusals},
     {"pay.notify build/parse round trip", test_pay_notify_round_trip},
     {"pay.notify refusals", test_pay_notify_refusals},
     {"provider time: calendar, time of day and range", test_provider_time},
