@@ -99,3 +99,14 @@ char *buf_detach(struct buf *b)
     b->alloc = 0;
     return p;
 }
+
+size_t buf_utf8_cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}

@@ -36,4 +36,8 @@ void buf_free(struct buf *b);
  * Returns a NUL-terminated string, never NULL unless memory ran out. */
 char *buf_detach(struct buf *b);
 
+/* The length of the UTF-8 string s cut to at most max bytes without
+ * splitting a character. */
+size_t buf_utf8_cut(const char *s, size_t max);
+
 #endif

@@ -43,11 +43,15 @@ enum db_status consumer_log_insert_many(db_conn *db, const struct consumer_log_r
 int consumer_log_exists(db_conn *db, const char *group, const char *tag, const char *key);
 
 /* The ud of a consumer that publishes what it causes (the order consumer's
- * order.cancel of an expired order, the pay consumer's order.paid): pub is
+ * order.cancel of an expired order, the pay consumer's order.paid, the
+ * refund consumer's steps): pub is
  * a connection to publish on, not the consuming one; NULL leaves the
  * messages in the outbox for the relay. */
+struct shop_config;
 struct consumer_ctx {
     mq_conn *pub;
+    const struct shop_config
+        *cfg; /* the process's configuration (the refund consumer's provider) */
 };
 
 /* The effect of one message, run inside the transaction after the log row:

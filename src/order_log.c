@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "consumer_log.h"
 #include "events.h"
 #include "goods_service.h" /* db_time_to_iso */
@@ -27,19 +28,6 @@ static const char SQL_LIST[] = "SELECT log_id, order_id, event, detail, created_
                                "FROM trade_order_log WHERE order_id = ? "
                                "ORDER BY created_at, log_id LIMIT ?";
 
-/* The length of s cut to at most max bytes without splitting a UTF-8
- * character. */
-static size_t utf8_cut(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max)
-        return n;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 /* Inside the caller's transaction (or alone): one row for (order_id, event)
  * with a new snowflake log_id and the time now. DB_OK; DB_DUPLICATE when the
  * order has this event already; another db_status on failure. detail is cut
@@ -50,7 +38,7 @@ static enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char
     if (db == NULL)
         return DB_GONE;
     struct db_val p[] = {DB_I64(snowflake_next(&shop_ids)), DB_I64(order_id), DB_TEXT(event),
-                         DB_TEXTN(detail, utf8_cut(detail, ORDER_LOG_DETAIL_MAX))};
+                         DB_TEXTN(detail, buf_utf8_cut(detail, ORDER_LOG_DETAIL_MAX))};
     return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
 }
 
@@ -85,6 +73,37 @@ static const char *code_message(const char *name)
     return NULL;
 }
 
+/* The line of a refund.* step (order_log_describe). */
+static int refund_describe(const char *routing_key, const char *body, size_t len, int64_t *order_id,
+                           char *out, size_t outsz)
+{
+    struct refund_event ev;
+    char a[MONEY_STR_MAX];
+    if (event_refund_parse(body, len, &ev) != 0)
+        return -1;
+    *order_id = ev.order_id;
+    money_format(ev.refund_amount, a);
+    const char *why = strcmp(ev.reason, "late") == 0     ? "a payment after the cancel"
+                      : strcmp(ev.reason, "second") == 0 ? "a second payment"
+                                                         : "asked for by the buyer";
+    if (strcmp(routing_key, EV_REFUND_REQUESTED) == 0)
+        snprintf(out, outsz, "Refund of %s requested; an operator looks at it.", a);
+    else if (strcmp(routing_key, EV_REFUND_APPROVED) == 0)
+        snprintf(out, outsz, "Refund of %s approved (%s).", a, why);
+    else if (strcmp(routing_key, EV_REFUND_REJECTED) == 0)
+        snprintf(out, outsz, "Refund of %s rejected.", a);
+    else if (strcmp(routing_key, EV_REFUND_SENT) == 0)
+        snprintf(out, outsz, "Refund of %s sent to the payment provider.", a);
+    else if (strcmp(routing_key, EV_REFUND_SUCCEEDED) == 0)
+        snprintf(out, outsz, "Refund of %s succeeded: the money is back with the buyer.", a);
+    else if (strcmp(routing_key, EV_REFUND_FAILED) == 0)
+        snprintf(out, outsz, "Refund of %s failed: the payment provider refused it (%.*s).", a,
+                 (int)buf_utf8_cut(ev.last_error, 200), ev.last_error);
+    else
+        return 0;
+    return 1;
+}
+
 /* The line of an event for the buyer into out (outsz bytes), from the routing
  * key and the body; *order_id is the order it belongs to. 1 when the event
  * belongs in the history, 0 when it does not (order.timeout: only its cancel
@@ -100,7 +119,9 @@ static int order_log_describe(const char *routing_key, const char *body, size_t 
         if (event_cancel_parse(body, len, &ev) != 0)
             return -1;
         *order_id = ev.order_id;
-        if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_INVALID)) == 0) {
+        if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_REFUNDED)) == 0) {
+            snprintf(out, outsz, "Refunded: stock, coupon and balance are given back.");
+        } else if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_INVALID)) == 0) {
             snprintf(out, outsz,
                      "Cancelled: not confirmed or not paid in time. Stock, coupon "
                      "and balance are given back.");
@@ -130,11 +151,13 @@ static int order_log_describe(const char *routing_key, const char *body, size_t 
                      money_format(ev.pay_amount, a), ev.trade_no);
         else
             snprintf(out, outsz,
-                     "The payment of %s arrived after the order was cancelled: marked for "
-                     "refund.",
-                     money_format(ev.pay_amount, a));
+                     "The payment of %s (trade %s) is marked for refund; the points it earned "
+                     "are taken back.",
+                     money_format(ev.pay_amount, a), ev.trade_no);
         return 1;
     }
+    if (strncmp(routing_key, "refund.", 7) == 0)
+        return refund_describe(routing_key, body, len, order_id, out, outsz);
     if (strcmp(routing_key, EV_PAY_MISMATCH) == 0) {
         struct pay_mismatch_event ev;
         if (event_pay_mismatch_parse(body, len, &ev) != 0)
@@ -181,7 +204,7 @@ static enum db_status log_rows_insert(db_conn *db, const struct log_item *it, si
             p[j * 4 + 0] = DB_I64(x->log_id);
             p[j * 4 + 1] = DB_I64(x->order_id);
             p[j * 4 + 2] = DB_TEXT(x->m->routing_key);
-            p[j * 4 + 3] = DB_TEXTN(x->detail, utf8_cut(x->detail, ORDER_LOG_DETAIL_MAX));
+            p[j * 4 + 3] = DB_TEXTN(x->detail, buf_utf8_cut(x->detail, ORDER_LOG_DETAIL_MAX));
         }
         enum db_status st = db_exec(db, SQL_INSERT_MANY, p, sizeof p / sizeof p[0], NULL);
         if (st != DB_OK)

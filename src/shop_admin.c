@@ -1,22 +1,99 @@
-/* shop-admin: the operator's command line.
+/* shop-admin: the operator's command line. One row of COMMANDS per command.
  *   shop-admin [--config FILE] publish ROUTING_KEY MESSAGE_ID JSON
  *       publish one persistent event to the shop's exchange and wait for the
  *       broker's confirm (exit 0 only when confirmed)
  *   shop-admin [--config FILE] topology
- *       declare the exchange, queues and bindings */
-#include <unistd.h>
+ *       declare the exchange, queues and bindings
+ *   shop-admin [--config FILE] refund approve|reject|retry REFUND_ID [NOTE]
+ *       an operator's decision on a refund (src/refund_service.h): approve
+ *       or reject a requested refund, try a failed one again; prints the
+ *       refund as JSON (exit 0), or the refusal's code and message (exit 1) */
+#include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "mq.h"
+#include "order_service.h"
+#include "refund_service.h"
 #include "runtime.h"
+
+/* A command: its arguments after its name (min..max), whether it needs the
+ * database, and what it does with the broker connection (declared). */
+struct command {
+    const char *name;
+    int min_args, max_args;
+    int needs_db;
+    int (*run)(mq_conn *mq, char **args, int n);
+    const char *usage;
+};
+
+static int cmd_publish(mq_conn *mq, char **args, int n)
+{
+    (void)n;
+    enum mq_status st = mq_publish(mq, MQ_EXCHANGE, args[0], args[1], args[2], strlen(args[2]));
+    if (st != MQ_OK) {
+        fprintf(stderr, "shop-admin: the broker did not confirm the message (%d)\n", st);
+        return 1;
+    }
+    printf("published %s %s (confirmed)\n", args[0], args[1]);
+    return 0;
+}
+
+static int cmd_topology(mq_conn *mq, char **args, int n)
+{
+    (void)mq, (void)args, (void)n;
+    return 0; /* declared before every command */
+}
+
+static int cmd_refund(mq_conn *mq, char **args, int n)
+{
+    int action = refund_action_parse(args[0]);
+    char *end;
+    long long id = strtoll(args[1], &end, 10);
+    if (action < 0 || *args[1] < '1' || *args[1] > '9' || *end != '\0' || id <= 0) {
+        fprintf(stderr, "shop-admin: refund approve|reject|retry REFUND_ID [NOTE]\n");
+        return 2;
+    }
+    struct refund r;
+    enum shop_code rc =
+        refund_act(order_db(), mq, (enum refund_action)action, id, n > 2 ? args[2] : "", &r);
+    if (rc != SHOP_SUCCESS) {
+        fprintf(stderr, "shop-admin: refund %lld not changed: %s: %s\n", id, shop_code_name(rc),
+                shop_code_message(rc));
+        return 1;
+    }
+    json_object *j = refund_to_json(&r);
+    printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+    json_object_put(j);
+    return 0;
+}
+
+static const struct command COMMANDS[] = {
+    {"publish", 3, 3, 0, cmd_publish, "publish ROUTING_KEY MESSAGE_ID JSON"},
+    {"topology", 0, 0, 0, cmd_topology, "topology"},
+    {"refund", 2, 3, 1, cmd_refund, "refund approve|reject|retry REFUND_ID [NOTE]"},
+};
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: shop-admin [--config FILE] publish ROUTING_KEY MESSAGE_ID JSON\n"
-               "       shop-admin [--config FILE] topology\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "%s shop-admin [--config FILE] %s\n", i == 0 ? "usage:" : "      ",
+                COMMANDS[i].usage);
+}
+
+static const struct command *find(const char *name, int nargs)
+{
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (strcmp(name, COMMANDS[i].name) == 0 && nargs >= COMMANDS[i].min_args &&
+            nargs <= COMMANDS[i].max_args)
+            return &COMMANDS[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -26,9 +103,8 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     int nargs = argc - optind;
-    const char *cmd = nargs > 0 ? argv[optind] : "";
-    if (!((strcmp(cmd, "publish") == 0 && nargs == 4) ||
-          (strcmp(cmd, "topology") == 0 && nargs == 1))) {
+    const struct command *cmd = find(nargs > 0 ? argv[optind] : "", nargs - 1);
+    if (cmd == NULL) {
         usage(stderr);
         return 2;
     }
@@ -39,30 +115,32 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("shop-admin", LOG_WARN);
+    if (cmd->needs_db && runtime_db_init(&cfg) != 0) {
+        fprintf(stderr, "shop-admin: the database is not usable\n");
+        return 1;
+    }
     struct mq_params mqp = runtime_mq_params(&cfg);
     mqp.heartbeat_s = 0;
     mq_conn *mq = mq_open(&mqp);
+    rc = 1;
+    /* A command on the database commits its events to the outbox: without
+     * the broker, the relay publishes them later. */
     if (mq == NULL) {
         fprintf(stderr, "shop-admin: cannot connect to RabbitMQ at %s:%d\n", cfg.mq_host,
                 cfg.mq_port);
-        return 1;
-    }
-    rc = 1;
-    if (mq_declare_topology(mq) != MQ_OK) {
-        fprintf(stderr, "shop-admin: declaring the topology failed\n");
-        goto out;
-    }
-    if (strcmp(cmd, "publish") == 0) {
-        const char *key = argv[optind + 1], *id = argv[optind + 2], *body = argv[optind + 3];
-        enum mq_status st = mq_publish(mq, MQ_EXCHANGE, key, id, body, strlen(body));
-        if (st != MQ_OK) {
-            fprintf(stderr, "shop-admin: the broker did not confirm the message (%d)\n", st);
+        if (!cmd->needs_db)
             goto out;
-        }
-        printf("published %s %s (confirmed)\n", key, id);
+    } else if (mq_declare_topology(mq) != MQ_OK) {
+        fprintf(stderr, "shop-admin: declaring the topology failed\n");
+        if (!cmd->needs_db)
+            goto out;
     }
-    rc = 0;
+    rc = cmd->run(mq, argv + optind + 1, nargs - 1);
 out:
     mq_close(mq);
+    if (cmd->needs_db) {
+        db_thread_end();
+        db_global_cleanup();
+    }
     return rc;
 }

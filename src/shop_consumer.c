@@ -11,6 +11,8 @@
  *   user    refunds the balance on order.cancel, adds points on order.paid
  *   pay     checks a provider notification against trade_pay, marks it paid
  *   log     writes each order's history (trade_order_log)
+ *   refund  takes approved refunds to the provider (trade_refund), one at a
+ *           time, never inside a transaction
  *   relay   not a queue: publishes what is left in the outbox (after a crash
  *           or while the broker was down), one pass every relay_interval_ms
  * Any number of each may run at once (competing consumers). */
@@ -35,6 +37,7 @@
 #include "order_service.h"
 #include "outbox.h"
 #include "provider.h"
+#include "refund_service.h"
 #include "runtime.h"
 #include "snowflake.h"
 #include "topology.h"
@@ -272,12 +275,15 @@ int main(int argc, char **argv)
             order_saga_delay_declare(pub, cfg.preorder_timeout_s, cfg.unpaid_timeout_s) != 0)
             log_warn("delay queues not declared yet");
         octx.pub = pub;
+        octx.cfg = &cfg;
         ud = &octx;
     }
     if (runtime_write_pid(pid_path) != 0)
         log_warn("cannot write pid file %s", pid_path);
     struct batch_ctx bctx = {.db = cons->db, .pub = pub};
-    struct mq_batch batch = {.max = cfg.mq_batch,
+    /* A batch of one is no batch: each message's transactions commit as
+     * the handler ends them. */
+    struct mq_batch batch = {.max = (cons->flags & TOPO_ALONE) ? 1 : cfg.mq_batch,
                              .begin = batch_begin,
                              .end = batch_end,
                              .idle = batch_idle,
