@@ -470,13 +470,14 @@ static enum mq_verdict settle(db_conn *db, mq_conn *pub, struct refund *r, const
         st = order_effects_tx(db, r, &em);
     if (commit_send(db, pub, &em, st) != SHOP_SUCCESS)
         return MQ_RETRY;
-    char amount[MONEY_STR_MAX];
-    if (ok)
+    if (ok) {
+        char amount[MONEY_STR_MAX];
         log_info("refund %" PRId64 ": %s refunded for order %" PRId64 " (trade %s)",
                  r->ev.refund_id, money_format(r->ev.refund_amount, amount), r->ev.order_id,
                  r->ev.trade_no);
-    else
+    } else {
         log_warn("refund %" PRId64 ": refused by the provider: %s", r->ev.refund_id, error);
+    }
     return MQ_ACK;
 }
 
