@@ -42,10 +42,11 @@ struct http_request {
     const char *idempotency_key; /* "" when none */
     const char *csrf_header;     /* X-CSRF-Token, "" when none */
     const char *remote_addr;
-    const char *host;    /* Host as sent, with its port (REQUEST_HOST), "" when none */
-    const char *origin;  /* Origin, "" when none */
-    const char *referer; /* Referer, "" when none */
-    struct buf body;     /* capped at the configured body size */
+    const char *host;     /* Host as sent, with its port (REQUEST_HOST), "" when none */
+    const char *origin;   /* Origin, "" when none */
+    const char *referer;  /* Referer, "" when none */
+    const char *listener; /* nginx's SHOP_LISTENER: "metrics" on its metrics listener, else "" */
+    struct buf body;      /* capped at the configured body size */
     char request_id[HTTP_REQUEST_ID_LEN + 1];
 };
 

@@ -18,6 +18,7 @@ enum route_flags {
     ROUTE_LOGIN = 1 << 1,    /* needs a session */
     ROUTE_CSRF = 1 << 2,     /* state change: needs the CSRF token */
     ROUTE_PRE_CSRF = 1 << 3, /* logging in, registering: needs the pre-session token */
+    ROUTE_METRICS = 1 << 4,  /* only on nginx's metrics listener (SHOP_LISTENER); else 404 */
 };
 
 /* What answers a route: the web layer's handlers (web_internal.h). */
