@@ -27,8 +27,14 @@ struct config_entry {
 
 static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error", NULL};
 /* Where the confirm-order saga fails on purpose in tests ("" = never). */
-static const char *const FAULTS[] = {
-    "", "after_preorder", "after_stock", "after_coupon", "after_balance", NULL};
+static const char *const FAULTS[] = {"",
+                                     "after_preorder",
+                                     "after_stock",
+                                     "after_coupon",
+                                     "after_balance",
+                                     "refund_after_sent",
+                                     "refund_after_provider",
+                                     NULL};
 
 #define FIELD(f) offsetof(struct shop_config, f), sizeof(((struct shop_config *)0)->f)
 #define INT(f, def, lo, hi, help)                                                                  \
@@ -92,7 +98,9 @@ static const struct config_entry CONFIG[] = {
         "how often the outbox relay looks for unsent events, ms"),
     INT(outbox_keep_s, 86400, 10, 31536000,
         "a sent outbox row is deleted by the relay after, seconds"),
-    CHOICE(fault_inject, "", FAULTS, "tests only: fail the confirm saga after this step"),
+    CHOICE(fault_inject, "", FAULTS,
+           "tests only: fail the confirm saga after this step, or kill the refund consumer at this "
+           "point"),
     STR(public_url, "http://127.0.0.1:8080", "the shop's URL as buyers and the provider reach it"),
     STR(alipay_gateway, "http://127.0.0.1:8081/gateway.do",
         "the payment provider's page-pay gateway"),

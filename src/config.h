@@ -57,7 +57,8 @@ struct shop_config {
     int unpaid_timeout_s;   /* a confirmed unpaid order expires after */
     int relay_interval_ms;  /* how often the outbox relay looks */
     int outbox_keep_s;      /* sent outbox rows are deleted after */
-    char fault_inject[32];  /* tests only: fail the saga after this step */
+    char fault_inject[32];  /* tests only: fail the saga after this step (or kill the refund
+                               consumer) */
     /* paying (Alipay protocol; the sandbox by default) */
     char public_url[CONFIG_STR_MAX];     /* the shop as buyers reach it, for return/notify URLs */
     char alipay_gateway[CONFIG_STR_MAX]; /* the provider's page-pay gateway URL */

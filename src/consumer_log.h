@@ -44,13 +44,14 @@ int consumer_log_exists(db_conn *db, const char *group, const char *tag, const c
 
 /* The ud of a consumer that publishes what it causes (the order consumer's
  * order.cancel of an expired order, the pay consumer's order.paid, the query
- * consumer's pay.notify and pay.query): pub is
+ * consumer's pay.notify and pay.query, the refund consumer's steps): pub is
  * a connection to publish on, not the consuming one; NULL leaves the
  * messages in the outbox for the relay. */
 struct shop_config;
 struct consumer_ctx {
     mq_conn *pub;
-    const struct shop_config *cfg; /* the process's settings (the query consumer's provider) */
+    const struct shop_config
+        *cfg; /* the process's settings (the query and refund consumers' provider) */
 };
 
 /* The effect of one message, run inside the transaction after the log row:

@@ -58,6 +58,14 @@ enum shop_code {
     SHOP_PAYMENT_PAY_ERROR,    /* the payment could not be started or applied */
     SHOP_PROVIDER_UNAVAILABLE, /* the provider did not answer: nothing changed, try again */
 
+    /* Refunds */
+    SHOP_REFUND_NOT_PAID,  /* the order is not paid: nothing to refund */
+    SHOP_REFUND_EXISTS,    /* a refund of the order was asked for already */
+    SHOP_ORDER_REFUNDED,   /* the order is refunded (or marked for refund) */
+    SHOP_ORDER_SHIPPED,    /* the order is shipped: no refund by request here */
+    SHOP_REFUND_NOT_FOUND, /* no such refund */
+    SHOP_REFUND_STATE,     /* the refund is not in the state the action needs */
+
     /* Lists (paged by cursor) */
     SHOP_LIST_LIMIT_INVALID,  /* limit is not a whole number from 1 to the cap */
     SHOP_LIST_CURSOR_INVALID, /* after is not a cursor of this list */

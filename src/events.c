@@ -136,6 +136,15 @@ int event_timeout_build(const struct timeout_event *ev, struct buf *out)
     return finish(o, out);
 }
 
+/* 1 when s is one of the NULL-terminated words. */
+static int one_of(const char *s, const char *const *words)
+{
+    for (; *words != NULL; words++)
+        if (strcmp(s, *words) == 0)
+            return 1;
+    return 0;
+}
+
 /* One of the NULL-terminated words of `allowed` at o[key] into out (cap
  * bytes). 0 or -1. */
 static int get_word(json_object *o, const char *key, const char *const *allowed, char *out,
@@ -145,12 +154,10 @@ static int get_word(json_object *o, const char *key, const char *const *allowed,
     if (v == NULL || !json_object_is_type(v, json_type_string))
         return -1;
     const char *s = json_object_get_string(v);
-    for (; *allowed != NULL; allowed++)
-        if (strcmp(s, *allowed) == 0 && strlen(s) < cap) {
-            memcpy(out, s, strlen(s) + 1);
-            return 0;
-        }
-    return -1;
+    if (!one_of(s, allowed) || strlen(s) >= cap)
+        return -1;
+    memcpy(out, s, strlen(s) + 1);
+    return 0;
 }
 
 int event_query_parse(const char *body, size_t len, struct query_event *out)
@@ -365,4 +372,87 @@ int event_provider_step_build(const struct provider_step_event *ev, struct buf *
     json_object_object_add(o, "by", json_object_new_string(ev->by));
     json_object_object_add(o, "trade_status", json_object_new_string(ev->trade_status));
     return finish(o, out);
+}
+
+/* ------------------------------------------------------------ refunds */
+
+/* A string field of at most cap bytes (any text, "" allowed) into out
+ * (cap + 1 bytes); absent or null gives "". */
+static int get_text(json_object *o, const char *key, char *out, size_t cap)
+{
+    json_object *v = json_object_object_get(o, key);
+    out[0] = '\0';
+    if (v == NULL || json_object_is_type(v, json_type_null))
+        return 0;
+    if (!json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) > cap)
+        return -1;
+    memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+    return 0;
+}
+
+static const char *const REFUND_REASONS[] = {"late", "second", "buyer", NULL};
+static const char *const REFUND_STATUSES[] = {"requested", "approved", "rejected", "sent",
+                                              "succeeded", "failed",   NULL};
+
+int event_refund_parse(const char *body, size_t len, struct refund_event *out)
+{
+    memset(out, 0, sizeof *out);
+    json_object *o = parse_object(body, len);
+    if (o == NULL)
+        return -1;
+    int rc = -1;
+    json_object *a = json_object_object_get(o, "attempts");
+    if (get_id(o, "refund_id", 0, &out->refund_id) || get_id(o, "order_id", 0, &out->order_id) ||
+        get_id(o, "user_id", 0, &out->user_id) || get_id(o, "pay_id", 1, &out->pay_id) ||
+        get_token(o, "trade_no", 0, out->trade_no, EVENT_TRADE_NO_MAX) ||
+        get_money(o, "refund_amount", &out->refund_amount) || out->refund_amount <= 0 ||
+        get_word(o, "reason", REFUND_REASONS, out->reason, sizeof out->reason) ||
+        get_word(o, "refund_status", REFUND_STATUSES, out->refund_status,
+                 sizeof out->refund_status) ||
+        a == NULL || !json_object_is_type(a, json_type_int) || json_object_get_int64(a) < 0 ||
+        get_text(o, "note", out->note, sizeof out->note - 1) ||
+        get_text(o, "last_error", out->last_error, sizeof out->last_error - 1))
+        goto out;
+    out->attempts = json_object_get_int64(a);
+    rc = 0;
+out:
+    json_object_put(o);
+    return rc;
+}
+
+int event_refund_build(const struct refund_event *ev, struct buf *out)
+{
+    json_object *o = json_object_new_object();
+    if (o == NULL)
+        return -1;
+    event_put_id(o, "refund_id", ev->refund_id);
+    event_put_id(o, "order_id", ev->order_id);
+    event_put_id(o, "user_id", ev->user_id);
+    event_put_id(o, "pay_id", ev->pay_id);
+    json_object_object_add(o, "trade_no", json_object_new_string(ev->trade_no));
+    money_json_add(o, "refund_amount", ev->refund_amount);
+    json_object_object_add(o, "reason", json_object_new_string(ev->reason));
+    json_object_object_add(o, "refund_status", json_object_new_string(ev->refund_status));
+    json_object_object_add(o, "attempts", json_object_new_int64(ev->attempts));
+    json_object_object_add(o, "note", json_object_new_string(ev->note));
+    json_object_object_add(o, "last_error", json_object_new_string(ev->last_error));
+    return finish(o, out);
+}
+
+int event_refund_message_id(const char *routing_key, const struct refund_event *ev, char *out,
+                            size_t outsz)
+{
+    static const char *const once[] = {EV_REFUND_REQUESTED, EV_REFUND_REJECTED, EV_REFUND_SUCCEEDED,
+                                       NULL};
+    static const char *const per_attempt[] = {EV_REFUND_APPROVED, EV_REFUND_SENT, EV_REFUND_FAILED,
+                                              NULL};
+    int n;
+    if (one_of(routing_key, once))
+        n = snprintf(out, outsz, "%s:%" PRId64, routing_key, ev->refund_id);
+    else if (one_of(routing_key, per_attempt))
+        n = snprintf(out, outsz, "%s:%" PRId64 ":%" PRId64, routing_key, ev->refund_id,
+                     ev->attempts);
+    else
+        return -1;
+    return n > 0 && (size_t)n < outsz ? 0 : -1;
 }

@@ -63,12 +63,23 @@
  *   expiry or a buyer's cancel), so the history shows each decision once;
  *   "still waiting" answers of the periodic check change nothing and are
  *   only logged. Consumed by the order log.
+ * refund.requested, refund.approved, refund.rejected, refund.sent,
+ * refund.succeeded, refund.failed   routing keys EV_REFUND_…, one per step of
+ *   a trade_refund row (src/refund_service.h), each emitted (outbox) in the
+ *   transaction that made the step; message_id "<routing key>:<refund_id>",
+ *   and for the steps a retry repeats (approved, sent, failed)
+ *   "<routing key>:<refund_id>:<attempts>" (event_refund_message_id):
+ *   {"refund_id":"…","order_id":"…","user_id":"…","pay_id":"…" or null,
+ *    "trade_no":"…","refund_amount":"88.00","reason":"late"|"second"|"buyer",
+ *    "refund_status":"approved","attempts":0,"note":"…","last_error":"…"}
+ *   refund.approved is consumed by the refund consumer, which takes the
+ *   refund to the provider; all of them by the order log.
  *
  * Which queue takes which event is the table of src/topology.h.
  *
  * Consumer groups (trade_mq_consumer_log.group_name) are the consumers' names
  * (GROUP_…, the names of src/topology.h's rows): "order", "goods", "coupon",
- * "user", "pay", "log", "audit", "query"; msg_tag is the routing key and msg_key the
+ * "user", "pay", "log", "audit", "query", "refund"; msg_tag is the routing key and msg_key the
  * order id (the pay service: "<order_id>:<trade_no>"; the audit: the message
  * id). */
 #ifndef SHOP_EVENTS_H
@@ -84,6 +95,13 @@
 #define EV_PAY_ASKED     "pay.asked"
 #define EV_PAY_CLOSED    "pay.closed"
 
+#define EV_REFUND_REQUESTED "refund.requested"
+#define EV_REFUND_APPROVED  "refund.approved"
+#define EV_REFUND_REJECTED  "refund.rejected"
+#define EV_REFUND_SENT      "refund.sent"
+#define EV_REFUND_SUCCEEDED "refund.succeeded"
+#define EV_REFUND_FAILED    "refund.failed"
+
 #define GROUP_ORDER  "order"
 #define GROUP_GOODS  "goods"
 #define GROUP_COUPON "coupon"
@@ -92,6 +110,7 @@
 #define GROUP_LOG    "log"
 #define GROUP_AUDIT  "audit"
 #define GROUP_QUERY  "query"
+#define GROUP_REFUND "refund"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -187,6 +206,29 @@ struct pay_mismatch_event {
 };
 int event_pay_mismatch_parse(const char *body, size_t len, struct pay_mismatch_event *out);
 int event_pay_mismatch_build(const struct pay_mismatch_event *ev, struct buf *out);
+
+/* refund.*, typed (every step has the same body). Text fields are capped by
+ * their columns; note and last_error may be empty, the others may not. */
+#define EVENT_REFUND_TEXT_MAX 255
+struct refund_event {
+    int64_t refund_id; /* also the out_request_no at the provider */
+    int64_t order_id;
+    int64_t user_id;
+    int64_t pay_id; /* 0 = none */
+    char trade_no[EVENT_TRADE_NO_MAX + 1];
+    int64_t refund_amount;  /* cents, > 0 */
+    char reason[16];        /* "late", "second" or "buyer" */
+    char refund_status[16]; /* requested, approved, rejected, sent, succeeded, failed */
+    int64_t attempts;       /* refund calls made */
+    char note[EVENT_REFUND_TEXT_MAX * 4 + 1];       /* UTF-8 */
+    char last_error[EVENT_REFUND_TEXT_MAX * 4 + 1]; /* UTF-8 */
+};
+int event_refund_parse(const char *body, size_t len, struct refund_event *out);
+int event_refund_build(const struct refund_event *ev, struct buf *out);
+/* The message id of the step routing_key (an EV_REFUND_…) of ev into out
+ * (outsz bytes). 0, or -1 when routing_key is not a refund step. */
+int event_refund_message_id(const char *routing_key, const struct refund_event *ev, char *out,
+                            size_t outsz);
 
 /* Shared by the services that read and write these events. */
 struct json_object;

@@ -28,16 +28,6 @@ static const char SQL_LIST[] = "SELECT log_id, order_id, event, detail, created_
                                "FROM trade_order_log WHERE order_id = ? "
                                "ORDER BY created_at, log_id LIMIT ?";
 
-/* The length of s cut to at most max bytes without splitting a UTF-8
- * character. */
-static size_t utf8_cut(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max)
-        return n;
-    return utf8_boundary(s, max);
-}
-
 /* Inside the caller's transaction (or alone): one row for (order_id, event)
  * with a new snowflake log_id and the time now. DB_OK; DB_DUPLICATE when the
  * order has this event already; another db_status on failure. detail is cut
@@ -121,6 +111,37 @@ static int describe_provider_step(const char *routing_key, const char *body, siz
     return 1;
 }
 
+/* The line of a refund.* step (order_log_describe). */
+static int refund_describe(const char *routing_key, const char *body, size_t len, int64_t *order_id,
+                           char *out, size_t outsz)
+{
+    struct refund_event ev;
+    char a[MONEY_STR_MAX];
+    if (event_refund_parse(body, len, &ev) != 0)
+        return -1;
+    *order_id = ev.order_id;
+    money_format(ev.refund_amount, a);
+    const char *why = strcmp(ev.reason, "late") == 0     ? "a payment after the cancel"
+                      : strcmp(ev.reason, "second") == 0 ? "a second payment"
+                                                         : "asked for by the buyer";
+    if (strcmp(routing_key, EV_REFUND_REQUESTED) == 0)
+        snprintf(out, outsz, "Refund of %s requested; an operator looks at it.", a);
+    else if (strcmp(routing_key, EV_REFUND_APPROVED) == 0)
+        snprintf(out, outsz, "Refund of %s approved (%s).", a, why);
+    else if (strcmp(routing_key, EV_REFUND_REJECTED) == 0)
+        snprintf(out, outsz, "Refund of %s rejected.", a);
+    else if (strcmp(routing_key, EV_REFUND_SENT) == 0)
+        snprintf(out, outsz, "Refund of %s sent to the payment provider.", a);
+    else if (strcmp(routing_key, EV_REFUND_SUCCEEDED) == 0)
+        snprintf(out, outsz, "Refund of %s succeeded: the money is back with the buyer.", a);
+    else if (strcmp(routing_key, EV_REFUND_FAILED) == 0)
+        snprintf(out, outsz, "Refund of %s failed: the payment provider refused it (%.*s).", a,
+                 (int)utf8_cut(ev.last_error, 200), ev.last_error);
+    else
+        return 0;
+    return 1;
+}
+
 /* The line of an event for the buyer into out (outsz bytes), from the routing
  * key and the body; *order_id is the order it belongs to. 1 when the event
  * belongs in the history, 0 when it does not (order.timeout: only its cancel
@@ -138,6 +159,8 @@ static int order_log_describe(const char *routing_key, const char *body, size_t 
         *order_id = ev.order_id;
         if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_CANCELLED)) == 0) {
             snprintf(out, outsz, "Cancelled by you. Stock, coupon and balance are given back.");
+        } else if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_REFUNDED)) == 0) {
+            snprintf(out, outsz, "Refunded: stock, coupon and balance are given back.");
         } else if (strcmp(ev.reason, shop_code_name(SHOP_ORDER_INVALID)) == 0) {
             snprintf(out, outsz,
                      "Cancelled: not confirmed or not paid in time. Stock, coupon "
@@ -168,11 +191,13 @@ static int order_log_describe(const char *routing_key, const char *body, size_t 
                      money_format(ev.pay_amount, a), ev.trade_no);
         else
             snprintf(out, outsz,
-                     "The payment of %s arrived after the order was cancelled: marked for "
-                     "refund.",
-                     money_format(ev.pay_amount, a));
+                     "The payment of %s (trade %s) is marked for refund; the points it earned "
+                     "are taken back.",
+                     money_format(ev.pay_amount, a), ev.trade_no);
         return 1;
     }
+    if (strncmp(routing_key, "refund.", 7) == 0)
+        return refund_describe(routing_key, body, len, order_id, out, outsz);
     if (strcmp(routing_key, EV_PAY_MISMATCH) == 0) {
         struct pay_mismatch_event ev;
         if (event_pay_mismatch_parse(body, len, &ev) != 0)

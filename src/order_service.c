@@ -16,6 +16,7 @@
 #include "money.h"
 #include "paging.h"
 #include "outbox.h"
+#include "refund_service.h"
 #include "snowflake.h"
 
 db_conn *order_db(void)
@@ -442,6 +443,57 @@ enum shop_code order_pay_begin_tx(db_conn *db, int64_t user_id, int64_t order_id
     return SHOP_SUCCESS;
 }
 
+/* ------------------------------------------------------------- refunds */
+
+static const char SQL_SET_REFUNDED[] = "UPDATE trade_order SET order_status = 4 "
+                                       "WHERE order_id = ? AND order_status = 1 AND pay_status = 2";
+
+enum shop_code order_refund_check_tx(db_conn *db, int64_t user_id, int64_t order_id,
+                                     struct order *out)
+{
+    struct db_val p[] = {DB_I64(order_id), DB_I64(user_id)};
+    enum shop_code rc = get_one(db, SQL_GET_FOR_PAY, p, 2, out);
+    if (rc != SHOP_SUCCESS)
+        return rc;
+    if (out->order_status == ORDER_REFUND)
+        return SHOP_ORDER_REFUNDED;
+    if (out->order_status != ORDER_CONFIRMED || out->pay_status != PAY_PAID || out->pay_amount <= 0)
+        return SHOP_REFUND_NOT_PAID;
+    return out->shipping_status != 0 ? SHOP_ORDER_SHIPPED : SHOP_SUCCESS;
+}
+
+int order_refunded_tx(db_conn *db, int64_t order_id, struct order *out)
+{
+    struct db_val id = DB_I64(order_id);
+    uint64_t affected = 0;
+    enum db_status st = db_exec(db, SQL_SET_REFUNDED, &id, 1, &affected);
+    if (st != DB_OK)
+        return (int)st;
+    if (affected == 0)
+        return 0;
+    enum shop_code rc = get_one(db, SQL_GET_ANY, &id, 1, out);
+    return rc == SHOP_SUCCESS ? 1 : (int)DB_ERR;
+}
+
+/* The approved refund of a payment that arrived for a cancelled order,
+ * inside on_paid's transaction. */
+static enum db_status late_refund_tx(db_conn *db, const struct paid_event *ev,
+                                     struct refund_emits *em)
+{
+    struct refund r;
+    struct refund_event re = {.order_id = ev->order_id,
+                              .user_id = ev->user_id,
+                              .pay_id = ev->pay_id,
+                              .refund_amount = ev->pay_amount,
+                              .reason = "late",
+                              .refund_status = "approved"};
+    snprintf(re.trade_no, sizeof re.trade_no, "%s", ev->trade_no);
+    if (re.refund_amount <= 0)
+        return DB_OK; /* nothing came through the provider */
+    enum db_status st = refund_create_tx(db, &re, em, &r);
+    return st == DB_DUPLICATE ? DB_OK : st;
+}
+
 /* "2026-01-02T03:04:05Z" -> "2026-01-02 03:04:05" into out (20 bytes);
  * 0, or -1 when iso is not that shape. */
 static int iso_to_db(const char *iso, char out[20])
@@ -468,9 +520,11 @@ static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub)
         return MQ_RETRY;
     char key[SNOWFLAKE_STR_MAX], when[20], id[64];
     struct buf body;
+    struct refund_emits em;
     db_result *r = NULL;
     int refund = 0;
     buf_init(&body, 4096);
+    refund_emits_init(&em);
     snowflake_format(ev.order_id, key);
     snprintf(id, sizeof id, EV_ORDER_REFUND ":%s", key);
     struct db_val p[] = {iso_to_db(ev.paid_time, when) == 0 ? DB_TEXT(when) : DB_NULLV,
@@ -522,6 +576,8 @@ static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub)
                 st = outbox_add_tx(db, MQ_EXCHANGE, EV_ORDER_REFUND, id, key, buf_str(&body));
                 if (st != DB_OK && st != DB_DUPLICATE)
                     goto retry;
+                if (late_refund_tx(db, &ev, &em) != DB_OK)
+                    goto retry;
             }
         }
         if (affected == 0 && !refund)
@@ -536,6 +592,7 @@ static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub)
         log_warn("order: %s was paid (trade %s) after it was cancelled: marked for refund", key,
                  ev.trade_no);
         outbox_send(db, pub, MQ_EXCHANGE, EV_ORDER_REFUND, id, buf_str(&body));
+        refund_emits_send(&em, db, pub);
     } else {
         log_info("order: %s paid (trade %s)", key, ev.trade_no);
     }
@@ -544,6 +601,7 @@ static enum mq_verdict on_paid(const struct mq_message *m, mq_conn *pub)
 retry:
     db_result_free(r);
     db_rollback(db);
+    refund_emits_free(&em);
 retry_nodb:
     buf_free(&body);
     log_warn("order: order.paid of %s failed (%s); retrying later", key, db_error(db));

@@ -121,7 +121,8 @@ enum shop_code order_pay_begin_tx(db_conn *db, int64_t user_id, int64_t order_id
  * provider's payment time); an order cancelled meanwhile (or never
  * confirmed) keeps the payment (pay_status 2, pay_time) and becomes
  * order_status 4 (refund), and an order.refund event (message id
- * "order.refund:<id>") goes to the outbox in the same transaction and is
+ * "order.refund:<id>") and the approved "late" refund of that payment
+ * (src/refund_service.h) go to the outbox in the same transaction and are
  * published on ctx->pub after the commit. */
 
 /* The moment a confirmed order expires unpaid: its confirm_time plus
@@ -148,6 +149,20 @@ enum shop_code order_cancel_emit(db_conn *db, mq_conn *pub, const struct order *
  * SHOP_DB_UNAVAILABLE / SHOP_INTERNAL_ERROR. */
 enum shop_code order_cancel_by_buyer(db_conn *db, mq_conn *mq, int64_t user_id, int64_t order_id,
                                      int closed, struct order *out);
+/* A buyer's refund request, inside the caller's transaction (the refund
+ * service's): lock the order of user_id and refuse unless it is confirmed,
+ * paid through the provider (pay_amount > 0) and not shipped:
+ * SHOP_ORDER_NOT_FOUND, SHOP_ORDER_REFUNDED (order_status 4),
+ * SHOP_REFUND_NOT_PAID, SHOP_ORDER_SHIPPED; a database failure's code.
+ * *out is the order as locked. */
+enum shop_code order_refund_check_tx(db_conn *db, int64_t user_id, int64_t order_id,
+                                     struct order *out);
+
+/* A buyer's refund succeeded, inside the caller's transaction (the refund
+ * consumer's): a confirmed, paid order becomes order_status 4 (refund).
+ * 1 changed (*out: the order), 0 nothing to change (not confirmed and paid),
+ * or a negative enum db_status. */
+int order_refunded_tx(db_conn *db, int64_t order_id, struct order *out);
 
 struct json_object;
 /* The table's columns, ids as strings, money as "12.30", times ISO or null. */

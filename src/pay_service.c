@@ -16,6 +16,7 @@
 #include "order_service.h"
 #include "outbox.h"
 #include "pay_check.h"
+#include "refund_service.h"
 #include "snowflake.h"
 
 /* A missing key file is looked for again after this many seconds. */
@@ -351,6 +352,45 @@ static const char SQL_MISMATCH[] =
     "notify_body, resolved, created_at) VALUES (?, ?, ?, CAST(? AS DECIMAL(10,2)), "
     "CAST(? AS DECIMAL(10,2)), ?, 0, UTC_TIMESTAMP(3))";
 
+static const char SQL_PAY_PAID[] =
+    "SELECT pay_id, trade_no FROM trade_pay WHERE order_id = ? AND is_paid = 2";
+
+int pay_paid_get_tx(db_conn *db, int64_t order_id, int64_t *pay_id, char *trade_no)
+{
+    db_result *r = NULL;
+    struct db_val id = DB_I64(order_id);
+    trade_no[0] = '\0';
+    enum db_status st = db_query(db, SQL_PAY_PAID, &id, 1, 1, &r);
+    if (st != DB_OK)
+        return (int)st;
+    int found = db_result_rows(r) > 0;
+    if (found) {
+        *pay_id = db_result_i64(r, 0, 0, 0);
+        db_result_text(r, 0, 1, trade_no, EVENT_TRADE_NO_MAX + 1);
+    }
+    db_result_free(r);
+    return found;
+}
+
+/* The approved refund of a second payment (trade ev->trade_no) of a paid
+ * order, inside the pay consumer's transaction. */
+static enum db_status second_refund_tx(db_conn *db, const struct pay_notify_event *ev,
+                                       int64_t pay_id, int64_t user_id, struct refund_emits *em)
+{
+    struct refund r;
+    struct refund_event re = {.order_id = ev->order_id,
+                              .user_id = user_id,
+                              .pay_id = pay_id,
+                              .refund_amount = ev->total_amount,
+                              .reason = "second",
+                              .refund_status = "approved"};
+    snprintf(re.trade_no, sizeof re.trade_no, "%s", ev->trade_no);
+    if (re.refund_amount <= 0)
+        return DB_OK;
+    enum db_status st = refund_create_tx(db, &re, em, &r);
+    return st == DB_DUPLICATE ? DB_OK : st;
+}
+
 /* "2026-01-02 03:04:05" -> "2026-01-02T03:04:05Z"; "" -> now. */
 static void paid_iso(const char *gmt, char out[32])
 {
@@ -459,8 +499,10 @@ static enum mq_verdict on_notify(const struct mq_message *m, mq_conn *pub)
     char order[SNOWFLAKE_STR_MAX];
     snprintf(key, sizeof key, "%s:%s", snowflake_format(ev.order_id, order), ev.trade_no);
     struct pay_emit emit = {.routing_key = NULL};
+    struct refund_emits refunds;
     db_result *r = NULL;
     buf_init(&emit.body, 4096);
+    refund_emits_init(&refunds);
     if (db_begin(db) != DB_OK) {
         buf_free(&emit.body);
         return MQ_RETRY;
@@ -493,8 +535,9 @@ static enum mq_verdict on_notify(const struct mq_message *m, mq_conn *pub)
             if (paid_by != NULL && strcmp(paid_by, ev.trade_no) == 0)
                 log_info("pay: order %" PRId64 " paid by trade %s already", ev.order_id,
                          ev.trade_no);
-            else /* a second payment of the same order: the buyer pays twice */
-                st = mismatch_tx(db, m, &ev, "duplicate", amount, &emit);
+            else if ((st = mismatch_tx(db, m, &ev, "duplicate", amount, &emit)) == DB_OK)
+                /* a second payment of the same order: the buyer paid twice */
+                st = second_refund_tx(db, &ev, pay_id, user_id, &refunds);
         } else if (amount != ev.total_amount) {
             st = mismatch_tx(db, m, &ev, "amount", amount, &emit);
         } else {
@@ -507,6 +550,7 @@ static enum mq_verdict on_notify(const struct mq_message *m, mq_conn *pub)
         goto retry;
     if (emit.routing_key != NULL)
         outbox_send(db, pub, MQ_EXCHANGE, emit.routing_key, emit.message_id, buf_str(&emit.body));
+    refund_emits_send(&refunds, db, pub);
     if (emit.routing_key != NULL && strcmp(emit.routing_key, EV_ORDER_PAID) == 0) {
         char shown[MONEY_STR_MAX];
         log_info("pay: order %" PRId64 " paid: %s (trade %s)", ev.order_id,
@@ -517,6 +561,7 @@ static enum mq_verdict on_notify(const struct mq_message *m, mq_conn *pub)
 retry:
     db_result_free(r);
     db_rollback(db);
+    refund_emits_free(&refunds);
     buf_free(&emit.body);
     log_warn("pay: notification %s failed (%s); retrying later", key,
              st == DB_DEADLOCK ? "deadlock" : db_error(db));

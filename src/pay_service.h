@@ -79,6 +79,11 @@ enum pay_notify_verdict pay_notify_check(const struct shop_config *cfg, const ch
  * (at most 100 characters). */
 void pay_notify_message_id(const struct pay_notify_event *ev, char out[128]);
 
+/* The paid payment of an order, inside the caller's transaction: 1 with
+ * *pay_id and trade_no (EVENT_TRADE_NO_MAX + 1 bytes), 0 when the order has
+ * none paid, or a negative enum db_status. */
+int pay_paid_get_tx(db_conn *db, int64_t order_id, int64_t *pay_id, char *trade_no);
+
 /* The pay consumer, an mq_handler. ud: a struct consumer_ctx * (pub, a
  * connection to publish on; NULL leaves order.paid to the relay).
  * pay.notify: in one transaction on order_db(), the consumer-log row
@@ -89,7 +94,10 @@ void pay_notify_message_id(const struct pay_notify_event *ev, char out[128]);
  * outbox, published after the commit. Otherwise (amount differs, paid by
  * another trade, no payment row) nothing is marked paid: a
  * trade_pay_mismatch row, a warning in the log and a pay.mismatch event
- * (outbox) for the order's history. Other routing keys are acked. */
+ * (outbox) for the order's history; a second payment of a paid order (paid
+ * by another trade) also gets its approved "second" refund of that trade
+ * (src/refund_service.h), the first payment untouched. Other routing keys
+ * are acked. */
 enum mq_verdict pay_on_event(const struct mq_message *m, void *ud);
 
 /* A paid trade_pay row, for reconciliation (reconcile.c). */

@@ -298,12 +298,14 @@ enum provider_status provider_trade_refund(const struct shop_config *cfg, int64_
 }
 
 enum provider_status provider_refund_query(const struct shop_config *cfg, int64_t order_id,
-                                           const char *out_request_no, struct provider_refund *out)
+                                           const char *trade_no, const char *out_request_no,
+                                           struct provider_refund *out)
 {
     struct provider_answer a;
     memset(out, 0, sizeof *out);
     json_object *biz = biz_for(order_id);
-    if (biz == NULL || add_str(biz, "out_request_no", out_request_no)) {
+    if (biz == NULL || (trade_no != NULL && trade_no[0] && add_str(biz, "trade_no", trade_no)) ||
+        add_str(biz, "out_request_no", out_request_no)) {
         json_object_put(biz);
         return PROVIDER_CONFIG;
     }

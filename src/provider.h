@@ -89,9 +89,11 @@ enum provider_status provider_trade_refund(const struct shop_config *cfg, int64_
                                            const char *out_request_no, const char *reason,
                                            struct provider_refund *out);
 /* PROVIDER_OK with succeeded 0 and refund_amount 0 when the provider knows no
- * such refund (Alipay answers an empty success). */
+ * such refund (Alipay answers an empty success). trade_no as for the refund:
+ * a second payment's refund is asked about on its own trade. */
 enum provider_status provider_refund_query(const struct shop_config *cfg, int64_t order_id,
-                                           const char *out_request_no, struct provider_refund *out);
+                                           const char *trade_no, const char *out_request_no,
+                                           struct provider_refund *out);
 
 /* alipay.data.dataservice.bill.downloadurl.query (bill_type trade) for day
  * "YYYY-MM-DD": bill_download_url into url (urlsz bytes). */

@@ -1,33 +1,89 @@
-/* shop-admin: the operator's command line.
+/* shop-admin: the operator's command line. One row of COMMANDS per command.
  *   shop-admin [--config FILE] publish ROUTING_KEY MESSAGE_ID JSON
  *       publish one persistent event to the shop's exchange and wait for the
  *       broker's confirm (exit 0 only when confirmed)
  *   shop-admin [--config FILE] topology
  *       declare the exchange, queues and bindings
+ *   shop-admin [--config FILE] refund approve|reject|retry REFUND_ID [NOTE]
+ *       an operator's decision on a refund (src/refund_service.h): approve
+ *       or reject a requested refund, try a failed one again; prints the
+ *       refund as JSON (exit 0), or the refusal's code and message (exit 1)
  *   shop-admin [--config FILE] reconcile YYYY-MM-DD
  *       compare the provider's trade bill of that UTC day with trade_pay and
  *       trade_refund (reconcile.c), record every difference in
  *       trade_reconcile_diff and print the counts and each difference; exit
  *       0 when there are none, 1 when there are, 2 for bad usage, 3 when the
  *       provider or the database cannot be reached */
-#include <unistd.h>
+#include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "db.h"
 #include "log.h"
-#include "money.h"
 #include "mq.h"
+#include "money.h"
+#include "order_service.h"
 #include "provider.h"
 #include "reconcile.h"
+#include "refund_service.h"
 #include "runtime.h"
 
-static void usage(FILE *f)
+/* The settings, loaded once in main. */
+static struct shop_config config;
+
+/* A command: its arguments after its name (min..max), whether it needs the
+ * database, and what it does with the broker connection (declared). */
+struct command {
+    const char *name;
+    int min_args, max_args;
+    int needs_db;
+    int (*run)(mq_conn *mq, char **args, int n);
+    const char *usage;
+};
+
+static int cmd_publish(mq_conn *mq, char **args, int n)
 {
-    fprintf(f, "usage: shop-admin [--config FILE] publish ROUTING_KEY MESSAGE_ID JSON\n"
-               "       shop-admin [--config FILE] topology\n"
-               "       shop-admin [--config FILE] reconcile YYYY-MM-DD\n");
+    (void)n;
+    enum mq_status st = mq_publish(mq, MQ_EXCHANGE, args[0], args[1], args[2], strlen(args[2]));
+    if (st != MQ_OK) {
+        fprintf(stderr, "shop-admin: the broker did not confirm the message (%d)\n", st);
+        return 1;
+    }
+    printf("published %s %s (confirmed)\n", args[0], args[1]);
+    return 0;
+}
+
+static int cmd_topology(mq_conn *mq, char **args, int n)
+{
+    (void)mq, (void)args, (void)n;
+    return 0; /* declared before every command */
+}
+
+static int cmd_refund(mq_conn *mq, char **args, int n)
+{
+    int action = refund_action_parse(args[0]);
+    char *end;
+    long long id = strtoll(args[1], &end, 10);
+    if (action < 0 || *args[1] < '1' || *args[1] > '9' || *end != '\0' || id <= 0) {
+        fprintf(stderr, "shop-admin: refund approve|reject|retry REFUND_ID [NOTE]\n");
+        return 2;
+    }
+    struct refund r;
+    enum shop_code rc =
+        refund_act(order_db(), mq, (enum refund_action)action, id, n > 2 ? args[2] : "", &r);
+    if (rc != SHOP_SUCCESS) {
+        fprintf(stderr, "shop-admin: refund %lld not changed: %s: %s\n", id, shop_code_name(rc),
+                shop_code_message(rc));
+        return 1;
+    }
+    json_object *j = refund_to_json(&r);
+    printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+    json_object_put(j);
+    return 0;
 }
 
 /* An amount, or "-" for none. */
@@ -55,12 +111,15 @@ static void print_result(const char *day, const struct reconcile_result *r)
 }
 
 /* shop-admin reconcile DAY: the exit status (enum reconcile_status). */
-static int cmd_reconcile(const struct shop_config *cfg, const char *day)
+static int cmd_reconcile(mq_conn *mq, char **args, int n)
 {
+    const struct shop_config *cfg = &config;
+    const char *day = args[0];
+    (void)mq, (void)n;
     struct reconcile_result r;
     char why[512] = "";
-    if (runtime_db_init(cfg) != 0 || provider_global_init() != 0) {
-        fprintf(stderr, "shop-admin reconcile: cannot set up the database or libcurl\n");
+    if (provider_global_init() != 0) {
+        fprintf(stderr, "shop-admin reconcile: cannot set up libcurl\n");
         return RECONCILE_UNREACHABLE;
     }
     enum reconcile_status rs = reconcile_day(cfg, day, stderr, &r, why, sizeof why);
@@ -71,10 +130,31 @@ static int cmd_reconcile(const struct shop_config *cfg, const char *day)
     if (rs == RECONCILE_DIFFERENCES)
         printf("differences recorded in trade_reconcile_diff (day %s)\n", day);
     reconcile_result_free(&r);
-    db_thread_end();
-    db_global_cleanup();
     provider_global_cleanup();
     return (int)rs;
+}
+
+static const struct command COMMANDS[] = {
+    {"publish", 3, 3, 0, cmd_publish, "publish ROUTING_KEY MESSAGE_ID JSON"},
+    {"topology", 0, 0, 0, cmd_topology, "topology"},
+    {"refund", 2, 3, 1, cmd_refund, "refund approve|reject|retry REFUND_ID [NOTE]"},
+    {"reconcile", 1, 1, 1, cmd_reconcile, "reconcile YYYY-MM-DD"},
+};
+
+static void usage(FILE *f)
+{
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "%s shop-admin [--config FILE] %s\n", i == 0 ? "usage:" : "      ",
+                COMMANDS[i].usage);
+}
+
+static const struct command *find(const char *name, int nargs)
+{
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (strcmp(name, COMMANDS[i].name) == 0 && nargs >= COMMANDS[i].min_args &&
+            nargs <= COMMANDS[i].max_args)
+            return &COMMANDS[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -84,50 +164,44 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     int nargs = argc - optind;
-    const char *cmd = nargs > 0 ? argv[optind] : "";
-    if (!((strcmp(cmd, "publish") == 0 && nargs == 4) ||
-          (strcmp(cmd, "topology") == 0 && nargs == 1) ||
-          (strcmp(cmd, "reconcile") == 0 && nargs == 2))) {
+    const struct command *cmd = find(nargs > 0 ? argv[optind] : "", nargs - 1);
+    if (cmd == NULL) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(cmd, "reconcile") == 0 && !reconcile_day_ok(argv[optind + 1])) {
-        fprintf(stderr, "shop-admin reconcile: \"%s\" is not a day YYYY-MM-DD\n", argv[optind + 1]);
-        return 2;
-    }
-    static struct shop_config cfg;
+    struct shop_config *cfg = &config;
     char err[2048];
-    if (config_load(&cfg, config_path, err, sizeof err) != 0) {
+    if (config_load(cfg, config_path, err, sizeof err) != 0) {
         fprintf(stderr, "shop-admin: bad configuration:\n%s\n", err);
         return 2;
     }
     log_init("shop-admin", LOG_WARN);
-    if (strcmp(cmd, "reconcile") == 0)
-        return cmd_reconcile(&cfg, argv[optind + 1]);
-    struct mq_params mqp = runtime_mq_params(&cfg);
-    mqp.heartbeat_s = 0;
-    mq_conn *mq = mq_open(&mqp);
-    if (mq == NULL) {
-        fprintf(stderr, "shop-admin: cannot connect to RabbitMQ at %s:%d\n", cfg.mq_host,
-                cfg.mq_port);
+    if (cmd->needs_db && runtime_db_init(cfg) != 0) {
+        fprintf(stderr, "shop-admin: the database is not usable\n");
         return 1;
     }
+    struct mq_params mqp = runtime_mq_params(cfg);
+    mqp.heartbeat_s = 0;
+    mq_conn *mq = mq_open(&mqp);
     rc = 1;
-    if (mq_declare_topology(mq) != MQ_OK) {
-        fprintf(stderr, "shop-admin: declaring the topology failed\n");
-        goto out;
-    }
-    if (strcmp(cmd, "publish") == 0) {
-        const char *key = argv[optind + 1], *id = argv[optind + 2], *body = argv[optind + 3];
-        enum mq_status st = mq_publish(mq, MQ_EXCHANGE, key, id, body, strlen(body));
-        if (st != MQ_OK) {
-            fprintf(stderr, "shop-admin: the broker did not confirm the message (%d)\n", st);
+    /* A command on the database commits its events to the outbox: without
+     * the broker, the relay publishes them later. */
+    if (mq == NULL) {
+        fprintf(stderr, "shop-admin: cannot connect to RabbitMQ at %s:%d\n", cfg->mq_host,
+                cfg->mq_port);
+        if (!cmd->needs_db)
             goto out;
-        }
-        printf("published %s %s (confirmed)\n", key, id);
+    } else if (mq_declare_topology(mq) != MQ_OK) {
+        fprintf(stderr, "shop-admin: declaring the topology failed\n");
+        if (!cmd->needs_db)
+            goto out;
     }
-    rc = 0;
+    rc = cmd->run(mq, argv + optind + 1, nargs - 1);
 out:
     mq_close(mq);
+    if (cmd->needs_db) {
+        db_thread_end();
+        db_global_cleanup();
+    }
     return rc;
 }

@@ -12,6 +12,8 @@
  *   pay     checks a provider notification against trade_pay, marks it paid
  *   query   asks the provider about paying orders (periodic check, expiry)
  *   log     writes each order's history (trade_order_log)
+ *   refund  takes approved refunds to the provider (trade_refund), one at a
+ *           time, never inside a transaction
  *   relay   not a queue: publishes what is left in the outbox (after a crash
  *           or while the broker was down), one pass every relay_interval_ms
  * Any number of each may run at once (competing consumers). */
@@ -38,6 +40,7 @@
 #include "order_service.h"
 #include "outbox.h"
 #include "provider.h"
+#include "refund_service.h"
 #include "runtime.h"
 #include "snowflake.h"
 #include "topology.h"

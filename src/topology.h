@@ -30,8 +30,8 @@
 #define TOPO_PUBLISHES 1 /* emits events on a publishing connection of its own */
 #define TOPO_DELAYS    2 /* declares the order timeouts' delay queues at start */
 #define TOPO_ALONE                                                                                 \
-    4 /* calls the provider: one message at a time (prefetch 1),                                   \
-       * never inside a batch transaction */
+    4 /* one message at a time (prefetch 1), never inside a batch transaction:                     \
+       * it calls the provider between its commits */
 
 /* X(ID, name, queue, (routing keys), database, flags, handler, batch_all)
  *   name      `shop-consumer NAME`, and its trade_mq_consumer_log group;
@@ -51,11 +51,13 @@
     X(USER, GROUP_USER, "shop.user", (EV_ORDER_CANCEL, EV_ORDER_PAID, EV_ORDER_REFUND), DB_USER,   \
       0, user_on_event, NULL)                                                                      \
     X(PAY, GROUP_PAY, "shop.pay", (EV_PAY_NOTIFY), DB_ORDER, TOPO_PUBLISHES, pay_on_event, NULL)   \
-    X(LOG, GROUP_LOG, "shop.log", ("order.#", "pay.#"), DB_ORDER, 0, order_log_on_event,           \
-      order_log_on_batch)                                                                          \
+    X(LOG, GROUP_LOG, "shop.log", ("order.#", "pay.#", "refund.#"), DB_ORDER, 0,                   \
+      order_log_on_event, order_log_on_batch)                                                      \
     X(RELAY, "relay", NULL, (NULL), DB_MAIN, TOPO_PUBLISHES, NULL, NULL)                           \
     X(QUERY, GROUP_QUERY, "shop.query", (EV_PAY_QUERY), DB_ORDER, TOPO_PUBLISHES | TOPO_ALONE,     \
-      pay_check_on_event, NULL)
+      pay_check_on_event, NULL)                                                                    \
+    X(REFUND, GROUP_REFUND, "shop.refund", (EV_REFUND_APPROVED), DB_ORDER,                         \
+      TOPO_PUBLISHES | TOPO_ALONE, refund_on_event, NULL)
 
 /* Strips the parentheses of a row's keys. */
 #define TOPO_UNPAREN(...) __VA_ARGS__

@@ -1,5 +1,7 @@
 #include "utf8.h"
 
+#include <string.h>
+
 int utf8_decode(const char *s, size_t len, uint32_t *cp)
 {
     if (len == 0)
@@ -55,4 +57,10 @@ size_t utf8_boundary(const char *s, size_t len)
     for (int back = 0; len > 0 && back < 3 && ((unsigned char)s[len] & 0xC0) == 0x80; back++)
         len--;
     return len;
+}
+
+size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    return n <= max ? n : utf8_boundary(s, max);
 }

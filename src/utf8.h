@@ -20,4 +20,8 @@ int utf8_valid(const char *s, size_t len);
  * be readable: it is the first byte after the cut). */
 size_t utf8_boundary(const char *s, size_t len);
 
+/* The length of s (NUL-terminated, valid UTF-8) cut to at most max bytes
+ * without splitting a character. */
+size_t utf8_cut(const char *s, size_t max);
+
 #endif

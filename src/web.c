@@ -376,6 +376,9 @@ static const struct route ROUTES[] = {
     {HTTP_POST, "/api/orders/{id}/cancel", web_api_order_cancel, API | LOGIN | CSRF},
     {HTTP_POST, "/orders/{id}/pay", web_form_pay, LOGIN | CSRF},
     {HTTP_POST, "/orders/{id}/cancel", web_form_order_cancel, LOGIN | CSRF},
+    {HTTP_POST, "/api/orders/{id}/refund", web_api_refund_request, API | LOGIN | CSRF},
+    {HTTP_GET, "/api/orders/{id}/refunds", web_api_refunds, API | LOGIN},
+    {HTTP_POST, "/orders/{id}/refund", web_form_refund, LOGIN | CSRF},
     {HTTP_GET, "/pay/return", web_page_pay_return, ROUTE_PAGE},
     /* The provider's server calls this: no session, its signature instead. */
     {HTTP_POST, "/pay/notify/alipay", web_pay_notify_alipay, ROUTE_PAGE},

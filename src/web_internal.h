@@ -141,6 +141,9 @@ void web_form_order_cancel(struct web_ctx *c); /* POST /orders/{id}/cancel (the 
 void web_form_order(struct web_ctx *c);  /* POST /orders (the goods page's form; in web_goods.c) */
 void web_page_orders(struct web_ctx *c); /* GET /orders */
 void web_page_order(struct web_ctx *c);  /* GET /orders/{id} */
+void web_api_refund_request(struct web_ctx *c); /* POST /api/orders/{id}/refund */
+void web_api_refunds(struct web_ctx *c);        /* GET /api/orders/{id}/refunds */
+void web_form_refund(struct web_ctx *c); /* POST /orders/{id}/refund (the order page's button) */
 
 /* Handlers (web_pay.c) */
 void web_api_payment_start(struct web_ctx *c); /* POST /api/orders/{id}/payment */

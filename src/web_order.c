@@ -16,6 +16,7 @@
 #include "order_saga.h"
 #include "order_service.h"
 #include "pay_check.h"
+#include "refund_service.h"
 #include "snowflake.h"
 #include "web_internal.h"
 
@@ -212,6 +213,86 @@ void web_form_order_cancel(struct web_ctx *c)
     web_redirect(c, back);
 }
 
+/* ------------------------------------------------------------- refunds */
+
+/* The buyer's words about a refund: at most this many bytes of UTF-8 (the
+ * column takes 255 characters; longer is cut at a character). */
+#define REFUND_NOTE_MAX 1020
+
+/* The buyer asks for a refund of order c->ids[0] with note. */
+static enum shop_code ask_refund(struct web_ctx *c, const char *note, struct refund *out)
+{
+    return refund_request(order_db(), web_thread_mq(c->app), c->session.user_id, c->ids[0], note,
+                          out);
+}
+
+/* POST /api/orders/{id}/refund {reason?}: 202 refund. */
+void web_api_refund_request(struct web_ctx *c)
+{
+    json_object *body = NULL, *why = NULL;
+    char note[REFUND_NOTE_MAX + 1] = "";
+    struct refund r;
+    enum shop_code rc = c->req.body.len > 0 ? web_json_body(c, &body) : SHOP_SUCCESS;
+    if (rc == SHOP_SUCCESS && body != NULL && json_object_object_get_ex(body, "reason", &why) &&
+        !json_object_is_type(why, json_type_null)) {
+        if (!json_object_is_type(why, json_type_string) ||
+            json_object_get_string_len(why) > REFUND_NOTE_MAX)
+            rc = SHOP_REQUEST_PARAMETER_VALID;
+        else
+            snprintf(note, sizeof note, "%s", json_object_get_string(why));
+    }
+    json_object_put(body);
+    if (rc != SHOP_SUCCESS) {
+        http_json_error(&c->res, rc, "The body must be a JSON object {\"reason\": text}.");
+        return;
+    }
+    rc = ask_refund(c, note, &r);
+    if (rc != SHOP_SUCCESS) {
+        web_error(c, rc);
+        return;
+    }
+    web_json_success(c, 202, "refund", refund_to_json(&r));
+}
+
+/* GET /api/orders/{id}/refunds: the refunds of my order. */
+void web_api_refunds(struct web_ctx *c)
+{
+    struct order o;
+    struct refund *list = NULL;
+    size_t n = 0;
+    enum shop_code rc = order_get(order_db(), c->session.user_id, c->ids[0], &o);
+    if (rc == SHOP_SUCCESS)
+        rc = refund_list(order_db(), o.order_id, &list, &n);
+    if (rc != SHOP_SUCCESS) {
+        free(list);
+        web_error(c, rc);
+        return;
+    }
+    json_object *arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, refund_to_json(&list[i]));
+    free(list);
+    web_json_success(c, 200, "refunds", arr);
+}
+
+/* POST /orders/{id}/refund (the order page's button): back to the page. */
+void web_form_refund(struct web_ctx *c)
+{
+    char note[REFUND_NOTE_MAX + 1], back[48], id[SNOWFLAKE_STR_MAX];
+    struct refund r;
+    if (web_form_text(c, "reason", note, sizeof note) != 0) {
+        web_error(c, SHOP_REQUEST_PARAMETER_VALID);
+        return;
+    }
+    enum shop_code rc = ask_refund(c, note, &r);
+    if (rc != SHOP_SUCCESS && rc != SHOP_REFUND_EXISTS) {
+        web_error(c, rc);
+        return;
+    }
+    snprintf(back, sizeof back, "/orders/%s", snowflake_format(c->ids[0], id));
+    web_redirect(c, back);
+}
+
 /* --------------------------------------------------------------- pages */
 
 static const char *const STATUS_TEXT[] = {"Unconfirmed", "Confirmed", "Cancelled", "Invalid",
@@ -311,6 +392,51 @@ static json_object *history(const struct order *o, const struct order_log_entry 
     return arr;
 }
 
+/* The order's refunds for the page (the refunds only: the page still shows
+ * the order without them), and whether the buyer may ask for one. */
+static void refunds_view(json_object *v, const struct order *o)
+{
+    static const char *const STATUS[][2] = {
+        {"requested", "Requested: an operator looks at it"},
+        {"approved", "Approved: on its way to the payment provider"},
+        {"rejected", "Rejected"},
+        {"sent", "Sent to the payment provider"},
+        {"succeeded", "Refunded"},
+        {"failed", "Refused by the payment provider; an operator tries again"},
+    };
+    static const char *const REASON[][2] = {
+        {"late", "Payment after the order was cancelled"},
+        {"second", "Second payment of this order"},
+        {"buyer", "You asked for it"},
+    };
+    struct refund *list = NULL;
+    size_t n = 0;
+    int asked = 0;
+    if (refund_list(order_db(), o->order_id, &list, &n) != SHOP_SUCCESS)
+        log_warn("order page: refunds of %" PRId64 " not available", o->order_id);
+    json_object *arr = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = refund_to_json(&list[i]);
+        for (size_t k = 0; k < sizeof STATUS / sizeof STATUS[0]; k++)
+            if (strcmp(list[i].ev.refund_status, STATUS[k][0]) == 0)
+                web_add_str(r, "status_text", STATUS[k][1]);
+        for (size_t k = 0; k < sizeof REASON / sizeof REASON[0]; k++)
+            if (strcmp(list[i].ev.reason, REASON[k][0]) == 0)
+                web_add_str(r, "reason_text", REASON[k][1]);
+        add_time(r, "create_time", list[i].create_time);
+        asked = asked || strcmp(list[i].ev.reason, "buyer") == 0;
+        json_object_array_add(arr, r);
+    }
+    free(list);
+    json_object_object_add(v, "has_refunds", json_object_new_boolean(n > 0));
+    json_object_object_add(v, "refunds", arr);
+    json_object_object_add(v, "buyer_refunded", json_object_new_boolean(asked));
+    json_object_object_add(v, "can_refund",
+                           json_object_new_boolean(!asked && o->order_status == ORDER_CONFIRMED &&
+                                                   o->pay_status == PAY_PAID &&
+                                                   o->shipping_status == 0 && o->pay_amount > 0));
+}
+
 void web_page_orders(struct web_ctx *c)
 {
     struct web_list l;
@@ -357,6 +483,7 @@ void web_page_order(struct web_ctx *c)
     json_object *v = order_view(&o, have_goods ? g.goods_name : NULL);
     json_object_object_add(v, "history", history(&o, log, nlog));
     free(log);
+    refunds_view(v, &o);
     json_object *d = json_object_new_object();
     json_object_object_add(d, "order", v);
     web_render_page(c, 200, "order", d);

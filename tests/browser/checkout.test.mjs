@@ -4,6 +4,8 @@
 // (script polling the order), and then sees the order paid, its history,
 // and the points on the account page. Screenshots of the cashier, the return
 // page and the paid order go to $SHOP_RUN_DIR/screenshots/checkout-*.png.
+// Then, once more, she asks for a refund of the paid order with the order
+// page's form (no JavaScript needed) and sees it requested there.
 // Needs the sandbox at the app's gateway (scripts/services runs it on
 // SHOP_SANDBOX_PORT, 8081 by default, and writes alipay_gateway into
 // shop.conf); without it the test is skipped.
@@ -30,8 +32,8 @@ async function sandboxUp() {
 }
 
 // The whole checkout in a browser context with contextOptions; shot names
-// get suffix.
-async function checkout(t, contextOptions, suffix) {
+// get suffix. refund: then ask for a refund with the order page's form.
+async function checkout(t, contextOptions, suffix, refund = false) {
   if (!(await sandboxUp())) {
     t.skip(`the provider sandbox does not answer at ${sandbox}`);
     return;
@@ -106,10 +108,35 @@ async function checkout(t, contextOptions, suffix) {
       if (after !== pointsBefore + points) await page.waitForTimeout(250);
     }
     assert.equal(after, pointsBefore + points);
+    if (refund) await askRefund(page, orderId, toPay, suffix);
     assert.deepEqual(errors, []);
   } finally {
     await cleanup();
   }
+}
+
+// The paid order's page: "Ask for a refund" with a reason; back on the page,
+// the refund is requested, the button gone, the request in the history.
+async function askRefund(page, orderId, toPay, suffix) {
+  await page.goto(`${base}/orders/${orderId}`);
+  await page.fill('#refund-reason', 'Ordered the wrong size');
+  await Promise.all([page.waitForURL(`${base}/orders/${orderId}`),
+    page.click('#refund-button')]);
+  const row = page.locator('#refunds tr.refund');
+  assert.equal(await row.count(), 1);
+  assert.equal(await row.getAttribute('data-refund-status'), 'requested');
+  assert.match(await row.innerText(), /Requested/);
+  assert.match(await row.innerText(), /Ordered the wrong size/);
+  assert.match(await row.innerText(), new RegExp(toPay.replace('.', '\\.')));
+  assert.equal(await page.locator('#refund-button').count(), 0);
+  for (let i = 0; i < 40; i++) {
+    if (/Refund of [\d.]+ requested/.test(await page.locator('#history').innerText())) break;
+    await page.waitForTimeout(250);
+    await page.reload();
+  }
+  assert.match(await page.locator('#history').innerText(),
+    new RegExp(`Refund of ${toPay.replace('.', '\\.')} requested`));
+  await page.screenshot({ path: join(shots, `checkout-refund${suffix}.png`), fullPage: true });
 }
 
 test('alice orders, pays in the sandbox, comes back and sees the order paid and her points',
@@ -117,3 +144,6 @@ test('alice orders, pays in the sandbox, comes back and sees the order paid and 
 
 test('the same checkout without JavaScript: the return page refreshes itself until paid',
   (t) => checkout(t, { javaScriptEnabled: false }, '-nojs'));
+
+test('alice asks for a refund of her paid order on its page and sees it requested',
+  (t) => checkout(t, { javaScriptEnabled: false }, '-refund', true));

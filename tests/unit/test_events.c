@@ -420,6 +420,124 @@ static void test_pay_mismatch_round_trip(void)
     buf_free(&b);
 }
 
+static const struct refund_event REFUND = {.refund_id = INT64_C(7300000000000000009),
+                                           .order_id = INT64_C(7300000000000000001),
+                                           .user_id = 2001,
+                                           .pay_id = 4001,
+                                           .trade_no = "2026112822001400000001",
+                                           .refund_amount = 8800,
+                                           .reason = "buyer",
+                                           .refund_status = "failed",
+                                           .attempts = 2,
+                                           .note = "too late \"for\" me \xc3\xa9",
+                                           .last_error = "ACQ.SYSTEM_ERROR: try again"};
+
+static void test_refund_round_trip(void)
+{
+    struct refund_event out;
+    struct buf b;
+    buf_init(&b, 8192);
+    CU_ASSERT_EQUAL_FATAL(event_refund_build(&REFUND, &b), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"refund_id\":\"7300000000000000009\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"refund_amount\":\"88.00\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"attempts\":2"));
+    CU_ASSERT_EQUAL_FATAL(event_refund_parse(b.data, b.len, &out), 0);
+    CU_ASSERT_EQUAL(out.refund_id, REFUND.refund_id);
+    CU_ASSERT_EQUAL(out.order_id, REFUND.order_id);
+    CU_ASSERT_EQUAL(out.user_id, REFUND.user_id);
+    CU_ASSERT_EQUAL(out.pay_id, REFUND.pay_id);
+    CU_ASSERT_STRING_EQUAL(out.trade_no, REFUND.trade_no);
+    CU_ASSERT_EQUAL(out.refund_amount, REFUND.refund_amount);
+    CU_ASSERT_STRING_EQUAL(out.reason, REFUND.reason);
+    CU_ASSERT_STRING_EQUAL(out.refund_status, REFUND.refund_status);
+    CU_ASSERT_EQUAL(out.attempts, 2);
+    CU_ASSERT_STRING_EQUAL(out.note, REFUND.note);
+    CU_ASSERT_STRING_EQUAL(out.last_error, REFUND.last_error);
+    /* No payment row: pay_id null; empty note and error. */
+    struct refund_event in = REFUND;
+    in.pay_id = 0;
+    in.note[0] = in.last_error[0] = '\0';
+    buf_reset(&b);
+    CU_ASSERT_EQUAL_FATAL(event_refund_build(&in, &b), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&b), "\"pay_id\":null"));
+    CU_ASSERT_EQUAL_FATAL(event_refund_parse(b.data, b.len, &out), 0);
+    CU_ASSERT_EQUAL(out.pay_id, 0);
+    CU_ASSERT_STRING_EQUAL(out.note, "");
+    buf_free(&b);
+}
+
+/* The good body with one field replaced (value NULL: removed). */
+static int refund_with(const char *key, const char *value)
+{
+    struct buf b;
+    struct refund_event out;
+    buf_init(&b, 8192);
+    if (event_refund_build(&REFUND, &b) != 0)
+        return 0;
+    json_object *o = json_tokener_parse(buf_str(&b));
+    if (value == NULL)
+        json_object_object_del(o, key);
+    else
+        json_object_object_add(o, key, json_tokener_parse(value));
+    const char *s = json_object_to_json_string(o);
+    int rc = event_refund_parse(s, strlen(s), &out);
+    json_object_put(o);
+    buf_free(&b);
+    return rc;
+}
+
+static void test_refund_refusals(void)
+{
+    static const char *const bad[][2] = {
+        {"refund_id", NULL},
+        {"refund_id", "\"0\""},
+        {"order_id", "123"},
+        {"user_id", NULL},
+        {"trade_no", "\"\""},
+        {"trade_no", "\"a b\""},
+        {"refund_amount", NULL},
+        {"refund_amount", "\"0.00\""},
+        {"refund_amount", "\"1.234\""},
+        {"refund_amount", "1.5"},
+        {"reason", "\"other\""},
+        {"reason", NULL},
+        {"refund_status", "\"done\""},
+        {"attempts", "-1"},
+        {"attempts", "\"1\""},
+        {"attempts", NULL},
+        {"note", "7"},
+    };
+    CU_ASSERT_EQUAL(refund_with("note", "\"\""), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = refund_with(bad[i][0], bad[i][1]);
+        if (rc != -1)
+            printf("\n  accepted %s = %s\n", bad[i][0], bad[i][1] ? bad[i][1] : "(absent)");
+        CU_ASSERT_EQUAL(rc, -1);
+    }
+    char big[1200];
+    memset(big, 'x', sizeof big);
+    big[0] = '"';
+    big[sizeof big - 2] = '"';
+    big[sizeof big - 1] = '\0';
+    CU_ASSERT_EQUAL(refund_with("last_error", big), -1);
+}
+
+static void test_refund_message_ids(void)
+{
+    char id[128];
+    CU_ASSERT_EQUAL(event_refund_message_id(EV_REFUND_REQUESTED, &REFUND, id, sizeof id), 0);
+    CU_ASSERT_STRING_EQUAL(id, "refund.requested:7300000000000000009");
+    CU_ASSERT_EQUAL(event_refund_message_id(EV_REFUND_SUCCEEDED, &REFUND, id, sizeof id), 0);
+    CU_ASSERT_STRING_EQUAL(id, "refund.succeeded:7300000000000000009");
+    /* A retry repeats approved, sent and failed: the attempt tells them apart. */
+    CU_ASSERT_EQUAL(event_refund_message_id(EV_REFUND_APPROVED, &REFUND, id, sizeof id), 0);
+    CU_ASSERT_STRING_EQUAL(id, "refund.approved:7300000000000000009:2");
+    CU_ASSERT_EQUAL(event_refund_message_id(EV_REFUND_FAILED, &REFUND, id, sizeof id), 0);
+    CU_ASSERT_STRING_EQUAL(id, "refund.failed:7300000000000000009:2");
+    CU_ASSERT_EQUAL(event_refund_message_id(EV_ORDER_PAID, &REFUND, id, sizeof id), -1);
+    CU_ASSERT_EQUAL(event_refund_message_id(EV_REFUND_SENT, &REFUND, id, 10), -1);
+}
+
 static const struct test_case TESTS[] = {
     {"order.cancel parses every field", test_cancel_parse},
     {"order.cancel build/parse round trip", test_cancel_round_trip},
@@ -437,6 +555,9 @@ static const struct test_case TESTS[] = {
     {"provider time: calendar, time of day and range", test_provider_time},
     {"order.paid build/parse round trip", test_paid_round_trip},
     {"pay.mismatch build/parse round trip", test_pay_mismatch_round_trip},
+    {"refund.* build/parse round trip", test_refund_round_trip},
+    {"refund.* refusals", test_refund_refusals},
+    {"refund.* message ids: once, or once per attempt", test_refund_message_ids},
     {NULL, NULL},
 };
 

@@ -178,9 +178,9 @@ static void test_timeout_and_stop(void)
 {
     struct result r;
     atomic_int stop = 1;
-    time_t t0 = time(NULL);
+    /* The listener stays silent for 2 s, then closes: the 300 ms limit must
+     * end the try first (a close would be another error, not a timeout). */
     CU_ASSERT_EQUAL(run(&r, "", 0, 2000, DELIVER_ANSWER_MAX, 300, NULL), -1);
-    CU_ASSERT_TRUE(time(NULL) - t0 <= 2); /* 300 ms, not the listener's 2 s */
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "imed out"));
     buf_free(&r.answer);
     CU_ASSERT_EQUAL(run(&r, "", 0, 2000, DELIVER_ANSWER_MAX, 0, &stop), -1);
