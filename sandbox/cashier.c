@@ -23,13 +23,21 @@ static const char CASHIER[] =
     "<dt>Seller id</dt><dd>{{seller_id}}</dd>\n"
     "<dt>Subject</dt><dd>{{subject}}</dd>\n"
     "<dt>Amount</dt><dd>{{amount}}</dd>\n"
-    "<dt>Merchant order</dt><dd>{{out_trade_no}}</dd>\n</dl>\n<div class=\"actions\">\n"
+    "<dt>Merchant order</dt><dd>{{out_trade_no}}</dd>\n"
+    "<dt>Trade no</dt><dd>{{trade_no}}</dd>\n"
+    "{{#time_expire}}<dt>Pay before</dt><dd>{{time_expire}} UTC</dd>\n{{/time_expire}}"
+    "</dl>\n<div class=\"actions\">\n"
     "<form method=\"post\" action=\"/pay\"><input type=\"hidden\" name=\"trade\" "
     "value=\"{{trade_id}}\"><button class=\"pay\" type=\"submit\">Pay {{amount}}</button>"
     "</form>\n"
     "<form method=\"post\" action=\"/cancel\"><input type=\"hidden\" name=\"trade\" "
     "value=\"{{trade_id}}\"><button class=\"cancel\" type=\"submit\">Cancel</button></form>\n"
-    "</div>\n";
+    "</div>\n<div class=\"actions test\">\n"
+    "<form method=\"post\" action=\"/pay\"><input type=\"hidden\" name=\"trade\" "
+    "value=\"{{trade_id}}\"><input type=\"hidden\" name=\"notify\" value=\"0\">"
+    "<button class=\"lose\" type=\"submit\">Pay, but lose the notification</button></form>\n"
+    "</div>\n<p class=\"muted hint\">Test only: the last button takes the money and returns you "
+    "to the merchant, but the merchant is never notified.</p>\n";
 
 static void add(json_object *d, const char *key, const char *value)
 {
@@ -51,6 +59,9 @@ void cashier_page(struct route_ctx *c, const char *trade_id, json_object *t)
     add(d, "seller_id", settings.seller_id);
     add(d, "out_trade_no", store_str(t, "out_trade_no"));
     add(d, "trade_id", trade_id);
+    add(d, "trade_no", store_str(t, "trade_no"));
+    if (store_str(t, "time_expire") != NULL)
+        add(d, "time_expire", store_str(t, "time_expire"));
     page_render(c->res, 200, "Cashier", "cashier", CASHIER, d);
     json_object_put(d);
 }
@@ -106,28 +117,48 @@ static int trade_complete(json_object *t)
            store_str(t, "subject") && store_str(t, "total_amount") && store_str(t, "gmt_create");
 }
 
-/* Pay trade id: the notification queued first (once the buyer is told
- * "paid", the merchant must hear of it even if the sandbox dies right now),
- * then the trade and the paid/ index. Store locked. 0, 1 paid by another
- * trade, -1 could not record. */
-static int pay(const char *id, json_object *t)
+int cashier_settle(const char *id, json_object *t, int flags)
 {
-    char by[TRADE_ID_LEN + 1], trade_no[TRADE_NO_LEN + 1], ts[ALIPAY_TIMESTAMP_LEN];
+    char by[TRADE_ID_LEN + 1], ts[ALIPAY_TIMESTAMP_LEN];
     const char *app_id = store_str(t, "app_id"), *out_trade_no = store_str(t, "out_trade_no");
     trade_paid_by(app_id, out_trade_no, by);
-    if (by[0] != '\0')
+    if (by[0] != '\0' && !(flags & CASHIER_AGAIN))
         return 1;
-    if (trade_new_trade_no(trade_no) != 0)
+    if (trade_give_trade_no(t, id) != 0)
         return -1;
     alipay_timestamp(time(NULL), 0, ts);
-    json_object_object_add(t, "trade_no", json_object_new_string(trade_no));
     json_object_object_add(t, "gmt_payment", json_object_new_string(ts));
     json_object_object_add(t, "status", json_object_new_string("TRADE_SUCCESS"));
-    if (notify_queue(t) != 0 || trade_save(id, t) != 0 ||
-        trade_mark_paid(app_id, out_trade_no, id) != 0)
+    json_object_object_add(t, "notified", json_object_new_boolean(flags & CASHIER_NOTIFY));
+    if (((flags & CASHIER_NOTIFY) && notify_queue(t) != 0) || trade_save(id, t) != 0 ||
+        (by[0] == '\0' && trade_mark_paid(app_id, out_trade_no, id) != 0) ||
+        trade_add_payment(app_id, out_trade_no, id) != 0)
         return -1;
-    log_info("pay: trade %s out_trade_no=%s trade_no=%s amount=%s paid", id, out_trade_no, trade_no,
-             store_str(t, "total_amount"));
+    log_info("pay: trade %s out_trade_no=%s trade_no=%s amount=%s paid%s%s", id, out_trade_no,
+             store_str(t, "trade_no"), store_str(t, "total_amount"),
+             by[0] != '\0' ? " (a second payment)" : "",
+             flags & CASHIER_NOTIFY ? "" : " (no notification)");
+    return 0;
+}
+
+/* The flags of the posted Pay button: notify=0 is "lose the notification". */
+static int pay_flags(const struct http_request *r)
+{
+    char v[4];
+    int rc = http_form_get(buf_str(&r->body), r->body.len, "notify", v, sizeof v);
+    return rc == 1 && strcmp(v, "0") == 0 ? 0 : CASHIER_NOTIFY;
+}
+
+/* Pay t unless it is paid (back to the merchant) or closed (rc 2). */
+static int pay_open(const char *id, json_object *t, int flags)
+{
+    const char *status = trade_status(t, time(NULL));
+    if (strcmp(status, "TRADE_CLOSED") == 0)
+        return 2;
+    if (strcmp(status, "TRADE_SUCCESS") != 0)
+        return cashier_settle(id, t, flags);
+    log_info("pay: trade %s out_trade_no=%s was already paid: back to the merchant", id,
+             store_str(t, "out_trade_no"));
     return 0;
 }
 
@@ -145,12 +176,13 @@ void cashier_pay(struct route_ctx *c)
         page_message(c->res, 500, "error", "Sandbox error", "The trade file is damaged.", NULL);
         goto out;
     }
-    if (strcmp(store_str(t, "status"), "TRADE_SUCCESS") != 0)
-        rc = pay(id, t);
-    else
-        log_info("pay: trade %s out_trade_no=%s was already paid: back to the merchant", id,
-                 store_str(t, "out_trade_no"));
-    if (rc == 1)
+    rc = pay_open(id, t, pay_flags(c->req));
+    if (rc == 2)
+        page_message(c->res, 409, "error", "Trade closed",
+                     "This trade was closed (by the merchant, or its time to pay ran out); "
+                     "nothing was charged. Go back to the merchant to order again.",
+                     store_str(t, "return_url"));
+    else if (rc == 1)
         page_message(c->res, 409, "error", "Already paid",
                      "This merchant order has already been paid; it cannot be paid twice.",
                      store_str(t, "return_url"));
@@ -159,7 +191,10 @@ void cashier_pay(struct route_ctx *c)
                      "The sandbox could not record the payment; see its log.", NULL);
     else
         back_to_merchant(c, t, buf_str(&q), "Payment complete",
-                         "The sandbox has paid this trade and notifies the merchant.");
+                         pay_flags(c->req) ? "The sandbox has paid this trade and notifies the "
+                                             "merchant."
+                                           : "The sandbox has paid this trade; the merchant is "
+                                             "not notified.");
 out:
     store_unlock();
     json_object_put(t);

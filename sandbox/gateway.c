@@ -7,11 +7,13 @@
 #include <time.h>
 
 #include "alipay.h"
+#include "buf.h"
 #include "cashier.h"
 #include "deliver.h"
 #include "http.h"
 #include "log.h"
 #include "money.h"
+#include "openapi.h"
 #include "page.h"
 #include "routes.h"
 #include "settings.h"
@@ -23,16 +25,23 @@
 #define BIZ_DEPTH     4 /* biz_content nesting */
 
 /* A method of the provider's API: params are verified (merchant, charset,
- * RSA2 signature); biz is biz_content, a JSON object. */
+ * RSA2 signature); biz is biz_content, a JSON object. A page method answers
+ * the buyer's browser with a page (page); the others answer the merchant's
+ * server with the signed JSON answer that answer returns. */
 struct method {
     const char *name;
-    void (*handle)(struct route_ctx *c, const struct alipay_params *ps, json_object *biz);
+    void (*page)(struct route_ctx *c, const struct alipay_params *ps, json_object *biz);
+    json_object *(*answer)(json_object *biz);
 };
 
 static void page_pay(struct route_ctx *c, const struct alipay_params *ps, json_object *biz);
 
 static const struct method METHODS[] = {
-    {"alipay.trade.page.pay", page_pay},
+    {"alipay.trade.page.pay", page_pay, NULL},
+    {"alipay.trade.query", NULL, openapi_trade_query},
+    {"alipay.trade.close", NULL, openapi_trade_close},
+    {"alipay.trade.refund", NULL, openapi_trade_refund},
+    {"alipay.trade.fastpay.refund.query", NULL, openapi_refund_query},
 };
 
 static const struct method *find_method(const char *name)
@@ -45,9 +54,32 @@ static const struct method *find_method(const char *name)
 
 /* The fields of a page-pay request, checked. Strings point into ps / biz. */
 struct page_pay {
-    const char *out_trade_no, *subject, *notify_url, *return_url;
+    const char *out_trade_no, *subject, *notify_url, *return_url, *time_expire;
     int64_t cents;
 };
+
+/* 0 when biz's time_expire is absent or a time to come ("YYYY-MM-DD
+ * HH:MM:SS", UTC here), else -1 after an error page. */
+static int check_time_expire(struct route_ctx *c, struct page_pay *pp, json_object *biz)
+{
+    time_t until;
+    pp->time_expire = store_str(biz, "time_expire");
+    if (pp->time_expire == NULL)
+        return 0;
+    if (alipay_timestamp_parse(pp->time_expire, 0, &until) != 0) {
+        routes_bad_request(c, "Bad time_expire",
+                           "time_expire must be \"YYYY-MM-DD HH:MM:SS\" (UTC).");
+        return -1;
+    }
+    if (until <= time(NULL)) {
+        page_message(c->res, 409, "error", "Payment time is over",
+                     "The time to pay this order has run out; nothing was charged. Go back to "
+                     "the merchant to order again.",
+                     pp->return_url);
+        return -1;
+    }
+    return 0;
+}
 
 static int check_page_pay(struct route_ctx *c, const struct alipay_params *ps, json_object *biz,
                           struct page_pay *pp)
@@ -79,7 +111,7 @@ static int check_page_pay(struct route_ctx *c, const struct alipay_params *ps, j
                 strpbrk(pp->return_url, " \t\r\n") != NULL)) {
         routes_bad_request(c, "Bad return_url", "return_url must be an http:// or https:// URL.");
     } else {
-        return 0;
+        return check_time_expire(c, pp, biz);
     }
     return -1;
 }
@@ -105,7 +137,10 @@ static json_object *open_trade(const struct page_pay *pp, char id[TRADE_ID_LEN +
                            json_object_new_string(pp->return_url ? pp->return_url : ""));
     json_object_object_add(t, "status", json_object_new_string("WAIT_BUYER_PAY"));
     json_object_object_add(t, "gmt_create", json_object_new_string(ts));
-    if (trade_save(id, t) != 0 || trade_mark_open(settings.app_id, pp->out_trade_no, id) != 0) {
+    if (pp->time_expire != NULL)
+        json_object_object_add(t, "time_expire", json_object_new_string(pp->time_expire));
+    if (trade_give_trade_no(t, id) != 0 || trade_save(id, t) != 0 ||
+        trade_mark_open(settings.app_id, pp->out_trade_no, id) != 0) {
         json_object_put(t);
         return NULL;
     }
@@ -114,13 +149,16 @@ static json_object *open_trade(const struct page_pay *pp, char id[TRADE_ID_LEN +
 }
 
 /* The open trade of pp's out_trade_no when it is still waiting for the same
- * amount (a new reference; id filled), else NULL. The caller holds the lock. */
-static json_object *reuse_trade(const struct page_pay *pp, char id[TRADE_ID_LEN + 1])
+ * amount (a new reference; id filled), else NULL; *closed set when it is
+ * closed (Alipay never opens an out_trade_no again then). The caller holds
+ * the lock. */
+static json_object *reuse_trade(const struct page_pay *pp, char id[TRADE_ID_LEN + 1], int *closed)
 {
     int64_t cents = -1;
     trade_open_by(settings.app_id, pp->out_trade_no, id);
     json_object *t = id[0] != '\0' ? trade_load(id) : NULL;
-    const char *status = t != NULL ? store_str(t, "status") : NULL;
+    const char *status = t != NULL ? trade_status(t, time(NULL)) : NULL;
+    *closed = status != NULL && strcmp(status, "TRADE_CLOSED") == 0;
     const char *amount = t != NULL ? store_str(t, "total_amount") : NULL;
     if (status != NULL && strcmp(status, "WAIT_BUYER_PAY") == 0 && amount != NULL &&
         money_parse_str(amount, MONEY_NON_NEGATIVE, &cents) == 0 && cents == pp->cents)
@@ -136,13 +174,22 @@ static void page_pay(struct route_ctx *c, const struct alipay_params *ps, json_o
     struct page_pay pp;
     char by[TRADE_ID_LEN + 1], id[TRADE_ID_LEN + 1];
     json_object *t = NULL;
+    int closed = 0;
     if (check_page_pay(c, ps, biz, &pp) != 0)
         return;
     store_lock();
     trade_paid_by(settings.app_id, pp.out_trade_no, by);
-    if (by[0] == '\0' && (t = reuse_trade(&pp, id)) == NULL)
+    if (by[0] == '\0' && (t = reuse_trade(&pp, id, &closed)) == NULL && !closed)
         t = open_trade(&pp, id);
     store_unlock();
+    if (closed) {
+        log_info("gateway: out_trade_no=%s is closed: refused", pp.out_trade_no);
+        page_message(c->res, 409, "error", "Trade closed",
+                     "This merchant order's trade was closed; it cannot be paid any more. "
+                     "Nothing was charged: go back to the merchant to order again.",
+                     pp.return_url);
+        return;
+    }
     if (by[0] != '\0') {
         log_info("gateway: out_trade_no=%s already paid (trade %s)", pp.out_trade_no, by);
         page_message(c->res, 409, "error", "Already paid",
@@ -161,68 +208,83 @@ static void page_pay(struct route_ctx *c, const struct alipay_params *ps, json_o
     json_object_put(t);
 }
 
+/* Why a request is refused: a page's title and detail for a browser, the
+ * error_response's sub_code for a server. */
+struct refusal {
+    const char *title, *sub_code;
+    char detail[256];
+};
+
+static int refuse(struct refusal *why, const char *title, const char *sub_code, const char *detail)
+{
+    why->title = title;
+    why->sub_code = sub_code;
+    snprintf(why->detail, sizeof why->detail, "%s", detail);
+    return 0;
+}
+
 /* 1 when the request's timestamp is within settings.request_max_age of now
- * (either way: a signed URL is not a voucher to replay later), else 0 after
- * an error page. */
-static int check_timestamp(struct route_ctx *c, const struct alipay_params *ps)
+ * (either way: a signed URL is not a voucher to replay later), else 0 with
+ * why filled. */
+static int check_timestamp(const struct alipay_params *ps, struct refusal *why)
 {
     time_t at;
     const char *v = alipay_params_get(ps, "timestamp");
-    if (v == NULL || alipay_timestamp_parse(v, 0, &at) != 0) {
-        routes_bad_request(c, "Bad timestamp",
-                           "The request's timestamp must be \"YYYY-MM-DD HH:MM:SS\" (UTC).");
-        return 0;
-    }
+    if (v == NULL || alipay_timestamp_parse(v, 0, &at) != 0)
+        return refuse(why, "Bad timestamp", "isv.invalid-timestamp",
+                      "The request's timestamp must be \"YYYY-MM-DD HH:MM:SS\" (UTC).");
     double off = difftime(time(NULL), at);
     if (off > settings.request_max_age || -off > settings.request_max_age) {
-        char msg[256];
-        snprintf(msg, sizeof msg,
+        refuse(why, "Payment link expired", "isv.invalid-timestamp", "");
+        snprintf(why->detail, sizeof why->detail,
                  "This payment link was made at %s UTC, more than %.0f seconds from now, and "
                  "can no longer be used. Nothing was charged: go back to the shop and start "
                  "the payment again.",
                  v, settings.request_max_age);
-        routes_bad_request(c, "Payment link expired", msg);
         return 0;
     }
     return 1;
 }
 
-/* The common checks of every method; its row, or NULL after an error page. */
-static const struct method *check_common(struct route_ctx *c, const struct alipay_params *ps)
+/* The common checks of every method; its row, or NULL with why filled. */
+static const struct method *check_common(const struct alipay_params *ps, struct refusal *why)
 {
     const char *v = alipay_params_get(ps, "app_id");
     const struct method *m = find_method(alipay_params_get(ps, "method"));
     if (v == NULL || strcmp(v, settings.app_id) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "app_id \"%.64s\" is not the sandbox's merchant (%s).",
-                 v ? v : "", settings.app_id);
-        routes_bad_request(c, "Unknown merchant", msg);
+        refuse(why, "Unknown merchant", "isv.invalid-app-id", "");
+        snprintf(why->detail, sizeof why->detail,
+                 "app_id \"%.64s\" is not the sandbox's merchant (%s).", v ? v : "",
+                 settings.app_id);
     } else if (m == NULL) {
-        routes_bad_request(c, "Unsupported method",
-                           "Only method=alipay.trade.page.pay is served by this gateway.");
+        refuse(why, "Unsupported method", "isv.invalid-method",
+               "This gateway serves alipay.trade.page.pay, alipay.trade.query, "
+               "alipay.trade.close, alipay.trade.refund and alipay.trade.fastpay.refund.query.");
     } else if ((v = alipay_params_get(ps, "charset")) != NULL && strcasecmp(v, "utf-8") != 0) {
-        routes_bad_request(c, "Unsupported charset", "Only charset=utf-8 is supported.");
+        refuse(why, "Unsupported charset", "isv.invalid-charset",
+               "Only charset=utf-8 is supported.");
     } else if ((v = alipay_params_get(ps, "sign_type")) == NULL || strcmp(v, "RSA2") != 0) {
-        routes_bad_request(c, "Unsupported sign_type",
-                           "Requests must be signed with sign_type=RSA2.");
+        refuse(why, "Unsupported sign_type", "isv.invalid-signature-type",
+               "Requests must be signed with sign_type=RSA2.");
     } else if (!alipay_verify_request(settings.merchant_pub, ps)) {
-        routes_bad_request(c, "Invalid signature",
-                           "The request's signature does not verify with the merchant's public "
-                           "key. Nothing was charged.");
-    } else if (check_timestamp(c, ps)) {
+        refuse(why, "Invalid signature", "isv.invalid-signature",
+               "The request's signature does not verify with the merchant's public key. "
+               "Nothing was charged.");
+    } else if (check_timestamp(ps, why)) {
         return m;
     }
     return NULL;
 }
 
-/* biz_content as a JSON object (a new reference), or NULL after an error page. */
-static json_object *parse_biz(struct route_ctx *c, const struct alipay_params *ps)
+/* biz_content as a JSON object (a new reference), or NULL with why filled. */
+static json_object *parse_biz(const struct alipay_params *ps, struct refusal *why)
 {
     const char *bc = alipay_params_get(ps, "biz_content");
     json_tokener *tok = json_tokener_new_ex(BIZ_DEPTH);
     if (bc == NULL || tok == NULL) {
         json_tokener_free(tok);
-        routes_bad_request(c, "Missing biz_content", "The request has no biz_content.");
+        refuse(why, "Missing biz_content", "isv.missing-biz-content",
+               "The request has no biz_content.");
         return NULL;
     }
     json_object *biz = json_tokener_parse_ex(tok, bc, (int)strlen(bc));
@@ -230,10 +292,48 @@ static json_object *parse_biz(struct route_ctx *c, const struct alipay_params *p
         !json_object_is_type(biz, json_type_object)) {
         json_object_put(biz);
         biz = NULL;
-        routes_bad_request(c, "Bad biz_content", "biz_content is not a JSON object.");
+        refuse(why, "Bad biz_content", "isv.invalid-biz-content",
+               "biz_content is not a JSON object.");
     }
     json_tokener_free(tok);
     return biz;
+}
+
+/* Answer the signed JSON answer of method (a = {"code":...}, taken). */
+static void send_answer(struct route_ctx *c, const char *method, json_object *a)
+{
+    struct buf out;
+    buf_init(&out, ALIPAY_RESPONSE_MAX);
+    c->res->status = 200;
+    c->res->content_type = "application/json;charset=utf-8";
+    buf_reset(&c->res->body);
+    if (a == NULL || alipay_response_build(settings.provider_priv, method, a, &out) != 0 ||
+        buf_append(&c->res->body, out.data, out.len) != 0) {
+        log_error("gateway: %s: cannot build the answer", method);
+        c->res->status = 500;
+        c->res->content_type = "text/plain; charset=utf-8";
+        buf_reset(&c->res->body);
+        buf_puts(&c->res->body, "The sandbox could not sign its answer.\n");
+    }
+    buf_free(&out);
+    json_object_put(a);
+}
+
+/* A refused request: a page for a browser (a page method, or a GET), else
+ * Alipay's signed error_response {40002 Invalid Arguments, sub_code}. */
+static void send_refusal(struct route_ctx *c, const struct method *m, const struct refusal *why)
+{
+    if ((m != NULL && m->page != NULL) || (m == NULL && c->req->method != HTTP_POST)) {
+        routes_bad_request(c, why->title, why->detail);
+        return;
+    }
+    log_warn("refused: %s (%s)", why->title, why->detail);
+    json_object *a = json_object_new_object();
+    json_object_object_add(a, "code", json_object_new_string("40002"));
+    json_object_object_add(a, "msg", json_object_new_string("Invalid Arguments"));
+    json_object_object_add(a, "sub_code", json_object_new_string(why->sub_code));
+    json_object_object_add(a, "sub_msg", json_object_new_string(why->detail));
+    send_answer(c, "error", a);
 }
 
 /* The query's parameters and, for a POST, the form body's, into ps. */
@@ -254,17 +354,24 @@ static int read_params(const struct http_request *r, struct alipay_params *ps)
 void gateway_handle(struct route_ctx *c)
 {
     struct alipay_params ps;
+    struct refusal why;
     json_object *biz = NULL;
-    const struct method *m;
+    const struct method *m = NULL;
     alipay_params_init(&ps);
     int rc = read_params(c->req, &ps);
     if (rc != ALIPAY_OK) {
-        routes_bad_request(c, "Malformed request", alipay_status_text(rc));
+        refuse(&why, "Malformed request", "isv.invalid-parameter", alipay_status_text(rc));
+        send_refusal(c, find_method(alipay_params_get(&ps, "method")), &why);
         goto out;
     }
-    if ((m = check_common(c, &ps)) == NULL || (biz = parse_biz(c, &ps)) == NULL)
+    if ((m = check_common(&ps, &why)) == NULL || (biz = parse_biz(&ps, &why)) == NULL) {
+        send_refusal(c, m != NULL ? m : find_method(alipay_params_get(&ps, "method")), &why);
         goto out;
-    m->handle(c, &ps, biz);
+    }
+    if (m->page != NULL)
+        m->page(c, &ps, biz);
+    else
+        send_answer(c, m->name, m->answer(biz));
 out:
     json_object_put(biz);
     alipay_params_free(&ps);

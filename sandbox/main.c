@@ -8,7 +8,8 @@
  *
  * prints a signed form body, for sending a notification by hand with curl.
  *
- * State (--state-dir, store.c): trades/ and paid/ (trade.c), pending/ and
+ * State (--state-dir, store.c): trades/ (with their refunds), paid/, open/,
+ * payments/ and tradeno/ (trade.c), pending/ and
  * failed/ notifications (schedule.c). Times in the protocol fields are UTC
  * ("YYYY-MM-DD HH:MM:SS"), as the shop writes them; the real Alipay uses
  * Beijing time. */
@@ -169,8 +170,9 @@ stop:
 
 int main(int argc, char **argv)
 {
-    static const char *const dirs[] = {TRADE_TRADES,     TRADE_PAID,      TRADE_OPEN,
-                                       SCHEDULE_PENDING, SCHEDULE_FAILED, NULL};
+    static const char *const dirs[] = {
+        TRADE_TRADES,    TRADE_PAID,       TRADE_OPEN,      TRADE_PAYMENTS,
+        TRADE_TRADE_NOS, SCHEDULE_PENDING, SCHEDULE_FAILED, NULL};
     if (argc > 1 && strcmp(argv[1], "sign") == 0)
         return cmd_sign(argc - 1, argv + 1);
     int rc = settings_load(argc, argv);

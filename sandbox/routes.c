@@ -7,6 +7,7 @@
 
 #include "cashier.h"
 #include "gateway.h"
+#include "hooks.h"
 #include "http.h"
 #include "log.h"
 #include "page.h"
@@ -16,12 +17,15 @@
 #define MAX_BODY (64 * 1024) /* a request body */
 
 static const char INDEX[] =
-    "<h1>Payment provider sandbox</h1>\n<p class=\"muted\">Speaks Alipay's page-pay protocol "
-    "with RSA2 signatures. Merchants send buyers to <code>/gateway.do</code> with a signed "
-    "<code>alipay.trade.page.pay</code> request.</p>\n<dl>\n"
+    "<h1>Payment provider sandbox</h1>\n<p class=\"muted\">Speaks Alipay's protocol with RSA2 "
+    "signatures. Merchants send buyers to <code>/gateway.do</code> with a signed "
+    "<code>alipay.trade.page.pay</code> request, and POST <code>alipay.trade.query</code>, "
+    "<code>.close</code>, <code>.refund</code> and <code>.fastpay.refund.query</code> "
+    "there.</p>\n<dl>\n"
     "<dt>App id</dt><dd>{{app_id}}</dd>\n<dt>Seller id</dt><dd>{{seller_id}}</dd>\n"
     "<dt>Pending notifications</dt><dd>{{pending}}</dd>\n<dt>Given up</dt><dd>{{failed}}</dd>\n"
-    "<dt>Time scale</dt><dd>{{time_scale}}</dd>\n</dl>\n";
+    "<dt>Time scale</dt><dd>{{time_scale}}</dd>\n"
+    "<dt>Test hooks</dt><dd>{{hooks}}</dd>\n</dl>\n";
 
 static void index_page(struct route_ctx *c)
 {
@@ -33,6 +37,8 @@ static void index_page(struct route_ctx *c)
     json_object_object_add(d, "pending", json_object_new_int(schedule_count(SCHEDULE_PENDING)));
     json_object_object_add(d, "failed", json_object_new_int(schedule_count(SCHEDULE_FAILED)));
     json_object_object_add(d, "time_scale", json_object_new_string(scale));
+    json_object_object_add(d, "hooks",
+                           json_object_new_string(settings.test_hooks ? "on (/test/)" : "off"));
     page_render(c->res, 200, "Sandbox", "index", INDEX, d);
     json_object_put(d);
 }
@@ -42,7 +48,7 @@ static void style(struct route_ctx *c)
     page_style(c->res);
 }
 
-enum { GET = 1, POST = 2 }; /* GET includes HEAD */
+enum { GET = 1, POST = 2, HOOK = 4 }; /* GET includes HEAD; HOOK: only with --test-hooks */
 
 static const struct route {
     const char *path;
@@ -54,6 +60,10 @@ static const struct route {
     {"/cancel", POST, cashier_cancel},
     {"/", GET, index_page},
     {"/style.css", GET, style},
+    {"/test/next-refund-fails", POST | HOOK, hooks_next_refund_fails},
+    {"/test/pay", POST | HOOK, hooks_pay},
+    {"/test/pay-again", POST | HOOK, hooks_pay_again},
+    {"/test/refunds", GET | HOOK, hooks_refunds},
 };
 
 void routes_bad_request(struct route_ctx *c, const char *what, const char *detail)
@@ -67,7 +77,8 @@ static void dispatch(struct route_ctx *c)
     enum http_method m = c->req->method;
     int method = m == HTTP_GET || m == HTTP_HEAD ? GET : m == HTTP_POST ? POST : 0;
     for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++) {
-        if (strcmp(c->req->path, ROUTES[i].path) != 0)
+        if (strcmp(c->req->path, ROUTES[i].path) != 0 ||
+            ((ROUTES[i].methods & HOOK) && !settings.test_hooks))
             continue;
         if (ROUTES[i].methods & method)
             ROUTES[i].handle(c);

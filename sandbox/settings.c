@@ -35,6 +35,8 @@ static const struct settings_option SERVER[] = {
     {"threads", SETTINGS_NUMBER, &settings.threads, 1, 256, 0, "N", "FastCGI worker threads [4]"},
     {"request-max-age", SETTINGS_NUMBER, &settings.request_max_age, 1, 86400, 0, "S",
      "refuse a page-pay request whose timestamp is more than S seconds off [300]"},
+    {"test-hooks", SETTINGS_FLAG, &settings.test_hooks, 0, 0, 0, NULL,
+     "serve the test-only hooks under /test/ (see below) [off: 404]"},
 };
 #define SERVER_N (sizeof SERVER / sizeof SERVER[0])
 
@@ -134,6 +136,16 @@ static void usage(FILE *f)
                "A payment provider speaking Alipay's protocol (RSA2), as a FastCGI\n"
                "application behind nginx (nginx/sandbox.conf).\n");
     settings_print(f, SERVER, SERVER_N);
+    fprintf(
+        f, "\nTest-only hooks (with --test-hooks; 404 without):\n"
+           "  POST /test/next-refund-fails  form sub_code [ACQ.SELLER_BALANCE_NOT_ENOUGH]: the\n"
+           "                                next alipay.trade.refund is refused, nothing refunded\n"
+           "  POST /test/pay                form out_trade_no, notify=0|1: pay its open or closed\n"
+           "                                trade (a late payment), notifying when notify=1\n"
+           "  POST /test/pay-again          form out_trade_no, notify=0|1: a second trade (new\n"
+           "                                trade_no) paying an out_trade_no that is paid already\n"
+           "  GET  /test/refunds?out_trade_no=N  JSON list of the refunds made for it\n"
+           "                                (trade_no, out_request_no, amount, time)\n");
     fprintf(f, "\nshop-sandbox sign --help: printing a signed form body.\n");
 }
 

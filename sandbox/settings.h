@@ -21,6 +21,7 @@ struct settings {
     double time_scale;
     double threads;
     double request_max_age;  /* seconds a page-pay request's timestamp may be off */
+    int test_hooks;          /* serve /test/... (hooks.c) */
     EVP_PKEY *merchant_pub;  /* verifies the merchant's requests */
     EVP_PKEY *provider_priv; /* signs notifications and returns */
 };

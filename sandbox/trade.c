@@ -8,6 +8,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "alipay.h"
+#include "money.h"
 #include "store.h"
 
 int trade_is_id(const char *s)
@@ -123,4 +125,107 @@ void trade_open_by(const char *app_id, const char *out_trade_no, char by[TRADE_I
 int trade_mark_open(const char *app_id, const char *out_trade_no, const char *id)
 {
     return index_write(TRADE_OPEN, app_id, out_trade_no, id);
+}
+
+int trade_give_trade_no(json_object *t, const char *id)
+{
+    char no[TRADE_NO_LEN + 1];
+    const char *have = store_str(t, "trade_no");
+    if (have != NULL && have[0] != '\0')
+        return 0;
+    if (trade_new_trade_no(no) != 0 || store_write(TRADE_TRADE_NOS, no, id, strlen(id)) != 0)
+        return -1;
+    json_object_object_add(t, "trade_no", json_object_new_string(no));
+    return 0;
+}
+
+void trade_by_trade_no(const char *trade_no, char by[TRADE_ID_LEN + 1])
+{
+    size_t n = strlen(trade_no);
+    by[0] = '\0';
+    if (n == 0 || n > TRADE_NO_LEN || strspn(trade_no, "0123456789") != n ||
+        store_read_text(TRADE_TRADE_NOS, trade_no, by, TRADE_ID_LEN + 1) != 0 || !trade_is_id(by))
+        by[0] = '\0';
+}
+
+int trade_payments(const char *app_id, const char *out_trade_no, char (*ids)[TRADE_ID_LEN + 1],
+                   int max)
+{
+    char key[65], text[TRADE_PAYMENTS_MAX * (TRADE_ID_LEN + 1) + 1];
+    int n = 0;
+    if (paid_key(app_id, out_trade_no, key) == 0 &&
+        store_read_text(TRADE_PAYMENTS, key, text, sizeof text) == 0) {
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && n < max;
+             line = strtok_r(NULL, "\n", &save))
+            if (trade_is_id(line))
+                memcpy(ids[n++], line, TRADE_ID_LEN + 1);
+    }
+    if (n == 0 && max > 0) {
+        trade_paid_by(app_id, out_trade_no, ids[0]);
+        n = ids[0][0] != '\0';
+    }
+    return n;
+}
+
+int trade_add_payment(const char *app_id, const char *out_trade_no, const char *id)
+{
+    char key[65], ids[TRADE_PAYMENTS_MAX][TRADE_ID_LEN + 1], text[sizeof ids + 1];
+    int n = trade_payments(app_id, out_trade_no, ids, TRADE_PAYMENTS_MAX);
+    size_t len = 0;
+    if (n >= TRADE_PAYMENTS_MAX || paid_key(app_id, out_trade_no, key) != 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return 0;
+    memcpy(ids[n++], id, TRADE_ID_LEN + 1);
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s\n", ids[i]);
+    return store_write(TRADE_PAYMENTS, key, text, len);
+}
+
+const char *trade_status(json_object *t, time_t now)
+{
+    time_t until;
+    const char *status = store_str(t, "status");
+    const char *expire = store_str(t, "time_expire");
+    if (status != NULL && strcmp(status, "WAIT_BUYER_PAY") == 0 && expire != NULL &&
+        alipay_timestamp_parse(expire, 0, &until) == 0 && now >= until)
+        return "TRADE_CLOSED";
+    return status;
+}
+
+int trade_status_paid(const char *status)
+{
+    return status != NULL &&
+           (strcmp(status, "TRADE_SUCCESS") == 0 || strcmp(status, "TRADE_FINISHED") == 0);
+}
+
+int64_t trade_refunded(json_object *t)
+{
+    json_object *list;
+    int64_t sum = 0, cents;
+    if (!json_object_object_get_ex(t, "refunds", &list) ||
+        !json_object_is_type(list, json_type_array))
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        const char *a = store_str(json_object_array_get_idx(list, i), "refund_amount");
+        if (a != NULL && money_parse_str(a, MONEY_NON_NEGATIVE, &cents) == 0)
+            sum += cents;
+    }
+    return sum;
+}
+
+json_object *trade_refund_find(json_object *t, const char *out_request_no)
+{
+    json_object *list;
+    if (!json_object_object_get_ex(t, "refunds", &list) ||
+        !json_object_is_type(list, json_type_array))
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        json_object *r = json_object_array_get_idx(list, i);
+        const char *no = store_str(r, "out_request_no");
+        if (no != NULL && strcmp(no, out_request_no) == 0)
+            return r;
+    }
+    return NULL;
 }

@@ -45,7 +45,9 @@ static const char *const FAULTS[] = {
     }
 
 static const struct config_entry CONFIG[] = {
-    INT(worker_id, 1, 0, 1023, "snowflake worker id, unique per running process"),
+    INT(worker_id, 1, 0, 1023,
+        "snowflake worker id of an app process, unique per running app (each consumer takes its "
+        "own from the topology table)"),
     CHOICE(log_level, "info", LOG_LEVELS, "lowest level logged: debug, info, warn, error"),
     STR(fcgi_socket, "run/sock/shop-app.sock", "unix socket nginx talks FastCGI to"),
     INT(app_threads, 32, 1, 512, "FastCGI worker threads"),
@@ -104,6 +106,8 @@ static const struct config_entry CONFIG[] = {
         "a call to the provider's API (query, close, refund, bill): the longest wait, ms"),
     INT(pay_query_after_s, 300, 1, 86400,
         "a paying order without a notification is asked about at the provider after, seconds"),
+    STR(metrics_dir, "run/metrics",
+        "where the consumers write their metrics and the app reads them for GET /metrics"),
     STR(fcgi_notify_socket, "run/sock/shop-notify.sock",
         "unix socket for provider notifications only"),
     INT(notify_threads, 64, 1, 512, "FastCGI threads that serve only provider notifications"),

@@ -68,6 +68,7 @@ struct shop_config {
                                               */
     int provider_timeout_ms;                 /* a call to the provider's API */
     int pay_query_after_s;                   /* a paying order is asked about after */
+    char metrics_dir[CONFIG_STR_MAX];        /* the consumers' metrics files */
     char fcgi_notify_socket[CONFIG_STR_MAX]; /* unix socket for /pay/notify/ only */
     int notify_threads;    /* FastCGI threads reserved for provider notifications */
     int notify_publishers; /* the notifications' publishing connections */

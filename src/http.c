@@ -196,10 +196,12 @@ enum http_read_status http_request_read(struct http_request *r, char **envp, str
     r->origin = param(envp, "HTTP_ORIGIN", HTTP_HEADER_MAX);
     r->referer = param(envp, "HTTP_REFERER", HTTP_HEADER_MAX + HTTP_PATH_MAX);
     r->if_none_match = param(envp, "HTTP_IF_NONE_MATCH", HTTP_HEADER_MAX);
+    /* Set by nginx only (a client cannot send a FastCGI parameter). */
+    r->listener = param(envp, "SHOP_LISTENER", 32);
     const char *uri = param(envp, "REQUEST_URI", HTTP_QUERY_MAX + HTTP_PATH_MAX);
     if (!r->query || !r->cookie || !r->content_type || !r->accept || !r->idempotency_key ||
         !r->csrf_header || !r->remote_addr || !r->host || !r->origin || !r->referer ||
-        !r->if_none_match || !uri)
+        !r->if_none_match || !r->listener || !uri)
         return HTTP_READ_BAD;
     if (*uri == '\0')
         uri = param(envp, "DOCUMENT_URI", HTTP_PATH_MAX);

@@ -46,7 +46,8 @@ struct http_request {
     const char *origin;        /* Origin, "" when none */
     const char *referer;       /* Referer, "" when none */
     const char *if_none_match; /* If-None-Match, "" when none */
-    struct buf body;           /* capped at the configured body size */
+    const char *listener; /* nginx's SHOP_LISTENER: "metrics" on its metrics listener, else "" */
+    struct buf body;      /* capped at the configured body size */
     char request_id[HTTP_REQUEST_ID_LEN + 1];
 };
 

@@ -13,6 +13,7 @@
 #include "mq.h"
 
 #include "log.h"
+#include "metrics.h"
 #include "topology.h"
 
 #include <amqp.h>
@@ -52,6 +53,22 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* shop_consumer_messages_total{queue,result}: n deliveries of queue settled. */
+static void count_settled(const char *queue, const char *result, uint64_t n)
+{
+    char labels[METRICS_LABELS_MAX];
+    if (metrics_labels(labels, sizeof labels, "consumer", queue, "result", result, METRICS_END) ==
+        0)
+        metrics_count(METRIC_CONSUMER_MESSAGES, labels, n);
 }
 
 static struct timeval ms_tv(int64_t ms)
@@ -421,6 +438,7 @@ static void wait_confirms(mq_conn *c, struct pub_item *it, size_t n)
 static void publish_round(mq_conn *c, struct pub_item *it, size_t n)
 {
     size_t sent = 0;
+    double t0 = now_s();
     for (size_t i = 0; i < n; i++) {
         if (it[i].settled)
             continue;
@@ -438,8 +456,13 @@ static void publish_round(mq_conn *c, struct pub_item *it, size_t n)
         it[i].tag = c->next_tag++;
         sent++;
     }
-    if (sent > 0)
+    if (sent > 0) {
         wait_confirms(c, it, n);
+        double waited = now_s() - t0;
+        for (size_t i = 0; i < n; i++)
+            if (it[i].tag != 0 && it[i].settled && it[i].status == MQ_OK)
+                metrics_observe(METRIC_PUBLISH_CONFIRM, "", waited);
+    }
     if (c->st != NULL)
         amqp_maybe_release_buffers(c->st);
 }
@@ -728,6 +751,19 @@ enum mq_status mq_ping(mq_conn *c)
     }
 }
 
+enum mq_status mq_queue_depth(mq_conn *c, const char *queue, uint32_t *messages)
+{
+    *messages = 0;
+    if (c == NULL || (c->st == NULL && conn_connect(c) != 0))
+        return MQ_GONE;
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(c->st, PUB_CHANNEL, amqp_cstring_bytes(queue),
+                                                     1, 0, 0, 0, amqp_empty_table);
+    enum mq_status rc = rpc_check(c, "queue.declare (passive)");
+    if (rc == MQ_OK && ok != NULL)
+        *messages = ok->message_count;
+    return rc;
+}
+
 /* ------------------------------------------------------------- consuming */
 
 static const amqp_field_value_t *header_get(const amqp_basic_properties_t *p, const char *key)
@@ -887,6 +923,7 @@ static int delivery_prepare(struct delivery *d)
 static int delivery_settle(mq_conn *c, const char *queue, struct delivery *d)
 {
     int rc;
+    const char *result = "acked";
     if (d->verdict == MQ_ACK) {
         rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 0);
     } else {
@@ -896,7 +933,9 @@ static int delivery_settle(mq_conn *c, const char *queue, struct delivery *d)
         if (d->verdict == MQ_RETRY && tries < MQ_MAX_TRIES) {
             snprintf(target, sizeof target, "%s.retry", queue);
             tries++;
+            result = "retried";
         } else {
+            result = "parked";
             reason = d->verdict == MQ_RETRY ? "retries exhausted" : "rejected";
             snprintf(target, sizeof target, "%s.parked", queue);
             log_warn("mq: parking message '%s' (key '%s') in %s: %s", d->m.message_id,
@@ -907,6 +946,7 @@ static int delivery_settle(mq_conn *c, const char *queue, struct delivery *d)
             rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 0);
         } else {
             log_error("mq: cannot move message '%s' to %s; requeueing it", d->m.message_id, target);
+            result = "requeued";
             sleep_ms(BACKOFF_MIN_MS, NULL);
             rc = amqp_basic_reject(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 1);
         }
@@ -916,6 +956,7 @@ static int delivery_settle(mq_conn *c, const char *queue, struct delivery *d)
         conn_drop(c);
         return -1;
     }
+    count_settled(queue, result, 1);
     return 0;
 }
 
@@ -971,6 +1012,7 @@ static int handle_batch(mq_conn *c, const char *queue, struct delivery *ds, size
                     conn_drop(c);
                     return -1;
                 }
+                count_settled(queue, "acked", n);
                 return 0;
             }
             for (size_t i = 0; i < n; i++)

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The topic exchange every event is published to. */
 #define MQ_EXCHANGE "shop.events"
@@ -147,6 +148,11 @@ struct mq_batch {
 
 enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, mq_handler fn,
                                   void *ud, const struct mq_batch *b, volatile sig_atomic_t *stop);
+
+/* The messages ready in queue (a passive declare: the broker's count).
+ * MQ_ERR when the queue does not exist (the connection is then dropped and
+ * made again on the next call), MQ_GONE when the broker is down. */
+enum mq_status mq_queue_depth(mq_conn *c, const char *queue, uint32_t *messages);
 
 /* A cheap check that the broker answers (used by /healthz). */
 enum mq_status mq_ping(mq_conn *c);

@@ -308,6 +308,20 @@ static int outbox_purge_sent(db_conn *db, int keep_s, int limit)
     return (int)n;
 }
 
+static const char SQL_PENDING_COUNT[] =
+    "SELECT COUNT(*) FROM trade_mq_producer_temp WHERE msg_status = 0";
+
+int outbox_pending_count(db_conn *db, int64_t *n)
+{
+    db_result *r = NULL;
+    *n = 0;
+    if (db == NULL || db_query(db, SQL_PENDING_COUNT, NULL, 0, 1, &r) != DB_OK)
+        return -1;
+    *n = db_result_i64(r, 0, 0, 0);
+    db_result_free(r);
+    return 0;
+}
+
 int outbox_relay_run(const struct mq_params *p, db_conn *(*outbox_db)(void), int interval_ms,
                      int keep_s, const volatile sig_atomic_t *stop)
 {

@@ -45,6 +45,10 @@ void outbox_defer_begin(void);
 int outbox_defer_flush(db_conn *db, mq_conn *mq);
 void outbox_defer_discard(void);
 
+/* How many events wait in the outbox for the broker's confirm (msg_status
+ * 0), into *n. 0, or -1 when the database did not answer. */
+int outbox_pending_count(db_conn *db, int64_t *n);
+
 /* The relay loop of `shop-consumer relay`: its own broker connection (p is
  * copied; reconnects when the broker comes back) and the database that holds
  * the outbox (db(), this thread's connection: the order service's), one pass

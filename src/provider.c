@@ -272,7 +272,7 @@ enum provider_status provider_trade_refund(const struct shop_config *cfg, int64_
                                            struct provider_refund *out)
 {
     struct provider_answer a;
-    char amount[MONEY_STR_MAX], fund[8];
+    char amount[MONEY_STR_MAX];
     memset(out, 0, sizeof *out);
     json_object *biz = biz_for(order_id);
     if (biz == NULL)
@@ -288,6 +288,7 @@ enum provider_status provider_trade_refund(const struct shop_config *cfg, int64_
     json_object_put(biz);
     refund_from(&a, out);
     if (st == PROVIDER_OK) {
+        char fund[8];
         copy_field(a.resp, "fund_change", fund, sizeof fund);
         out->succeeded = strcmp(fund, "Y") == 0;
         out->refund_amount = refund_cents;
@@ -300,7 +301,6 @@ enum provider_status provider_refund_query(const struct shop_config *cfg, int64_
                                            const char *out_request_no, struct provider_refund *out)
 {
     struct provider_answer a;
-    char status[32];
     memset(out, 0, sizeof *out);
     json_object *biz = biz_for(order_id);
     if (biz == NULL || add_str(biz, "out_request_no", out_request_no)) {
@@ -311,6 +311,7 @@ enum provider_status provider_refund_query(const struct shop_config *cfg, int64_
     json_object_put(biz);
     refund_from(&a, out);
     if (st == PROVIDER_OK) {
+        char status[32];
         copy_field(a.resp, "refund_status", status, sizeof status);
         int64_t amount = amount_field(a.resp, "refund_amount");
         out->succeeded = strcmp(status, "REFUND_SUCCESS") == 0 && amount > 0;

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "mq_pipe.h"
 #include "order_saga.h"
 #include "provider.h"
@@ -104,6 +105,9 @@ int main(int argc, char **argv)
         log_error("bad worker id %d", cfg.worker_id);
         goto out;
     }
+    char process[32];
+    snprintf(process, sizeof process, "app.%d", cfg.worker_id);
+    metrics_set_process(process);
     tpl = templates_load(cfg.templates_dir, err, sizeof err);
     if (tpl == NULL) {
         log_error("templates in %s: %s", cfg.templates_dir, err);
@@ -162,6 +166,10 @@ int main(int argc, char **argv)
     log_info("listening on %s with %d threads, notifications on %s with %d", cfg.fcgi_socket,
              cfg.app_threads, cfg.fcgi_notify_socket, cfg.notify_threads);
 
+    /* Another app instance answers some scrapes (nginx balances them): each
+     * writes its series for the others too, as the consumers do. */
+    static volatile sig_atomic_t metrics_never_stop;
+    metrics_writer_start(cfg.metrics_dir, METRICS_WRITE_MS, &metrics_never_stop);
     runtime_wait_stop(&stop_set);
     rc = 0;
 
@@ -170,6 +178,7 @@ stop:
     runtime_stop_workers((int[]){listen_fd, notify_fd}, 2, threads, started);
     log_info("stopped");
 out:
+    metrics_writer_stop();
     free(threads);
     mq_pipe_stop(app.notify_pipe);
     if (listen_fd >= 0) {

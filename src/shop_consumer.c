@@ -28,6 +28,7 @@
 #include "events.h"
 #include "goods_service.h"
 #include "log.h"
+#include "metrics.h"
 #include "mq.h"
 #include "order_log.h"
 #include "order_saga.h"
@@ -173,14 +174,34 @@ static void batch_idle(void *ud)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: shop-consumer [--config FILE] [--pid-file FILE] NAME\n"
+    fprintf(f, "usage: shop-consumer [--config FILE] [--pid-file FILE] NAME[.K]\n"
                "       shop-consumer --list [--instances N]\n"
                "consumers:");
     for (size_t i = 0; i < TOPO_COUNT; i++)
         fprintf(f, " %s", topo_rows[i].name);
     fprintf(f, "\n--list prints the consumers, one line per instance (1..N, N 1 by "
                "default), tab-separated:\n"
-               "  name queue routing_keys database publishes worker_id instance\n");
+               "  name queue routing_keys database publishes worker_id instance\n"
+               "NAME.K runs instance K of NAME (1 by default), with that line's worker id.\n");
+}
+
+/* NAME or NAME.K (instance K of NAME, 1..TOPO_INSTANCES_MAX): the row, or -1. */
+static int consumer_arg(const char *arg, int *instance)
+{
+    char name[64];
+    const char *dot = strchr(arg, '.');
+    *instance = 1;
+    if (dot != NULL) {
+        char *end;
+        long k = strtol(dot + 1, &end, 10);
+        if (dot[1] < '1' || dot[1] > '9' || *end != '\0' || k > TOPO_INSTANCES_MAX ||
+            (size_t)(dot - arg) >= sizeof name)
+            return -1;
+        *instance = (int)k;
+        snprintf(name, sizeof name, "%.*s", (int)(dot - arg), arg);
+        arg = name;
+    }
+    return topo_find(arg);
 }
 
 /* shop-consumer --list [--instances N]: the table (argv[1] is --list). */
@@ -214,7 +235,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    int id = topo_find(argv[optind]);
+    int instance;
+    int id = consumer_arg(argv[optind], &instance);
     if (id < 0) {
         fprintf(stderr, "shop-consumer: unknown consumer '%s'\n", argv[optind]);
         usage(stderr);
@@ -228,6 +250,9 @@ int main(int argc, char **argv)
     snprintf(prog, sizeof prog, "shop-consumer-%s", cons->name);
     if ((rc = runtime_config(&cfg, config_path, prog)) != 0)
         return rc;
+    /* Unique per running consumer without a setting per process (one
+     * systemd template serves them all); the worker_id setting is the app's. */
+    cfg.worker_id = topo_worker_id((enum topo_consumer)id, instance);
 
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -242,6 +267,10 @@ int main(int argc, char **argv)
         return 1;
     if (snowflake_init(&shop_ids, cfg.worker_id, NULL) != 0)
         goto out;
+    char process[80];
+    snprintf(process, sizeof process, "%s.%d", cons->name, instance);
+    metrics_set_process(process);
+    metrics_writer_start(cfg.metrics_dir, METRICS_WRITE_MS, &stop);
     if (cons->queue == NULL) { /* the relay */
         runtime_write_pid(pid_path);
         log_info("relaying the outbox every %d ms", cfg.relay_interval_ms);
@@ -283,12 +312,13 @@ int main(int argc, char **argv)
                              .idle = batch_idle,
                              .all = fns->all,
                              .ud = &bctx};
-    log_info("consuming %s (prefetch %d, batches of up to %d)", cons->queue, cfg.mq_prefetch,
-             cfg.mq_batch);
+    log_info("consuming %s (prefetch %d, batches of up to %d, worker id %d)", cons->queue,
+             cfg.mq_prefetch, cfg.mq_batch, cfg.worker_id);
     mq_consume_batched(mq, cons->queue, cfg.mq_prefetch, fns->fn, ud, &batch, &stop);
     log_info("stopped");
     rc = 0;
 out:
+    metrics_writer_stop();
     mq_close(pub);
     mq_close(mq);
     db_thread_end();

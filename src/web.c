@@ -13,6 +13,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "money.h"
 #include "order_saga.h"
 #include "router.h"
@@ -290,6 +291,12 @@ static int same_origin(const struct web_ctx *c)
  * otherwise the answer is set. */
 static int guard(struct web_ctx *c)
 {
+    if ((c->route->flags & ROUTE_METRICS) != 0) {
+        if (strcmp(c->req.listener, "metrics") == 0)
+            return 0;
+        web_error(c, SHOP_NOT_FOUND);
+        return -1;
+    }
     if (!same_origin(c)) {
         log_warn("foreign origin refused for %s %s", http_method_name(c->req.method), c->req.path);
         web_error(c, SHOP_CSRF_INVALID);
@@ -384,6 +391,8 @@ static const struct route ROUTES[] = {
     /* The provider's server calls this: no session, its signature instead. */
     {HTTP_POST, "/pay/notify/alipay", web_pay_notify_alipay, ROUTE_PAGE},
     {HTTP_GET, "/healthz", api_healthz, API},
+    /* Prometheus, on nginx's metrics listener only (127.0.0.1). */
+    {HTTP_GET, "/metrics", web_metrics, ROUTE_METRICS},
 };
 
 #undef LOGIN
@@ -397,6 +406,19 @@ static double elapsed_ms(const struct timespec *t0)
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* shop_http_requests_total and the duration histogram, by the route's
+ * pattern (a bounded set: the table above), "-" when none matched. */
+static void count_request(const struct web_ctx *c, double ms)
+{
+    char labels[METRICS_LABELS_MAX], status[8];
+    const char *route = c->route != NULL ? c->route->pattern : "-";
+    snprintf(status, sizeof status, "%d", c->res.status);
+    if (metrics_labels(labels, sizeof labels, "route", route, "status", status, METRICS_END) == 0)
+        metrics_count(METRIC_HTTP_REQUESTS, labels, 1);
+    if (metrics_labels(labels, sizeof labels, "route", route, METRICS_END) == 0)
+        metrics_observe(METRIC_HTTP_DURATION, labels, ms / 1e3);
 }
 
 void web_handle(const struct web_app *app, FCGX_Request *fr)
@@ -436,9 +458,11 @@ send:
     http_header_add(&c.res, "X-Request-Id", c.req.request_id);
     if (http_response_send(&c.res, fr->out) != 0)
         log_warn("response not sent (client gone or response over cap)");
+    double ms = elapsed_ms(&t0);
     log_msg(c.res.status >= 500 ? LOG_ERROR : LOG_INFO, "%s %s %d %zu %.1fms",
             http_method_name(c.req.method), c.req.path[0] ? c.req.path : "-", c.res.status,
-            c.res.body.len, elapsed_ms(&t0));
+            c.res.body.len, ms);
+    count_request(&c, ms);
     log_set_request_id(NULL);
     http_request_free(&c.req);
     http_response_free(&c.res);

@@ -144,6 +144,7 @@ void web_page_order(struct web_ctx *c);  /* GET /orders/{id} */
 void web_api_payment_start(struct web_ctx *c); /* POST /api/orders/{id}/payment */
 void web_form_pay(struct web_ctx *c);          /* POST /orders/{id}/pay (the pay button) */
 void web_pay_notify_alipay(struct web_ctx *c); /* POST /pay/notify/alipay (the provider) */
+void web_metrics(struct web_ctx *c);           /* GET /metrics (nginx's metrics listener) */
 void web_page_pay_return(struct web_ctx *c);   /* GET /pay/return (the buyer back from paying) */
 
 #endif

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "events.h"
 #include "log.h"
+#include "metrics.h"
 #include "money.h"
 #include "mq_pipe.h"
 #include "order_service.h"
@@ -81,8 +82,13 @@ void web_form_pay(struct web_ctx *c)
 
 /* -------------------------------------------------- the provider's notify */
 
-static void reply(struct web_ctx *c, const char *word)
+/* Answer the provider ("success" or "fail") and count the notification by
+ * what became of it (shop_notify_total{result}). */
+static void reply(struct web_ctx *c, const char *word, const char *result)
 {
+    char labels[METRICS_LABELS_MAX];
+    if (metrics_labels(labels, sizeof labels, "result", result, METRICS_END) == 0)
+        metrics_count(METRIC_NOTIFY, labels, 1);
     c->res.status = 200;
     c->res.content_type = "text/plain; charset=utf-8";
     buf_reset(&c->res.body);
@@ -102,7 +108,7 @@ void web_pay_notify_alipay(struct web_ctx *c)
     char why[200], msg_id[128], key[SNOWFLAKE_STR_MAX];
     if (!is_form(c->req.content_type)) {
         log_warn("notify: refused: content type '%.64s' is not a form", c->req.content_type);
-        reply(c, "fail");
+        reply(c, "fail", "refused");
         return;
     }
     enum pay_notify_verdict v =
@@ -110,13 +116,13 @@ void web_pay_notify_alipay(struct web_ctx *c)
     if (v == PAY_NOTIFY_OTHER) {
         log_info("notify: order %" PRId64 " trade %s: %s; acknowledged, nothing published",
                  ev.order_id, ev.trade_no, why);
-        reply(c, "success");
+        reply(c, "success", "ignored");
         return;
     }
     if (v != PAY_NOTIFY_PAID) {
         log_warn("notify: refused (%s) from %s", why,
                  c->req.remote_addr ? c->req.remote_addr : "-");
-        reply(c, "fail");
+        reply(c, "fail", "refused");
         return;
     }
 
@@ -126,7 +132,7 @@ void web_pay_notify_alipay(struct web_ctx *c)
     snowflake_format(ev.order_id, key);
     if (event_pay_notify_build(&ev, &body) != 0) {
         log_error("notify: order %s: event not built", key);
-        reply(c, "fail");
+        reply(c, "fail", "failed");
         goto out;
     }
     /* Through the shared publisher: the confirm of this message comes with
@@ -135,19 +141,19 @@ void web_pay_notify_alipay(struct web_ctx *c)
                                         body.data, body.len);
     if (ms == MQ_OK) {
         log_info("notify: order %s trade %s published (%s)", key, ev.trade_no, msg_id);
-        reply(c, "success");
+        reply(c, "success", "published");
         goto out;
     }
     /* The broker did not confirm: one commit in the outbox, relayed later. */
     if (outbox_emit(order_db(), NULL, EV_PAY_NOTIFY, msg_id, key, buf_str(&body)) == SHOP_SUCCESS) {
         log_warn("notify: order %s trade %s: broker did not confirm (%d); kept in the outbox", key,
                  ev.trade_no, (int)ms);
-        reply(c, "success");
+        reply(c, "success", "outbox");
     } else {
         log_error("notify: order %s trade %s: neither broker nor database; the provider "
                   "retries",
                   key, ev.trade_no);
-        reply(c, "fail");
+        reply(c, "fail", "failed");
     }
 out:
     buf_free(&body);

@@ -38,14 +38,16 @@ static void remove_store(void)
 
 static void setup(void)
 {
-    static const char *const dirs[] = {TRADE_TRADES, TRADE_PAID, SCHEDULE_PENDING, SCHEDULE_FAILED,
-                                       NULL};
+    static const char *const dirs[] = {
+        TRADE_TRADES,    TRADE_PAID,       TRADE_OPEN,      TRADE_PAYMENTS,
+        TRADE_TRADE_NOS, SCHEDULE_PENDING, SCHEDULE_FAILED, NULL};
     fuzz_quiet();
     FUZZ_CHECK(mkdtemp(state_dir) != NULL);
     atexit(remove_store);
     FUZZ_CHECK(store_open(state_dir, dirs) == 0);
     settings.app_id = "2021000000000001";
     settings.seller_id = "2088000000000001";
+    settings.test_hooks = 1;
     settings.merchant_pub = EVP_RSA_gen(2048);
     settings.provider_priv = settings.merchant_pub;
     FUZZ_CHECK(settings.merchant_pub != NULL);

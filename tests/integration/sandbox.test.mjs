@@ -100,8 +100,8 @@ function logs() {
     `${nginxLog.slice(-2000)}`;
 }
 
-function startSandbox(timeScale) {
-  sandboxLog += `=== start, time scale ${timeScale}\n`;
+function startSandbox(timeScale, { hooks = true } = {}) {
+  sandboxLog += `=== start, time scale ${timeScale}${hooks ? ', test hooks' : ''}\n`;
   const child = spawn(sandboxBin, [
     '--socket', join(dir, 'sock', 'shop-sandbox.sock'),
     '--pid-file', join(dir, 'shop-sandbox.pid'),
@@ -109,7 +109,7 @@ function startSandbox(timeScale) {
     '--merchant-public-key', join(dir, 'keys', 'merchant_public.pem'),
     '--provider-private-key', join(dir, 'keys', 'provider_private.pem'),
     '--app-id', APP_ID, '--seller-id', SELLER_ID,
-    '--time-scale', String(timeScale), '--threads', '4',
+    '--time-scale', String(timeScale), '--threads', '4', ...(hooks ? ['--test-hooks'] : []),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (d) => { sandboxLog += d; });
   child.stderr.on('data', (d) => { sandboxLog += d; });
@@ -248,6 +248,7 @@ function gatewayUrl(order, { key = keys.merchant_private, tamper, appId = APP_ID
   at = new Date() } = {}) {
   const biz = { out_trade_no: order.outTradeNo, product_code: 'FAST_INSTANT_TRADE_PAY',
     total_amount: order.amount, subject: order.subject };
+  if (order.timeExpire) biz.time_expire = order.timeExpire;
   const params = {
     app_id: appId, method: 'alipay.trade.page.pay', format: 'JSON', charset: 'utf-8',
     sign_type: 'RSA2', timestamp: at.toISOString().slice(0, 19).replace('T', ' '),
@@ -581,3 +582,338 @@ test('a notify URL answering a huge chunk size neither crashes the sandbox nor l
       'utf8')).out_trade_no === order.outTradeNo), 'not given up');
     assert.equal((await stopSandbox('SIGTERM')).code, 0, `clean stop\n${logs()}`);
   });
+
+// --- the open API: query, close, refund, refund query (issue 11) -----------
+
+// The tests above end with the sandbox stopped: each test below starts it
+// (with the test hooks) when it is not running.
+async function running() {
+  if (sandbox) return;
+  sandbox = startSandbox(0.001);
+  await sandboxReady();
+}
+
+const utc = (d) => d.toISOString().slice(0, 19).replace('T', ' ');
+
+// A form POST of method to the gateway, signed with the merchant's key as
+// Alipay's SDKs send it. Returns the response object (its signature checked
+// with the provider's public key over the exact bytes of the object) with
+// `_key` the member it came in.
+async function api(method, biz, { key = keys.merchant_private, appId = APP_ID } = {}) {
+  const params = {
+    app_id: appId, method, format: 'JSON', charset: 'utf-8', sign_type: 'RSA2',
+    timestamp: utc(new Date()), version: '1.0', biz_content: JSON.stringify(biz),
+  };
+  params.sign = rsa2Sign(signingString(params, { keepSignType: true }), key);
+  const res = await fetch(`http://127.0.0.1:${port}/gateway.do`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded;charset=utf-8' },
+    body: new URLSearchParams(params).toString(),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, `${text}\n${logs()}`);
+  assert.equal(res.headers.get('content-type'), 'application/json;charset=utf-8');
+  const body = JSON.parse(text);
+  const name = `${method.replaceAll('.', '_')}_response`;
+  const member = name in body ? name : 'error_response';
+  const prefix = `{"${member}":`;
+  assert.ok(text.startsWith(prefix), text);
+  const raw = text.slice(prefix.length, text.lastIndexOf(',"sign":"'));
+  assert.deepEqual(JSON.parse(raw), body[member]);
+  assert.ok(crypto.verify('RSA-SHA256', Buffer.from(raw, 'utf8'), keys.provider_public,
+    Buffer.from(body.sign, 'base64')), `the ${method} answer verifies`);
+  assert.ok(!crypto.verify('RSA-SHA256', Buffer.from(raw, 'utf8'), keys.merchant_public,
+    Buffer.from(body.sign, 'base64')), 'not with another key');
+  return { ...body[member], _key: member };
+}
+
+async function hook(path, form) {
+  const res = await post(path, form);
+  return { status: res.status, body: await res.json() };
+}
+
+async function refundsOf(order) {
+  const res = await fetch(`http://127.0.0.1:${port}/test/refunds?out_trade_no=${order.outTradeNo}`);
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+// A paid order (by the cashier's Pay); its trade_no.
+async function paidOrder(extra = {}) {
+  const order = newOrder(extra);
+  const { trade } = await openCashier(order);
+  const res = await post('/pay', { trade });
+  assert.equal(res.status, 303);
+  const ret = formToObject(new URL(res.headers.get('location')).search.slice(1));
+  order.tradeNo = ret.trade_no;
+  order.trade = trade;
+  return order;
+}
+
+const failed = (a, sub) => {
+  assert.equal(a.code, '40004', JSON.stringify(a));
+  assert.equal(a.msg, 'Business Failed');
+  assert.equal(a.sub_code, sub);
+  assert.ok(a.sub_msg);
+};
+
+test('the open API refuses a foreign signature, app or method with a signed error_response',
+  async () => {
+    await running();
+    const biz = { out_trade_no: '1' };
+    const sig = await api('alipay.trade.query', biz, { key: keys.provider_private });
+    assert.equal(sig._key, 'error_response');
+    assert.equal(sig.code, '40002');
+    assert.equal(sig.msg, 'Invalid Arguments');
+    assert.equal(sig.sub_code, 'isv.invalid-signature');
+    const app = await api('alipay.trade.refund', biz, { appId: '2026000000000999' });
+    assert.equal(app.sub_code, 'isv.invalid-app-id');
+    const m = await api('alipay.trade.pay.everything', biz);
+    assert.equal(m._key, 'error_response');
+    assert.equal(m.sub_code, 'isv.invalid-method');
+  });
+
+test('alipay.trade.query and close: unknown, waiting, closed (never paid afterwards), paid',
+  async () => {
+    await running();
+    failed(await api('alipay.trade.query', { out_trade_no: 'no-such-order' }),
+      'ACQ.TRADE_NOT_EXIST');
+    failed(await api('alipay.trade.close', { out_trade_no: 'no-such-order' }),
+      'ACQ.TRADE_NOT_EXIST');
+
+    const order = newOrder();
+    const { trade } = await openCashier(order);
+    const q = await api('alipay.trade.query', { out_trade_no: order.outTradeNo });
+    assert.equal(q._key, 'alipay_trade_query_response');
+    assert.equal(q.code, '10000');
+    assert.equal(q.msg, 'Success');
+    assert.equal(q.trade_status, 'WAIT_BUYER_PAY');
+    assert.equal(q.out_trade_no, order.outTradeNo);
+    assert.equal(q.total_amount, '88.00');
+    assert.match(q.trade_no, /^20\d{26}$/);
+    assert.ok(q.buyer_logon_id);
+    assert.equal(q.send_pay_date, undefined, 'not paid: no send_pay_date');
+
+    const c = await api('alipay.trade.close', { out_trade_no: order.outTradeNo });
+    assert.equal(c.code, '10000');
+    assert.equal(c.trade_no, q.trade_no);
+    assert.equal(c.out_trade_no, order.outTradeNo);
+    assert.equal((await api('alipay.trade.close', { out_trade_no: order.outTradeNo })).code,
+      '10000', 'closing again is fine');
+    assert.equal((await api('alipay.trade.query', { out_trade_no: order.outTradeNo }))
+      .trade_status, 'TRADE_CLOSED');
+    // The cashier refuses to take money for it, and so does a new visit.
+    const pay = await post('/pay', { trade });
+    assert.equal(pay.status, 409);
+    assert.match(await pay.text(), /Trade closed/);
+    const visit = await fetch(gatewayUrl(order));
+    assert.equal(visit.status, 409);
+    const text = await visit.text();
+    assert.match(text, /Trade closed/);
+    assert.ok(!text.includes('name="trade"'), 'no cashier');
+    assert.equal((await api('alipay.trade.query', { out_trade_no: order.outTradeNo }))
+      .trade_status, 'TRADE_CLOSED');
+    await sleep(200);
+    assert.equal(notificationsFor(order).length, 0);
+
+    const paid = await paidOrder();
+    const pq = await api('alipay.trade.query', { out_trade_no: paid.outTradeNo });
+    assert.equal(pq.trade_status, 'TRADE_SUCCESS');
+    assert.equal(pq.trade_no, paid.tradeNo);
+    assert.match(pq.send_pay_date, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    assert.equal((await api('alipay.trade.query', { trade_no: paid.tradeNo })).out_trade_no,
+      paid.outTradeNo, 'found by trade_no too');
+    failed(await api('alipay.trade.close', { out_trade_no: paid.outTradeNo }),
+      'ACQ.TRADE_STATUS_ERROR');
+  });
+
+test('time_expire: after it the trade is closed and cannot be paid', async () => {
+  await running();
+  const order = newOrder({ timeExpire: utc(new Date(Date.now() + 2000)) });
+  const { trade, html } = await openCashier(order);
+  assert.ok(html.includes(`${order.timeExpire} UTC`), 'the cashier shows the deadline');
+  assert.equal((await api('alipay.trade.query', { out_trade_no: order.outTradeNo }))
+    .trade_status, 'WAIT_BUYER_PAY');
+  await sleep(2600);
+  assert.equal((await api('alipay.trade.query', { out_trade_no: order.outTradeNo }))
+    .trade_status, 'TRADE_CLOSED');
+  assert.equal((await post('/pay', { trade })).status, 409);
+  assert.equal((await fetch(gatewayUrl(order))).status, 409);
+
+  const late = newOrder({ timeExpire: utc(new Date(Date.now() - 1000)) });
+  const res = await fetch(gatewayUrl(late));
+  assert.equal(res.status, 409);
+  assert.match(await res.text(), /Payment time is over/);
+  failed(await api('alipay.trade.query', { out_trade_no: late.outTradeNo }),
+    'ACQ.TRADE_NOT_EXIST');
+  const bad = await fetch(gatewayUrl(newOrder({ timeExpire: 'tomorrow' })));
+  assert.equal(bad.status, 400);
+});
+
+test('"Pay, but lose the notification" takes the money, returns the buyer, notifies nobody',
+  async () => {
+    await running();
+    const order = newOrder();
+    const { trade, html } = await openCashier(order);
+    assert.ok(html.includes('Pay, but lose the notification'));
+    const res = await post('/pay', { trade, notify: '0' });
+    assert.equal(res.status, 303);
+    const loc = res.headers.get('location');
+    assert.ok(loc.startsWith(`${returnUrl()}&`), loc);
+    const ret = formToObject(new URL(loc).search.slice(1));
+    delete ret.from;
+    assert.ok(rsa2Verify(ret, keys.provider_public), 'the return verifies');
+    const q = await api('alipay.trade.query', { out_trade_no: order.outTradeNo });
+    assert.equal(q.trade_status, 'TRADE_SUCCESS');
+    assert.equal(q.trade_no, ret.trade_no);
+    await sleep(500);
+    assert.equal(notificationsFor(order).length, 0, 'no notification');
+    assert.equal(pendingFiles().length, 0, 'none pending either');
+  });
+
+test('alipay.trade.refund: once per out_request_no, partial refunds up to the amount paid',
+  async () => {
+    await running();
+    const order = await paidOrder();
+    const refund = (no, amount, extra = {}) => api('alipay.trade.refund', {
+      out_trade_no: order.outTradeNo, refund_amount: amount, out_request_no: no,
+      refund_reason: 'test', ...extra });
+    const r1 = await refund('r1', '30.00');
+    assert.equal(r1._key, 'alipay_trade_refund_response');
+    assert.equal(r1.code, '10000');
+    assert.equal(r1.trade_no, order.tradeNo);
+    assert.equal(r1.out_trade_no, order.outTradeNo);
+    assert.ok(r1.buyer_logon_id);
+    assert.equal(r1.fund_change, 'Y');
+    assert.equal(r1.refund_fee, '30.00');
+    assert.match(r1.gmt_refund_pay, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    // The same request again: the same success, no second refund.
+    const again = await refund('r1', '30.00');
+    assert.deepEqual(again, r1);
+    assert.equal((await refundsOf(order)).length, 1);
+    failed(await refund('r1', '31.00'), 'ACQ.DISCORDANT_REPEAT_REQUEST');
+    const r2 = await refund('r2', '58.00', { trade_no: order.tradeNo });
+    assert.equal(r2.code, '10000');
+    assert.equal(r2.refund_fee, '88.00', 'the total refunded so far');
+    failed(await refund('r3', '0.01'), 'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL');
+    const list = await refundsOf(order);
+    assert.deepEqual(list.map((r) => [r.trade_no, r.out_request_no, r.amount]),
+      [[order.tradeNo, 'r1', '30.00'], [order.tradeNo, 'r2', '58.00']]);
+    for (const r of list) assert.match(r.time, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+
+    const q = await api('alipay.trade.fastpay.refund.query',
+      { out_trade_no: order.outTradeNo, out_request_no: 'r1' });
+    assert.equal(q._key, 'alipay_trade_fastpay_refund_query_response');
+    assert.equal(q.code, '10000');
+    assert.equal(q.trade_no, order.tradeNo);
+    assert.equal(q.out_trade_no, order.outTradeNo);
+    assert.equal(q.out_request_no, 'r1');
+    assert.equal(q.total_amount, '88.00');
+    assert.equal(q.refund_amount, '30.00');
+    assert.equal(q.refund_status, 'REFUND_SUCCESS');
+    const none = await api('alipay.trade.fastpay.refund.query',
+      { out_trade_no: order.outTradeNo, out_request_no: 'r9' });
+    assert.equal(none.code, '10000');
+    assert.equal(none.refund_status, undefined);
+    assert.equal(none.refund_amount, undefined);
+
+    const open = newOrder();
+    await openCashier(open);
+    failed(await api('alipay.trade.refund', { out_trade_no: open.outTradeNo,
+      refund_amount: '1.00', out_request_no: 'x' }), 'ACQ.TRADE_STATUS_ERROR');
+    failed(await api('alipay.trade.refund', { out_trade_no: 'no-such-order',
+      refund_amount: '1.00', out_request_no: 'x' }), 'ACQ.TRADE_NOT_EXIST');
+  });
+
+test('test hooks: a refund that fails once, a late payment, a second payment', async () => {
+  await running();
+  const order = await paidOrder();
+  const refund = (no, extra = {}) => api('alipay.trade.refund', { out_trade_no: order.outTradeNo,
+    refund_amount: '10.00', out_request_no: no, ...extra });
+  assert.equal((await hook('/test/next-refund-fails', {})).status, 200);
+  failed(await refund('f1'), 'ACQ.SELLER_BALANCE_NOT_ENOUGH');
+  assert.equal((await refundsOf(order)).length, 0, 'nothing refunded');
+  assert.equal((await refund('f1')).code, '10000', 'only the next one fails');
+  await hook('/test/next-refund-fails', { sub_code: 'ACQ.SYSTEM_ERROR' });
+  failed(await refund('f2'), 'ACQ.SYSTEM_ERROR');
+  assert.equal((await refundsOf(order)).length, 1);
+
+  // A late payment of a closed trade, without and with the notification.
+  const late = newOrder();
+  await openCashier(late);
+  await api('alipay.trade.close', { out_trade_no: late.outTradeNo });
+  const p = await hook('/test/pay', { out_trade_no: late.outTradeNo, notify: '0' });
+  assert.equal(p.status, 200, JSON.stringify(p.body));
+  assert.match(p.body.trade_no, /^20\d{26}$/);
+  const lq = await api('alipay.trade.query', { out_trade_no: late.outTradeNo });
+  assert.equal(lq.trade_status, 'TRADE_SUCCESS');
+  assert.equal(lq.trade_no, p.body.trade_no);
+  assert.equal((await hook('/test/pay', { out_trade_no: late.outTradeNo })).status, 409);
+  assert.equal((await hook('/test/pay', { out_trade_no: 'never-opened' })).status, 404);
+  const loud = newOrder();
+  await openCashier(loud);
+  assert.equal((await hook('/test/pay', { out_trade_no: loud.outTradeNo, notify: '1' })).status,
+    200);
+  await eventually(() => notificationsFor(loud).length === 1, 'the late payment\'s notification');
+  await sleep(300);
+  assert.equal(notificationsFor(late).length, 0, 'notify=0: none');
+
+  // A second payment: a new trade_no, notified, refundable by its trade_no.
+  assert.equal((await hook('/test/pay-again', { out_trade_no: newOrder().outTradeNo })).status,
+    409, 'not paid yet');
+  const second = await hook('/test/pay-again', { out_trade_no: loud.outTradeNo, notify: '1' });
+  assert.equal(second.status, 200);
+  assert.notEqual(second.body.trade_no, notificationsFor(loud)[0].params.trade_no);
+  await eventually(() => notificationsFor(loud).length === 2, 'the second payment\'s notification');
+  const n2 = notificationsFor(loud)[1].params;
+  assert.ok(rsa2Verify(n2, keys.provider_public));
+  assert.equal(n2.trade_no, second.body.trade_no);
+  assert.equal((await api('alipay.trade.query', { out_trade_no: loud.outTradeNo })).trade_no,
+    notificationsFor(loud)[0].params.trade_no, 'the query still shows the first payment');
+  const r = await api('alipay.trade.refund', { out_trade_no: loud.outTradeNo,
+    trade_no: second.body.trade_no, refund_amount: '88.00', out_request_no: 'dup-1' });
+  assert.equal(r.code, '10000');
+  assert.equal(r.trade_no, second.body.trade_no);
+  const rq = await api('alipay.trade.fastpay.refund.query',
+    { out_trade_no: loud.outTradeNo, out_request_no: 'dup-1' });
+  assert.equal(rq.refund_status, 'REFUND_SUCCESS');
+  assert.equal(rq.trade_no, second.body.trade_no);
+  assert.deepEqual((await refundsOf(loud)).map((x) => [x.trade_no, x.amount]),
+    [[second.body.trade_no, '88.00']]);
+});
+
+test('trades and refunds survive a restart; without --test-hooks the hooks are 404', async () => {
+  await running();
+  const order = await paidOrder();
+  await api('alipay.trade.refund', { out_trade_no: order.outTradeNo, refund_amount: '8.00',
+    out_request_no: 'keep-1' });
+  const closed = newOrder();
+  await openCashier(closed);
+  await api('alipay.trade.close', { out_trade_no: closed.outTradeNo });
+
+  assert.equal((await stopSandbox('SIGTERM')).code, 0, `clean stop\n${logs()}`);
+  sandbox = startSandbox(0.001, { hooks: false });
+  await sandboxReady();
+  for (const [path, get] of [['/test/refunds', true], ['/test/pay', false],
+    ['/test/pay-again', false], ['/test/next-refund-fails', false]]) {
+    const res = get ? await fetch(`http://127.0.0.1:${port}${path}?out_trade_no=1`)
+      : await post(path, { out_trade_no: order.outTradeNo });
+    assert.equal(res.status, 404, path);
+  }
+  const q = await api('alipay.trade.query', { out_trade_no: order.outTradeNo });
+  assert.equal(q.trade_status, 'TRADE_SUCCESS');
+  assert.equal(q.trade_no, order.tradeNo);
+  const rq = await api('alipay.trade.fastpay.refund.query',
+    { out_trade_no: order.outTradeNo, out_request_no: 'keep-1' });
+  assert.equal(rq.refund_amount, '8.00');
+  const again = await api('alipay.trade.refund', { out_trade_no: order.outTradeNo,
+    refund_amount: '8.00', out_request_no: 'keep-1' });
+  assert.equal(again.refund_fee, '8.00', 'still refunded once');
+  assert.equal((await api('alipay.trade.query', { out_trade_no: closed.outTradeNo }))
+    .trade_status, 'TRADE_CLOSED');
+
+  assert.equal((await stopSandbox('SIGTERM')).code, 0);
+  sandbox = startSandbox(0.001);
+  await sandboxReady();
+  assert.equal((await refundsOf(order)).length, 1);
+});
