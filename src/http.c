@@ -4,6 +4,7 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,12 +195,13 @@ enum http_read_status http_request_read(struct http_request *r, char **envp, str
     r->host = param(envp, "REQUEST_HOST", HTTP_HEADER_MAX);
     r->origin = param(envp, "HTTP_ORIGIN", HTTP_HEADER_MAX);
     r->referer = param(envp, "HTTP_REFERER", HTTP_HEADER_MAX + HTTP_PATH_MAX);
+    r->if_none_match = param(envp, "HTTP_IF_NONE_MATCH", HTTP_HEADER_MAX);
     /* Set by nginx only (a client cannot send a FastCGI parameter). */
     r->listener = param(envp, "SHOP_LISTENER", 32);
     const char *uri = param(envp, "REQUEST_URI", HTTP_QUERY_MAX + HTTP_PATH_MAX);
     if (!r->query || !r->cookie || !r->content_type || !r->accept || !r->idempotency_key ||
         !r->csrf_header || !r->remote_addr || !r->host || !r->origin || !r->referer ||
-        !r->listener || !uri)
+        !r->if_none_match || !r->listener || !uri)
         return HTTP_READ_BAD;
     if (*uri == '\0')
         uri = param(envp, "DOCUMENT_URI", HTTP_PATH_MAX);
@@ -437,11 +439,53 @@ int http_response_serialize(const struct http_response *res, struct buf *out)
     if (strstr(buf_str(&res->headers), "Cache-Control:") == NULL)
         rc |= buf_puts(out, "Cache-Control: no-store\r\n");
     rc |= buf_append(out, buf_str(&res->headers), res->headers.len);
+    if (res->status == 304) /* no body, and no length of one */
+        return buf_puts(out, "\r\n") == 0 && rc == 0 ? 0 : -1;
     rc |= buf_printf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", res->content_type,
                      res->body.len);
     if (!res->no_body)
         rc |= buf_append(out, buf_str(&res->body), res->body.len);
     return rc == 0 ? 0 : -1;
+}
+
+int http_etag_matches(const char *if_none_match, const char *etag)
+{
+    const char *p = if_none_match;
+    size_t elen = strlen(etag);
+    while (*p != '\0') {
+        p += strspn(p, " \t,");
+        if (*p == '*')
+            return 1;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        size_t len = *p == '"' ? strcspn(p + 1, "\"") + 2 : strcspn(p, " \t,");
+        if (len == elen && strncmp(p, etag, elen) == 0)
+            return 1;
+        p += strnlen(p, len);
+    }
+    return 0;
+}
+
+int http_response_public(struct http_response *res, const char *if_none_match)
+{
+    unsigned char h[(HTTP_ETAG_LEN - 2) / 2];
+    char etag[HTTP_ETAG_LEN + 1];
+    if (res->status != 200 || strstr(buf_str(&res->headers), "Set-Cookie:") != NULL)
+        return 0;
+    crypto_generichash(h, sizeof h, (const unsigned char *)buf_str(&res->body), res->body.len, NULL,
+                       0);
+    etag[0] = '"';
+    sodium_bin2hex(etag + 1, sizeof etag - 1, h, sizeof h);
+    etag[HTTP_ETAG_LEN - 1] = '"';
+    etag[HTTP_ETAG_LEN] = '\0';
+    if (http_header_add(res, "ETag", etag) != 0 ||
+        http_header_add(res, "Cache-Control", "public, no-cache") != 0)
+        return -1;
+    if (http_etag_matches(if_none_match, etag)) {
+        res->status = 304;
+        buf_reset(&res->body);
+    }
+    return 1;
 }
 
 int http_response_send(const struct http_response *res, struct FCGX_Stream *out)

@@ -42,9 +42,10 @@ struct http_request {
     const char *idempotency_key; /* "" when none */
     const char *csrf_header;     /* X-CSRF-Token, "" when none */
     const char *remote_addr;
-    const char *host;     /* Host as sent, with its port (REQUEST_HOST), "" when none */
-    const char *origin;   /* Origin, "" when none */
-    const char *referer;  /* Referer, "" when none */
+    const char *host;          /* Host as sent, with its port (REQUEST_HOST), "" when none */
+    const char *origin;        /* Origin, "" when none */
+    const char *referer;       /* Referer, "" when none */
+    const char *if_none_match; /* If-None-Match, "" when none */
     const char *listener; /* nginx's SHOP_LISTENER: "metrics" on its metrics listener, else "" */
     struct buf body;      /* capped at the configured body size */
     char request_id[HTTP_REQUEST_ID_LEN + 1];
@@ -125,6 +126,25 @@ int http_header_add(struct http_response *res, const char *name, const char *val
 int http_response_serialize(const struct http_response *res, struct buf *out);
 /* Serialize and write to the FastCGI stream. Returns 0 or -1. */
 int http_response_send(const struct http_response *res, struct FCGX_Stream *out);
+
+/* The length of an entity tag as http_response_public writes it, quotes
+ * included. */
+#define HTTP_ETAG_LEN 34
+
+/* True when the If-None-Match header value (a list of entity tags, weak or
+ * strong, or "*") names etag (quoted, as sent in ETag). The comparison is
+ * weak, as RFC 9110 asks for If-None-Match: W/"x" matches "x" (nginx's gzip
+ * turns our strong tags into weak ones). */
+int http_etag_matches(const char *if_none_match, const char *etag);
+
+/* Mark a 200 answer as the same for everybody (the catalogue seen by a
+ * visitor who is not logged in): an ETag over the body and "Cache-Control:
+ * public, no-cache", so that browsers and shared caches may keep it and ask
+ * again with If-None-Match. When if_none_match names that tag the answer
+ * becomes 304 with no body. An answer that is not 200 or sets a cookie is
+ * left as it is (no-store). Returns 1 when marked, 0 when not, -1 when the
+ * headers are full. */
+int http_response_public(struct http_response *res, const char *if_none_match);
 
 /* Set res to a JSON body: obj is serialised (and not taken). */
 int http_json(struct http_response *res, int status, struct json_object *obj);

@@ -19,6 +19,10 @@ enum route_flags {
     ROUTE_CSRF = 1 << 2,     /* state change: needs the CSRF token */
     ROUTE_PRE_CSRF = 1 << 3, /* logging in, registering: needs the pre-session token */
     ROUTE_METRICS = 1 << 4,  /* only on nginx's metrics listener (SHOP_LISTENER); else 404 */
+    /* The same answer for every visitor who is not logged in (the
+     * catalogue): then it carries an ETag and may be kept by shared caches
+     * (nginx/shop.conf's fastcgi_cache); a logged-in buyer's never is. */
+    ROUTE_PUBLIC = 1 << 5,
 };
 
 /* What answers a route: the web layer's handlers (web_internal.h). */

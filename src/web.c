@@ -37,10 +37,21 @@ mq_conn *web_thread_mq(const struct web_app *app)
     return t_mq;
 }
 
+/* Whether this request's answer, if it is a 200, is the same for everyone
+ * (ROUTE_PUBLIC and nobody logged in). */
+static int shared_answer(const struct web_ctx *c)
+{
+    return c->route != NULL && (c->route->flags & ROUTE_PUBLIC) && !c->logged_in &&
+           (c->req.method == HTTP_GET || c->req.method == HTTP_HEAD);
+}
+
 void web_render_page(struct web_ctx *c, int status, const char *name, json_object *data)
 {
     json_object_object_add(data, "shop_name", json_object_new_string(SHOP_NAME));
-    json_object_object_add(data, "request_id", json_object_new_string(c->req.request_id));
+    /* A page served to many from a cache names no one request (the
+     * X-Request-Id header still does). */
+    if (status != 200 || !shared_answer(c))
+        json_object_object_add(data, "request_id", json_object_new_string(c->req.request_id));
     /* The shipping rule in words, from the saga that applies it. */
     money_json_add(data, "free_shipping_above", ORDER_SAGA_FREE_SHIPPING_ABOVE);
     money_json_add(data, "standard_shipping_fee", ORDER_SAGA_SHIPPING_FEE);
@@ -342,16 +353,18 @@ static void api_healthz(struct web_ctx *c)
 
 /* The routes: method, pattern, handler, and what the guard checks before
  * the handler runs (ROUTE_LOGIN, ROUTE_CSRF, ROUTE_PRE_CSRF; ROUTE_API
- * answers errors as JSON; every state change must come from this site's own
- * pages, same_origin). A route is one line. */
-#define LOGIN ROUTE_LOGIN
-#define CSRF  ROUTE_CSRF
-#define API   ROUTE_API
-#define PRE   ROUTE_PRE_CSRF
+ * answers errors as JSON; ROUTE_PUBLIC answers visitors who are not logged
+ * in with an ETag that caches may share; every state change must come from
+ * this site's own pages, same_origin). A route is one line. */
+#define LOGIN  ROUTE_LOGIN
+#define CSRF   ROUTE_CSRF
+#define API    ROUTE_API
+#define PRE    ROUTE_PRE_CSRF
+#define PUBLIC ROUTE_PUBLIC
 
 static const struct route ROUTES[] = {
-    {HTTP_GET, "/", web_page_catalogue, ROUTE_PAGE},
-    {HTTP_GET, "/goods/{id}", web_page_goods, ROUTE_PAGE},
+    {HTTP_GET, "/", web_page_catalogue, PUBLIC},
+    {HTTP_GET, "/goods/{id}", web_page_goods, PUBLIC},
     {HTTP_GET, "/login", web_page_login, ROUTE_PAGE},
     {HTTP_POST, "/login", web_form_login, PRE},
     {HTTP_GET, "/register", web_page_register, ROUTE_PAGE},
@@ -361,8 +374,8 @@ static const struct route ROUTES[] = {
     {HTTP_POST, "/orders", web_form_order, LOGIN | CSRF},
     {HTTP_GET, "/orders", web_page_orders, LOGIN},
     {HTTP_GET, "/orders/{id}", web_page_order, LOGIN},
-    {HTTP_GET, "/api/goods", web_api_goods_list, API},
-    {HTTP_GET, "/api/goods/{id}", web_api_goods_get, API},
+    {HTTP_GET, "/api/goods", web_api_goods_list, API | PUBLIC},
+    {HTTP_GET, "/api/goods/{id}", web_api_goods_get, API | PUBLIC},
     {HTTP_POST, "/api/users", web_api_register, API | PRE},
     {HTTP_GET, "/api/session", web_api_pre_session, API},
     {HTTP_POST, "/api/session", web_api_login, API | PRE},
@@ -391,6 +404,7 @@ static const struct route ROUTES[] = {
 #undef CSRF
 #undef API
 #undef PRE
+#undef PUBLIC
 
 static double elapsed_ms(const struct timespec *t0)
 {
@@ -434,6 +448,8 @@ void web_handle(const struct web_app *app, FCGX_Request *fr)
     case ROUTER_FOUND:
         if (guard(&c) == 0)
             c.route->handler(&c);
+        if (shared_answer(&c) && http_response_public(&c.res, c.req.if_none_match) < 0)
+            log_warn("no room for the ETag of %s", c.req.path);
         break;
     case ROUTER_METHOD_NOT_ALLOWED:
         web_error(&c, SHOP_METHOD_NOT_ALLOWED);

@@ -3,11 +3,12 @@
 // and following next walks the pages without a repeat or a gap. The lists of
 // a buyer (orders, coupons) are paged the same way. The 10,000 goods are
 // loaded with one INSERT ... SELECT and removed at the end, so the suites
-// after this one see the shop as before.
+// after this one see the shop as before (once the catalogue's cache has let
+// go of them: catalogueSettled).
 //   node --test tests/integration/catalogue.test.mjs
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, buyer, count, newGoods, sql } from './shop.mjs';
+import { api, buyer, catalogueSettled, count, newGoods, sql } from './shop.mjs';
 
 const LOAD = 10000;
 // Ids above every other goods of the shop (demo ids are small, test goods
@@ -27,8 +28,9 @@ before(() => {
        FROM seq_1_to_${LOAD}`);
   assert.equal(count(`SELECT COUNT(*) FROM trade_goods WHERE goods_id > ${BASE}`), LOAD);
 });
-after(() => {
+after(async () => {
   sql(`DELETE FROM trade_goods WHERE goods_id > ${BASE} AND goods_id <= ${BASE + BigInt(LOAD)}`);
+  await catalogueSettled();
 });
 
 // The goods ids of a catalogue page, in page order.

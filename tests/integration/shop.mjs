@@ -286,6 +286,13 @@ export function orderBody(goodsId, priceCents, number, { couponId, couponCents =
 
 // --- goods -------------------------------------------------------------------
 
+// The longest an anonymous visitor may be shown a catalogue page as it was
+// (nginx/shop.conf: fastcgi_cache_valid 1s, counted in whole seconds). A
+// suite that changed the goods waits this long at its end, so that the next
+// one sees the catalogue as the database has it.
+export const CATALOGUE_CACHE_MS = 2000;
+export const catalogueSettled = () => sleep(CATALOGUE_CACHE_MS);
+
 // A new goods with stock and price (cents); its id (a number). The suite's
 // goods and their stock log are removed when it ends.
 const madeGoods = [];
@@ -296,10 +303,11 @@ export function newGoods(stock, price = 990) {
   madeGoods.push(g);
   return g;
 }
-after(() => {
+after(async () => {
   if (!madeGoods.length) return;
   sql(`DELETE FROM trade_goods_number_log WHERE goods_id IN (${madeGoods.join(',')});
        DELETE FROM trade_goods WHERE goods_id IN (${madeGoods.join(',')})`);
+  await catalogueSettled();
 });
 
 // --- the provider's notification, written again in JavaScript ---------------

@@ -102,6 +102,7 @@ static void test_request_read(void)
                    "REQUEST_URI=/goods/12%33?x=1",
                    "QUERY_STRING=x=1",
                    "HTTP_COOKIE=sid=1",
+                   "HTTP_IF_NONE_MATCH=W/\"ab\"",
                    "REQUEST_ID=0123456789abcdef0123456789abcdef",
                    NULL};
     struct http_request r;
@@ -111,6 +112,7 @@ static void test_request_read(void)
     CU_ASSERT_STRING_EQUAL(r.query, "x=1");
     CU_ASSERT_STRING_EQUAL(r.cookie, "sid=1");
     CU_ASSERT_STRING_EQUAL(r.content_type, "");
+    CU_ASSERT_STRING_EQUAL(r.if_none_match, "W/\"ab\"");
     CU_ASSERT_STRING_EQUAL(r.request_id, "0123456789abcdef0123456789abcdef");
     http_request_free(&r);
 }
@@ -272,6 +274,79 @@ static void test_response_headers(void)
     buf_free(&out);
 }
 
+static void test_etag_matches(void)
+{
+    CU_ASSERT_TRUE(http_etag_matches("\"abc\"", "\"abc\""));
+    CU_ASSERT_TRUE(http_etag_matches("W/\"abc\"", "\"abc\""));
+    CU_ASSERT_TRUE(http_etag_matches("\"x\", W/\"y\" ,\"abc\"", "\"abc\""));
+    CU_ASSERT_TRUE(http_etag_matches("*", "\"abc\""));
+    CU_ASSERT_FALSE(http_etag_matches("", "\"abc\""));
+    CU_ASSERT_FALSE(http_etag_matches("\"abcd\"", "\"abc\""));
+    CU_ASSERT_FALSE(http_etag_matches("\"ab\"", "\"abc\""));
+    CU_ASSERT_FALSE(http_etag_matches("abc", "\"abc\""));
+    CU_ASSERT_FALSE(http_etag_matches("\"abc", "\"abc\""));
+    CU_ASSERT_FALSE(http_etag_matches("W/", "\"abc\""));
+    CU_ASSERT_FALSE(http_etag_matches(",,, W/\"", "\"abc\""));
+}
+
+/* The serialized response of res (a 200 "hello" page, made public with
+ * if_none_match) into out; what http_response_public returned. */
+static int public_page(struct buf *out, const char *if_none_match, const char *cookie)
+{
+    struct http_response res;
+    http_response_init(&res);
+    res.status = 200;
+    res.content_type = "text/html; charset=utf-8";
+    buf_puts(&res.body, "hello");
+    if (cookie != NULL)
+        http_header_add(&res, "Set-Cookie", cookie);
+    int rc = http_response_public(&res, if_none_match);
+    buf_reset(out);
+    CU_ASSERT_EQUAL(http_response_serialize(&res, out), 0);
+    http_response_free(&res);
+    return rc;
+}
+
+static void test_response_public(void)
+{
+    struct buf out;
+    char etag[HTTP_ETAG_LEN + 1];
+    buf_init(&out, 1 << 16);
+    CU_ASSERT_EQUAL(public_page(&out, "", NULL), 1);
+    const char *s = buf_str(&out), *e = strstr(s, "ETag: ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    snprintf(etag, sizeof etag, "%.*s", (int)HTTP_ETAG_LEN, e + 6);
+    CU_ASSERT_EQUAL(etag[0], '"');
+    CU_ASSERT_EQUAL(etag[HTTP_ETAG_LEN - 1], '"');
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "Cache-Control: public, no-cache\r\n"));
+    CU_ASSERT_PTR_NULL(strstr(s, "no-store"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "Status: 200 OK\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "\r\n\r\nhello"));
+    /* The same body, the same tag: If-None-Match with it is 304, no body. */
+    CU_ASSERT_EQUAL(public_page(&out, etag, NULL), 1);
+    s = buf_str(&out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "Status: 304 Not Modified\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, etag));
+    CU_ASSERT_PTR_NULL(strstr(s, "Content-Length"));
+    CU_ASSERT_EQUAL(strstr(s, "\r\n\r\n")[4], '\0');
+    CU_ASSERT_EQUAL(public_page(&out, "\"other\"", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&out), "Status: 200 OK\r\n"));
+    /* An answer that sets a cookie is nobody else's: left no-store. */
+    CU_ASSERT_EQUAL(public_page(&out, etag, "a=b"), 0);
+    s = buf_str(&out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "Status: 200 OK\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "Cache-Control: no-store\r\n"));
+    CU_ASSERT_PTR_NULL(strstr(s, "ETag"));
+    /* Nor is an error. */
+    struct http_response res;
+    http_response_init(&res);
+    http_json_error(&res, SHOP_GOODS_NO_EXIST, NULL);
+    CU_ASSERT_EQUAL(http_response_public(&res, "*"), 0);
+    CU_ASSERT_EQUAL(res.status, 404);
+    http_response_free(&res);
+    buf_free(&out);
+}
+
 static void test_wants_json(void)
 {
     struct http_request r;
@@ -299,6 +374,9 @@ static const struct test_case TESTS[] = {
     {"JSON bodies: no NaN or infinity", test_json_body_non_finite},
     {"response headers and JSON errors", test_response_headers},
     {"JSON or HTML", test_wants_json},
+    {"If-None-Match: weak comparison, lists and *", test_etag_matches},
+    {"a public answer: ETag, public no-cache, 304 on its tag; never with a cookie or an error",
+     test_response_public},
     {NULL, NULL},
 };
 #include "testmain.h"
