@@ -68,6 +68,26 @@ EVP_PKEY *pay_provider_key(const struct shop_config *cfg)
     return slot_key(&provider_slot, cfg->alipay_public_key, 0);
 }
 
+/* ------------------------------------------------------ operators' views */
+
+static const char SQL_PAY_ROWS[] =
+    "SELECT CAST(pay_id AS CHAR) AS pay_id, pay_amount, is_paid, provider, trade_no, "
+    "create_time, paid_time, notify_time FROM trade_pay WHERE order_id = ? ORDER BY create_time";
+
+enum shop_code pay_rows_json(db_conn *db, int64_t order_id, struct json_object **out)
+{
+    db_result *r = NULL;
+    struct db_val id = DB_I64(order_id);
+    *out = NULL;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_query(db, SQL_PAY_ROWS, &id, 1, 16, &r);
+    if (st == DB_OK)
+        *out = db_result_json(r);
+    db_result_free(r);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
 /* ------------------------------------------------------- starting to pay */
 
 static const char SQL_PAY_GET[] =

@@ -32,6 +32,12 @@
 EVP_PKEY *pay_merchant_key(const struct shop_config *cfg);
 EVP_PKEY *pay_provider_key(const struct shop_config *cfg);
 
+/* The order's payment rows (trade_pay, at most 16) as a JSON array of
+ * their columns as text, for the operators' console (new reference in
+ * *out). SHOP_SUCCESS or the database's code (then *out is NULL). */
+struct json_object;
+enum shop_code pay_rows_json(db_conn *db, int64_t order_id, struct json_object **out);
+
 /* The cashier URL of one payment needs at most this many bytes. */
 #define PAY_URL_MAX 16384
 

@@ -19,6 +19,7 @@ enum route_flags {
     ROUTE_CSRF = 1 << 2,     /* state change: needs the CSRF token */
     ROUTE_PRE_CSRF = 1 << 3, /* logging in, registering: needs the pre-session token */
     ROUTE_METRICS = 1 << 4,  /* only on nginx's metrics listener (SHOP_LISTENER); else 404 */
+    ROUTE_ADMIN = 1 << 5,    /* operators only: 404 for anyone else (logged in or not) */
 };
 
 /* What answers a route: the web layer's handlers (web_internal.h). */
