@@ -390,6 +390,12 @@ static const struct route ROUTES[] = {
     {HTTP_GET, "/admin/orders/{id}", web_admin_order, ADMIN},
     {HTTP_GET, "/api/admin/orders", web_admin_orders, API | ADMIN},
     {HTTP_GET, "/api/admin/orders/{id}", web_admin_order, API | ADMIN},
+    {HTTP_GET, "/admin/goods", web_admin_goods_list, ADMIN},
+    {HTTP_POST, "/admin/goods", web_admin_goods_create, ADMIN | CSRF},
+    {HTTP_GET, "/admin/goods/{id}", web_admin_goods_page, ADMIN},
+    {HTTP_POST, "/admin/goods/{id}", web_admin_goods_edit, ADMIN | CSRF},
+    {HTTP_POST, "/admin/goods/{id}/stock", web_admin_goods_stock, ADMIN | CSRF},
+    {HTTP_POST, "/admin/coupons", web_admin_coupon_issue, ADMIN | CSRF},
     /* Prometheus, on nginx's metrics listener only (127.0.0.1). */
     {HTTP_GET, "/metrics", web_metrics, ROUTE_METRICS},
 };
