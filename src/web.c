@@ -396,6 +396,9 @@ static const struct route ROUTES[] = {
     {HTTP_POST, "/admin/goods/{id}", web_admin_goods_edit, ADMIN | CSRF},
     {HTTP_POST, "/admin/goods/{id}/stock", web_admin_goods_stock, ADMIN | CSRF},
     {HTTP_POST, "/admin/coupons", web_admin_coupon_issue, ADMIN | CSRF},
+    {HTTP_GET, "/admin/mismatches", web_admin_mismatches, ADMIN},
+    {HTTP_GET, "/api/admin/mismatches", web_admin_mismatches, API | ADMIN},
+    {HTTP_POST, "/admin/mismatches/{id}", web_admin_mismatch_resolve, ADMIN | CSRF},
     /* Prometheus, on nginx's metrics listener only (127.0.0.1). */
     {HTTP_GET, "/metrics", web_metrics, ROUTE_METRICS},
 };

@@ -5,7 +5,8 @@
 // rows, no row twice; an order's detail shows its timeline, payments and the
 // consumer-log rows of its messages; goods are created, edited and their
 // stock adjusted with a reason; coupons are issued; every action is in the
-// operators' log with the operator's name; forms without the CSRF token are
+// operators' log with the operator's name, and an amount mismatch resolved
+// with a note on the order's timeline with it; forms without the CSRF token are
 // refused. The demo operator is admin / admin-pass-1.
 //   node --test tests/integration/admin.test.mjs
 import { test, after } from 'node:test';
@@ -44,8 +45,9 @@ after(() => {
 });
 
 const GETS = ['/admin', '/admin/orders/1', '/admin/goods', '/admin/goods/1001',
-  '/api/admin/orders', '/api/admin/orders/1'];
-const POSTS = ['/admin/goods', '/admin/goods/1001', '/admin/goods/1001/stock', '/admin/coupons'];
+  '/admin/mismatches', '/api/admin/orders', '/api/admin/orders/1', '/api/admin/mismatches'];
+const POSTS = ['/admin/goods', '/admin/goods/1001', '/admin/goods/1001/stock', '/admin/coupons',
+  '/admin/mismatches/1'];
 
 test('every /admin and /api/admin route is 404 for anonymous callers and for buyers', async () => {
   const b = await buyer({ prefix: 'notop' });
@@ -243,4 +245,44 @@ test('coupons: issued to a user by name, the buyer sees it, the operators\' log 
   r = await form('/admin/coupons', { user: name, amount: '5.00' }, admin, null);
   assert.equal(r.res.status, 403);
   assert.equal(count(`SELECT COUNT(*) FROM trade_coupon WHERE user_id = ${b.id}`), 1);
+});
+
+test('amount mismatches: listed while open, resolved with a note that the order\'s timeline shows with the operator\'s name', async () => {
+  const g = newGoods(10, 2000);
+  const b = await buyer({ prefix: 'mism' });
+  const placed = await api('/api/orders', { method: 'POST', body: orderBody(g, 2000, 1, { pay: 0 }),
+    cookie: b.cookie, csrf: b.csrf });
+  assert.equal(placed.res.status, 201, placed.text);
+  const o = placed.body.order.order_id;
+  const tradeNo = `2026${Date.now()}`;
+  // What the pay consumer records for a notification of the wrong amount
+  // (paying.test.mjs drives that part end to end).
+  sql(`INSERT INTO trade_pay_mismatch (order_id, trade_no, reason, notify_amount, expected_amount)
+       VALUES (${o}, '${tradeNo}', 'amount', 0.60, 30.00)`);
+  const admin = await operator();
+  const listed = await api('/api/admin/mismatches', { cookie: admin.cookie });
+  assert.ok(listed.body.mismatches.some((m) => m.order_id === o && m.trade_no === tradeNo
+    && m.notify_amount === '0.60' && m.expected_amount === '30.00'));
+  const page = await api('/admin/mismatches', { cookie: admin.cookie });
+  assert.match(page.text, new RegExp(`value="${tradeNo}"`));
+
+  let r = await form(`/admin/mismatches/${o}`, { trade_no: tradeNo, note: '' }, admin);
+  assert.equal(r.res.status, 400);
+  r = await form(`/admin/mismatches/${o}`, { trade_no: tradeNo, note: 'refunded 0.60 at the provider' },
+    admin, null);
+  assert.equal(r.res.status, 403);
+  r = await form(`/admin/mismatches/${o}`, { trade_no: tradeNo, note: 'refunded 0.60 at the provider' },
+    admin);
+  assert.equal(r.res.status, 303, r.text);
+  assert.deepEqual(sql(`SELECT resolved, resolve_note, resolved_by FROM trade_pay_mismatch
+    WHERE order_id = ${o}`)[0], ['1', 'refunded 0.60 at the provider', 'admin']);
+  r = await form(`/admin/mismatches/${o}`, { trade_no: tradeNo, note: 'again' }, admin);
+  assert.equal(r.res.status, 404, 'resolved once');
+  const after1 = await api('/api/admin/mismatches', { cookie: admin.cookie });
+  assert.ok(!after1.body.mismatches.some((m) => m.order_id === o));
+  const detail = await api(`/api/admin/orders/${o}`, { cookie: admin.cookie });
+  const line = detail.body.order.history.map((h) => h.what)
+    .find((w) => w.includes('Amount mismatch'));
+  assert.equal(line, `Amount mismatch of trade ${tradeNo} resolved: refunded 0.60 at the provider (by operator admin)`);
+  sql(`DELETE FROM trade_pay_mismatch WHERE order_id = ${o}`);
 });
