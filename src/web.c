@@ -399,6 +399,10 @@ static const struct route ROUTES[] = {
     {HTTP_GET, "/admin/mismatches", web_admin_mismatches, ADMIN},
     {HTTP_GET, "/api/admin/mismatches", web_admin_mismatches, API | ADMIN},
     {HTTP_POST, "/admin/mismatches/{id}", web_admin_mismatch_resolve, ADMIN | CSRF},
+    {HTTP_GET, "/admin/parked", web_admin_parked, ADMIN},
+    {HTTP_GET, "/api/admin/parked", web_admin_parked, API | ADMIN},
+    {HTTP_POST, "/admin/parked/replay", web_admin_parked_replay, ADMIN | CSRF},
+    {HTTP_POST, "/admin/parked/discard", web_admin_parked_discard, ADMIN | CSRF},
     /* Prometheus, on nginx's metrics listener only (127.0.0.1). */
     {HTTP_GET, "/metrics", web_metrics, ROUTE_METRICS},
 };

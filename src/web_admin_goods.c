@@ -100,7 +100,6 @@ static void goods_list_render(struct web_ctx *c, int status, const char *error)
     size_t n = 0;
     int64_t after = 0;
     int more = 0;
-    char next[PAGING_CURSOR_MAX];
     enum shop_code rc = web_list_args(c, &l);
     if (rc == SHOP_SUCCESS && l.limit > ADMIN_LIST_MAX)
         rc = SHOP_LIST_LIMIT_INVALID;
@@ -119,9 +118,11 @@ static void goods_list_render(struct web_ctx *c, int status, const char *error)
     json_object *d = json_object_new_object();
     json_object_object_add(d, "goods", arr);
     web_add_str(d, "q", l.q);
-    if (more)
+    if (more) {
+        char next[PAGING_CURSOR_MAX];
         web_list_next_link(d, "/admin/goods", &l,
                            paging_cursor_format(&list[n - 1].goods_id, 1, next));
+    }
     free(list);
     json_object *audit_rows = NULL;
     if (user_admin_log_json(user_db(), &audit_rows) == SHOP_SUCCESS)

@@ -163,6 +163,10 @@ void web_admin_coupon_issue(struct web_ctx *c); /* POST /admin/coupons */
 /* Handlers (web_admin_pay.c) */
 void web_admin_mismatches(struct web_ctx *c);       /* GET /admin/mismatches */
 void web_admin_mismatch_resolve(struct web_ctx *c); /* POST /admin/mismatches/{id} */
+/* Handlers (web_admin_mq.c) */
+void web_admin_parked(struct web_ctx *c);         /* GET /admin/parked, /api/admin/parked */
+void web_admin_parked_replay(struct web_ctx *c);  /* POST /admin/parked/replay */
+void web_admin_parked_discard(struct web_ctx *c); /* POST /admin/parked/discard */
 
 /* Handlers (web_pay.c) */
 void web_api_payment_start(struct web_ctx *c); /* POST /api/orders/{id}/payment */

@@ -6,7 +6,8 @@
 // consumer-log rows of its messages; goods are created, edited and their
 // stock adjusted with a reason; coupons are issued; every action is in the
 // operators' log with the operator's name, and an amount mismatch resolved
-// with a note on the order's timeline with it; forms without the CSRF token are
+// with a note on the order's timeline with it; parked messages listed (left
+// in place), replayed and discarded; forms without the CSRF token are
 // refused. The demo operator is admin / admin-pass-1.
 //   node --test tests/integration/admin.test.mjs
 import { test, after } from 'node:test';
@@ -45,9 +46,10 @@ after(() => {
 });
 
 const GETS = ['/admin', '/admin/orders/1', '/admin/goods', '/admin/goods/1001',
-  '/admin/mismatches', '/api/admin/orders', '/api/admin/orders/1', '/api/admin/mismatches'];
+  '/admin/mismatches', '/admin/parked', '/admin/parked?queue=shop.goods', '/api/admin/orders',
+  '/api/admin/orders/1', '/api/admin/mismatches', '/api/admin/parked?queue=shop.goods'];
 const POSTS = ['/admin/goods', '/admin/goods/1001', '/admin/goods/1001/stock', '/admin/coupons',
-  '/admin/mismatches/1'];
+  '/admin/mismatches/1', '/admin/parked/replay', '/admin/parked/discard'];
 
 test('every /admin and /api/admin route is 404 for anonymous callers and for buyers', async () => {
   const b = await buyer({ prefix: 'notop' });
@@ -285,4 +287,56 @@ test('amount mismatches: listed while open, resolved with a note that the order\
     .find((w) => w.includes('Amount mismatch'));
   assert.equal(line, `Amount mismatch of trade ${tradeNo} resolved: refunded 0.60 at the provider (by operator admin)`);
   sql(`DELETE FROM trade_pay_mismatch WHERE order_id = ${o}`);
+});
+
+test('parked messages: listed with body and reason without being taken, replayed, discarded with a note', async () => {
+  const id = `admin-bad-${Date.now()}`;
+  publish('order.cancel', id, { order_id: 'not-a-number' }); // every order.cancel consumer parks it
+  const admin = await operator();
+  const parked = async (queue) => (await api(`/api/admin/parked?queue=${queue}`,
+    { cookie: admin.cookie })).body.messages.filter((m) => m.message_id === id);
+  const first = await eventually(() => parked('shop.goods'), (l) => l.length === 1);
+  assert.deepEqual(first, [{ queue: 'shop.goods', message_id: id, routing_key: 'order.cancel',
+    reason: 'rejected', tries: 0, body: '{"order_id":"not-a-number"}', body_cut: false }]);
+  assert.equal((await parked('shop.goods')).length, 1, 'listing leaves it parked');
+  const page = await api('/admin/parked?queue=shop.goods', { cookie: admin.cookie });
+  assert.match(page.text, new RegExp(`data-message-id="${id}"`));
+  assert.match(page.text, /not-a-number/);
+
+  let r = await form('/admin/parked/replay', { queue: 'shop.goods', message_id: id }, admin, null);
+  assert.equal(r.res.status, 403);
+  r = await form('/admin/parked/replay', { queue: 'shop.nothing', message_id: id }, admin);
+  assert.equal(r.res.status, 400);
+  r = await form('/admin/parked/discard', { queue: 'shop.goods', message_id: id, note: '' }, admin);
+  assert.equal(r.res.status, 400);
+  r = await form('/admin/parked/discard', { queue: 'shop.goods', message_id: 'no-such-message',
+    note: 'x' }, admin);
+  assert.equal(r.res.status, 404);
+
+  // Replayed: published again with its key and id, the goods consumer parks it again.
+  r = await form('/admin/parked/replay', { queue: 'shop.goods', message_id: id }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  assert.equal(r.res.headers.get('location'), '/admin/parked?queue=shop.goods&done=replayed');
+  await eventually(() => parked('shop.goods'), (l) => l.length === 1);
+  const logged = () => sql(`SELECT operator_name, action FROM trade_admin_log
+    WHERE detail LIKE '%${id}%' ORDER BY admin_log_id`);
+  assert.deepEqual(logged(), [['admin', 'parked.replay']]);
+
+  // Discarded from every queue that holds it, with a note.
+  const queues = (await api('/api/admin/parked', { cookie: admin.cookie })).body.queues;
+  for (const { queue } of queues) {
+    await eventually(async () => {
+      for (const m of await parked(queue)) {
+        const d = await form('/admin/parked/discard', { queue, message_id: id, note: 'test garbage' }, admin);
+        assert.equal(d.res.status, 303, d.text);
+      }
+      return parked(queue);
+    }, (l) => l.length === 0, 5000);
+    assert.deepEqual(await parked(queue), [], queue);
+  }
+  const actions = logged();
+  assert.ok(actions.filter(([, a]) => a === 'parked.discard').length >= 4);
+  assert.ok(actions.every(([op]) => op === 'admin'));
+  assert.match(one(`SELECT detail FROM trade_admin_log WHERE detail LIKE '%${id}%'
+    AND action = 'parked.discard' LIMIT 1`), /: test garbage$/);
 });
