@@ -1238,6 +1238,8 @@ static void park_close(mq_conn *c)
     amqp_channel_close(c->st, PARK_CHANNEL, AMQP_REPLY_SUCCESS);
     if (amqp_get_rpc_reply(c->st).reply_type != AMQP_RESPONSE_NORMAL)
         conn_drop(c);
+    else
+        amqp_maybe_release_buffers(c->st);
 }
 
 /* One basic.get without ack: 1 got (*msg to destroy, *tag), 0 the queue is
