@@ -27,7 +27,7 @@ static const char SQL_SESSION_INSERT[] =
     "INSERT INTO trade_session (session_hash, user_id, csrf_token, created_at, expires_at) "
     "VALUES (UNHEX(?), ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? SECOND)";
 static const char SQL_SESSION_LOOKUP[] =
-    "SELECT s.user_id, u.user_name, s.csrf_token FROM trade_session s "
+    "SELECT s.user_id, u.user_name, s.csrf_token, u.user_is_operator FROM trade_session s "
     "JOIN trade_user u ON u.user_id = s.user_id "
     "WHERE s.session_hash = UNHEX(?) AND s.expires_at > UTC_TIMESTAMP(3)";
 static const char SQL_SESSION_DELETE[] = "DELETE FROM trade_session WHERE session_hash = UNHEX(?)";
@@ -216,6 +216,7 @@ enum shop_code auth_session_lookup(db_conn *db, const char *token, struct auth_s
         if (out->user_id > 0 && name != NULL && csrf != NULL && strlen(csrf) == AUTH_CSRF_LEN) {
             snprintf(out->user_name, sizeof out->user_name, "%s", name);
             memcpy(out->csrf, csrf, AUTH_CSRF_LEN + 1);
+            out->is_operator = db_result_i64(r, 0, 3, 0) == 1;
             rc = SHOP_SUCCESS;
         } else {
             log_error("auth: malformed session row");

@@ -37,6 +37,7 @@ struct auth_session {
     int64_t user_id;
     char user_name[33];
     char csrf[AUTH_CSRF_LEN + 1];
+    int is_operator; /* trade_user.user_is_operator: may use /admin */
 };
 
 /* Create a session for user_id lasting ttl_s: token (the cookie value) and

@@ -1,6 +1,7 @@
 #include "consumer_log.h"
 
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,24 @@ enum db_status consumer_log_insert_many(db_conn *db, const struct consumer_log_r
             return st;
     }
     return DB_OK;
+}
+
+static const char SQL_BY_KEY[] =
+    "SELECT group_name, msg_tag, msg_id, consumer_status, consumer_times, consumer_timestamp, "
+    "remark FROM trade_mq_consumer_log WHERE msg_key = ? ORDER BY consumer_timestamp LIMIT 64";
+
+enum shop_code consumer_log_by_key_json(db_conn *db, const char *key, struct json_object **out)
+{
+    db_result *r = NULL;
+    struct db_val p = DB_TEXT(key);
+    *out = NULL;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_query(db, SQL_BY_KEY, &p, 1, 64, &r);
+    if (st == DB_OK)
+        *out = db_result_json(r);
+    db_result_free(r);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
 }
 
 int consumer_log_exists(db_conn *db, const char *group, const char *tag, const char *key)

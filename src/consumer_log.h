@@ -40,6 +40,13 @@ enum db_status consumer_log_insert_many(db_conn *db, const struct consumer_log_r
 /* Inside the caller's transaction: 1 when (group, tag, key) is recorded,
  * 0 when not, -1 on a database error. A locking read (it waits for a
  * concurrent insert of the same row to commit or roll back). */
+/* The rows of messages with msg_key key (an order id) in db's consumer
+ * log, at most 64, oldest first, as a JSON array of their columns as text
+ * (new reference in *out), for the operators' console. SHOP_SUCCESS or the
+ * database's code (then *out is NULL). */
+struct json_object;
+enum shop_code consumer_log_by_key_json(db_conn *db, const char *key, struct json_object **out);
+
 int consumer_log_exists(db_conn *db, const char *group, const char *tag, const char *key);
 
 /* The ud of a consumer that publishes what it causes (the order consumer's

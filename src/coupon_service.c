@@ -194,3 +194,17 @@ struct json_object *coupon_to_json(const struct coupon *c)
                            c->used_time[0] ? json_object_new_string(c->used_time) : NULL);
     return o;
 }
+
+static const char SQL_ISSUE[] = "INSERT INTO trade_coupon (coupon_id, coupon_price, user_id, "
+                                "is_used) VALUES (?, CAST(? AS DECIMAL(10,2)), ?, 0)";
+
+enum shop_code coupon_issue(db_conn *db, int64_t user_id, int64_t cents, int64_t *coupon_id)
+{
+    char price[MONEY_STR_MAX];
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    *coupon_id = snowflake_next(&shop_ids);
+    struct db_val p[] = {DB_I64(*coupon_id), DB_TEXT(money_format(cents, price)), DB_I64(user_id)};
+    enum db_status st = db_exec(db, SQL_ISSUE, p, 3, NULL);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}

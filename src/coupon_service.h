@@ -64,6 +64,10 @@ struct json_object;
 /* {coupon_id, coupon_price "10.00", user_id, order_id (null when unused),
  * is_used (0/1), used_time (ISO 8601 UTC or null)}; ids as strings. A new
  * reference the caller puts. */
+/* The operators' console: a new unused coupon worth cents for user_id (an
+ * existing user, checked by the caller), its id in *coupon_id. */
+enum shop_code coupon_issue(db_conn *db, int64_t user_id, int64_t cents, int64_t *coupon_id);
+
 struct json_object *coupon_to_json(const struct coupon *c);
 
 #endif

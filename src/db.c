@@ -25,6 +25,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <errmsg.h>
 #include <inttypes.h>
 #include <mysql.h>
@@ -420,6 +421,20 @@ const char *db_result_get(const db_result *r, size_t row, size_t col)
     if (r == NULL || row >= r->rows || col >= r->cols)
         return NULL;
     return r->cells[row * r->cols + col];
+}
+
+struct json_object *db_result_json(const db_result *r)
+{
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; r != NULL && i < r->rows; i++) {
+        json_object *row = json_object_new_object();
+        for (size_t j = 0; j < r->cols; j++) {
+            const char *v = r->cells[i * r->cols + j];
+            json_object_object_add(row, r->names[j], v ? json_object_new_string(v) : NULL);
+        }
+        json_object_array_add(arr, row);
+    }
+    return arr;
 }
 
 void db_result_text(const db_result *r, size_t row, size_t col, char *out, size_t outsz)

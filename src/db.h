@@ -94,6 +94,11 @@ int64_t db_result_i64(const db_result *r, size_t row, size_t col, int64_t def);
  * for SQL NULL or out of range. */
 void db_result_text(const db_result *r, size_t row, size_t col, char *out, size_t outsz);
 void db_result_free(db_result *r);
+/* The rows as a JSON array of objects, column name: the text (null for
+ * NULL); a new reference (an empty array for NULL). For read-only views
+ * (the operators' console) that show rows as they are. */
+struct json_object;
+struct json_object *db_result_json(const db_result *r);
 
 /* Run a query and turn each row into one element of a new array: *out is
  * calloc'd (elem_size bytes per row, the caller frees it) and row_fn fills

@@ -43,6 +43,22 @@ static const char SQL_LOG_REDUCED[] =
 
 enum { DIRECTION_REDUCE = 1, DIRECTION_RESTORE = 2 };
 
+/* The operators' console. */
+static const char SQL_CREATE[] =
+    "INSERT INTO trade_goods (goods_id, goods_name, goods_number, goods_price, goods_desc, "
+    "add_time) VALUES (?, ?, ?, CAST(? AS DECIMAL(10,2)), ?, UTC_TIMESTAMP(3))";
+static const char SQL_EDIT[] = "UPDATE trade_goods SET goods_name = ?, goods_desc = ?, "
+                               "goods_price = CAST(? AS DECIMAL(10,2)) WHERE goods_id = ?";
+static const char SQL_ADJUST[] = "UPDATE trade_goods SET goods_number = goods_number + ? "
+                                 "WHERE goods_id = ? AND goods_number + ? >= 0";
+static const char SQL_STOCK[] = "SELECT goods_number FROM trade_goods WHERE goods_id = ?";
+static const char SQL_ADJUST_LOG[] =
+    "INSERT INTO trade_goods_stock_adjust (adjust_id, goods_id, delta, stock_after, reason, "
+    "operator_name, created_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))";
+static const char SQL_ADJUST_LIST[] =
+    "SELECT CAST(adjust_id AS CHAR) AS adjust_id, delta, stock_after, reason, operator_name, "
+    "created_at FROM trade_goods_stock_adjust WHERE goods_id = ? ORDER BY adjust_id DESC LIMIT 20";
+
 static int row_to_goods(const db_result *r, size_t row, void *elem)
 {
     struct goods *g = elem;
@@ -282,4 +298,103 @@ enum mq_verdict goods_on_event(const struct mq_message *m, void *ud)
         return on_cancel(m);
     log_debug("goods: %s %s is not for the goods service: acked", m->routing_key, m->message_id);
     return MQ_ACK;
+}
+
+/* ------------------------------------------------------ operators' console */
+
+/* 1 when the goods exists, 0 when not, -1 when the database failed. */
+static int goods_exists(db_conn *db, int64_t goods_id)
+{
+    db_result *r = NULL;
+    struct db_val id = DB_I64(goods_id);
+    if (db_query(db, SQL_EXISTS, &id, 1, 1, &r) != DB_OK)
+        return -1;
+    int found = db_result_rows(r) > 0;
+    db_result_free(r);
+    return found;
+}
+
+enum shop_code goods_create(db_conn *db, const struct goods *g, int64_t *goods_id)
+{
+    char price[MONEY_STR_MAX];
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    *goods_id = snowflake_next(&shop_ids);
+    struct db_val p[] = {DB_I64(*goods_id), DB_TEXT(g->goods_name), DB_I64(g->goods_number),
+                         DB_TEXT(money_format(g->goods_price, price)), DB_TEXT(g->goods_desc)};
+    enum db_status st = db_exec(db, SQL_CREATE, p, sizeof p / sizeof p[0], NULL);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
+enum shop_code goods_edit(db_conn *db, const struct goods *g)
+{
+    char price[MONEY_STR_MAX];
+    uint64_t n = 0;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    struct db_val p[] = {DB_TEXT(g->goods_name), DB_TEXT(g->goods_desc),
+                         DB_TEXT(money_format(g->goods_price, price)), DB_I64(g->goods_id)};
+    enum db_status st = db_exec(db, SQL_EDIT, p, sizeof p / sizeof p[0], &n);
+    if (st != DB_OK)
+        return db_shop_code(st);
+    /* 0 rows: no such goods, or nothing changed (MariaDB counts changes). */
+    return n == 1 || goods_exists(db, g->goods_id) == 1 ? SHOP_SUCCESS : SHOP_GOODS_NO_EXIST;
+}
+
+/* Inside the transaction: the change and its log row. */
+static enum shop_code adjust_tx(db_conn *db, int64_t goods_id, int64_t delta, const char *reason,
+                                const char *operator_name, int64_t *stock_after)
+{
+    struct db_val up[] = {DB_I64(delta), DB_I64(goods_id), DB_I64(delta)};
+    struct db_val id = DB_I64(goods_id);
+    uint64_t n = 0;
+    db_result *r = NULL;
+    enum db_status st = db_exec(db, SQL_ADJUST, up, 3, &n);
+    if (st != DB_OK)
+        return db_shop_code(st);
+    if (n != 1)
+        return goods_exists(db, goods_id) == 1 ? SHOP_GOODS_NUM_NOT_ENOUGH : SHOP_GOODS_NO_EXIST;
+    if ((st = db_query(db, SQL_STOCK, &id, 1, 1, &r)) != DB_OK)
+        return db_shop_code(st);
+    *stock_after = db_result_i64(r, 0, 0, 0);
+    db_result_free(r);
+    struct db_val p[] = {DB_I64(snowflake_next(&shop_ids)),
+                         DB_I64(goods_id),
+                         DB_I64(delta),
+                         DB_I64(*stock_after),
+                         DB_TEXT(reason),
+                         DB_TEXT(operator_name)};
+    st = db_exec(db, SQL_ADJUST_LOG, p, sizeof p / sizeof p[0], NULL);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
+enum shop_code goods_adjust_stock(db_conn *db, int64_t goods_id, int64_t delta, const char *reason,
+                                  const char *operator_name, int64_t *stock_after)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_begin(db);
+    if (st != DB_OK)
+        return db_shop_code(st);
+    enum shop_code rc = adjust_tx(db, goods_id, delta, reason, operator_name, stock_after);
+    if (rc != SHOP_SUCCESS) {
+        db_rollback(db);
+        return rc;
+    }
+    st = db_commit(db);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
+enum shop_code goods_adjustments_json(db_conn *db, int64_t goods_id, struct json_object **out)
+{
+    db_result *r = NULL;
+    struct db_val id = DB_I64(goods_id);
+    *out = NULL;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_query(db, SQL_ADJUST_LIST, &id, 1, 20, &r);
+    if (st == DB_OK)
+        *out = db_result_json(r);
+    db_result_free(r);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
 }

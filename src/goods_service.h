@@ -63,7 +63,21 @@ enum shop_code goods_reduce_stock(db_conn *db, int64_t goods_id, int64_t order_i
  * Other routing keys are acked. ud is unused. */
 enum mq_verdict goods_on_event(const struct mq_message *m, void *ud);
 
+/* The operators' console. goods_create: a new goods of g's name, stock,
+ * price and description (checked by the caller), its id in *goods_id.
+ * goods_edit: g's name, description and price for g->goods_id
+ * (SHOP_GOODS_NO_EXIST). goods_adjust_stock: stock += delta (refused with
+ * SHOP_GOODS_NUM_NOT_ENOUGH below 0) and a trade_goods_stock_adjust row with
+ * the reason and the operator, in one transaction; the stock after it in
+ * *stock_after. goods_adjustments_json: the last 20 of those rows, newest
+ * first, as a JSON array of text columns (new reference). */
 struct json_object;
+enum shop_code goods_create(db_conn *db, const struct goods *g, int64_t *goods_id);
+enum shop_code goods_edit(db_conn *db, const struct goods *g);
+enum shop_code goods_adjust_stock(db_conn *db, int64_t goods_id, int64_t delta, const char *reason,
+                                  const char *operator_name, int64_t *stock_after);
+enum shop_code goods_adjustments_json(db_conn *db, int64_t goods_id, struct json_object **out);
+
 /* A new JSON object with the table's column names; money as "12.50", ids as
  * strings. The caller puts the reference. */
 struct json_object *goods_to_json(const struct goods *g);

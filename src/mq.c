@@ -7,6 +7,12 @@
  * consuming connection would read (and lose) the deliveries that the prefetch
  * lets the broker push meanwhile.
  *
+ * Channel 3 reads parked queues for the operators' console (mq_parked_list,
+ * mq_parked_take): basic.get without ack, then the channel is closed, and
+ * the broker puts back whatever was got and not acked. Nothing is taken off
+ * a parked queue until it is acked, so a crash or a lost connection at any
+ * point leaves every message where it was.
+ *
  * Any failure that leaves the protocol state unknown (a socket error, a
  * confirm that timed out, a channel or connection closed by the broker) drops
  * the whole connection; the next call connects again. */
@@ -28,6 +34,7 @@
 
 #define PUB_CHANNEL     1
 #define CONSUME_CHANNEL 2
+#define PARK_CHANNEL    3 /* the operators' look into parked queues */
 #define FRAME_MAX       131072
 #define DEFAULT_TMO_MS  5000
 #define BACKOFF_MIN_MS  200
@@ -1211,4 +1218,144 @@ enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, m
     }
     free(ds);
     return MQ_OK;
+}
+
+/* ------------------------------------------------------- parked messages */
+
+static enum mq_status park_open(mq_conn *c)
+{
+    if (c == NULL || (c->st == NULL && conn_connect(c) != 0))
+        return MQ_GONE;
+    amqp_channel_open(c->st, PARK_CHANNEL);
+    return rpc_check(c, "channel.open (parked)");
+}
+
+/* Close the channel: the broker requeues every message got and not acked. */
+static void park_close(mq_conn *c)
+{
+    if (c->st == NULL)
+        return;
+    amqp_channel_close(c->st, PARK_CHANNEL, AMQP_REPLY_SUCCESS);
+    if (amqp_get_rpc_reply(c->st).reply_type != AMQP_RESPONSE_NORMAL)
+        conn_drop(c);
+    else
+        amqp_maybe_release_buffers(c->st);
+}
+
+/* One basic.get without ack: 1 got (*msg to destroy, *tag), 0 the queue is
+ * empty, -1 failed (the connection was dropped: the broker requeues). */
+static int park_get(mq_conn *c, const char *queue, amqp_message_t *msg, uint64_t *tag)
+{
+    amqp_rpc_reply_t r = amqp_basic_get(c->st, PARK_CHANNEL, amqp_cstring_bytes(queue), 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        rpc_check(c, "basic.get (parked)");
+        return -1;
+    }
+    if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+        return 0;
+    *tag = ((const amqp_basic_get_ok_t *)r.reply.decoded)->delivery_tag;
+    r = amqp_read_message(c->st, PARK_CHANNEL, msg, 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        log_warn("mq: reading a parked message failed");
+        conn_drop(c);
+        return -1;
+    }
+    return 1;
+}
+
+/* A UTF-8 (or bytes) header into out, "" when absent. */
+static void header_text(const amqp_basic_properties_t *p, const char *key, char *out, size_t n)
+{
+    const amqp_field_value_t *v = header_get(p, key);
+    out[0] = '\0';
+    if (v != NULL && (v->kind == AMQP_FIELD_KIND_UTF8 || v->kind == AMQP_FIELD_KIND_BYTES))
+        snprintf(out, n, "%.*s", (int)v->value.bytes.len, (const char *)v->value.bytes.bytes);
+}
+
+static void parked_fill(const amqp_message_t *msg, struct mq_parked *out)
+{
+    const amqp_basic_properties_t *p = &msg->properties;
+    out->message_id[0] = '\0';
+    if (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+        snprintf(out->message_id, sizeof out->message_id, "%.*s", (int)p->message_id.len,
+                 (const char *)p->message_id.bytes);
+    header_text(p, HDR_RKEY, out->routing_key, sizeof out->routing_key);
+    header_text(p, HDR_REASON, out->reason, sizeof out->reason);
+    out->tries = field_int(header_get(p, HDR_TRIES), 0);
+    out->body_len = msg->body.len;
+    size_t keep = msg->body.len < MQ_PARKED_BODY_MAX ? msg->body.len : MQ_PARKED_BODY_MAX;
+    memcpy(out->body, msg->body.bytes, keep);
+    out->body[keep] = '\0';
+}
+
+enum mq_status mq_parked_list(mq_conn *c, const char *queue, struct mq_parked *out, size_t max,
+                              size_t *n)
+{
+    *n = 0;
+    enum mq_status rc = park_open(c);
+    if (rc != MQ_OK)
+        return rc;
+    int got = 1;
+    while (*n < max && got == 1) {
+        amqp_message_t msg;
+        uint64_t tag = 0;
+        got = park_get(c, queue, &msg, &tag);
+        if (got == 1) {
+            parked_fill(&msg, &out[(*n)++]);
+            amqp_destroy_message(&msg);
+        }
+    }
+    if (got < 0)
+        return MQ_GONE;
+    park_close(c);
+    return MQ_OK;
+}
+
+/* The message got with tag, found (filled into *p): published again
+ * (replay) with a confirm, then acked (taken off the parked queue). */
+static enum mq_status take_one(mq_conn *c, const amqp_message_t *msg, uint64_t tag, int replay,
+                               struct mq_parked *p)
+{
+    parked_fill(msg, p);
+    if (replay) {
+        enum mq_status rc = p->routing_key[0] == '\0'
+                                ? MQ_ERR
+                                : mq_publish(c, MQ_EXCHANGE, p->routing_key, p->message_id,
+                                             msg->body.bytes, msg->body.len);
+        if (rc != MQ_OK)
+            return rc;
+    }
+    if (c->st == NULL || amqp_basic_ack(c->st, PARK_CHANNEL, tag, 0) != AMQP_STATUS_OK) {
+        conn_drop(c);
+        return MQ_GONE;
+    }
+    return MQ_OK;
+}
+
+enum mq_status mq_parked_take(mq_conn *c, const char *queue, const char *message_id, int replay,
+                              struct mq_parked *out, int *found)
+{
+    *found = 0;
+    enum mq_status rc = park_open(c);
+    if (rc != MQ_OK)
+        return rc;
+    int got = 1;
+    for (int i = 0; i < MQ_PARKED_SCAN_MAX && got == 1 && !*found; i++) {
+        amqp_message_t msg;
+        uint64_t tag = 0;
+        got = park_get(c, queue, &msg, &tag);
+        if (got != 1)
+            break;
+        const amqp_basic_properties_t *p = &msg.properties;
+        if ((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) && p->message_id.len == strlen(message_id) &&
+            memcmp(p->message_id.bytes, message_id, p->message_id.len) == 0) {
+            *found = 1;
+            rc = take_one(c, &msg, tag, replay, out);
+        }
+        amqp_destroy_message(&msg);
+    }
+    if (got < 0)
+        return MQ_GONE;
+    park_close(c);
+    return rc;
 }

@@ -157,4 +157,30 @@ enum mq_status mq_queue_depth(mq_conn *c, const char *queue, uint32_t *messages)
 /* A cheap check that the broker answers (used by /healthz). */
 enum mq_status mq_ping(mq_conn *c);
 
+/* Parked messages, for the operators' console. A parked queue (Q.parked) is
+ * read with basic.get without ack on a channel of its own, which is then
+ * closed: the broker puts back every message that was not acked, so reading
+ * never loses one (nor does a crash in between). */
+#define MQ_PARKED_BODY_MAX 4096 /* bytes of a body shown (body_len: all) */
+#define MQ_PARKED_SCAN_MAX 1000 /* messages mq_parked_take looks through */
+struct mq_parked {
+    char message_id[128];
+    char routing_key[128]; /* the original one (x-shop-routing-key) */
+    char reason[128];      /* x-shop-parked-reason: "rejected", "retries exhausted" */
+    int64_t tries;
+    size_t body_len;
+    char body[MQ_PARKED_BODY_MAX + 1]; /* cut at MQ_PARKED_BODY_MAX, NUL-terminated */
+};
+/* The first (at most max) messages of queue into out[0..*n), left in place. */
+enum mq_status mq_parked_list(mq_conn *c, const char *queue, struct mq_parked *out, size_t max,
+                              size_t *n);
+/* Take the message with message_id off queue (among its first
+ * MQ_PARKED_SCAN_MAX): replay 1 publishes it again to MQ_EXCHANGE with its
+ * original routing key and message id, confirmed, before it is acked (the
+ * consumers dedupe, so a replay that is published twice is harmless);
+ * replay 0 discards it. *found says whether it was there (then *out is
+ * the message); the others stay. */
+enum mq_status mq_parked_take(mq_conn *c, const char *queue, const char *message_id, int replay,
+                              struct mq_parked *out, int *found);
+
 #endif

@@ -42,6 +42,17 @@ static enum db_status order_log_add_tx(db_conn *db, int64_t order_id, const char
     return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
 }
 
+enum shop_code order_log_operator(db_conn *db, int64_t order_id, const char *operator_name,
+                                  const char *what)
+{
+    char event[ORDER_LOG_EVENT_MAX + 1], detail[ORDER_LOG_DETAIL_MAX * 4 + 1];
+    int64_t id = snowflake_next(&shop_ids);
+    snprintf(event, sizeof event, "admin.%" PRId64, id);
+    snprintf(detail, sizeof detail, "%s (by operator %s)", what, operator_name);
+    enum db_status st = order_log_add_tx(db, order_id, event, detail);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
 static int row_to_entry(const db_result *r, size_t i, void *elem)
 {
     struct order_log_entry *e = elem;

@@ -31,6 +31,13 @@ struct order_log_entry {
 enum shop_code order_log_list(db_conn *db, int64_t order_id, struct order_log_entry **out,
                               size_t *n);
 
+/* An operator's action on the order's timeline (inside the caller's
+ * transaction or alone): "<what> (by operator <name>)", event
+ * "admin.<snowflake>" (one row per action). SHOP_SUCCESS or the database's
+ * code. */
+enum shop_code order_log_operator(db_conn *db, int64_t order_id, const char *operator_name,
+                                  const char *what);
+
 /* The log consumer, an mq_handler (ud unused): for an event that belongs in
  * the history, in one transaction on order_db(), the consumer-log row
  * ("log", routing key, order id) and the history row; a repeat is acked

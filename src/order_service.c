@@ -48,6 +48,13 @@ static const char SQL_GET_ANY[] = "SELECT " ORDER_COLUMNS " FROM trade_order WHE
 static const char SQL_PAGE[] = "SELECT " ORDER_COLUMNS " FROM trade_order "
                                "WHERE user_id = ? AND order_id < ? ORDER BY order_id DESC LIMIT ?";
 
+/* The operators' search (order_search): every filter is always bound, the
+ * ones not asked for as values that match every row. */
+static const char SQL_SEARCH[] =
+    "SELECT " ORDER_COLUMNS " FROM trade_order WHERE order_id < ? AND (? = 0 OR order_id = ?) "
+    "AND (? = 0 OR user_id = ?) AND (? < 0 OR order_status = ?) "
+    "AND add_time >= ? AND add_time < ? + INTERVAL 1 DAY ORDER BY order_id DESC LIMIT ?";
+
 static int money_col(const db_result *r, size_t row, size_t col, int64_t *out)
 {
     const char *s = db_result_get(r, row, col);
@@ -180,6 +187,35 @@ enum shop_code order_page(db_conn *db, int64_t user_id, int64_t before, size_t l
                          DB_I64(limit + 1)};
     enum shop_code rc =
         db_query_list(db, SQL_PAGE, p, 3, limit + 1, sizeof **out, row_to_order, &list, n);
+    *out = list;
+    if (rc == SHOP_SUCCESS)
+        *more = paging_trim(n, limit);
+    return rc;
+}
+
+enum shop_code order_search(db_conn *db, const struct order_filter *f, int64_t before, size_t limit,
+                            struct order **out, size_t *n, int *more)
+{
+    void *list = NULL;
+    *out = NULL;
+    *n = 0;
+    *more = 0;
+    if (limit < 1 || limit > PAGING_LIMIT_MAX)
+        return SHOP_LIST_LIMIT_INVALID;
+    struct db_val p[] = {
+        DB_I64(before > 0 ? before : INT64_MAX),
+        DB_I64(f->order_id),
+        DB_I64(f->order_id),
+        DB_I64(f->user_id),
+        DB_I64(f->user_id),
+        DB_I64(f->status),
+        DB_I64(f->status),
+        DB_TEXT(f->from[0] ? f->from : "1000-01-01"),
+        DB_TEXT(f->to[0] ? f->to : "9999-12-30"),
+        DB_I64(limit + 1),
+    };
+    enum shop_code rc = db_query_list(db, SQL_SEARCH, p, sizeof p / sizeof p[0], limit + 1,
+                                      sizeof **out, row_to_order, &list, n);
     *out = list;
     if (rc == SHOP_SUCCESS)
         *more = paging_trim(n, limit);

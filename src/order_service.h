@@ -76,6 +76,21 @@ enum shop_code order_get_any(db_conn *db, int64_t order_id, struct order *out);
 enum shop_code order_page(db_conn *db, int64_t user_id, int64_t before, size_t limit,
                           struct order **out, size_t *n, int *more);
 
+/* The operators' order search: every filter optional (0, -1 or "" when not
+ * asked for). from and to are days "YYYY-MM-DD" (checked by the caller),
+ * both included, on add_time (UTC). */
+struct order_filter {
+    int64_t order_id;
+    int64_t user_id;
+    int status; /* enum order_status, -1 any */
+    char from[11];
+    char to[11];
+};
+/* One page of the orders that match f, newest first, below `before` (0:
+ * from the newest), as order_page (keyset on the primary key). */
+enum shop_code order_search(db_conn *db, const struct order_filter *f, int64_t before, size_t limit,
+                            struct order **out, size_t *n, int *more);
+
 /* Idempotency-Key of POST /api/orders (trade_idempotency).
  * order_idem_claim: 1 when this call claimed (user_id, key) (go on, then
  * finish or release it); 0 when the key is known: *status is the stored

@@ -13,6 +13,7 @@
 #include "consumer_log.h"
 #include "log.h"
 #include "money.h"
+#include "order_log.h"
 #include "order_service.h"
 #include "outbox.h"
 #include "pay_check.h"
@@ -66,6 +67,82 @@ EVP_PKEY *pay_merchant_key(const struct shop_config *cfg)
 EVP_PKEY *pay_provider_key(const struct shop_config *cfg)
 {
     return slot_key(&provider_slot, cfg->alipay_public_key, 0);
+}
+
+/* ------------------------------------------------------ operators' views */
+
+static const char SQL_PAY_ROWS[] =
+    "SELECT CAST(pay_id AS CHAR) AS pay_id, pay_amount, is_paid, provider, trade_no, "
+    "create_time, paid_time, notify_time FROM trade_pay WHERE order_id = ? ORDER BY create_time";
+
+enum shop_code pay_rows_json(db_conn *db, int64_t order_id, struct json_object **out)
+{
+    db_result *r = NULL;
+    struct db_val id = DB_I64(order_id);
+    *out = NULL;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_query(db, SQL_PAY_ROWS, &id, 1, 16, &r);
+    if (st == DB_OK)
+        *out = db_result_json(r);
+    db_result_free(r);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
+static const char SQL_MISMATCH_OPEN[] =
+    "SELECT CAST(order_id AS CHAR) AS order_id, trade_no, reason, notify_amount, "
+    "expected_amount, created_at FROM trade_pay_mismatch WHERE resolved = 0 "
+    "ORDER BY created_at, order_id LIMIT ?";
+static const char SQL_MISMATCH_RESOLVE[] =
+    "UPDATE trade_pay_mismatch SET resolved = 1, resolve_note = ?, resolved_by = ?, "
+    "resolved_at = UTC_TIMESTAMP(3) WHERE order_id = ? AND trade_no = ? AND resolved = 0";
+
+enum shop_code pay_mismatches_open_json(db_conn *db, size_t limit, struct json_object **out)
+{
+    db_result *r = NULL;
+    struct db_val n = DB_I64(limit);
+    *out = NULL;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_query(db, SQL_MISMATCH_OPEN, &n, 1, limit, &r);
+    if (st == DB_OK)
+        *out = db_result_json(r);
+    db_result_free(r);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
+/* Inside the transaction: the row and the order's timeline. */
+static enum shop_code resolve_tx(db_conn *db, int64_t order_id, const char *trade_no,
+                                 const char *note, const char *operator_name)
+{
+    char what[PAY_NOTE_MAX + 128];
+    uint64_t n = 0;
+    struct db_val p[] = {DB_TEXT(note), DB_TEXT(operator_name), DB_I64(order_id),
+                         DB_TEXT(trade_no)};
+    enum db_status st = db_exec(db, SQL_MISMATCH_RESOLVE, p, sizeof p / sizeof p[0], &n);
+    if (st != DB_OK)
+        return db_shop_code(st);
+    if (n != 1)
+        return SHOP_NOT_FOUND;
+    snprintf(what, sizeof what, "Amount mismatch of trade %s resolved: %s", trade_no, note);
+    return order_log_operator(db, order_id, operator_name, what);
+}
+
+enum shop_code pay_mismatch_resolve(db_conn *db, int64_t order_id, const char *trade_no,
+                                    const char *note, const char *operator_name)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_begin(db);
+    if (st != DB_OK)
+        return db_shop_code(st);
+    enum shop_code rc = resolve_tx(db, order_id, trade_no, note, operator_name);
+    if (rc != SHOP_SUCCESS) {
+        db_rollback(db);
+        return rc;
+    }
+    st = db_commit(db);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
 }
 
 /* ------------------------------------------------------- starting to pay */

@@ -34,6 +34,22 @@ EVP_PKEY *pay_provider_key(const struct shop_config *cfg);
 
 /* trade_pay.provider and pay.notify's provider of Alipay. */
 #define PAY_PROVIDER_ALIPAY "alipay"
+/* The order's payment rows (trade_pay, at most 16) as a JSON array of
+ * their columns as text, for the operators' console (new reference in
+ * *out). SHOP_SUCCESS or the database's code (then *out is NULL). */
+struct json_object;
+enum shop_code pay_rows_json(db_conn *db, int64_t order_id, struct json_object **out);
+
+/* Open amount mismatches (trade_pay_mismatch, resolved 0), the oldest
+ * first, at most limit, as a JSON array of text columns (new reference). */
+enum shop_code pay_mismatches_open_json(db_conn *db, size_t limit, struct json_object **out);
+/* An operator resolves one with a note (1..PAY_NOTE_MAX bytes, checked by
+ * the caller): resolved 1 with the note, name and time, and a line on the
+ * order's timeline with the operator's name, in one transaction.
+ * SHOP_NOT_FOUND when there is no such open mismatch. */
+#define PAY_NOTE_MAX 500
+enum shop_code pay_mismatch_resolve(db_conn *db, int64_t order_id, const char *trade_no,
+                                    const char *note, const char *operator_name);
 
 /* The cashier URL of one payment needs at most this many bytes. */
 #define PAY_URL_MAX 16384

@@ -23,6 +23,7 @@ enum route_flags {
      * catalogue): then it carries an ETag and may be kept by shared caches
      * (nginx/shop.conf's fastcgi_cache); a logged-in buyer's never is. */
     ROUTE_PUBLIC = 1 << 5,
+    ROUTE_ADMIN = 1 << 6, /* operators only: 404 for anyone else (logged in or not) */
 };
 
 /* What answers a route: the web layer's handlers (web_internal.h). */

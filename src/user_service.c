@@ -473,3 +473,44 @@ retry:
     log_warn("user: %s for order %s failed (%s); retrying", tag, key, db_error(db));
     return MQ_RETRY;
 }
+
+/* ------------------------------------------------ the operators' audit log */
+
+static const char SQL_ADMIN_LOG[] =
+    "INSERT INTO trade_admin_log (admin_log_id, operator_id, operator_name, action, target_id, "
+    "detail, created_at) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))";
+static const char SQL_ADMIN_LOG_LIST[] =
+    "SELECT CAST(admin_log_id AS CHAR) AS admin_log_id, operator_name, action, "
+    "CAST(target_id AS CHAR) AS target_id, detail, created_at FROM trade_admin_log "
+    "ORDER BY admin_log_id DESC LIMIT 20";
+
+enum shop_code user_admin_log(db_conn *db, int64_t operator_id, const char *operator_name,
+                              const char *action, int64_t target_id, const char *detail)
+{
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    struct db_val p[] = {DB_I64(snowflake_next(&shop_ids)),
+                         DB_I64(operator_id),
+                         DB_TEXT(operator_name),
+                         DB_TEXT(action),
+                         DB_I64(target_id),
+                         DB_TEXTN(detail, strnlen(detail, USER_ADMIN_DETAIL_MAX))};
+    enum db_status st = db_exec(db, SQL_ADMIN_LOG, p, sizeof p / sizeof p[0], NULL);
+    if (st != DB_OK)
+        log_error("admin log: %s of %" PRId64 " by %s not written", action, target_id,
+                  operator_name);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
+enum shop_code user_admin_log_json(db_conn *db, struct json_object **out)
+{
+    db_result *r = NULL;
+    *out = NULL;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_query(db, SQL_ADMIN_LOG_LIST, NULL, 0, 20, &r);
+    if (st == DB_OK)
+        *out = db_result_json(r);
+    db_result_free(r);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}

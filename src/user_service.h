@@ -66,6 +66,17 @@ enum shop_code user_get(db_conn *db, int64_t user_id, struct user *out);
 struct json_object;
 /* {user_id (string), user_name, user_mobile, user_score, user_money "12.30",
  * user_reg_time}; never the password hash. New reference. */
+/* The operators' audit log (trade_admin_log): what an operator did that is
+ * not about one order (action "goods.create", "goods.edit", "goods.stock",
+ * "coupon.issue"; target the goods or coupon id; detail cut to
+ * USER_ADMIN_DETAIL_MAX bytes). user_admin_log_json: the last 20 rows,
+ * newest first, as a JSON array of text columns (new reference). */
+#define USER_ADMIN_DETAIL_MAX 500
+enum shop_code user_admin_log(db_conn *db, int64_t operator_id, const char *operator_name,
+                              const char *action, int64_t target_id, const char *detail);
+struct json_object;
+enum shop_code user_admin_log_json(db_conn *db, struct json_object **out);
+
 struct json_object *user_to_json(const struct user *u);
 
 /* Saga step 5, its own transaction: refuse (SHOP_USER_MONEY_REDUCE_FAIL)

@@ -61,6 +61,7 @@ void web_render_page(struct web_ctx *c, int status, const char *name, json_objec
         json_object *me = json_object_new_object();
         json_object_object_add(me, "user_id", json_object_new_string(id));
         json_object_object_add(me, "user_name", json_object_new_string(c->session.user_name));
+        json_object_object_add(me, "is_operator", json_object_new_boolean(c->session.is_operator));
         json_object_object_add(data, "logged_in", json_object_new_boolean(1));
         json_object_object_add(data, "me", me);
         json_object_object_add(data, "csrf_token", json_object_new_string(c->session.csrf));
@@ -307,6 +308,10 @@ static int guard(struct web_ctx *c)
         web_error(c, rc);
         return -1;
     }
+    if ((c->route->flags & ROUTE_ADMIN) && !(c->logged_in && c->session.is_operator)) {
+        web_error(c, SHOP_NOT_FOUND);
+        return -1;
+    }
     if ((c->route->flags & ROUTE_LOGIN) && !c->logged_in) {
         if (c->route->flags & ROUTE_API) {
             web_error(c, SHOP_NOT_LOGGED_IN);
@@ -352,15 +357,17 @@ static void api_healthz(struct web_ctx *c)
 }
 
 /* The routes: method, pattern, handler, and what the guard checks before
- * the handler runs (ROUTE_LOGIN, ROUTE_CSRF, ROUTE_PRE_CSRF; ROUTE_API
- * answers errors as JSON; ROUTE_PUBLIC answers visitors who are not logged
- * in with an ETag that caches may share; every state change must come from
- * this site's own pages, same_origin). A route is one line. */
+ * the handler runs (ROUTE_LOGIN, ROUTE_CSRF, ROUTE_PRE_CSRF; ROUTE_ADMIN:
+ * operators only, 404 for anyone else; ROUTE_API answers errors as JSON;
+ * ROUTE_PUBLIC answers visitors who are not logged in with an ETag that
+ * caches may share; every state change must come from this site's own
+ * pages, same_origin). A route is one line. */
 #define LOGIN  ROUTE_LOGIN
 #define CSRF   ROUTE_CSRF
 #define API    ROUTE_API
 #define PRE    ROUTE_PRE_CSRF
 #define PUBLIC ROUTE_PUBLIC
+#define ADMIN  (ROUTE_ADMIN | ROUTE_LOGIN)
 
 static const struct route ROUTES[] = {
     {HTTP_GET, "/", web_page_catalogue, PUBLIC},
@@ -396,6 +403,24 @@ static const struct route ROUTES[] = {
     /* The provider's server calls this: no session, its signature instead. */
     {HTTP_POST, "/pay/notify/alipay", web_pay_notify_alipay, ROUTE_PAGE},
     {HTTP_GET, "/healthz", api_healthz, API},
+    /* The operators' console: 404 for anyone but an operator. */
+    {HTTP_GET, "/admin", web_admin_orders, ADMIN},
+    {HTTP_GET, "/admin/orders/{id}", web_admin_order, ADMIN},
+    {HTTP_GET, "/api/admin/orders", web_admin_orders, API | ADMIN},
+    {HTTP_GET, "/api/admin/orders/{id}", web_admin_order, API | ADMIN},
+    {HTTP_GET, "/admin/goods", web_admin_goods_list, ADMIN},
+    {HTTP_POST, "/admin/goods", web_admin_goods_create, ADMIN | CSRF},
+    {HTTP_GET, "/admin/goods/{id}", web_admin_goods_page, ADMIN},
+    {HTTP_POST, "/admin/goods/{id}", web_admin_goods_edit, ADMIN | CSRF},
+    {HTTP_POST, "/admin/goods/{id}/stock", web_admin_goods_stock, ADMIN | CSRF},
+    {HTTP_POST, "/admin/coupons", web_admin_coupon_issue, ADMIN | CSRF},
+    {HTTP_GET, "/admin/mismatches", web_admin_mismatches, ADMIN},
+    {HTTP_GET, "/api/admin/mismatches", web_admin_mismatches, API | ADMIN},
+    {HTTP_POST, "/admin/mismatches/{id}", web_admin_mismatch_resolve, ADMIN | CSRF},
+    {HTTP_GET, "/admin/parked", web_admin_parked, ADMIN},
+    {HTTP_GET, "/api/admin/parked", web_admin_parked, API | ADMIN},
+    {HTTP_POST, "/admin/parked/replay", web_admin_parked_replay, ADMIN | CSRF},
+    {HTTP_POST, "/admin/parked/discard", web_admin_parked_discard, ADMIN | CSRF},
     /* Prometheus, on nginx's metrics listener only (127.0.0.1). */
     {HTTP_GET, "/metrics", web_metrics, ROUTE_METRICS},
 };
@@ -405,6 +430,7 @@ static const struct route ROUTES[] = {
 #undef API
 #undef PRE
 #undef PUBLIC
+#undef ADMIN
 
 static double elapsed_ms(const struct timespec *t0)
 {

@@ -144,6 +144,34 @@ void web_page_order(struct web_ctx *c);  /* GET /orders/{id} */
 void web_api_refund_request(struct web_ctx *c); /* POST /api/orders/{id}/refund */
 void web_api_refunds(struct web_ctx *c);        /* GET /api/orders/{id}/refunds */
 void web_form_refund(struct web_ctx *c); /* POST /orders/{id}/refund (the order page's button) */
+struct order;
+struct order_log_entry;
+/* An order for the templates (the buyer's pages and the console): the JSON
+ * of the API plus words (status_text, pay_text, ...) and display times. */
+json_object *web_order_view(const struct order *o, const char *goods_name);
+/* The order's history for the templates, oldest first: [{what, time}]. */
+json_object *web_order_history(const struct order *o, const struct order_log_entry *log, size_t n);
+/* key: iso and key_display: "2026-11-26 05:40 UTC" in o (nothing when iso
+ * is ""). */
+void web_add_time(json_object *o, const char *key, const char *iso);
+
+/* Handlers (web_admin.c): the operators' console, ROUTE_ADMIN */
+void web_admin_orders(struct web_ctx *c); /* GET /admin, GET /api/admin/orders */
+void web_admin_order(struct web_ctx *c);  /* GET /admin/orders/{id}, GET /api/admin/orders/{id} */
+/* Handlers (web_admin_goods.c) */
+void web_admin_goods_list(struct web_ctx *c);   /* GET /admin/goods */
+void web_admin_goods_page(struct web_ctx *c);   /* GET /admin/goods/{id} */
+void web_admin_goods_create(struct web_ctx *c); /* POST /admin/goods */
+void web_admin_goods_edit(struct web_ctx *c);   /* POST /admin/goods/{id} */
+void web_admin_goods_stock(struct web_ctx *c);  /* POST /admin/goods/{id}/stock */
+void web_admin_coupon_issue(struct web_ctx *c); /* POST /admin/coupons */
+/* Handlers (web_admin_pay.c) */
+void web_admin_mismatches(struct web_ctx *c);       /* GET /admin/mismatches */
+void web_admin_mismatch_resolve(struct web_ctx *c); /* POST /admin/mismatches/{id} */
+/* Handlers (web_admin_mq.c) */
+void web_admin_parked(struct web_ctx *c);         /* GET /admin/parked, /api/admin/parked */
+void web_admin_parked_replay(struct web_ctx *c);  /* POST /admin/parked/replay */
+void web_admin_parked_discard(struct web_ctx *c); /* POST /admin/parked/discard */
 
 /* Handlers (web_pay.c) */
 void web_api_payment_start(struct web_ctx *c); /* POST /api/orders/{id}/payment */

@@ -313,7 +313,7 @@ static void time_display(const char *iso, char *out, size_t outsz)
         snprintf(out, outsz, "%.10s %.5s UTC", iso, iso + 11);
 }
 
-static void add_time(json_object *o, const char *key, const char *iso)
+void web_add_time(json_object *o, const char *key, const char *iso)
 {
     char shown[40], k[48];
     if (iso[0] == '\0')
@@ -325,7 +325,7 @@ static void add_time(json_object *o, const char *key, const char *iso)
 }
 
 /* An order for the templates: the JSON of the API plus words and names. */
-static json_object *order_view(const struct order *o, const char *goods_name)
+json_object *web_order_view(const struct order *o, const char *goods_name)
 {
     json_object *v = order_to_json(o);
     web_add_str(v, "goods_name", goods_name ? goods_name : "");
@@ -335,9 +335,9 @@ static json_object *order_view(const struct order *o, const char *goods_name)
                 IN(STATUS_CLASS, o->order_status) ? STATUS_CLASS[o->order_status] : "invalid");
     web_add_str(v, "pay_text", IN(PAY_TEXT, o->pay_status) ? PAY_TEXT[o->pay_status] : "?");
     web_add_str(v, "pay_class", IN(PAY_CLASS, o->pay_status) ? PAY_CLASS[o->pay_status] : "unpaid");
-    add_time(v, "add_time", o->add_time);
-    add_time(v, "confirm_time", o->confirm_time);
-    add_time(v, "pay_time", o->pay_time);
+    web_add_time(v, "add_time", o->add_time);
+    web_add_time(v, "confirm_time", o->confirm_time);
+    web_add_time(v, "pay_time", o->pay_time);
     json_object_object_add(v, "has_coupon", json_object_new_boolean(o->coupon_id != 0));
     json_object_object_add(v, "has_balance", json_object_new_boolean(o->money_paid > 0));
     json_object_object_add(v, "is_cancelled",
@@ -360,7 +360,7 @@ static void history_add(json_object *arr, const char *what, const char *iso)
 {
     json_object *e = json_object_new_object();
     web_add_str(e, "what", what);
-    add_time(e, "time", iso);
+    web_add_time(e, "time", iso);
     json_object_array_add(arr, e);
 }
 
@@ -375,7 +375,7 @@ static int logged(const struct order_log_entry *log, size_t n, const char *event
 /* The order's history, oldest first: placed and confirmed from the times the
  * order keeps, then what the log service wrote (trade_order_log), then what
  * the order's state shows but the log does not have (yet). */
-static json_object *history(const struct order *o, const struct order_log_entry *log, size_t n)
+json_object *web_order_history(const struct order *o, const struct order_log_entry *log, size_t n)
 {
     json_object *arr = json_object_new_array();
     history_add(arr, "Placed", o->add_time);
@@ -423,7 +423,7 @@ static void refunds_view(json_object *v, const struct order *o)
         for (size_t k = 0; k < sizeof REASON / sizeof REASON[0]; k++)
             if (strcmp(list[i].ev.reason, REASON[k][0]) == 0)
                 web_add_str(r, "reason_text", REASON[k][1]);
-        add_time(r, "create_time", list[i].create_time);
+        web_add_time(r, "create_time", list[i].create_time);
         asked = asked || strcmp(list[i].ev.reason, "buyer") == 0;
         json_object_array_add(arr, r);
     }
@@ -454,7 +454,7 @@ void web_page_orders(struct web_ctx *c)
         /* The name only: the page still shows the order without it. */
         struct goods g;
         int named = goods_get(goods_db(), list[i].goods_id, &g) == SHOP_SUCCESS;
-        json_object_array_add(arr, order_view(&list[i], named ? g.goods_name : NULL));
+        json_object_array_add(arr, web_order_view(&list[i], named ? g.goods_name : NULL));
     }
     free(list);
     json_object *d = json_object_new_object();
@@ -480,8 +480,8 @@ void web_page_order(struct web_ctx *c)
     /* The history only: the page still shows the order without it. */
     if (order_log_list(order_db(), o.order_id, &log, &nlog) != SHOP_SUCCESS)
         log_warn("order page: history of %" PRId64 " not available", o.order_id);
-    json_object *v = order_view(&o, have_goods ? g.goods_name : NULL);
-    json_object_object_add(v, "history", history(&o, log, nlog));
+    json_object *v = web_order_view(&o, have_goods ? g.goods_name : NULL);
+    json_object_object_add(v, "history", web_order_history(&o, log, nlog));
     free(log);
     refunds_view(v, &o);
     json_object *d = json_object_new_object();

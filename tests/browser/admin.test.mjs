@@ -1,0 +1,61 @@
+// Browser: the operators' console as an operator uses it. Logs in as the
+// demo operator admin on /login, opens the console from the menu, finds an
+// order by its id with the search form, opens it (timeline, payments,
+// messages), then edits a goods' price on its console page and sees the new
+// price on the catalogue's goods page; saves a screenshot to
+// $SHOP_RUN_DIR/screenshots/admin.png. Without JavaScript, as the pages work.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { base, launch, pageErrors, shots } from './browser.mjs';
+import { api, buyer, newGoods, orderBody } from '../integration/shop.mjs';
+
+test('admin finds an order, opens it, and edits a goods\' price that the catalogue then shows', async () => {
+  const g = newGoods(5, 1500);
+  const b = await buyer({ money: 10000, prefix: 'console' });
+  const placed = await api('/api/orders', { method: 'POST', body: orderBody(g, 1500, 1),
+    cookie: b.cookie, csrf: b.csrf });
+  assert.equal(placed.res.status, 201, placed.text);
+  const orderId = placed.body.order.order_id;
+
+  const { browser, cleanup } = await launch();
+  try {
+    const context = await browser.newContext({ javaScriptEnabled: false,
+      viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    await page.goto(`${base}/login`);
+    await page.fill('#login', 'admin');
+    await page.fill('#password', 'admin-pass-1');
+    await Promise.all([page.waitForNavigation(), page.click('form button[type="submit"]')]);
+    await Promise.all([page.waitForURL(/\/admin$/), page.click('.site-nav a[href="/admin"]')]);
+
+    await page.fill('#s-order', orderId);
+    await Promise.all([page.waitForURL(/\/admin\?/), page.click('#order-search button[type="submit"]')]);
+    const rows = page.locator('#orders tbody tr');
+    assert.equal(await rows.count(), 1);
+    await Promise.all([page.waitForURL(/\/admin\/orders\/\d+$/),
+      page.click(`#orders a[href="/admin/orders/${orderId}"]`)]);
+    assert.equal(await page.locator('h1 .mono').innerText(), orderId);
+    assert.equal(await page.locator('#order-status').innerText(), 'Confirmed');
+    assert.match(await page.locator('#history').innerText(), /Placed[\s\S]*Confirmed/);
+    assert.ok(await page.locator('#payments').isVisible());
+    assert.ok(await page.locator('#messages').isVisible());
+
+    await page.click(`a[href="/admin/goods/${g}"]`);
+    await page.fill('#e-price', '13.70');
+    await Promise.all([page.waitForURL(/done=saved$/), page.click('#goods-edit button[type="submit"]')]);
+    assert.equal(await page.locator('#goods-price').innerText(), '13.70');
+    assert.match(await page.locator('.notice-ok').innerText(), /saved/);
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: join(shots, 'admin.png'), fullPage: true });
+
+    const res = await page.goto(`${base}/goods/${g}`);
+    assert.equal(res.status(), 200);
+    assert.match(await page.locator('main').innerText(), /13\.70/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await cleanup();
+  }
+});
