@@ -41,6 +41,7 @@ struct command {
     const char *name;
     int min_args, max_args;
     int needs_db;
+    int uses_mq; /* 0: never connects to the broker */
     int (*run)(mq_conn *mq, char **args, int n);
     const char *usage;
 };
@@ -116,6 +117,10 @@ static int cmd_reconcile(mq_conn *mq, char **args, int n)
     const struct shop_config *cfg = &config;
     const char *day = args[0];
     (void)mq, (void)n;
+    if (!reconcile_day_ok(day)) {
+        fprintf(stderr, "shop-admin reconcile: \"%s\" is not a day YYYY-MM-DD\n", day);
+        return 2;
+    }
     struct reconcile_result r;
     char why[512] = "";
     if (provider_global_init() != 0) {
@@ -135,10 +140,10 @@ static int cmd_reconcile(mq_conn *mq, char **args, int n)
 }
 
 static const struct command COMMANDS[] = {
-    {"publish", 3, 3, 0, cmd_publish, "publish ROUTING_KEY MESSAGE_ID JSON"},
-    {"topology", 0, 0, 0, cmd_topology, "topology"},
-    {"refund", 2, 3, 1, cmd_refund, "refund approve|reject|retry REFUND_ID [NOTE]"},
-    {"reconcile", 1, 1, 1, cmd_reconcile, "reconcile YYYY-MM-DD"},
+    {"publish", 3, 3, 0, 1, cmd_publish, "publish ROUTING_KEY MESSAGE_ID JSON"},
+    {"topology", 0, 0, 0, 1, cmd_topology, "topology"},
+    {"refund", 2, 3, 1, 1, cmd_refund, "refund approve|reject|retry REFUND_ID [NOTE]"},
+    {"reconcile", 1, 1, 1, 0, cmd_reconcile, "reconcile YYYY-MM-DD"},
 };
 
 static void usage(FILE *f)
@@ -182,11 +187,13 @@ int main(int argc, char **argv)
     }
     struct mq_params mqp = runtime_mq_params(cfg);
     mqp.heartbeat_s = 0;
-    mq_conn *mq = mq_open(&mqp);
+    mq_conn *mq = cmd->uses_mq ? mq_open(&mqp) : NULL;
     rc = 1;
     /* A command on the database commits its events to the outbox: without
      * the broker, the relay publishes them later. */
-    if (mq == NULL) {
+    if (!cmd->uses_mq) {
+        /* nothing to connect */
+    } else if (mq == NULL) {
         fprintf(stderr, "shop-admin: cannot connect to RabbitMQ at %s:%d\n", cfg->mq_host,
                 cfg->mq_port);
         if (!cmd->needs_db)
