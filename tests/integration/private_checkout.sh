@@ -53,7 +53,7 @@ trap 'rm -rf "$top"' EXIT
 
 # Ports of its own, so that the suite's own stack keeps running.
 export SHOP_RUN_DIR=$dir/run SHOP_BIN_DIR=$dir/build/src SHOP_HTTP_PORT=18180
-export SHOP_SANDBOX_PORT=18181 SHOP_DB_PORT=23406 SHOP_MQ_PORT=25773
+export SHOP_SANDBOX_PORT=18181 SHOP_METRICS_PORT=19180 SHOP_DB_PORT=23406 SHOP_MQ_PORT=25773
 export SHOP_MQ_DIST_PORT=25783 SHOP_EPMD_PORT=24469 SHOP_MQ_NODE=shopprivate@localhost
 unset SHOP_INSTANCES SHOP_APP_WRAPPER SHOP_CONSUMER_WRAPPER
 log=$top/services.log
