@@ -362,3 +362,61 @@ export function notify(body, contentType = 'application/x-www-form-urlencoded; c
   }).then(async (res) => ({ status: res.status, text: await res.text(),
     type: res.headers.get('content-type') }));
 }
+
+// --- the provider sandbox (refunds.test.mjs, admin.test.mjs) ---------------
+
+export const sandbox = new URL(setting('alipay_gateway') ||
+  `http://127.0.0.1:${process.env.SHOP_SANDBOX_PORT || '8081'}/gateway.do`).origin;
+
+export function sandboxPost(path, params) {
+  return fetch(`${sandbox}${path}`, {
+    method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  }).then(async (res) => ({ status: res.status, text: await res.text() }));
+}
+
+// The refunds the sandbox made for an order: [{trade_no, out_request_no, amount, …}].
+export async function sandboxRefunds(orderId) {
+  const res = await fetch(`${sandbox}/test/refunds?out_trade_no=${orderId}`);
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  const j = JSON.parse(text);
+  return Array.isArray(j) ? j : j.refunds;
+}
+
+// Press "Pay" on the sandbox's cashier page of trade, as the buyer does; the
+// sandbox notifies the shop.
+export async function payAtCashier(trade) {
+  const r = await api('', { url: `${sandbox}/pay`, method: 'POST', body: `trade=${trade}`,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.equal(r.res.status, 303, r.text);
+}
+
+// A confirmed order of one new goods (stock 100) at price (cents), paying
+// moneyPaid cents from the balance and a coupon when given; its payment
+// started (the cashier's trade opened at the sandbox).
+export async function payable(b, price, { moneyPaid = 0, coupon } = {}) {
+  const g = newGoods(100, price);
+  const body = orderBody(g, price, 1, { pay: moneyPaid, couponId: coupon?.id,
+    couponCents: coupon?.cents });
+  let r = await api('/api/orders', { method: 'POST', body, cookie: b.cookie, csrf: b.csrf });
+  assert.equal(r.res.status, 201, r.text);
+  const o = r.body.order;
+  r = await api(`/api/orders/${o.order_id}/payment`, { method: 'POST', cookie: b.cookie,
+    csrf: b.csrf });
+  assert.equal(r.res.status, 200, r.text);
+  const cashier = await api('', { url: r.body.redirect_url }); // the trade opens
+  assert.equal(cashier.res.status, 200, cashier.text);
+  const trade = cashier.text.match(/name="trade" value="([^"]+)"/)[1];
+  return { order: o, pay: r.body, goods: g, trade };
+}
+
+// Paid at the cashier and applied by the shop (pay_status 2).
+export async function paidOrder(b, price, opts) {
+  const p = await payable(b, price, opts);
+  await payAtCashier(p.trade);
+  await eventually(() => one(`SELECT pay_status FROM trade_order WHERE order_id = ${p.order.order_id}`),
+    (x) => x === '2');
+  return p;
+}
