@@ -13,7 +13,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, base, buyer, newGoods, orderBody, prePost, publish, pool, sql, one, count,
-  eventually } from './shop.mjs';
+  eventually, paidOrder, sandboxPost, sandboxRefunds } from './shop.mjs';
 
 async function operator() {
   const r = await prePost('/api/session', { login: 'admin', password: 'admin-pass-1' });
@@ -46,10 +46,10 @@ after(() => {
 });
 
 const GETS = ['/admin', '/admin/orders/1', '/admin/goods', '/admin/goods/1001',
-  '/admin/mismatches', '/admin/parked', '/admin/parked?queue=shop.goods', '/api/admin/orders',
+  '/admin/mismatches', '/admin/refunds', '/admin/refunds?status=failed', '/admin/parked', '/admin/parked?queue=shop.goods', '/api/admin/orders',
   '/api/admin/orders/1', '/api/admin/mismatches', '/api/admin/parked?queue=shop.goods'];
 const POSTS = ['/admin/goods', '/admin/goods/1001', '/admin/goods/1001/stock', '/admin/coupons',
-  '/admin/mismatches/1', '/admin/parked/replay', '/admin/parked/discard'];
+  '/admin/mismatches/1', '/admin/refunds/1', '/admin/parked/replay', '/admin/parked/discard'];
 
 test('every /admin and /api/admin route is 404 for anonymous callers and for buyers', async () => {
   const b = await buyer({ prefix: 'notop' });
@@ -287,6 +287,70 @@ test('amount mismatches: listed while open, resolved with a note that the order\
     .find((w) => w.includes('Amount mismatch'));
   assert.equal(line, `Amount mismatch of trade ${tradeNo} resolved: refunded 0.60 at the provider (by operator admin)`);
   sql(`DELETE FROM trade_pay_mismatch WHERE order_id = ${o}`);
+});
+
+// A paid order whose buyer asked for a refund: { order, id } (the refund's).
+async function requestedRefund(prefix) {
+  const b = await buyer({ prefix });
+  const { order } = await paidOrder(b, 1200);
+  const r = await api(`/api/orders/${order.order_id}/refund`, { method: 'POST',
+    body: { reason: 'changed my mind' }, cookie: b.cookie, csrf: b.csrf });
+  assert.equal(r.res.status, 202, r.text);
+  return { order, id: r.body.refund.refund_id };
+}
+
+const refundState = (id) => sql(`SELECT refund_status, last_error FROM trade_refund
+  WHERE refund_id = ${id}`)[0];
+const timeline = async (who, o) => (await api(`/api/admin/orders/${o}`, { cookie: who.cookie }))
+  .body.order.history.map((h) => h.what);
+
+test('refunds: listed newest first by status; approve, reject and retry from the page, each on the order\'s timeline with the operator\'s name', async () => {
+  const admin = await operator();
+  const ok = await requestedRefund('rfok');
+  const no = await requestedRefund('rfno');
+  let page = await api('/admin/refunds?status=requested', { cookie: admin.cookie });
+  assert.equal(page.res.status, 200);
+  const at = (id) => page.text.indexOf(`data-refund-id="${id}"`);
+  assert.ok(at(ok.id) > 0 && at(no.id) > 0 && at(no.id) < at(ok.id), 'newest first');
+  assert.match(page.text, /value="approve"/);
+  assert.equal((await api('/admin/refunds?status=nonsense', { cookie: admin.cookie })).res.status, 400);
+
+  let r = await form(`/admin/refunds/${ok.id}`, { action: 'approve' }, admin, null);
+  assert.equal(r.res.status, 403);
+  r = await form(`/admin/refunds/${ok.id}`, { action: 'refund-twice' }, admin);
+  assert.equal(r.res.status, 400);
+  r = await form(`/admin/refunds/${ok.id}`, { action: 'approve', note: 'agreed by phone' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  await eventually(() => refundState(ok.id)[0], (x) => x === 'succeeded', 40000);
+  assert.equal((await sandboxRefunds(ok.order.order_id)).length, 1);
+  assert.ok((await timeline(admin, ok.order.order_id))
+    .includes(`Refund ${ok.id} approved: agreed by phone (by operator admin)`));
+  r = await form(`/admin/refunds/${ok.id}`, { action: 'approve' }, admin);
+  assert.equal(r.res.status, 409, 'approved once');
+
+  r = await form(`/admin/refunds/${no.id}`, { action: 'reject', note: '' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  assert.equal(refundState(no.id)[0], 'rejected');
+  assert.deepEqual(await sandboxRefunds(no.order.order_id), []);
+  assert.ok((await timeline(admin, no.order.order_id))
+    .includes(`Refund ${no.id} rejected (by operator admin)`));
+
+  const bad = await requestedRefund('rffail');
+  const hook = await sandboxPost('/test/next-refund-fails', { sub_code: 'ACQ.SELLER_BALANCE_NOT_ENOUGH' });
+  assert.ok(hook.status < 400, `${hook.status} ${hook.text}`);
+  r = await form(`/admin/refunds/${bad.id}`, { action: 'approve' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  await eventually(() => refundState(bad.id)[0], (x) => x === 'failed', 40000);
+  page = await api('/admin/refunds?status=failed', { cookie: admin.cookie });
+  assert.ok(at(bad.id) > 0);
+  assert.match(page.text, /ACQ\.SELLER_BALANCE_NOT_ENOUGH/);
+  assert.match(page.text, /value="retry"/);
+  r = await form(`/admin/refunds/${bad.id}`, { action: 'retry', note: 'balance topped up' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  await eventually(() => refundState(bad.id)[0], (x) => x === 'succeeded', 40000);
+  assert.equal((await sandboxRefunds(bad.order.order_id)).length, 1);
+  assert.ok((await timeline(admin, bad.order.order_id))
+    .includes(`Refund ${bad.id} retried: balance topped up (by operator admin)`));
 });
 
 test('parked messages: listed with body and reason without being taken, replayed, discarded with a note', async () => {
