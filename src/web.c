@@ -419,6 +419,8 @@ static const struct route ROUTES[] = {
     {HTTP_POST, "/admin/mismatches/{id}", web_admin_mismatch_resolve, ADMIN | CSRF},
     {HTTP_GET, "/admin/refunds", web_admin_refunds, ADMIN},
     {HTTP_POST, "/admin/refunds/{id}", web_admin_refund_act, ADMIN | CSRF},
+    {HTTP_GET, "/admin/reconcile", web_admin_reconcile, ADMIN},
+    {HTTP_POST, "/admin/reconcile/{id}", web_admin_reconcile_resolve, ADMIN | CSRF},
     {HTTP_GET, "/admin/parked", web_admin_parked, ADMIN},
     {HTTP_GET, "/api/admin/parked", web_admin_parked, API | ADMIN},
     {HTTP_POST, "/admin/parked/replay", web_admin_parked_replay, ADMIN | CSRF},

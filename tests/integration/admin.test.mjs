@@ -6,14 +6,17 @@
 // consumer-log rows of its messages; goods are created, edited and their
 // stock adjusted with a reason; coupons are issued; every action is in the
 // operators' log with the operator's name, and an amount mismatch resolved
-// with a note on the order's timeline with it; parked messages listed (left
+// with a note on the order's timeline with it, refunds approved, rejected and
+// retried from /admin/refunds (timeline too), reconciliation differences
+// listed and resolved with a note; parked messages listed (left
 // in place), replayed and discarded; forms without the CSRF token are
 // refused. The demo operator is admin / admin-pass-1.
 //   node --test tests/integration/admin.test.mjs
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, base, buyer, newGoods, orderBody, prePost, publish, pool, sql, one, count,
-  eventually, paidOrder, sandboxPost, sandboxRefunds } from './shop.mjs';
+  eventually, paidOrder, sandboxPost, sandboxRefunds, freshId, paidHere, paidThere, reconcile,
+  unusedDay } from './shop.mjs';
 
 async function operator() {
   const r = await prePost('/api/session', { login: 'admin', password: 'admin-pass-1' });
@@ -46,10 +49,11 @@ after(() => {
 });
 
 const GETS = ['/admin', '/admin/orders/1', '/admin/goods', '/admin/goods/1001',
-  '/admin/mismatches', '/admin/refunds', '/admin/refunds?status=failed', '/admin/parked', '/admin/parked?queue=shop.goods', '/api/admin/orders',
+  '/admin/mismatches', '/admin/refunds', '/admin/refunds?status=failed',
+  '/admin/reconcile', '/admin/reconcile?day=2020-01-01', '/admin/parked', '/admin/parked?queue=shop.goods', '/api/admin/orders',
   '/api/admin/orders/1', '/api/admin/mismatches', '/api/admin/parked?queue=shop.goods'];
 const POSTS = ['/admin/goods', '/admin/goods/1001', '/admin/goods/1001/stock', '/admin/coupons',
-  '/admin/mismatches/1', '/admin/refunds/1', '/admin/parked/replay', '/admin/parked/discard'];
+  '/admin/mismatches/1', '/admin/refunds/1', '/admin/reconcile/1', '/admin/parked/replay', '/admin/parked/discard'];
 
 test('every /admin and /api/admin route is 404 for anonymous callers and for buyers', async () => {
   const b = await buyer({ prefix: 'notop' });
@@ -351,6 +355,39 @@ test('refunds: listed newest first by status; approve, reject and retry from the
   assert.equal((await sandboxRefunds(bad.order.order_id)).length, 1);
   assert.ok((await timeline(admin, bad.order.order_id))
     .includes(`Refund ${bad.id} retried: balance topped up (by operator admin)`));
+});
+
+test('reconciliation: a reconciled day\'s differences listed, one resolved with a note in the operators\' log', async () => {
+  const day = await unusedDay();
+  const here = freshId();
+  const hereNo = `2001${String(here).padStart(24, '0')}`.slice(0, 28);
+  paidHere(here, hereNo, '7.00', day);
+  const differs = freshId();
+  paidHere(differs, await paidThere(differs, '20.00', day), '21.00', day);
+  const rec = await reconcile(day);
+  assert.equal(rec.code, 1, rec.stderr);
+  const admin = await operator();
+  let page = await api(`/admin/reconcile?day=${day}`, { cookie: admin.cookie });
+  assert.equal(page.res.status, 200);
+  assert.match(page.text, new RegExp(`missing_there[\\s\\S]*${hereNo}[\\s\\S]*7\\.00`));
+  assert.match(page.text, /amount_differs[\s\S]*21\.00[\s\S]*20\.00/);
+  assert.equal((await api('/admin/reconcile?day=2020-13-45', { cookie: admin.cookie })).res.status, 400);
+  const id = one(`SELECT id FROM trade_reconcile_diff WHERE day = '${day}' AND kind = 'missing_there'`);
+  assert.match(page.text, new RegExp(`action="/admin/reconcile/${id}"`));
+  let r = await form(`/admin/reconcile/${id}`, { note: '' }, admin);
+  assert.equal(r.res.status, 400);
+  r = await form(`/admin/reconcile/${id}`, { note: 'test payment, booked by hand' }, admin, null);
+  assert.equal(r.res.status, 403);
+  r = await form(`/admin/reconcile/${id}`, { note: 'test payment, booked by hand' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  assert.deepEqual(sql(`SELECT resolved, note FROM trade_reconcile_diff WHERE id = ${id}`)[0],
+    ['1', 'test payment, booked by hand']);
+  r = await form(`/admin/reconcile/${id}`, { note: 'again' }, admin);
+  assert.equal(r.res.status, 404, 'resolved once');
+  assert.deepEqual(auditRows(id).at(-1), ['admin', 'reconcile.resolve', 'test payment, booked by hand']);
+  page = await api(`/admin/reconcile?day=${day}`, { cookie: admin.cookie });
+  assert.doesNotMatch(page.text, new RegExp(`action="/admin/reconcile/${id}"`));
+  assert.match(page.text, /test payment, booked by hand/);
 });
 
 test('parked messages: listed with body and reason without being taken, replayed, discarded with a note', async () => {
