@@ -316,3 +316,38 @@ out:
     buf_free(&body);
     return rs;
 }
+
+static const char SQL_DIFF_LIST[] =
+    "SELECT CAST(id AS CHAR) AS id, DATE_FORMAT(day, '%Y-%m-%d') AS day, kind, object, trade_no, "
+    "out_trade_no, out_request_no, CAST(our_amount AS CHAR) AS our_amount, "
+    "CAST(their_amount AS CHAR) AS their_amount, CAST(resolved AS CHAR) AS resolved, note "
+    "FROM trade_reconcile_diff WHERE (? = '' OR day = ?) ORDER BY day DESC, id LIMIT ?";
+static const char SQL_DIFF_RESOLVE[] =
+    "UPDATE trade_reconcile_diff SET resolved = 1, note = ? WHERE id = ? AND resolved = 0";
+
+enum shop_code reconcile_diffs_json(db_conn *db, const char *day, size_t limit,
+                                    struct json_object **out)
+{
+    struct db_val p[] = {DB_TEXT(day), DB_TEXT(day), DB_I64((int64_t)limit)};
+    db_result *r = NULL;
+    *out = NULL;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_query(db, SQL_DIFF_LIST, p, 3, limit, &r);
+    if (st == DB_OK)
+        *out = db_result_json(r);
+    db_result_free(r);
+    return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
+enum shop_code reconcile_diff_resolve(db_conn *db, int64_t id, const char *note)
+{
+    struct db_val p[] = {DB_TEXT(note), DB_I64(id)};
+    uint64_t changed = 0;
+    if (db == NULL)
+        return SHOP_DB_UNAVAILABLE;
+    enum db_status st = db_exec(db, SQL_DIFF_RESOLVE, p, 2, &changed);
+    if (st != DB_OK)
+        return db_shop_code(st);
+    return changed == 1 ? SHOP_SUCCESS : SHOP_NOT_FOUND;
+}

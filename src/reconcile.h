@@ -19,6 +19,8 @@
 #include <stdio.h>
 
 #include "bill.h"
+#include "db.h"
+#include "errors.h"
 
 struct shop_config;
 
@@ -77,6 +79,18 @@ enum reconcile_status {
  * happened into why. out is filled on CLEAN and DIFFERENCES. */
 enum reconcile_status reconcile_day(const struct shop_config *cfg, const char *day, FILE *progress,
                                     struct reconcile_result *out, char *why, size_t whysz);
+
+/* The console's list (GET /admin/reconcile): the recorded differences of day
+ * (all days when ""), newest day first, at most limit, as a JSON array of
+ * text columns {id, day, kind, object, trade_no, out_trade_no,
+ * out_request_no, our_amount, their_amount (null: none), resolved "0"/"1",
+ * note}. */
+struct json_object;
+enum shop_code reconcile_diffs_json(db_conn *db, const char *day, size_t limit,
+                                    struct json_object **out);
+/* An operator marks an open difference resolved with note: SHOP_SUCCESS,
+ * SHOP_NOT_FOUND (none, or resolved already) or the database's code. */
+enum shop_code reconcile_diff_resolve(db_conn *db, int64_t id, const char *note);
 
 /* 1 when day is a real date "YYYY-MM-DD". */
 int reconcile_day_ok(const char *day);

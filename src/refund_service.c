@@ -17,6 +17,7 @@
 #include "pay_service.h"
 #include "provider.h"
 #include "snowflake.h"
+#include "paging.h"
 #include "utf8.h"
 
 #define REFUND_COLUMNS                                                                             \
@@ -33,6 +34,9 @@ static const char SQL_LOCK[] =
     "SELECT " REFUND_COLUMNS " FROM trade_refund WHERE refund_id = ? FOR UPDATE";
 static const char SQL_LIST[] = "SELECT " REFUND_COLUMNS " FROM trade_refund WHERE order_id = ? "
                                "ORDER BY create_time, refund_id LIMIT ?";
+static const char SQL_PAGE[] =
+    "SELECT " REFUND_COLUMNS " FROM trade_refund WHERE (? = 0 OR refund_id < ?) "
+    "AND (? = '' OR refund_status = ?) ORDER BY refund_id DESC LIMIT ?";
 /* A step: from one status to the next, with what the step changes. */
 static const char SQL_MOVE[] =
     "UPDATE trade_refund SET refund_status = ?, note = ?, last_error = ?, attempts = ?, "
@@ -163,6 +167,22 @@ enum shop_code refund_list(db_conn *db, int64_t order_id, struct refund **out, s
     enum shop_code rc =
         db_query_list(db, SQL_LIST, p, 2, REFUND_LIST_MAX, sizeof **out, row_to_refund, &list, n);
     *out = list;
+    return rc;
+}
+
+enum shop_code refund_page(db_conn *db, const char *status, int64_t before, size_t limit,
+                           struct refund **out, size_t *n, int *more)
+{
+    struct db_val p[] = {DB_I64(before), DB_I64(before), DB_TEXT(status), DB_TEXT(status),
+                         DB_I64((int64_t)limit + 1)};
+    void *list = NULL;
+    *n = 0;
+    *more = 0;
+    enum shop_code rc = db_query_list(db, SQL_PAGE, p, sizeof p / sizeof p[0], limit + 1,
+                                      sizeof **out, row_to_refund, &list, n);
+    *out = list;
+    if (rc == SHOP_SUCCESS)
+        *more = paging_trim(n, limit);
     return rc;
 }
 

@@ -110,6 +110,12 @@ enum shop_code refund_get(db_conn *db, int64_t refund_id, struct refund *out);
 #define REFUND_LIST_MAX 50
 enum shop_code refund_list(db_conn *db, int64_t order_id, struct refund **out, size_t *n);
 
+/* The console's list: refunds newest first (by refund_id, a snowflake), of
+ * status (or all when ""), with refund_id < before (0: from the newest), at
+ * most limit; *more is 1 when there are more. *out is malloc'd (free it). */
+enum shop_code refund_page(db_conn *db, const char *status, int64_t before, size_t limit,
+                           struct refund **out, size_t *n, int *more);
+
 struct json_object;
 /* {refund_id, order_id, pay_id, trade_no, refund_amount, reason,
  *  refund_status, note, last_error, attempts, create_time, update_time,

@@ -168,6 +168,12 @@ void web_admin_coupon_issue(struct web_ctx *c); /* POST /admin/coupons */
 /* Handlers (web_admin_pay.c) */
 void web_admin_mismatches(struct web_ctx *c);       /* GET /admin/mismatches */
 void web_admin_mismatch_resolve(struct web_ctx *c); /* POST /admin/mismatches/{id} */
+/* Handlers (web_admin_refund.c) */
+void web_admin_refunds(struct web_ctx *c);    /* GET /admin/refunds */
+void web_admin_refund_act(struct web_ctx *c); /* POST /admin/refunds/{id} */
+/* Handlers (web_admin_reconcile.c) */
+void web_admin_reconcile(struct web_ctx *c);         /* GET /admin/reconcile */
+void web_admin_reconcile_resolve(struct web_ctx *c); /* POST /admin/reconcile/{id} */
 /* Handlers (web_admin_mq.c) */
 void web_admin_parked(struct web_ctx *c);         /* GET /admin/parked, /api/admin/parked */
 void web_admin_parked_replay(struct web_ctx *c);  /* POST /admin/parked/replay */

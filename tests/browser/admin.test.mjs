@@ -3,13 +3,14 @@
 // order by its id with the search form, opens it (timeline, payments,
 // messages), then edits a goods' price on its console page and sees the new
 // price on the catalogue's goods page; saves a screenshot to
-// $SHOP_RUN_DIR/screenshots/admin.png. Without JavaScript, as the pages work.
+// $SHOP_RUN_DIR/screenshots/admin.png; then approves a buyer's refund on the
+// console's refunds page. Without JavaScript, as the pages work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { base, launch, pageErrors, shots } from './browser.mjs';
-import { api, buyer, newGoods, orderBody } from '../integration/shop.mjs';
+import { api, buyer, eventually, newGoods, one, orderBody, paidOrder } from '../integration/shop.mjs';
 
 test('admin finds an order, opens it, and edits a goods\' price that the catalogue then shows', async () => {
   const g = newGoods(5, 1500);
@@ -54,6 +55,41 @@ test('admin finds an order, opens it, and edits a goods\' price that the catalog
     const res = await page.goto(`${base}/goods/${g}`);
     assert.equal(res.status(), 200);
     assert.match(await page.locator('main').innerText(), /13\.70/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('admin approves a requested refund on the refunds page and it succeeds', async () => {
+  const b = await buyer({ prefix: 'brefund' });
+  const { order } = await paidOrder(b, 900);
+  const asked = await api(`/api/orders/${order.order_id}/refund`, { method: 'POST',
+    body: { reason: 'changed my mind' }, cookie: b.cookie, csrf: b.csrf });
+  assert.equal(asked.res.status, 202, asked.text);
+  const id = asked.body.refund.refund_id;
+
+  const { browser, cleanup } = await launch();
+  try {
+    const context = await browser.newContext({ javaScriptEnabled: false,
+      viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    await page.goto(`${base}/login`);
+    await page.fill('#login', 'admin');
+    await page.fill('#password', 'admin-pass-1');
+    await Promise.all([page.waitForNavigation(), page.click('form button[type="submit"]')]);
+    await page.goto(`${base}/admin`);
+    await Promise.all([page.waitForURL(/\/admin\/refunds$/), page.click('.admin-nav a[href="/admin/refunds"]')]);
+    await page.selectOption('#r-status', 'requested');
+    await Promise.all([page.waitForURL(/status=requested/), page.click('#refund-filter button[type="submit"]')]);
+    const row = page.locator(`#refunds tr[data-refund-id="${id}"]`);
+    assert.equal(await row.count(), 1);
+    await row.locator('input[name="note"]').fill('agreed');
+    await Promise.all([page.waitForURL(/done=approve$/), row.locator('button[value="approve"]').click()]);
+    assert.match(await page.locator('.notice-ok').innerText(), /refund was changed/);
+    await eventually(() => one(`SELECT refund_status FROM trade_refund WHERE refund_id = ${id}`),
+      (s) => s === 'succeeded', 40000);
     assert.deepEqual(errors, []);
   } finally {
     await cleanup();

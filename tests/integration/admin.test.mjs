@@ -6,14 +6,17 @@
 // consumer-log rows of its messages; goods are created, edited and their
 // stock adjusted with a reason; coupons are issued; every action is in the
 // operators' log with the operator's name, and an amount mismatch resolved
-// with a note on the order's timeline with it; parked messages listed (left
+// with a note on the order's timeline with it, refunds approved, rejected and
+// retried from /admin/refunds (timeline too), reconciliation differences
+// listed and resolved with a note; parked messages listed (left
 // in place), replayed and discarded; forms without the CSRF token are
 // refused. The demo operator is admin / admin-pass-1.
 //   node --test tests/integration/admin.test.mjs
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, base, buyer, newGoods, orderBody, prePost, publish, pool, sql, one, count,
-  eventually } from './shop.mjs';
+  eventually, paidOrder, sandboxPost, sandboxRefunds, freshId, paidHere, paidThere, reconcile,
+  unusedDay } from './shop.mjs';
 
 async function operator() {
   const r = await prePost('/api/session', { login: 'admin', password: 'admin-pass-1' });
@@ -46,10 +49,11 @@ after(() => {
 });
 
 const GETS = ['/admin', '/admin/orders/1', '/admin/goods', '/admin/goods/1001',
-  '/admin/mismatches', '/admin/parked', '/admin/parked?queue=shop.goods', '/api/admin/orders',
+  '/admin/mismatches', '/admin/refunds', '/admin/refunds?status=failed',
+  '/admin/reconcile', '/admin/reconcile?day=2020-01-01', '/admin/parked', '/admin/parked?queue=shop.goods', '/api/admin/orders',
   '/api/admin/orders/1', '/api/admin/mismatches', '/api/admin/parked?queue=shop.goods'];
 const POSTS = ['/admin/goods', '/admin/goods/1001', '/admin/goods/1001/stock', '/admin/coupons',
-  '/admin/mismatches/1', '/admin/parked/replay', '/admin/parked/discard'];
+  '/admin/mismatches/1', '/admin/refunds/1', '/admin/reconcile/1', '/admin/parked/replay', '/admin/parked/discard'];
 
 test('every /admin and /api/admin route is 404 for anonymous callers and for buyers', async () => {
   const b = await buyer({ prefix: 'notop' });
@@ -287,6 +291,103 @@ test('amount mismatches: listed while open, resolved with a note that the order\
     .find((w) => w.includes('Amount mismatch'));
   assert.equal(line, `Amount mismatch of trade ${tradeNo} resolved: refunded 0.60 at the provider (by operator admin)`);
   sql(`DELETE FROM trade_pay_mismatch WHERE order_id = ${o}`);
+});
+
+// A paid order whose buyer asked for a refund: { order, id } (the refund's).
+async function requestedRefund(prefix) {
+  const b = await buyer({ prefix });
+  const { order } = await paidOrder(b, 1200);
+  const r = await api(`/api/orders/${order.order_id}/refund`, { method: 'POST',
+    body: { reason: 'changed my mind' }, cookie: b.cookie, csrf: b.csrf });
+  assert.equal(r.res.status, 202, r.text);
+  return { order, id: r.body.refund.refund_id };
+}
+
+const refundState = (id) => sql(`SELECT refund_status, last_error FROM trade_refund
+  WHERE refund_id = ${id}`)[0];
+const timeline = async (who, o) => (await api(`/api/admin/orders/${o}`, { cookie: who.cookie }))
+  .body.order.history.map((h) => h.what);
+
+test('refunds: listed newest first by status; approve, reject and retry from the page, each on the order\'s timeline with the operator\'s name', async () => {
+  const admin = await operator();
+  const ok = await requestedRefund('rfok');
+  const no = await requestedRefund('rfno');
+  let page = await api('/admin/refunds?status=requested', { cookie: admin.cookie });
+  assert.equal(page.res.status, 200);
+  const at = (id) => page.text.indexOf(`data-refund-id="${id}"`);
+  assert.ok(at(ok.id) > 0 && at(no.id) > 0 && at(no.id) < at(ok.id), 'newest first');
+  assert.match(page.text, /value="approve"/);
+  assert.equal((await api('/admin/refunds?status=nonsense', { cookie: admin.cookie })).res.status, 400);
+
+  let r = await form(`/admin/refunds/${ok.id}`, { action: 'approve' }, admin, null);
+  assert.equal(r.res.status, 403);
+  r = await form(`/admin/refunds/${ok.id}`, { action: 'refund-twice' }, admin);
+  assert.equal(r.res.status, 400);
+  r = await form(`/admin/refunds/${ok.id}`, { action: 'approve', note: 'agreed by phone' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  await eventually(() => refundState(ok.id)[0], (x) => x === 'succeeded', 40000);
+  assert.equal((await sandboxRefunds(ok.order.order_id)).length, 1);
+  assert.ok((await timeline(admin, ok.order.order_id))
+    .includes(`Refund ${ok.id} approved: agreed by phone (by operator admin)`));
+  r = await form(`/admin/refunds/${ok.id}`, { action: 'approve' }, admin);
+  assert.equal(r.res.status, 409, 'approved once');
+
+  r = await form(`/admin/refunds/${no.id}`, { action: 'reject', note: '' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  assert.equal(refundState(no.id)[0], 'rejected');
+  assert.deepEqual(await sandboxRefunds(no.order.order_id), []);
+  assert.ok((await timeline(admin, no.order.order_id))
+    .includes(`Refund ${no.id} rejected (by operator admin)`));
+
+  const bad = await requestedRefund('rffail');
+  const hook = await sandboxPost('/test/next-refund-fails', { sub_code: 'ACQ.SELLER_BALANCE_NOT_ENOUGH' });
+  assert.ok(hook.status < 400, `${hook.status} ${hook.text}`);
+  r = await form(`/admin/refunds/${bad.id}`, { action: 'approve' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  await eventually(() => refundState(bad.id)[0], (x) => x === 'failed', 40000);
+  page = await api('/admin/refunds?status=failed', { cookie: admin.cookie });
+  assert.ok(at(bad.id) > 0);
+  assert.match(page.text, /ACQ\.SELLER_BALANCE_NOT_ENOUGH/);
+  assert.match(page.text, /value="retry"/);
+  r = await form(`/admin/refunds/${bad.id}`, { action: 'retry', note: 'balance topped up' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  await eventually(() => refundState(bad.id)[0], (x) => x === 'succeeded', 40000);
+  assert.equal((await sandboxRefunds(bad.order.order_id)).length, 1);
+  assert.ok((await timeline(admin, bad.order.order_id))
+    .includes(`Refund ${bad.id} retried: balance topped up (by operator admin)`));
+});
+
+test('reconciliation: a reconciled day\'s differences listed, one resolved with a note in the operators\' log', async () => {
+  const day = await unusedDay();
+  const here = freshId();
+  const hereNo = `2001${String(here).padStart(24, '0')}`.slice(0, 28);
+  paidHere(here, hereNo, '7.00', day);
+  const differs = freshId();
+  paidHere(differs, await paidThere(differs, '20.00', day), '21.00', day);
+  const rec = await reconcile(day);
+  assert.equal(rec.code, 1, rec.stderr);
+  const admin = await operator();
+  let page = await api(`/admin/reconcile?day=${day}`, { cookie: admin.cookie });
+  assert.equal(page.res.status, 200);
+  assert.match(page.text, new RegExp(`missing_there[\\s\\S]*${hereNo}[\\s\\S]*7\\.00`));
+  assert.match(page.text, /amount_differs[\s\S]*21\.00[\s\S]*20\.00/);
+  assert.equal((await api('/admin/reconcile?day=2020-13-45', { cookie: admin.cookie })).res.status, 400);
+  const id = one(`SELECT id FROM trade_reconcile_diff WHERE day = '${day}' AND kind = 'missing_there'`);
+  assert.match(page.text, new RegExp(`action="/admin/reconcile/${id}"`));
+  let r = await form(`/admin/reconcile/${id}`, { note: '' }, admin);
+  assert.equal(r.res.status, 400);
+  r = await form(`/admin/reconcile/${id}`, { note: 'test payment, booked by hand' }, admin, null);
+  assert.equal(r.res.status, 403);
+  r = await form(`/admin/reconcile/${id}`, { note: 'test payment, booked by hand' }, admin);
+  assert.equal(r.res.status, 303, r.text);
+  assert.deepEqual(sql(`SELECT resolved, note FROM trade_reconcile_diff WHERE id = ${id}`)[0],
+    ['1', 'test payment, booked by hand']);
+  r = await form(`/admin/reconcile/${id}`, { note: 'again' }, admin);
+  assert.equal(r.res.status, 404, 'resolved once');
+  assert.deepEqual(auditRows(id).at(-1), ['admin', 'reconcile.resolve', 'test payment, booked by hand']);
+  page = await api(`/admin/reconcile?day=${day}`, { cookie: admin.cookie });
+  assert.doesNotMatch(page.text, new RegExp(`action="/admin/reconcile/${id}"`));
+  assert.match(page.text, /test payment, booked by hand/);
 });
 
 test('parked messages: listed with body and reason without being taken, replayed, discarded with a note', async () => {

@@ -14,71 +14,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { api, buyer, newGoods, services, sleep, count, sql, one, fmt, publish, eventually,
-  orderBody, pidOf, runDir, binDir, setting } from './shop.mjs';
+  orderBody, pidOf, runDir, binDir, sandboxPost, sandboxRefunds, payAtCashier, payable,
+  paidOrder } from './shop.mjs';
 
-const sandbox = new URL(setting('alipay_gateway') ||
-  `http://127.0.0.1:${process.env.SHOP_SANDBOX_PORT || '8081'}/gateway.do`).origin;
 const NORMAL = { SHOP_FAULT_INJECT: undefined };
 
 after(async () => {
   await services(NORMAL, 'restart', 'consumers');
 });
-
-// --- the sandbox -------------------------------------------------------------
-
-function sandboxPost(path, params) {
-  return fetch(`${sandbox}${path}`, {
-    method: 'POST', redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(params).toString(),
-  }).then(async (res) => ({ status: res.status, text: await res.text() }));
-}
-
-// The refunds the sandbox made for an order: [{trade_no, out_request_no, amount, …}].
-async function sandboxRefunds(orderId) {
-  const res = await fetch(`${sandbox}/test/refunds?out_trade_no=${orderId}`);
-  const text = await res.text();
-  assert.equal(res.status, 200, text);
-  const j = JSON.parse(text);
-  return Array.isArray(j) ? j : j.refunds;
-}
-
-// Press "Pay" on the sandbox's cashier page of trade, as the buyer does; the
-// sandbox notifies the shop.
-async function payAtCashier(trade) {
-  const r = await api('', { url: `${sandbox}/pay`, method: 'POST', body: `trade=${trade}`,
-    headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-  assert.equal(r.res.status, 303, r.text);
-}
-
-// --- the shop ----------------------------------------------------------------
-
-// A confirmed order of one new goods (stock 100) at price (cents), paying
-// moneyPaid cents from the balance and a coupon when given; its payment
-// started (the cashier's trade opened at the sandbox).
-async function payable(b, price, { moneyPaid = 0, coupon } = {}) {
-  const g = newGoods(100, price);
-  const body = orderBody(g, price, 1, { pay: moneyPaid, couponId: coupon?.id,
-    couponCents: coupon?.cents });
-  let r = await api('/api/orders', { method: 'POST', body, cookie: b.cookie, csrf: b.csrf });
-  assert.equal(r.res.status, 201, r.text);
-  const o = r.body.order;
-  r = await api(`/api/orders/${o.order_id}/payment`, { method: 'POST', cookie: b.cookie,
-    csrf: b.csrf });
-  assert.equal(r.res.status, 200, r.text);
-  const cashier = await api('', { url: r.body.redirect_url }); // the trade opens
-  assert.equal(cashier.res.status, 200, cashier.text);
-  const trade = cashier.text.match(/name="trade" value="([^"]+)"/)[1];
-  return { order: o, pay: r.body, goods: g, trade };
-}
-
-// Paid at the cashier and applied by the shop (pay_status 2).
-async function paidOrder(b, price, opts) {
-  const p = await payable(b, price, opts);
-  await payAtCashier(p.trade);
-  await eventually(() => orderRow(p.order.order_id), (x) => x[1] === '2');
-  return p;
-}
 
 const orderRow = (o) => sql(`SELECT order_status, pay_status FROM trade_order
   WHERE order_id = ${o}`)[0];

@@ -362,3 +362,130 @@ export function notify(body, contentType = 'application/x-www-form-urlencoded; c
   }).then(async (res) => ({ status: res.status, text: await res.text(),
     type: res.headers.get('content-type') }));
 }
+
+// --- the provider sandbox (refunds.test.mjs, admin.test.mjs) ---------------
+
+export const sandbox = new URL(setting('alipay_gateway') ||
+  `http://127.0.0.1:${process.env.SHOP_SANDBOX_PORT || '8081'}/gateway.do`).origin;
+
+export function sandboxPost(path, params) {
+  return fetch(`${sandbox}${path}`, {
+    method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  }).then(async (res) => ({ status: res.status, text: await res.text() }));
+}
+
+// The refunds the sandbox made for an order: [{trade_no, out_request_no, amount, …}].
+export async function sandboxRefunds(orderId) {
+  const res = await fetch(`${sandbox}/test/refunds?out_trade_no=${orderId}`);
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  const j = JSON.parse(text);
+  return Array.isArray(j) ? j : j.refunds;
+}
+
+// Press "Pay" on the sandbox's cashier page of trade, as the buyer does; the
+// sandbox notifies the shop.
+export async function payAtCashier(trade) {
+  const r = await api('', { url: `${sandbox}/pay`, method: 'POST', body: `trade=${trade}`,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.equal(r.res.status, 303, r.text);
+}
+
+// A confirmed order of one new goods (stock 100) at price (cents), paying
+// moneyPaid cents from the balance and a coupon when given; its payment
+// started (the cashier's trade opened at the sandbox).
+export async function payable(b, price, { moneyPaid = 0, coupon } = {}) {
+  const g = newGoods(100, price);
+  const body = orderBody(g, price, 1, { pay: moneyPaid, couponId: coupon?.id,
+    couponCents: coupon?.cents });
+  let r = await api('/api/orders', { method: 'POST', body, cookie: b.cookie, csrf: b.csrf });
+  assert.equal(r.res.status, 201, r.text);
+  const o = r.body.order;
+  r = await api(`/api/orders/${o.order_id}/payment`, { method: 'POST', cookie: b.cookie,
+    csrf: b.csrf });
+  assert.equal(r.res.status, 200, r.text);
+  const cashier = await api('', { url: r.body.redirect_url }); // the trade opens
+  assert.equal(cashier.res.status, 200, cashier.text);
+  const trade = cashier.text.match(/name="trade" value="([^"]+)"/)[1];
+  return { order: o, pay: r.body, goods: g, trade };
+}
+
+// Paid at the cashier and applied by the shop (pay_status 2).
+export async function paidOrder(b, price, opts) {
+  const p = await payable(b, price, opts);
+  await payAtCashier(p.trade);
+  await eventually(() => one(`SELECT pay_status FROM trade_order WHERE order_id = ${p.order.order_id}`),
+    (x) => x === '2');
+  return p;
+}
+
+// --- reconciliation (reconcile.test.mjs, admin.test.mjs) ---------------------
+
+const utcNow = () => new Date().toISOString().slice(0, 19).replace('T', ' ');
+
+// The merchant's signed request params for method with biz.
+function merchantRequest(method, biz) {
+  const p = { app_id: APP_ID, method, format: 'JSON', charset: 'utf-8', sign_type: 'RSA2',
+    timestamp: utcNow(), version: '1.0', biz_content: JSON.stringify(biz) };
+  p.sign = crypto.createSign('RSA-SHA256').update(signingString(p, true), 'utf8')
+    .sign(runKey('merchant_private.pem'), 'base64');
+  return p;
+}
+
+// The bill of day as the sandbox serves it: its data rows (not '#', not the header).
+export async function billRows(day) {
+  const res = await fetch(`${sandbox}/gateway.do`, { method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded;charset=utf-8' },
+    body: new URLSearchParams(merchantRequest('alipay.data.dataservice.bill.downloadurl.query',
+      { bill_type: 'trade', bill_date: day })).toString() });
+  const answer = (await res.json()).alipay_data_dataservice_bill_downloadurl_query_response;
+  assert.equal(answer.code, '10000', JSON.stringify(answer));
+  const bill = await (await fetch(answer.bill_download_url)).text();
+  return bill.split('\r\n').filter((l) => l && !l.startsWith('#')).slice(1);
+}
+
+// A day in 2001..2020 with nothing paid or recorded on it anywhere.
+export async function unusedDay() {
+  for (;;) {
+    const d = new Date(Date.UTC(2001, 0, 1) + crypto.randomInt(7300) * 86400e3);
+    const day = d.toISOString().slice(0, 10);
+    const ours = count(`SELECT COUNT(*) FROM trade_pay WHERE DATE(paid_time) = '${day}'`) +
+      count(`SELECT COUNT(*) FROM trade_refund WHERE DATE(refund_time) = '${day}'`) +
+      count(`SELECT COUNT(*) FROM trade_reconcile_diff WHERE day = '${day}'`);
+    if (ours === 0 && (await billRows(day)).length === 0) return day;
+  }
+}
+
+// A trade the sandbox takes money for on day (page pay, then the hook):
+// its trade_no.
+export async function paidThere(orderId, amount, day) {
+  const page = await fetch(`${sandbox}/gateway.do?${new URLSearchParams(merchantRequest(
+    'alipay.trade.page.pay', { out_trade_no: String(orderId), product_code: 'FAST_INSTANT_TRADE_PAY',
+      total_amount: amount, subject: `reconcile ${orderId}` }))}`);
+  assert.equal(page.status, 200, await page.text());
+  const res = await fetch(`${sandbox}/test/pay`, { method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ out_trade_no: String(orderId), notify: '0',
+      at: `${day} 10:00:00` }).toString() });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body.trade_no;
+}
+
+// Our trade_pay row, paid on day.
+export function paidHere(orderId, tradeNo, amount, day) {
+  sql(`INSERT INTO trade_pay (pay_id, order_id, user_id, pay_amount, is_paid, provider, trade_no,
+    create_time, paid_time) VALUES (${freshId()}, ${orderId}, 0, ${amount}, 2, 'alipay',
+    '${tradeNo}', '${day} 09:59:00', '${day} 10:00:00')`);
+}
+
+export function reconcile(...args) {
+  return new Promise((resolve) => {
+    execFile(join(binDir, 'shop-admin'), ['--config', join(runDir, 'shop.conf'), 'reconcile',
+      ...args], { env: process.env }, (err, stdout, stderr) => {
+      resolve({ code: err ? err.code : 0, stdout, stderr });
+    });
+  });
+}
