@@ -307,6 +307,9 @@ const refundState = (id) => sql(`SELECT refund_status, last_error FROM trade_ref
   WHERE refund_id = ${id}`)[0];
 const timeline = async (who, o) => (await api(`/api/admin/orders/${o}`, { cookie: who.cookie }))
   .body.order.history.map((h) => h.what);
+// The operators' decisions on refund id on the order's timeline, oldest first.
+const decisions = async (who, o, id) => (await timeline(who, o))
+  .filter((w) => w.startsWith(`Refund ${id} `));
 
 test('refunds: listed newest first by status; approve, reject and retry from the page, each on the order\'s timeline with the operator\'s name', async () => {
   const admin = await operator();
@@ -325,10 +328,11 @@ test('refunds: listed newest first by status; approve, reject and retry from the
   assert.equal(r.res.status, 400);
   r = await form(`/admin/refunds/${ok.id}`, { action: 'approve', note: 'agreed by phone' }, admin);
   assert.equal(r.res.status, 303, r.text);
+  // Committed with the decision: there as soon as the page answers, once.
+  assert.deepEqual(await decisions(admin, ok.order.order_id, ok.id),
+    [`Refund ${ok.id} approved: agreed by phone (by operator admin)`]);
   await eventually(() => refundState(ok.id)[0], (x) => x === 'succeeded', 40000);
   assert.equal((await sandboxRefunds(ok.order.order_id)).length, 1);
-  assert.ok((await timeline(admin, ok.order.order_id))
-    .includes(`Refund ${ok.id} approved: agreed by phone (by operator admin)`));
   r = await form(`/admin/refunds/${ok.id}`, { action: 'approve' }, admin);
   assert.equal(r.res.status, 409, 'approved once');
 
@@ -336,8 +340,8 @@ test('refunds: listed newest first by status; approve, reject and retry from the
   assert.equal(r.res.status, 303, r.text);
   assert.equal(refundState(no.id)[0], 'rejected');
   assert.deepEqual(await sandboxRefunds(no.order.order_id), []);
-  assert.ok((await timeline(admin, no.order.order_id))
-    .includes(`Refund ${no.id} rejected (by operator admin)`));
+  assert.deepEqual(await decisions(admin, no.order.order_id, no.id),
+    [`Refund ${no.id} rejected (by operator admin)`]);
 
   const bad = await requestedRefund('rffail');
   const hook = await sandboxPost('/test/next-refund-fails', { sub_code: 'ACQ.SELLER_BALANCE_NOT_ENOUGH' });
@@ -353,8 +357,9 @@ test('refunds: listed newest first by status; approve, reject and retry from the
   assert.equal(r.res.status, 303, r.text);
   await eventually(() => refundState(bad.id)[0], (x) => x === 'succeeded', 40000);
   assert.equal((await sandboxRefunds(bad.order.order_id)).length, 1);
-  assert.ok((await timeline(admin, bad.order.order_id))
-    .includes(`Refund ${bad.id} retried: balance topped up (by operator admin)`));
+  assert.deepEqual(await decisions(admin, bad.order.order_id, bad.id),
+    [`Refund ${bad.id} approved (by operator admin)`,
+      `Refund ${bad.id} retried: balance topped up (by operator admin)`]);
 });
 
 test('reconciliation: a reconciled day\'s differences listed, one resolved with a note in the operators\' log', async () => {
