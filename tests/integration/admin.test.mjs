@@ -8,7 +8,7 @@
 // operators' log with the operator's name, and an amount mismatch resolved
 // with a note on the order's timeline with it, refunds approved, rejected and
 // retried from /admin/refunds (timeline too), reconciliation differences
-// listed and resolved with a note; parked messages listed (left
+// listed (50 a page) and resolved with a note; parked messages listed (left
 // in place), replayed and discarded; forms without the CSRF token are
 // refused. The demo operator is admin / admin-pass-1.
 //   node --test tests/integration/admin.test.mjs
@@ -393,6 +393,34 @@ test('reconciliation: a reconciled day\'s differences listed, one resolved with 
   page = await api(`/admin/reconcile?day=${day}`, { cookie: admin.cookie });
   assert.doesNotMatch(page.text, new RegExp(`action="/admin/reconcile/${id}"`));
   assert.match(page.text, /test payment, booked by hand/);
+});
+
+test('reconciliation: more than 50 differences of a day are paged, 50 a page, each once', async () => {
+  const day = await unusedDay();
+  const rows = Array.from({ length: 53 }, (_, i) =>
+    `('${day}', 'missing_there', 'trade', 'page-${day}-${i}', '${freshId()}', '', 1.00, NULL)`);
+  sql(`INSERT INTO trade_reconcile_diff (day, kind, object, trade_no, out_trade_no,
+    out_request_no, our_amount, their_amount) VALUES ${rows.join(', ')}`);
+  const all = sql(`SELECT id FROM trade_reconcile_diff WHERE day = '${day}' ORDER BY id`)
+    .map((r) => r[0]);
+  assert.equal(all.length, 53);
+  const admin = await operator();
+  const ids = (text) => [...text.matchAll(/data-diff-id="(\d+)"/g)].map((m) => m[1]);
+  const nextOf = (text) => text.match(/rel="next" href="([^"]+)"/)?.[1].replaceAll('&amp;', '&');
+  const first = await api(`/admin/reconcile?day=${day}`, { cookie: admin.cookie });
+  assert.equal(first.res.status, 200);
+  assert.deepEqual(ids(first.text), all.slice(0, 50));
+  const next = nextOf(first.text);
+  assert.ok(next, 'a next link');
+  assert.match(next, new RegExp(`day=${day}`));
+  const second = await api(next, { cookie: admin.cookie });
+  assert.equal(second.res.status, 200);
+  assert.deepEqual(ids(second.text), all.slice(50));
+  assert.equal(nextOf(second.text), undefined, 'the last page');
+  assert.equal((await api(`/admin/reconcile?day=${day}&limit=51`, { cookie: admin.cookie }))
+    .res.status, 400);
+  assert.equal((await api(`/admin/reconcile?day=${day}&after=20260230.1`, { cookie: admin.cookie }))
+    .res.status, 400);
 });
 
 test('parked messages: listed with body and reason without being taken, replayed, discarded with a note', async () => {
