@@ -318,12 +318,15 @@ out:
     return rs;
 }
 
+/* Ordered by the columns (qualified), not by the text aliases of the same
+ * names: id as text sorts "10" before "9", unlike the keyset's id > ?. */
 static const char SQL_DIFF_LIST[] =
     "SELECT CAST(id AS CHAR) AS id, DATE_FORMAT(day, '%Y-%m-%d') AS day, kind, object, trade_no, "
     "out_trade_no, out_request_no, CAST(our_amount AS CHAR) AS our_amount, "
     "CAST(their_amount AS CHAR) AS their_amount, CAST(resolved AS CHAR) AS resolved, note "
     "FROM trade_reconcile_diff WHERE (? = '' OR day = ?) "
-    "AND (? = '' OR day < ? OR (day = ? AND id > ?)) ORDER BY day DESC, id LIMIT ?";
+    "AND (? = '' OR day < ? OR (day = ? AND id > ?)) "
+    "ORDER BY trade_reconcile_diff.day DESC, trade_reconcile_diff.id LIMIT ?";
 static const char SQL_DIFF_RESOLVE[] =
     "UPDATE trade_reconcile_diff SET resolved = 1, note = ? WHERE id = ? AND resolved = 0";
 
