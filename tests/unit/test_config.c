@@ -14,7 +14,8 @@ static const char *const ENV_VARS[] = {
     "SHOP_DB_PORT",       "SHOP_DB_SOCKET",      "SHOP_DB_USER",        "SHOP_DB_PASSWORD",
     "SHOP_DB_NAME",       "SHOP_DB_TIMEOUT_S",   "SHOP_MQ_HOST",        "SHOP_MQ_PORT",
     "SHOP_MQ_USER",       "SHOP_MQ_PASSWORD",    "SHOP_MQ_VHOST",       "SHOP_MQ_PREFETCH",
-    "SHOP_MQ_TIMEOUT_MS", "SHOP_MQ_HEARTBEAT_S",
+    "SHOP_MQ_TIMEOUT_MS", "SHOP_MQ_HEARTBEAT_S", "SHOP_MQ_HOSTS",       "SHOP_DB_HOSTS",
+    "SHOP_MQ_QUEUE_TYPE",
 };
 
 /* The tests own the environment: whatever the shell exported is cleared. */
