@@ -24,6 +24,11 @@
 static const char SQL_INSERT[] =
     "INSERT INTO trade_mq_producer_temp (id, group_name, msg_topic, msg_tag, msg_key, msg_body, "
     "msg_status, create_time) VALUES (?, ?, ?, ?, ?, ?, 0, UTC_TIMESTAMP(3))";
+#define ROW_    "(?, ?, ?, ?, ?, ?, 0, UTC_TIMESTAMP(3))"
+#define ROWS_4_ ROW_ ", " ROW_ ", " ROW_ ", " ROW_
+static const char SQL_INSERT_MANY[] =
+    "INSERT IGNORE INTO trade_mq_producer_temp (id, group_name, msg_topic, msg_tag, msg_key, "
+    "msg_body, msg_status, create_time) VALUES " ROWS_4_ ", " ROWS_4_ ", " ROWS_4_ ", " ROWS_4_;
 static const char SQL_MARK_SENT[] =
     "UPDATE trade_mq_producer_temp SET msg_status = 1 WHERE id = ? AND msg_status = 0";
 /* Marking many sent at once: MARK_MANY ids a statement (the last one
@@ -50,6 +55,30 @@ enum db_status outbox_add_tx(db_conn *db, const char *exchange, const char *rout
     struct db_val p[] = {DB_TEXT(message_id),  DB_TEXT(OUTBOX_GROUP),           DB_TEXT(exchange),
                          DB_TEXT(routing_key), DB_TEXT(msg_key ? msg_key : ""), DB_TEXT(body)};
     return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
+}
+
+enum db_status outbox_add_many(db_conn *db, const struct outbox_row *rows, size_t n)
+{
+    struct db_val p[OUTBOX_ROWS * 6];
+    if (db == NULL)
+        return DB_GONE;
+    for (size_t done = 0; done < n; done += OUTBOX_ROWS) {
+        /* A short last chunk repeats its last row: the copy is ignored. */
+        for (size_t j = 0; j < OUTBOX_ROWS; j++) {
+            const struct outbox_row *r = &rows[done + j < n ? done + j : n - 1];
+            struct db_val *v = &p[j * 6];
+            v[0] = DB_TEXT(r->message_id);
+            v[1] = DB_TEXT(OUTBOX_GROUP);
+            v[2] = DB_TEXT(r->exchange);
+            v[3] = DB_TEXT(r->routing_key);
+            v[4] = DB_TEXT(r->msg_key ? r->msg_key : "");
+            v[5] = DB_TEXT(r->body);
+        }
+        enum db_status st = db_exec(db, SQL_INSERT_MANY, p, sizeof p / sizeof p[0], NULL);
+        if (st != DB_OK)
+            return st;
+    }
+    return DB_OK;
 }
 
 static void mark_sent(db_conn *db, const char *message_id)

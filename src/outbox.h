@@ -40,6 +40,15 @@ enum db_status outbox_add_tx(db_conn *db, const char *exchange, const char *rout
 enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const char *routing_key,
                            const char *message_id, const char *body);
 
+/* One row of outbox_add_many. */
+struct outbox_row {
+    const char *exchange, *routing_key, *message_id, *msg_key, *body;
+};
+/* outbox_add_tx for n rows, OUTBOX_ROWS a statement; a message_id there
+ * already is left as it is (DB_OK, as outbox_add_tx's DB_DUPLICATE). */
+#define OUTBOX_ROWS 16
+enum db_status outbox_add_many(db_conn *db, const struct outbox_row *rows, size_t n);
+
 /* Deferred sending, for a consumer that commits many messages in one batch
  * (db_batch_begin): between outbox_defer_begin and the end of the batch,
  * outbox_send with a database only remembers the event (it returns MQ_OK: the
