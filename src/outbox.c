@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "mq_pipe.h"
 
 /* The consumer group every order event is recorded under. */
 #define OUTBOX_GROUP "order"
@@ -81,7 +82,7 @@ enum db_status outbox_add_many(db_conn *db, const struct outbox_row *rows, size_
     return DB_OK;
 }
 
-static void mark_sent(db_conn *db, const char *message_id)
+void outbox_mark_sent(db_conn *db, const char *message_id)
 {
     struct db_val id = DB_TEXT(message_id);
     enum db_status st = db_exec(db, SQL_MARK_SENT, &id, 1, NULL);
@@ -225,7 +226,24 @@ enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const
         return st;
     }
     if (db != NULL)
-        mark_sent(db, message_id);
+        outbox_mark_sent(db, message_id);
+    return MQ_OK;
+}
+
+enum mq_status outbox_send_pipe(db_conn *db, struct mq_pipe *pp, const char *exchange,
+                                const char *routing_key, const char *message_id, const char *body,
+                                int mark)
+{
+    if (pp == NULL)
+        return MQ_GONE;
+    enum mq_status st = mq_pipe_publish(pp, exchange, routing_key, message_id, body, strlen(body));
+    if (st != MQ_OK) {
+        log_warn("outbox: %s not confirmed by the broker (%d); left for the relay", message_id,
+                 (int)st);
+        return st;
+    }
+    if (db != NULL && mark)
+        outbox_mark_sent(db, message_id);
     return MQ_OK;
 }
 
