@@ -109,11 +109,14 @@ trivial_pid=$!
 for _ in $(seq 50); do [ -S "$TRIVIAL_SOCK" ] && break; sleep 0.1; done
 [ -S "$TRIVIAL_SOCK" ] || die "the trivial responder did not make its socket"
 mkdir -p "$RUN_DIR/nginx/bench"
+# The shop's upstream keepalive (its first upstream, shop_app, in nginx/shop.conf).
+keepalive=$(sed -n -E 's/^[[:space:]]*keepalive ([0-9]+);.*/\1/p' "$repo/nginx/shop.conf" | head -n 1)
+[ -n "$keepalive" ] || die "no upstream keepalive in nginx/shop.conf"
 cat >"$TRIVIAL_CONF" <<EOF
 # bench/catalogue.sh's trivial responder (removed when the bench ends).
 upstream bench_trivial {
     server unix:$TRIVIAL_SOCK max_fails=0;
-    keepalive 8;
+    keepalive $keepalive;
 }
 server {
     listen 127.0.0.1:$TRIVIAL_PORT;

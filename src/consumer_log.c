@@ -24,6 +24,12 @@ static const char SQL_INSERT_MANY[] =
     "consumer_status, consumer_times, consumer_timestamp) VALUES " ROWS_4 ", " ROWS_4 ", " ROWS_4
     ", " ROWS_4;
 
+/* The same rows, telling which went in: the rows inserted now come back. */
+static const char SQL_CLAIM_MANY[] =
+    "INSERT IGNORE INTO trade_mq_consumer_log (group_name, msg_tag, msg_key, msg_id, msg_body, "
+    "consumer_status, consumer_times, consumer_timestamp) VALUES " ROWS_4 ", " ROWS_4 ", " ROWS_4
+    ", " ROWS_4 " RETURNING msg_tag, msg_key";
+
 static const char SQL_EXISTS[] = "SELECT 1 FROM trade_mq_consumer_log "
                                  "WHERE group_name = ? AND msg_tag = ? AND msg_key = ? "
                                  "LOCK IN SHARE MODE";
@@ -38,24 +44,66 @@ enum db_status consumer_log_insert(db_conn *db, const char *group, const char *t
     return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
 }
 
+/* Bind rows[done ..] as one statement's CONSUMER_LOG_ROWS rows into p; a
+ * short last chunk repeats its last row (the copy is ignored). */
+static void bind_chunk(const struct consumer_log_row *rows, size_t n, size_t done,
+                       struct db_val p[CONSUMER_LOG_ROWS * 5])
+{
+    for (size_t j = 0; j < CONSUMER_LOG_ROWS; j++) {
+        size_t i = done + j < n ? done + j : n - 1;
+        const struct consumer_log_row *r = &rows[i];
+        size_t len = r->body_len > CONSUMER_LOG_BODY_MAX ? CONSUMER_LOG_BODY_MAX : r->body_len;
+        p[j * 5 + 0] = DB_TEXT(r->group);
+        p[j * 5 + 1] = DB_TEXT(r->tag);
+        p[j * 5 + 2] = DB_TEXT(r->key);
+        p[j * 5 + 3] = DB_TEXT(r->msg_id ? r->msg_id : "");
+        p[j * 5 + 4] = DB_TEXTN(r->body ? r->body : "", len);
+    }
+}
+
 enum db_status consumer_log_insert_many(db_conn *db, const struct consumer_log_row *rows, size_t n)
 {
     struct db_val p[CONSUMER_LOG_ROWS * 5];
     for (size_t done = 0; done < n; done += CONSUMER_LOG_ROWS) {
-        /* A short last chunk repeats its last row: the copy is ignored. */
-        for (size_t j = 0; j < CONSUMER_LOG_ROWS; j++) {
-            size_t i = done + j < n ? done + j : n - 1;
-            const struct consumer_log_row *r = &rows[i];
-            size_t len = r->body_len > CONSUMER_LOG_BODY_MAX ? CONSUMER_LOG_BODY_MAX : r->body_len;
-            p[j * 5 + 0] = DB_TEXT(r->group);
-            p[j * 5 + 1] = DB_TEXT(r->tag);
-            p[j * 5 + 2] = DB_TEXT(r->key);
-            p[j * 5 + 3] = DB_TEXT(r->msg_id ? r->msg_id : "");
-            p[j * 5 + 4] = DB_TEXTN(r->body ? r->body : "", len);
-        }
+        bind_chunk(rows, n, done, p);
         enum db_status st = db_exec(db, SQL_INSERT_MANY, p, sizeof p / sizeof p[0], NULL);
         if (st != DB_OK)
             return st;
+    }
+    return DB_OK;
+}
+
+/* Mark fresh the first row of rows[from .. to) with (tag, key) not marked yet. */
+static void mark_fresh(const struct consumer_log_row *rows, size_t from, size_t to, const char *tag,
+                       const char *key, unsigned char *fresh)
+{
+    for (size_t i = from; i < to; i++)
+        if (!fresh[i] && strcmp(rows[i].tag, tag) == 0 && strcmp(rows[i].key, key) == 0) {
+            fresh[i] = 1;
+            return;
+        }
+}
+
+enum db_status consumer_log_claim_many(db_conn *db, const struct consumer_log_row *rows, size_t n,
+                                       unsigned char *fresh)
+{
+    struct db_val p[CONSUMER_LOG_ROWS * 5];
+    memset(fresh, 0, n);
+    for (size_t done = 0; done < n; done += CONSUMER_LOG_ROWS) {
+        size_t to = done + CONSUMER_LOG_ROWS < n ? done + CONSUMER_LOG_ROWS : n;
+        db_result *r = NULL;
+        bind_chunk(rows, n, done, p);
+        enum db_status st =
+            db_query(db, SQL_CLAIM_MANY, p, sizeof p / sizeof p[0], CONSUMER_LOG_ROWS, &r);
+        if (st != DB_OK)
+            return st;
+        char tag[104], key[104]; /* the columns: VARCHAR(100) */
+        for (size_t k = 0; k < db_result_rows(r); k++) {
+            db_result_text(r, k, 0, tag, sizeof tag);
+            db_result_text(r, k, 1, key, sizeof key);
+            mark_fresh(rows, done, to, tag, key, fresh);
+        }
+        db_result_free(r);
     }
     return DB_OK;
 }

@@ -37,6 +37,14 @@ struct consumer_log_row {
 #define CONSUMER_LOG_ROWS 16
 enum db_status consumer_log_insert_many(db_conn *db, const struct consumer_log_row *rows, size_t n);
 
+/* The same for a consumer whose effect must happen once: the rows inserted
+ * now come back (INSERT IGNORE ... RETURNING), and fresh[i] (n bytes, the
+ * caller's) says 1 for a row that went in now: its effect is to be done in
+ * this transaction; 0 for one recorded before, or a repeat of an earlier row
+ * of rows: nothing to do. */
+enum db_status consumer_log_claim_many(db_conn *db, const struct consumer_log_row *rows, size_t n,
+                                       unsigned char *fresh);
+
 /* Inside the caller's transaction: 1 when (group, tag, key) is recorded,
  * 0 when not, -1 on a database error. A locking read (it waits for a
  * concurrent insert of the same row to commit or roll back). */

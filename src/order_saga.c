@@ -304,20 +304,33 @@ static enum db_status add_timeout_tx(db_conn *db, const struct order *o, const c
     return outbox_add_tx(db, "", queue, msg_id, key, buf_str(body));
 }
 
-/* Publish a committed timeout; a missing delay queue is declared once. */
-static void send_timeout(db_conn *db, mq_conn *mq, const char *queue, const char *msg_id,
-                         const struct buf *body)
+/* How the saga reaches the broker: its thread's connection (the cancel, a
+ * delay queue to declare) and the app's publisher pipe (the timeouts). */
+struct saga_pub {
+    mq_conn *mq;
+    struct mq_pipe *pipe;
+    char sent_id[80]; /* the pre-order timeout, confirmed and not marked sent yet */
+};
+
+/* Publish a committed timeout through the pipe; a missing delay queue is
+ * declared once. mark: as outbox_send_pipe's. MQ_OK once confirmed. */
+static enum mq_status send_timeout(db_conn *db, struct saga_pub *pub, const char *queue,
+                                   const char *msg_id, const struct buf *body, int mark)
 {
-    enum mq_status st = outbox_send(db, mq, "", queue, msg_id, buf_str(body));
-    if (st == MQ_ERR && declare_current(mq) == 0)
-        outbox_send(db, mq, "", queue, msg_id, buf_str(body));
+    enum mq_status st = outbox_send_pipe(db, pub->pipe, "", queue, msg_id, buf_str(body), mark);
+    if (st == MQ_ERR && declare_current(pub->mq) == 0)
+        st = outbox_send_pipe(db, pub->pipe, "", queue, msg_id, buf_str(body), mark);
+    return st;
 }
 
 /* One transaction on the order database: `step` (the pre-order insert or the
- * confirm) together with the order's timeout; then publish the timeout.
+ * confirm) together with the order's timeout; then publish the timeout. The
+ * pre-order's timeout is marked sent in the confirm's transaction (the
+ * saga's last), or alone when the saga stops before (order_saga_confirm).
  * *again: the commit met a deadlock (Galera's write conflict answers so at
  * COMMIT): nothing was written, the caller may run it once more. */
-static enum shop_code order_tx_once(mq_conn *mq, const struct order *o, int confirm, int *again)
+static enum shop_code order_tx_once(struct saga_pub *pub, const struct order *o, int confirm,
+                                    int *again)
 {
     db_conn *db = order_db();
     char queue[DELAY_QUEUE_MAX], msg_id[80];
@@ -343,6 +356,8 @@ static enum shop_code order_tx_once(mq_conn *mq, const struct order *o, int conf
                                : (confirm ? SHOP_ORDER_CONFIRM_FAIL : SHOP_ORDER_SAVE_ERROR);
         }
     }
+    if (rc == SHOP_SUCCESS && confirm && pub->sent_id[0] != '\0')
+        outbox_mark_sent(db, pub->sent_id);
     if (rc != SHOP_SUCCESS) {
         db_rollback(db);
         goto out;
@@ -356,19 +371,21 @@ static enum shop_code order_tx_once(mq_conn *mq, const struct order *o, int conf
                            : (confirm ? SHOP_ORDER_CONFIRM_FAIL : SHOP_ORDER_SAVE_ERROR);
         goto out;
     }
-    if (with_timeout)
-        send_timeout(db, mq, queue, msg_id, &body);
+    if (confirm)
+        pub->sent_id[0] = '\0';
+    if (with_timeout && send_timeout(db, pub, queue, msg_id, &body, confirm) == MQ_OK && !confirm)
+        snprintf(pub->sent_id, sizeof pub->sent_id, "%s", msg_id);
 out:
     buf_free(&body);
     return rc;
 }
 
-static enum shop_code order_tx(mq_conn *mq, const struct order *o, int confirm)
+static enum shop_code order_tx(struct saga_pub *pub, const struct order *o, int confirm)
 {
     enum shop_code rc = SHOP_INTERNAL_ERROR;
     for (int attempt = 0; attempt <= FORWARD_TX_RETRIES; attempt++) {
         int again = 0;
-        rc = order_tx_once(mq, o, confirm, &again);
+        rc = order_tx_once(pub, o, confirm, &again);
         if (!again)
             break;
         log_warn("order %" PRId64 ": %s met a deadlock at commit (try %d)", o->order_id,
@@ -378,8 +395,11 @@ static enum shop_code order_tx(mq_conn *mq, const struct order *o, int confirm)
 }
 
 /* After a failure past the pre-order: the order's order.cancel, once. */
-static void emit_cancel(mq_conn *mq, const struct order *o, enum shop_code why)
+static void emit_cancel(struct saga_pub *pub, const struct order *o, enum shop_code why)
 {
+    mq_conn *mq = pub->mq;
+    if (pub->sent_id[0] != '\0')
+        outbox_mark_sent(order_db(), pub->sent_id);
     if (order_cancel_emit(order_db(), mq, o, why) != SHOP_SUCCESS)
         /* The pre-order's timeout cancels it later. */
         log_error("order %" PRId64 ": cancel not emitted; left to the pre-order timeout",
@@ -388,19 +408,20 @@ static void emit_cancel(mq_conn *mq, const struct order *o, enum shop_code why)
         log_info("order %" PRId64 ": cancelled (%s)", o->order_id, shop_code_name(why));
 }
 
-enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id,
+enum shop_code order_saga_confirm(mq_conn *mq, struct mq_pipe *pipe, int64_t user_id,
                                   const struct order_saga_request *req, const char *fault,
                                   struct order *out)
 {
     struct order o;
     enum shop_code rc;
+    struct saga_pub pub = {.mq = mq, .pipe = pipe};
     memset(out, 0, sizeof *out);
 
     if ((rc = check(user_id, req, &o)) != SHOP_SUCCESS)
         return rc;
 
     o.order_id = snowflake_next(&shop_ids);
-    if ((rc = order_tx(mq, &o, 0)) != SHOP_SUCCESS)
+    if ((rc = order_tx(&pub, &o, 0)) != SHOP_SUCCESS)
         return rc; /* nothing was written */
     if (fault_at(fault, "after_preorder")) {
         rc = SHOP_ORDER_CONFIRM_FAIL;
@@ -431,7 +452,7 @@ enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id,
         goto cancel;
     }
 
-    if ((rc = order_tx(mq, &o, 1)) != SHOP_SUCCESS)
+    if ((rc = order_tx(&pub, &o, 1)) != SHOP_SUCCESS)
         goto cancel;
 
     if (order_get_any(order_db(), o.order_id, out) != SHOP_SUCCESS) {
@@ -446,7 +467,7 @@ enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id,
 
 cancel:
     log_warn("order %" PRId64 ": saga failed with %s; cancelling", o.order_id, shop_code_name(rc));
-    emit_cancel(mq, &o, rc);
+    emit_cancel(&pub, &o, rc);
     *out = o;
     return rc;
 }

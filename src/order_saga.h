@@ -30,8 +30,12 @@ struct order_saga_request {
  * A refusal in the check writes nothing; a refusal after the pre-order
  * leaves out->order_id set (the cancelled order) and returns the failing
  * step's code. mq may be NULL (broker down): the cancel event then waits in
- * the outbox for the relay. fault: "" or a config fault_inject value. */
-enum shop_code order_saga_confirm(mq_conn *mq, int64_t user_id,
+ * the outbox for the relay. The expiry checks (order.timeout) go through
+ * pipe, the app's publisher pipe (src/mq_pipe.h: confirms batched across
+ * requests; NULL: they wait in the outbox for the relay). fault: "" or a
+ * config fault_inject value. */
+struct mq_pipe;
+enum shop_code order_saga_confirm(mq_conn *mq, struct mq_pipe *pipe, int64_t user_id,
                                   const struct order_saga_request *req, const char *fault,
                                   struct order *out);
 

@@ -644,6 +644,149 @@ retry_nodb:
     return MQ_RETRY;
 }
 
+/* A batch of order.paid only (the notifications' common case), with
+ * PAID_ROWS orders a statement (the last one repeated): the log rows in one
+ * statement, the orders locked by one read, the emitted cancels looked up
+ * by one, then each order marked paid. Anything but a confirmed order
+ * without a cancel sends the batch one by one (on_paid decides). */
+#define PAID_ROWS 16
+static const char SQL_LOCK_STATUS_MANY[] =
+    "SELECT order_id, order_status FROM trade_order WHERE order_id IN "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) FOR UPDATE";
+static const char SQL_CANCEL_EMITTED_MANY[] =
+    "SELECT 1 FROM trade_mq_producer_temp WHERE id IN "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) LIMIT 1";
+
+struct paid_msg {
+    struct paid_event ev;
+    char key[SNOWFLAKE_STR_MAX];
+    char cancel_id[64];
+};
+
+/* 1 when every order of ps[from, to) is confirmed and none has its cancel
+ * emitted (they are locked now), 0 when not, or a negative enum db_status. */
+static int paid_plain_tx(db_conn *db, const struct paid_msg *ps, size_t from, size_t to)
+{
+    struct db_val ids[PAID_ROWS], cids[PAID_ROWS];
+    for (size_t j = 0; j < PAID_ROWS; j++) {
+        const struct paid_msg *p = &ps[from + j < to ? from + j : to - 1];
+        ids[j] = DB_I64(p->ev.order_id);
+        cids[j] = DB_TEXT(p->cancel_id);
+    }
+    db_result *r = NULL;
+    enum db_status st = db_query(db, SQL_LOCK_STATUS_MANY, ids, PAID_ROWS, PAID_ROWS, &r);
+    if (st != DB_OK)
+        return (int)st;
+    int plain = 1;
+    for (size_t i = from; i < to && plain; i++) {
+        int found = 0;
+        for (size_t k = 0; k < db_result_rows(r); k++)
+            if (db_result_i64(r, k, 0, 0) == ps[i].ev.order_id)
+                found = db_result_i64(r, k, 1, -1) == ORDER_CONFIRMED;
+        plain = found;
+    }
+    db_result_free(r);
+    r = NULL;
+    if (!plain)
+        return 0;
+    st = db_query(db, SQL_CANCEL_EMITTED_MANY, cids, PAID_ROWS, 1, &r);
+    plain = st == DB_OK && db_result_rows(r) == 0;
+    db_result_free(r);
+    return st != DB_OK ? (int)st : plain;
+}
+
+/* The orders of a chunk marked paid at once (the last one repeated):
+ * ELT(FIELD(order_id, ids), times) is the payment time of the row's order. */
+#define Q16 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+static const char SQL_SET_PAID_MANY[] =
+    "UPDATE trade_order SET pay_status = 2, pay_time = COALESCE(ELT(FIELD(order_id, " Q16 "), " Q16
+    "), UTC_TIMESTAMP(3)) WHERE order_id IN (" Q16 ") AND order_status = 1 AND pay_status <> 2";
+
+/* Mark the orders of ps[from, to) paid (confirmed and locked): one statement. */
+static enum db_status paid_mark_tx(db_conn *db, const struct paid_msg *ps, size_t from, size_t to)
+{
+    struct db_val p[3 * PAID_ROWS];
+    char when[PAID_ROWS][20];
+    for (size_t j = 0; j < PAID_ROWS; j++) {
+        const struct paid_msg *m = &ps[from + j < to ? from + j : to - 1];
+        p[j] = p[2 * PAID_ROWS + j] = DB_I64(m->ev.order_id);
+        p[PAID_ROWS + j] = iso_to_db(m->ev.paid_time, when[j]) == 0 ? DB_TEXT(when[j]) : DB_NULLV;
+    }
+    uint64_t affected = 0;
+    enum db_status st = db_exec(db, SQL_SET_PAID_MANY, p, 3 * PAID_ROWS, &affected);
+    if (st != DB_OK)
+        return st;
+    for (size_t i = from; i < to; i++)
+        log_info("order: %s paid (trade %s)", ps[i].key, ps[i].ev.trade_no);
+    if (affected < to - from)
+        log_info("order: %zu of these orders were paid already: nothing changed for them",
+                 (size_t)(to - from - affected));
+    return DB_OK;
+}
+
+/* Mark the fresh orders of ps paid; 0, or -1 to go one by one. */
+static int paid_apply_tx(db_conn *db, const struct paid_msg *ps, size_t n)
+{
+    for (size_t j = 0; j < n; j += PAID_ROWS) {
+        size_t to = j + PAID_ROWS < n ? j + PAID_ROWS : n;
+        if (paid_plain_tx(db, ps, j, to) != 1 || paid_mark_tx(db, ps, j, to) != DB_OK)
+            return -1;
+    }
+    return 0;
+}
+
+/* The batch of order.paid: parse, claim the log rows, apply the fresh. */
+static int paid_batch(db_conn *db, const struct mq_message *const *ms, size_t n,
+                      enum mq_verdict *verdicts)
+{
+    struct paid_msg *ps = calloc(n, sizeof *ps);
+    struct consumer_log_row *rows = calloc(n, sizeof *rows);
+    unsigned char *isnew = calloc(n, 1);
+    int rc = -1;
+    if (ps == NULL || rows == NULL || isnew == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (event_paid_parse(ms[i]->body, ms[i]->body_len, &ps[i].ev) != 0)
+            goto out; /* on_paid parks it */
+        snowflake_format(ps[i].ev.order_id, ps[i].key);
+        snprintf(ps[i].cancel_id, sizeof ps[i].cancel_id, EV_ORDER_CANCEL ":%s", ps[i].key);
+        rows[i] = (struct consumer_log_row){GROUP_ORDER,       EV_ORDER_PAID, ps[i].key,
+                                            ms[i]->message_id, ms[i]->body,   ms[i]->body_len};
+        verdicts[i] = MQ_ACK;
+    }
+    if (consumer_log_claim_many(db, rows, n, isnew) != DB_OK)
+        goto out;
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnew[i])
+            ps[nf++] = ps[i];
+        else
+            log_info("order: order.paid of %s handled before: no-op", ps[i].key);
+    }
+    rc = paid_apply_tx(db, ps, nf);
+out:
+    free(isnew);
+    free(rows);
+    free(ps);
+    return rc;
+}
+
+int order_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts,
+                   void *ud)
+{
+    db_conn *db = order_db();
+    if (db == NULL)
+        return -1;
+    int all_paid = 1;
+    for (size_t i = 0; i < n; i++)
+        all_paid = all_paid && strcmp(ms[i]->routing_key, EV_ORDER_PAID) == 0;
+    if (all_paid)
+        return paid_batch(db, ms, n, verdicts);
+    for (size_t i = 0; i < n; i++)
+        verdicts[i] = order_on_event(ms[i], ud);
+    return 0;
+}
+
 /* ------------------------------------------------------ the buyer cancels */
 
 int order_expiry(const struct order *o, int unpaid_timeout_s, time_t *out)

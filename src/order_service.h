@@ -120,6 +120,14 @@ int order_idem_release(db_conn *db, int64_t user_id, const char *key);
  * the provider, outside any transaction, before it cancels.
  * ud is a struct consumer_ctx * (consumer_log.h). */
 enum mq_verdict order_on_event(const struct mq_message *m, void *ud);
+/* The same for a batch at once (mq_batch.all, inside the batch's
+ * transaction): a batch of order.paid only is applied with multi-row
+ * statements (the log rows, the locking read, the emitted cancels: one each
+ * per 16); any other batch is handled message by message. Non-zero (the
+ * batch then goes one by one) on a database failure or an order.paid that
+ * is not the plain case (an order not confirmed, or cancelled). */
+int order_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts,
+                   void *ud);
 
 /* Starting payment, inside the caller's transaction (the pay service's, which
  * also writes trade_pay): lock the order of user_id, refuse unless it is

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "mq_pipe.h"
 
 /* The consumer group every order event is recorded under. */
 #define OUTBOX_GROUP "order"
@@ -24,6 +25,11 @@
 static const char SQL_INSERT[] =
     "INSERT INTO trade_mq_producer_temp (id, group_name, msg_topic, msg_tag, msg_key, msg_body, "
     "msg_status, create_time) VALUES (?, ?, ?, ?, ?, ?, 0, UTC_TIMESTAMP(3))";
+#define ROW_    "(?, ?, ?, ?, ?, ?, 0, UTC_TIMESTAMP(3))"
+#define ROWS_4_ ROW_ ", " ROW_ ", " ROW_ ", " ROW_
+static const char SQL_INSERT_MANY[] =
+    "INSERT IGNORE INTO trade_mq_producer_temp (id, group_name, msg_topic, msg_tag, msg_key, "
+    "msg_body, msg_status, create_time) VALUES " ROWS_4_ ", " ROWS_4_ ", " ROWS_4_ ", " ROWS_4_;
 static const char SQL_MARK_SENT[] =
     "UPDATE trade_mq_producer_temp SET msg_status = 1 WHERE id = ? AND msg_status = 0";
 /* Marking many sent at once: MARK_MANY ids a statement (the last one
@@ -52,7 +58,31 @@ enum db_status outbox_add_tx(db_conn *db, const char *exchange, const char *rout
     return db_exec(db, SQL_INSERT, p, sizeof p / sizeof p[0], NULL);
 }
 
-static void mark_sent(db_conn *db, const char *message_id)
+enum db_status outbox_add_many(db_conn *db, const struct outbox_row *rows, size_t n)
+{
+    struct db_val p[OUTBOX_ROWS * 6];
+    if (db == NULL)
+        return DB_GONE;
+    for (size_t done = 0; done < n; done += OUTBOX_ROWS) {
+        /* A short last chunk repeats its last row: the copy is ignored. */
+        for (size_t j = 0; j < OUTBOX_ROWS; j++) {
+            const struct outbox_row *r = &rows[done + j < n ? done + j : n - 1];
+            struct db_val *v = &p[j * 6];
+            v[0] = DB_TEXT(r->message_id);
+            v[1] = DB_TEXT(OUTBOX_GROUP);
+            v[2] = DB_TEXT(r->exchange);
+            v[3] = DB_TEXT(r->routing_key);
+            v[4] = DB_TEXT(r->msg_key ? r->msg_key : "");
+            v[5] = DB_TEXT(r->body);
+        }
+        enum db_status st = db_exec(db, SQL_INSERT_MANY, p, sizeof p / sizeof p[0], NULL);
+        if (st != DB_OK)
+            return st;
+    }
+    return DB_OK;
+}
+
+void outbox_mark_sent(db_conn *db, const char *message_id)
 {
     struct db_val id = DB_TEXT(message_id);
     enum db_status st = db_exec(db, SQL_MARK_SENT, &id, 1, NULL);
@@ -196,7 +226,24 @@ enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const
         return st;
     }
     if (db != NULL)
-        mark_sent(db, message_id);
+        outbox_mark_sent(db, message_id);
+    return MQ_OK;
+}
+
+enum mq_status outbox_send_pipe(db_conn *db, struct mq_pipe *pp, const char *exchange,
+                                const char *routing_key, const char *message_id, const char *body,
+                                int mark)
+{
+    if (pp == NULL)
+        return MQ_GONE;
+    enum mq_status st = mq_pipe_publish(pp, exchange, routing_key, message_id, body, strlen(body));
+    if (st != MQ_OK) {
+        log_warn("outbox: %s not confirmed by the broker (%d); left for the relay", message_id,
+                 (int)st);
+        return st;
+    }
+    if (db != NULL && mark)
+        outbox_mark_sent(db, message_id);
     return MQ_OK;
 }
 

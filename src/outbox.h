@@ -40,6 +40,29 @@ enum db_status outbox_add_tx(db_conn *db, const char *exchange, const char *rout
 enum mq_status outbox_send(db_conn *db, mq_conn *mq, const char *exchange, const char *routing_key,
                            const char *message_id, const char *body);
 
+/* One row of outbox_add_many. */
+struct outbox_row {
+    const char *exchange, *routing_key, *message_id, *msg_key, *body;
+};
+/* outbox_add_tx for n rows, OUTBOX_ROWS a statement; a message_id there
+ * already is left as it is (DB_OK, as outbox_add_tx's DB_DUPLICATE). */
+#define OUTBOX_ROWS 16
+enum db_status outbox_add_many(db_conn *db, const struct outbox_row *rows, size_t n);
+
+/* outbox_send through the app's publisher pipe (src/mq_pipe.h: the confirm
+ * is batched with other requests'), for a row that committed. mark: 1 marks
+ * it sent now (its own statement, autocommit); 0 leaves that to the caller,
+ * who marks it with outbox_mark_sent inside its next transaction (saving
+ * a commit). MQ_OK once the broker confirmed, else why not (the row stays
+ * pending for the relay). */
+struct mq_pipe;
+enum mq_status outbox_send_pipe(db_conn *db, struct mq_pipe *pp, const char *exchange,
+                                const char *routing_key, const char *message_id, const char *body,
+                                int mark);
+/* Mark a confirmed row sent (inside the caller's transaction, or alone);
+ * a failure only means the relay publishes it once more. */
+void outbox_mark_sent(db_conn *db, const char *message_id);
+
 /* Deferred sending, for a consumer that commits many messages in one batch
  * (db_batch_begin): between outbox_defer_begin and the end of the batch,
  * outbox_send with a database only remembers the event (it returns MQ_OK: the

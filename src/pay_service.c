@@ -524,6 +524,23 @@ static enum db_status mismatch_tx(db_conn *db, const struct mq_message *m,
     return DB_OK;
 }
 
+/* The order.paid of a payment into emit (its message id and body); 0 or -1. */
+static int paid_emit_build(const struct pay_notify_event *ev, int64_t pay_id, int64_t user_id,
+                           int64_t amount, struct pay_emit *emit)
+{
+    struct paid_event pe = {
+        .order_id = ev->order_id, .user_id = user_id, .pay_id = pay_id, .pay_amount = amount};
+    snprintf(pe.trade_no, sizeof pe.trade_no, "%s", ev->trade_no);
+    paid_iso(ev->gmt_payment, pe.paid_time);
+    char key[SNOWFLAKE_STR_MAX];
+    snowflake_format(ev->order_id, key);
+    snprintf(emit->message_id, sizeof emit->message_id, EV_ORDER_PAID ":%s", key);
+    if (event_paid_build(&pe, &emit->body) != 0)
+        return -1;
+    emit->routing_key = EV_ORDER_PAID;
+    return 0;
+}
+
 /* Inside the transaction: mark the row paid and put order.paid in the outbox. */
 static enum db_status mark_paid_tx(db_conn *db, const struct pay_notify_event *ev, int64_t pay_id,
                                    int64_t user_id, int64_t amount, struct pay_emit *emit)
@@ -540,15 +557,10 @@ static enum db_status mark_paid_tx(db_conn *db, const struct pay_notify_event *e
         return st;
     if (n != 1) /* the row is locked and was unpaid: cannot happen */
         return DB_ERR;
-    struct paid_event pe = {
-        .order_id = ev->order_id, .user_id = user_id, .pay_id = pay_id, .pay_amount = amount};
-    snprintf(pe.trade_no, sizeof pe.trade_no, "%s", ev->trade_no);
-    paid_iso(ev->gmt_payment, pe.paid_time);
+    if (paid_emit_build(ev, pay_id, user_id, amount, emit) != 0)
+        return DB_ERR;
     char key[SNOWFLAKE_STR_MAX];
     snowflake_format(ev->order_id, key);
-    snprintf(emit->message_id, sizeof emit->message_id, EV_ORDER_PAID ":%s", key);
-    if (event_paid_build(&pe, &emit->body) != 0)
-        return DB_ERR;
     st = outbox_add_tx(db, MQ_EXCHANGE, EV_ORDER_PAID, emit->message_id, key, buf_str(&emit->body));
     if (st != DB_OK && st != DB_DUPLICATE)
         return st;
@@ -556,91 +568,140 @@ static enum db_status mark_paid_tx(db_conn *db, const struct pay_notify_event *e
     return DB_OK;
 }
 
-static enum mq_verdict on_notify(const struct mq_message *m, mq_conn *pub)
-{
+/* A notification parsed, with its consumer-log key. */
+struct notify_msg {
+    int apply; /* 1: a payment to apply (notify_parse said -1) */
     struct pay_notify_event ev;
-    if (event_pay_notify_parse(m->body, m->body_len, &ev) != 0) {
+    char key[SNOWFLAKE_STR_MAX + EVENT_TRADE_NO_MAX + 1];
+};
+
+/* Parse m into *n: -1 to go on (a payment to apply), else the verdict. */
+static int notify_parse(const struct mq_message *m, struct notify_msg *n)
+{
+    if (event_pay_notify_parse(m->body, m->body_len, &n->ev) != 0) {
         log_error("pay: malformed pay.notify %s: parked", m->message_id);
         return MQ_REJECT;
     }
-    if (strcmp(ev.trade_status, "TRADE_SUCCESS") != 0 &&
-        strcmp(ev.trade_status, "TRADE_FINISHED") != 0) {
+    if (strcmp(n->ev.trade_status, "TRADE_SUCCESS") != 0 &&
+        strcmp(n->ev.trade_status, "TRADE_FINISHED") != 0) {
         log_info("pay: pay.notify %s with trade_status %s: nothing to do", m->message_id,
-                 ev.trade_status);
+                 n->ev.trade_status);
         return MQ_ACK;
     }
-    db_conn *db = order_db();
-    if (db == NULL)
-        return MQ_RETRY;
-    char key[SNOWFLAKE_STR_MAX + EVENT_TRADE_NO_MAX + 1];
     char order[SNOWFLAKE_STR_MAX];
-    snprintf(key, sizeof key, "%s:%s", snowflake_format(ev.order_id, order), ev.trade_no);
-    struct pay_emit emit = {.routing_key = NULL};
+    snprintf(n->key, sizeof n->key, "%s:%s", snowflake_format(n->ev.order_id, order),
+             n->ev.trade_no);
+    return -1;
+}
+
+/* What one notification does, once its log row is in: its trade_pay row
+ * (locked; row 0 of r, none: unknown order) decides. */
+struct notify_apply {
+    struct pay_emit emit;
     struct refund_emits refunds;
-    db_result *r = NULL;
-    buf_init(&emit.body, 4096);
-    refund_emits_init(&refunds);
-    if (db_begin(db) != DB_OK) {
-        buf_free(&emit.body);
-        return MQ_RETRY;
+    int batched; /* in: a payment to mark is left to the batch (to_mark) */
+    int to_mark; /* out: the batch marks it paid and adds its order.paid */
+};
+
+static enum db_status notify_decide_tx(db_conn *db, const struct mq_message *m,
+                                       const struct pay_notify_event *ev, const db_result *r,
+                                       size_t row, struct notify_apply *a)
+{
+    if (r == NULL)
+        return mismatch_tx(db, m, ev, "unknown", -1, &a->emit);
+    int64_t pay_id = db_result_i64(r, row, 0, 0), user_id = db_result_i64(r, row, 1, 0);
+    int64_t amount = -1;
+    const char *s = db_result_get(r, row, 2);
+    int is_paid = (int)db_result_i64(r, row, 3, 0);
+    const char *paid_by = db_result_get(r, row, 4);
+    if (s == NULL || money_parse_str(s, MONEY_NON_NEGATIVE, &amount) != 0) {
+        log_error("pay: bad pay_amount of order %" PRId64, ev->order_id);
+        return DB_ERR;
     }
+    if (is_paid == 2) {
+        if (paid_by != NULL && strcmp(paid_by, ev->trade_no) == 0) {
+            log_info("pay: order %" PRId64 " paid by trade %s already", ev->order_id, ev->trade_no);
+            return DB_OK;
+        }
+        enum db_status st = mismatch_tx(db, m, ev, "duplicate", amount, &a->emit);
+        /* a second payment of the same order: the buyer paid twice */
+        return st == DB_OK ? second_refund_tx(db, ev, pay_id, user_id, &a->refunds) : st;
+    }
+    if (amount != ev->total_amount)
+        return mismatch_tx(db, m, ev, "amount", amount, &a->emit);
+    if (!a->batched)
+        return mark_paid_tx(db, ev, pay_id, user_id, amount, &a->emit);
+    a->to_mark = 1;
+    return paid_emit_build(ev, pay_id, user_id, amount, &a->emit) == 0 ? DB_OK : DB_ERR;
+}
+
+static void notify_apply_init(struct notify_apply *a)
+{
+    a->batched = a->to_mark = 0;
+    a->emit.routing_key = NULL;
+    buf_init(&a->emit.body, 4096);
+    refund_emits_init(&a->refunds);
+}
+
+/* After the commit (or, in a batch, deferred to it): publish what it caused. */
+static void notify_apply_send(db_conn *db, mq_conn *pub, const struct pay_notify_event *ev,
+                              struct notify_apply *a)
+{
+    if (a->emit.routing_key != NULL)
+        outbox_send(db, pub, MQ_EXCHANGE, a->emit.routing_key, a->emit.message_id,
+                    buf_str(&a->emit.body));
+    refund_emits_send(&a->refunds, db, pub);
+    if (a->emit.routing_key != NULL && strcmp(a->emit.routing_key, EV_ORDER_PAID) == 0) {
+        char shown[MONEY_STR_MAX];
+        log_info("pay: order %" PRId64 " paid: %s (trade %s)", ev->order_id,
+                 money_format(ev->total_amount, shown), ev->trade_no);
+    }
+    buf_free(&a->emit.body);
+}
+
+static void notify_apply_free(struct notify_apply *a)
+{
+    refund_emits_free(&a->refunds);
+    buf_free(&a->emit.body);
+}
+
+static enum mq_verdict on_notify(const struct mq_message *m, mq_conn *pub)
+{
+    struct notify_msg n;
+    int v = notify_parse(m, &n);
+    if (v >= 0)
+        return (enum mq_verdict)v;
+    db_conn *db = order_db();
+    if (db == NULL || db_begin(db) != DB_OK)
+        return MQ_RETRY;
+    struct notify_apply a;
+    db_result *r = NULL;
+    notify_apply_init(&a);
     /* The log row first: a concurrent copy of the same notification waits
      * on it and then finds it. */
-    enum db_status st =
-        consumer_log_insert(db, GROUP_PAY, EV_PAY_NOTIFY, key, m->message_id, m->body, m->body_len);
+    enum db_status st = consumer_log_insert(db, GROUP_PAY, EV_PAY_NOTIFY, n.key, m->message_id,
+                                            m->body, m->body_len);
     if (st == DB_DUPLICATE) {
         db_rollback(db);
-        buf_free(&emit.body);
-        log_info("pay: notification %s handled before: no-op", key);
+        notify_apply_free(&a);
+        log_info("pay: notification %s handled before: no-op", n.key);
         return MQ_ACK;
     }
-    struct db_val id = DB_I64(ev.order_id);
+    struct db_val id = DB_I64(n.ev.order_id);
     if (st != DB_OK || (st = db_query(db, SQL_PAY_LOCK, &id, 1, 1, &r)) != DB_OK)
         goto retry;
-    if (db_result_rows(r) == 0) {
-        st = mismatch_tx(db, m, &ev, "unknown", -1, &emit);
-    } else {
-        int64_t pay_id = db_result_i64(r, 0, 0, 0), user_id = db_result_i64(r, 0, 1, 0);
-        int64_t amount = -1;
-        const char *a = db_result_get(r, 0, 2);
-        int is_paid = (int)db_result_i64(r, 0, 3, 0);
-        const char *paid_by = db_result_get(r, 0, 4);
-        if (a == NULL || money_parse_str(a, MONEY_NON_NEGATIVE, &amount) != 0) {
-            log_error("pay: bad pay_amount of order %" PRId64, ev.order_id);
-            st = DB_ERR;
-        } else if (is_paid == 2) {
-            if (paid_by != NULL && strcmp(paid_by, ev.trade_no) == 0)
-                log_info("pay: order %" PRId64 " paid by trade %s already", ev.order_id,
-                         ev.trade_no);
-            else if ((st = mismatch_tx(db, m, &ev, "duplicate", amount, &emit)) == DB_OK)
-                /* a second payment of the same order: the buyer paid twice */
-                st = second_refund_tx(db, &ev, pay_id, user_id, &refunds);
-        } else if (amount != ev.total_amount) {
-            st = mismatch_tx(db, m, &ev, "amount", amount, &emit);
-        } else {
-            st = mark_paid_tx(db, &ev, pay_id, user_id, amount, &emit);
-        }
-    }
+    st = notify_decide_tx(db, m, &n.ev, db_result_rows(r) > 0 ? r : NULL, 0, &a);
     db_result_free(r);
     r = NULL;
     if (st != DB_OK || (st = db_commit(db)) != DB_OK)
         goto retry;
-    if (emit.routing_key != NULL)
-        outbox_send(db, pub, MQ_EXCHANGE, emit.routing_key, emit.message_id, buf_str(&emit.body));
-    refund_emits_send(&refunds, db, pub);
-    if (emit.routing_key != NULL && strcmp(emit.routing_key, EV_ORDER_PAID) == 0) {
-        char shown[MONEY_STR_MAX];
-        log_info("pay: order %" PRId64 " paid: %s (trade %s)", ev.order_id,
-                 money_format(ev.total_amount, shown), ev.trade_no);
-    }
-    buf_free(&emit.body);
+    notify_apply_send(db, pub, &n.ev, &a);
     return MQ_ACK;
 retry:
     db_result_free(r);
     db_rollback(db);
-    refund_emits_free(&refunds);
-    buf_free(&emit.body);
-    log_warn("pay: notification %s failed (%s); retrying later", key,
+    notify_apply_free(&a);
+    log_warn("pay: notification %s failed (%s); retrying later", n.key,
              st == DB_DEADLOCK ? "deadlock" : db_error(db));
     return MQ_RETRY;
 }
@@ -652,6 +713,178 @@ enum mq_verdict pay_on_event(const struct mq_message *m, void *ud)
         return on_notify(m, ctx != NULL ? ctx->pub : NULL);
     log_warn("pay: unexpected routing key '%s' (%s): ignored", m->routing_key, m->message_id);
     return MQ_ACK;
+}
+
+/* The batch's trade_pay rows, LOCK_ROWS orders a statement (the last one
+ * repeated), locked as SQL_PAY_LOCK locks one. */
+#define LOCK_ROWS 16
+static const char SQL_PAY_LOCK_MANY[] =
+    "SELECT pay_id, user_id, pay_amount, is_paid, trade_no, order_id FROM trade_pay "
+    "WHERE order_id IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) FOR UPDATE";
+
+/* One batch of the pay consumer: its notifications (ms[i] as ns[i]), the
+ * fresh ones (whose log rows went in now) at fresh[], nf of them. */
+struct notify_batch {
+    const struct mq_message *const *ms;
+    struct notify_msg *ns;
+    size_t *fresh, nf;
+    mq_conn *pub;
+};
+
+/* The row of order_id in r, or -1. */
+static long row_of(const db_result *r, int64_t order_id)
+{
+    for (size_t i = 0; i < db_result_rows(r); i++)
+        if (db_result_i64(r, i, 5, 0) == order_id)
+            return (long)i;
+    return -1;
+}
+
+/* The payments of a chunk marked paid at once (the last one repeated):
+ * ELT(FIELD(order_id, ids), values) is the value of the row's order. */
+#define Q16 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+static const char SQL_PAY_MARK_MANY[] =
+    "UPDATE trade_pay SET is_paid = 2, trade_no = ELT(FIELD(order_id, " Q16 "), " Q16 "), "
+    "paid_time = COALESCE(ELT(FIELD(order_id, " Q16 "), " Q16 "), UTC_TIMESTAMP(3)), "
+    "notify_time = UTC_TIMESTAMP(3) WHERE order_id IN (" Q16 ") AND is_paid = 1";
+
+/* Mark the k payments evs[] paid (their rows locked and unpaid) and add
+ * their order.paid (emits[]) to the outbox: two statements. */
+static enum db_status mark_paid_many_tx(db_conn *db, const struct pay_notify_event *const *evs,
+                                        struct pay_emit *const *emits, size_t k)
+{
+    struct db_val p[5 * LOCK_ROWS];
+    struct outbox_row rows[LOCK_ROWS];
+    char keys[LOCK_ROWS][SNOWFLAKE_STR_MAX], when[LOCK_ROWS][20];
+    if (k == 0)
+        return DB_OK;
+    for (size_t j = 0; j < LOCK_ROWS; j++) {
+        size_t i = j < k ? j : k - 1;
+        const struct pay_notify_event *ev = evs[i];
+        snprintf(when[j], sizeof when[j], "%s", ev->gmt_payment);
+        p[j] = p[2 * LOCK_ROWS + j] = p[4 * LOCK_ROWS + j] = DB_I64(ev->order_id);
+        p[LOCK_ROWS + j] = DB_TEXT(ev->trade_no);
+        p[3 * LOCK_ROWS + j] = when[j][0] != '\0' ? DB_TEXT(when[j]) : DB_NULLV;
+    }
+    uint64_t n = 0;
+    enum db_status st = db_exec(db, SQL_PAY_MARK_MANY, p, 5 * LOCK_ROWS, &n);
+    if (st != DB_OK)
+        return st;
+    if (n != k) /* the rows are locked and were unpaid: cannot happen */
+        return DB_ERR;
+    for (size_t i = 0; i < k; i++)
+        rows[i] = (struct outbox_row){MQ_EXCHANGE, EV_ORDER_PAID, emits[i]->message_id,
+                                      snowflake_format(evs[i]->order_id, keys[i]),
+                                      buf_str(&emits[i]->body)};
+    return outbox_add_many(db, rows, k);
+}
+
+/* Apply fresh notifications [from, to) of b (at most LOCK_ROWS) with one
+ * locking read, and the plain payments among them with two statements. */
+static enum db_status notify_chunk_tx(db_conn *db, struct notify_batch *b, size_t from, size_t to)
+{
+    struct db_val ids[LOCK_ROWS];
+    struct notify_apply as[LOCK_ROWS];
+    const struct pay_notify_event *evs[LOCK_ROWS];
+    struct pay_emit *emits[LOCK_ROWS];
+    size_t n = to - from, k = 0, ready = 0;
+    for (size_t j = 0; j < LOCK_ROWS; j++)
+        ids[j] = DB_I64(b->ns[b->fresh[from + (j < n ? j : n - 1)]].ev.order_id);
+    db_result *r = NULL;
+    enum db_status st = db_query(db, SQL_PAY_LOCK_MANY, ids, LOCK_ROWS, LOCK_ROWS, &r);
+    for (; st == DB_OK && ready < n; ready++) {
+        size_t i = b->fresh[from + ready];
+        long row = row_of(r, b->ns[i].ev.order_id);
+        notify_apply_init(&as[ready]);
+        as[ready].batched = 1;
+        st = notify_decide_tx(db, b->ms[i], &b->ns[i].ev, row >= 0 ? r : NULL,
+                              row >= 0 ? (size_t)row : 0, &as[ready]);
+        if (as[ready].to_mark) {
+            evs[k] = &b->ns[i].ev;
+            emits[k++] = &as[ready].emit;
+        }
+    }
+    db_result_free(r);
+    if (st == DB_OK)
+        st = mark_paid_many_tx(db, evs, emits, k);
+    for (size_t j = 0; j < ready; j++) {
+        if (st == DB_OK) /* deferred to the batch's commit */
+            notify_apply_send(db, b->pub, &b->ns[b->fresh[from + j]].ev, &as[j]);
+        else
+            notify_apply_free(&as[j]);
+    }
+    return st;
+}
+
+/* Whether two fresh notifications of b are for the same order (the second
+ * must see what the first did: such a batch goes one by one). */
+static int same_order_twice(const struct notify_batch *b)
+{
+    for (size_t j = 0; j < b->nf; j++)
+        for (size_t k = j + 1; k < b->nf; k++)
+            if (b->ns[b->fresh[j]].ev.order_id == b->ns[b->fresh[k]].ev.order_id)
+                return 1;
+    return 0;
+}
+
+/* Claim the log rows of the notifications to apply (ns[i].apply), and
+ * set b->fresh to those that went in now; the others were seen before. */
+static enum db_status notify_claim(db_conn *db, struct notify_batch *b, size_t n,
+                                   enum mq_verdict *verdicts, struct consumer_log_row *rows,
+                                   size_t *idx, unsigned char *isnew)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b->ns[i].apply) {
+            const struct mq_message *m = b->ms[i];
+            rows[k] = (struct consumer_log_row){GROUP_PAY,     EV_PAY_NOTIFY, b->ns[i].key,
+                                                m->message_id, m->body,       m->body_len};
+            idx[k++] = i;
+        }
+    enum db_status st = k > 0 ? consumer_log_claim_many(db, rows, k, isnew) : DB_OK;
+    for (size_t j = 0; st == DB_OK && j < k; j++) {
+        verdicts[idx[j]] = MQ_ACK;
+        if (isnew[j])
+            b->fresh[b->nf++] = idx[j];
+        else
+            log_info("pay: notification %s handled before: no-op", b->ns[idx[j]].key);
+    }
+    return st;
+}
+
+int pay_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts, void *ud)
+{
+    const struct consumer_ctx *ctx = ud;
+    db_conn *db = order_db();
+    struct notify_batch b = {.ms = ms, .pub = ctx != NULL ? ctx->pub : NULL};
+    struct consumer_log_row *rows = calloc(n, sizeof *rows);
+    size_t *idx = calloc(n, sizeof *idx);
+    unsigned char *isnew = calloc(n, 1);
+    b.ns = calloc(n, sizeof *b.ns);
+    b.fresh = calloc(n, sizeof *b.fresh);
+    int rc = -1;
+    if (db == NULL || rows == NULL || idx == NULL || isnew == NULL || b.ns == NULL ||
+        b.fresh == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int v =
+            strcmp(ms[i]->routing_key, EV_PAY_NOTIFY) == 0 ? notify_parse(ms[i], &b.ns[i]) : MQ_ACK;
+        b.ns[i].apply = v < 0;
+        verdicts[i] = v < 0 ? MQ_RETRY : (enum mq_verdict)v;
+    }
+    enum db_status st = notify_claim(db, &b, n, verdicts, rows, idx, isnew);
+    if (st == DB_OK && same_order_twice(&b))
+        goto out;
+    for (size_t j = 0; st == DB_OK && j < b.nf; j += LOCK_ROWS)
+        st = notify_chunk_tx(db, &b, j, j + LOCK_ROWS < b.nf ? j + LOCK_ROWS : b.nf);
+    rc = st == DB_OK ? 0 : -1;
+out:
+    free(b.fresh);
+    free(b.ns);
+    free(isnew);
+    free(idx);
+    free(rows);
+    return rc;
 }
 
 static const char SQL_PAID_BETWEEN[] =

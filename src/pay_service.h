@@ -115,6 +115,14 @@ int pay_paid_get_tx(db_conn *db, int64_t order_id, int64_t *pay_id, char *trade_
  * (src/refund_service.h), the first payment untouched. Other routing keys
  * are acked. */
 enum mq_verdict pay_on_event(const struct mq_message *m, void *ud);
+/* The same for a batch at once (mq_batch.all, inside the batch's
+ * transaction): the log rows of all in one statement a CONSUMER_LOG_ROWS;
+ * per 16 fresh notifications, their trade_pay rows locked by one read, and
+ * the plain payments marked paid by one UPDATE with their order.paid added
+ * to the outbox by one INSERT (a mismatch or a second payment is handled as
+ * pay_on_event handles it). Non-zero (the batch then goes one by one) on a
+ * database failure or when two fresh notifications are for the same order. */
+int pay_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts, void *ud);
 
 /* A paid trade_pay row, for reconciliation (reconcile.c). */
 struct pay_paid {

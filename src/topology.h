@@ -45,12 +45,13 @@
 #define TOPOLOGY(X)                                                                                \
     X(AUDIT, GROUP_AUDIT, "shop.audit", ("#"), DB_MAIN, 0, consume_audit, audit_batch)             \
     X(ORDER, GROUP_ORDER, "shop.order", (EV_ORDER_CANCEL, EV_ORDER_TIMEOUT, EV_ORDER_PAID),        \
-      DB_ORDER, TOPO_PUBLISHES | TOPO_DELAYS, order_on_event, NULL)                                \
+      DB_ORDER, TOPO_PUBLISHES | TOPO_DELAYS, order_on_event, order_on_batch)                      \
     X(GOODS, GROUP_GOODS, "shop.goods", (EV_ORDER_CANCEL), DB_GOODS, 0, goods_on_event, NULL)      \
     X(COUPON, GROUP_COUPON, "shop.coupon", (EV_ORDER_CANCEL), DB_COUPON, 0, coupon_on_event, NULL) \
     X(USER, GROUP_USER, "shop.user", (EV_ORDER_CANCEL, EV_ORDER_PAID, EV_ORDER_REFUND), DB_USER,   \
-      0, user_on_event, NULL)                                                                      \
-    X(PAY, GROUP_PAY, "shop.pay", (EV_PAY_NOTIFY), DB_ORDER, TOPO_PUBLISHES, pay_on_event, NULL)   \
+      0, user_on_event, user_on_batch)                                                             \
+    X(PAY, GROUP_PAY, "shop.pay", (EV_PAY_NOTIFY), DB_ORDER, TOPO_PUBLISHES, pay_on_event,         \
+      pay_on_batch)                                                                                \
     X(LOG, GROUP_LOG, "shop.log", ("order.#", "pay.#", "refund.#"), DB_ORDER, 0,                   \
       order_log_on_event, order_log_on_batch)                                                      \
     X(RELAY, "relay", NULL, (NULL), DB_MAIN, TOPO_PUBLISHES, NULL, NULL)                           \

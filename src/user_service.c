@@ -474,6 +474,150 @@ retry:
     return MQ_RETRY;
 }
 
+/* A batch of order.paid only (the notifications' common case), with
+ * REFUND_ROWS orders a statement (the last one repeated): the log rows in
+ * one statement, the refunds recorded before looked up by one, then the
+ * points. A refund recorded before sends the batch one by one (on_points
+ * decides). */
+#define REFUND_ROWS 16
+static const char SQL_REFUNDED_ANY[] =
+    "SELECT 1 FROM trade_mq_consumer_log WHERE group_name = ? AND msg_tag = ? AND msg_key IN "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) LIMIT 1 LOCK IN SHARE MODE";
+
+struct points_msg {
+    struct paid_event ev;
+    char key[SNOWFLAKE_STR_MAX];
+};
+
+/* 1 when an order of ps[from, to) has its order.refund recorded, 0 when
+ * none, or a negative enum db_status. */
+static int refunded_any_tx(db_conn *db, const struct points_msg *ps, size_t from, size_t to)
+{
+    struct db_val p[2 + REFUND_ROWS] = {DB_TEXT(GROUP_USER), DB_TEXT(EV_ORDER_REFUND)};
+    for (size_t j = 0; j < REFUND_ROWS; j++)
+        p[2 + j] = DB_TEXT(ps[from + j < to ? from + j : to - 1].key);
+    db_result *r = NULL;
+    enum db_status st = db_query(db, SQL_REFUNDED_ANY, p, 2 + REFUND_ROWS, 1, &r);
+    int any = st == DB_OK && db_result_rows(r) > 0;
+    db_result_free(r);
+    return st != DB_OK ? (int)st : any;
+}
+
+/* Points for many users at once (the last one repeated):
+ * ELT(FIELD(user_id, ids), points) is the row's user's points. */
+#define Q16 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+static const char SQL_POINTS_ADD_MANY[] =
+    "UPDATE trade_user SET user_score = LEAST(GREATEST(CAST(user_score AS SIGNED) + "
+    "CAST(ELT(FIELD(user_id, " Q16 "), " Q16 ") AS SIGNED), 0), 2147483647) "
+    "WHERE user_id IN (" Q16 ")";
+
+/* user_points_add_tx for users[0, n) (distinct) with points[]: one
+ * statement a REFUND_ROWS. */
+static enum db_status points_add_many_tx(db_conn *db, const int64_t *users, const int64_t *points,
+                                         size_t n)
+{
+    struct db_val p[3 * REFUND_ROWS];
+    for (size_t done = 0; done < n; done += REFUND_ROWS) {
+        for (size_t j = 0; j < REFUND_ROWS; j++) {
+            size_t i = done + j < n ? done + j : n - 1;
+            p[j] = p[2 * REFUND_ROWS + j] = DB_I64(users[i]);
+            p[REFUND_ROWS + j] = DB_I64(points[i]);
+        }
+        uint64_t changed = 0;
+        size_t k = n - done < REFUND_ROWS ? n - done : REFUND_ROWS;
+        enum db_status st = db_exec(db, SQL_POINTS_ADD_MANY, p, 3 * REFUND_ROWS, &changed);
+        if (st != DB_OK)
+            return st;
+        if (changed < k)
+            log_warn("user: %zu of %zu users' scores unchanged (unknown or at the bound); "
+                     "recorded",
+                     (size_t)(k - changed), k);
+    }
+    return DB_OK;
+}
+
+/* Award the points of the fresh ps, summed per user; 0, or -1 to go one by
+ * one. */
+static int points_apply_tx(db_conn *db, const struct points_msg *ps, size_t n)
+{
+    for (size_t j = 0; j < n; j += REFUND_ROWS)
+        if (refunded_any_tx(db, ps, j, j + REFUND_ROWS < n ? j + REFUND_ROWS : n) != 0)
+            return -1;
+    int64_t *users = calloc(n + 1, sizeof *users), *points = calloc(n + 1, sizeof *points);
+    size_t k = 0;
+    int rc = -1;
+    if (users == NULL || points == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int64_t add = USER_POINTS_OF(ps[i].ev.pay_amount);
+        log_info("user: %" PRId64 " points for user %" PRId64 " for order %s", add,
+                 ps[i].ev.user_id, ps[i].key);
+        if (add <= 0)
+            continue;
+        size_t u = 0;
+        while (u < k && users[u] != ps[i].ev.user_id)
+            u++;
+        users[u] = ps[i].ev.user_id;
+        points[u] += add;
+        k += u == k;
+    }
+    rc = points_add_many_tx(db, users, points, k) == DB_OK ? 0 : -1;
+out:
+    free(points);
+    free(users);
+    return rc;
+}
+
+/* The batch of order.paid: parse, claim the log rows, award the fresh. */
+static int points_batch(db_conn *db, const struct mq_message *const *ms, size_t n,
+                        enum mq_verdict *verdicts)
+{
+    struct points_msg *ps = calloc(n, sizeof *ps);
+    struct consumer_log_row *rows = calloc(n, sizeof *rows);
+    unsigned char *isnew = calloc(n, 1);
+    int rc = -1;
+    if (ps == NULL || rows == NULL || isnew == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (event_paid_parse(ms[i]->body, ms[i]->body_len, &ps[i].ev) != 0)
+            goto out; /* on_points parks it */
+        snowflake_format(ps[i].ev.order_id, ps[i].key);
+        rows[i] = (struct consumer_log_row){GROUP_USER,        EV_ORDER_PAID, ps[i].key,
+                                            ms[i]->message_id, ms[i]->body,   ms[i]->body_len};
+        verdicts[i] = MQ_ACK;
+    }
+    if (consumer_log_claim_many(db, rows, n, isnew) != DB_OK)
+        goto out;
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnew[i])
+            ps[nf++] = ps[i];
+        else
+            log_info("user: order.paid for order %s handled before; nothing to do", ps[i].key);
+    }
+    rc = points_apply_tx(db, ps, nf);
+out:
+    free(isnew);
+    free(rows);
+    free(ps);
+    return rc;
+}
+
+int user_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts, void *ud)
+{
+    db_conn *db = user_db();
+    if (db == NULL)
+        return -1;
+    int all_paid = 1;
+    for (size_t i = 0; i < n; i++)
+        all_paid = all_paid && strcmp(ms[i]->routing_key, EV_ORDER_PAID) == 0;
+    if (all_paid)
+        return points_batch(db, ms, n, verdicts);
+    for (size_t i = 0; i < n; i++)
+        verdicts[i] = user_on_event(ms[i], ud);
+    return 0;
+}
+
 /* ------------------------------------------------ the operators' audit log */
 
 static const char SQL_ADMIN_LOG[] =

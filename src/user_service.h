@@ -103,5 +103,13 @@ enum shop_code user_money_reduce(db_conn *db, int64_t user_id, int64_t order_id,
  * an order.cancel is MQ_REJECT; a database failure rolls back and is
  * MQ_RETRY. Other routing keys are acked and ignored. */
 enum mq_verdict user_on_event(const struct mq_message *m, void *ud);
+/* The same for a batch at once (mq_batch.all, inside the batch's
+ * transaction): a batch of order.paid only is applied with multi-row
+ * statements (the log rows, the refunds recorded before: one each per 16)
+ * and one points update each; any other batch is handled message by
+ * message. Non-zero (the batch then goes one by one) on a database failure
+ * or when an order's refund was recorded before. */
+int user_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts,
+                  void *ud);
 
 #endif

@@ -18,7 +18,8 @@ struct web_app {
     /* The payment provider's origin: the pay button's form posts to us and
      * is redirected there, so every page's CSP allows it as form-action. */
     const char *provider_origin;
-    /* The notifications' shared confirm-batching publisher. */
+    /* The shared confirm-batching publisher: the notifications, and the
+     * orders' expiry checks. */
     struct mq_pipe *notify_pipe;
 };
 

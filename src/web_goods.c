@@ -270,7 +270,7 @@ void web_form_order(struct web_ctx *c)
         render_goods(c, 400, &g, &f);
         return;
     }
-    rc = order_saga_confirm(web_thread_mq(c->app), c->session.user_id, &req,
+    rc = order_saga_confirm(web_thread_mq(c->app), c->app->notify_pipe, c->session.user_id, &req,
                             c->app->cfg->fault_inject, &o);
     if (rc == SHOP_SUCCESS) {
         char loc[48], id[SNOWFLAKE_STR_MAX];

@@ -114,7 +114,8 @@ void web_api_order_create(struct web_ctx *c)
         }
     }
 
-    rc = order_saga_confirm(web_thread_mq(c->app), user, &req, c->app->cfg->fault_inject, &o);
+    rc = order_saga_confirm(web_thread_mq(c->app), c->app->notify_pipe, user, &req,
+                            c->app->cfg->fault_inject, &o);
     if (rc == SHOP_SUCCESS)
         web_json_success(c, 201, "order", order_to_json(&o));
     else
