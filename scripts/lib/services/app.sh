@@ -149,6 +149,21 @@ remove_stale_sockets() {
     return 0
 }
 
+# app_stop_one K: stop instance K only (nginx sends its requests to the
+# others).
+app_stop_one() {
+    local k=$1 pid
+    if pid=$(app_pid "$k"); then
+        say "app $k: stopping (pid $pid)"
+        stop_pid "app $k" "$pid" shop-app "$STOP_TIMEOUT"
+        say "app $k stopped"
+    else
+        say "app $k not running"
+    fi
+    rm -f "$(app_pidfile "$k")"
+    remove_stale_sockets "$k"
+}
+
 # Stops every instance, however many SHOP_INSTANCES says: SIGTERM to all,
 # then wait for each.
 app_stop() {

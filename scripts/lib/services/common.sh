@@ -216,6 +216,8 @@ setup_dirs() {
     # password in shop.conf, the sockets, the keys.
     mkdir -p "$RUN_DIR" "$SOCK_DIR" "$LOG_DIR" "$PID_DIR" "$DB_DIR" "$MQ_DIR" "$NGINX_DIR" "$RUN_DIR/metrics"
     chmod 700 "$RUN_DIR" "$SOCK_DIR"
+    # The Galera nodes run as user mysql and must reach their directories.
+    [ -z "$CLUSTER" ] || chmod 711 "$RUN_DIR"
     local longest sock_len
     longest=$(app_sock "$MAX_INSTANCES")
     sock_len=${#longest}

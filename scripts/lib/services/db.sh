@@ -16,7 +16,7 @@ log-error = $DB_LOG
 tmpdir = $DB_DIR/tmp
 port = $DB_PORT
 bind-address = 127.0.0.1
-user = root
+user = $DB_USER
 skip-name-resolve
 character-set-server = utf8mb4
 collation-server = utf8mb4_unicode_ci
@@ -24,10 +24,11 @@ default-time-zone = '+00:00'
 max_connections = 500
 max_allowed_packet = 16M
 performance_schema = OFF
-innodb_buffer_pool_size = 256M
-innodb_log_file_size = 128M
+innodb_buffer_pool_size = $DB_POOL
+innodb_log_file_size = $DB_REDO
 innodb_flush_log_at_trx_commit = 1
 innodb_file_per_table = 1
+$(db_galera_cnf)
 
 [client]
 socket = $DB_SOCK
@@ -36,6 +37,7 @@ user = root
 default-character-set = utf8mb4
 EOF
     mv -f "$DB_CNF.tmp" "$DB_CNF"
+    db_own
 }
 
 db_pid() { live_pid "$DB_PID" "--defaults-file=$DB_CNF"; }
@@ -69,62 +71,255 @@ db_setup() {
     migrate "${demo_arg[@]}" || die "db: running, but the migrations failed (see above)"
 }
 
-db_start() {
+# db_node_start [--wsrep-new-cluster]: start the current node (db_use).
+db_node_start() {
     need mariadbd "apt-get install mariadb-server"
     need mariadb "apt-get install mariadb-client"
     local pid
     if pid=$(db_pid); then
-        say "db already running (pid $pid, port $DB_PORT)"
-        db_setup
+        say "$DB_LABEL already running (pid $pid, port $DB_PORT)"
         return 0
     fi
-    refuse_port db "$DB_PORT" SHOP_DB_PORT
+    refuse_port "$DB_LABEL" "$DB_PORT" SHOP_DB_PORT
+    db_refuse_galera_ports
     setup_dirs
     rm -f "$DB_PID" "$DB_SOCK" "$DB_SOCK.lock"
     db_write_cnf
-    if [ ! -d "$DB_DATA/mysql" ]; then
-        say "db: installing the data directory $DB_DATA"
+    # A node joining a cluster gets its data from the others (state transfer).
+    if [ ! -d "$DB_DATA/mysql" ] && { [ -z "$CLUSTER" ] || [ "${1:-}" = --wsrep-new-cluster ]; }; then
+        say "$DB_LABEL: installing the data directory $DB_DATA"
         mariadb-install-db --defaults-file="$DB_CNF" --auth-root-authentication-method=normal \
-            --skip-test-db >>"$DB_LOG" 2>&1 || fail_start db "$DB_LOG"
+            --skip-test-db --user="$DB_USER" >>"$DB_LOG" 2>&1 || fail_start "$DB_LABEL" "$DB_LOG"
+        db_own
     fi
-    say "db: starting MariaDB on 127.0.0.1:$DB_PORT"
-    spawn "$DB_LOG" mariadbd --defaults-file="$DB_CNF"
+    say "$DB_LABEL: starting MariaDB on 127.0.0.1:$DB_PORT${1:+ ($1)}"
+    spawn "$DB_LOG" mariadbd --defaults-file="$DB_CNF" "$@"
     local rc=0
-    wait_until "$DB_TIMEOUT" "$SPAWNED_PID" db_ping || rc=$?
+    wait_until "$DB_TIMEOUT" "$SPAWNED_PID" db_ready || rc=$?
     if [ "$rc" -ne 0 ]; then
-        [ "$rc" -eq 1 ] && warn "db not ready after $DB_TIMEOUT s (left running; stop it with: scripts/services stop db)"
-        fail_start db "$DB_LOG"
+        [ "$rc" -eq 1 ] && warn "$DB_LABEL not ready after $DB_TIMEOUT s (left running; stop it with: scripts/services stop db)"
+        fail_start "$DB_LABEL" "$DB_LOG"
     fi
     pid=$(db_pid) || pid=$SPAWNED_PID
-    say "db ready (pid $pid, port $DB_PORT, socket $DB_SOCK)"
-    db_setup
+    say "$DB_LABEL ready (pid $pid, port $DB_PORT, socket $DB_SOCK$(db_role))"
 }
 
-db_stop() {
+db_node_stop() {
     local pid
     if ! pid=$(db_pid); then
         rm -f "$DB_PID"
-        say "db not running"
+        say "$DB_LABEL not running"
         return 0
     fi
-    say "db: stopping (pid $pid)"
+    say "$DB_LABEL: stopping (pid $pid)"
     if ! mariadb-admin --defaults-file="$DB_CNF" shutdown >/dev/null 2>&1; then
-        warn "db: mariadb-admin shutdown failed; sending SIGTERM"
+        warn "$DB_LABEL: mariadb-admin shutdown failed; sending SIGTERM"
         kill -TERM "$pid" 2>/dev/null || true
     fi
     if ! wait_until 60 "" not_running "$pid"; then
         kill -KILL "$pid" 2>/dev/null || true
-        say "db (pid $pid) did not stop within 60 s; sent SIGKILL"
+        say "$DB_LABEL (pid $pid) did not stop within 60 s; sent SIGKILL"
         wait_until 5 "" not_running "$pid" || true
     fi
-    say "db stopped"
+    say "$DB_LABEL stopped"
+}
+
+db_node_status() {
+    local pid
+    if pid=$(db_pid); then
+        say "$(printf '%-9s' "$DB_LABEL") running (pid $pid, port $DB_PORT, socket $DB_SOCK$(db_role))"
+    else
+        say "$(printf '%-9s' "$DB_LABEL") stopped"
+    fi
+}
+
+# --- the Galera cluster (SHOP_CLUSTER=3) -----------------------------------
+#
+# Node K (1..DB_NODES) has its own directory (db/ for node 1, db-K/ for
+# K >= 2) holding my.cnf, data/, tmp/, mysqld.sock, mariadb.pid and
+# mariadb.log, owned by user mysql (Galera's rsync state transfer fails as
+# root), and its own ports, all on 127.0.0.1:
+#   client   SHOP_DB_PORT + K - 1
+#   group    SHOP_DB_PORT + 10 + K   (gmcast.listen_addr)
+#   IST      SHOP_DB_PORT + 20 + K   (ist.recv_addr)
+#   SST      SHOP_DB_PORT + 30 + K   (wsrep_sst_receive_address, rsync)
+# A node bootstraps a new cluster (--wsrep-new-cluster) only when no node of
+# it runs; every other start joins the running nodes and catches up by
+# itself (IST, or SST when too far behind). When every node is down, the one
+# grastate.dat marks safe_to_bootstrap (the last one stopped: node 1 after a
+# `stop db`) starts first; when none is marked (all killed at once), node 1
+# is marked and starts first.
+# Without SHOP_CLUSTER: one server, socket, pid file and log in sock/, pids/
+# and logs/, run as root, no wsrep.
+DB_NODES=1
+[ -n "$CLUSTER" ] && DB_NODES=$CLUSTER
+DB_PORT_1=$DB_PORT
+DB_USER=root DB_POOL=256M DB_REDO=128M DB_LABEL=db
+if [ -n "$CLUSTER" ]; then DB_USER=mysql DB_POOL=96M DB_REDO=48M; fi
+GALERA_PROVIDER=/usr/lib/galera/libgalera_smm.so
+db_group_port() { echo $((DB_PORT_1 + 10 + $1)); }
+db_ist_port() { echo $((DB_PORT_1 + 20 + $1)); }
+db_sst_port() { echo $((DB_PORT_1 + 30 + $1)); }
+DB_K=1
+db_use() {
+    DB_K=$1
+    [ -n "$CLUSTER" ] || return 0
+    if [ "$1" -eq 1 ]; then DB_DIR=$RUN_DIR/db; else DB_DIR=$RUN_DIR/db-$1; fi
+    DB_DATA=$DB_DIR/data DB_CNF=$DB_DIR/my.cnf DB_SOCK=$DB_DIR/mysqld.sock
+    DB_PID=$DB_DIR/mariadb.pid DB_LOG=$DB_DIR/mariadb.log
+    DB_PORT=$((DB_PORT_1 + $1 - 1)) DB_LABEL="db $1"
+}
+
+# The wsrep lines of the current node's my.cnf (none without a cluster).
+db_galera_cnf() {
+    [ -n "$CLUSTER" ] || return 0
+    local k members=""
+    for k in $(seq 1 "$DB_NODES"); do members+="${members:+,}127.0.0.1:$(db_group_port "$k")"; done
+    cat <<EOF
+binlog_format = ROW
+default_storage_engine = InnoDB
+innodb_autoinc_lock_mode = 2
+wsrep_on = ON
+wsrep_provider = $GALERA_PROVIDER
+wsrep_cluster_name = shop
+wsrep_cluster_address = gcomm://$members
+wsrep_node_name = node$DB_K
+wsrep_node_address = 127.0.0.1:$(db_group_port "$DB_K")
+wsrep_node_incoming_address = 127.0.0.1:$DB_PORT
+wsrep_provider_options = "gmcast.listen_addr=tcp://127.0.0.1:$(db_group_port "$DB_K");ist.recv_addr=127.0.0.1:$(db_ist_port "$DB_K");gcache.size=128M"
+wsrep_sst_method = rsync
+wsrep_sst_receive_address = 127.0.0.1:$(db_sst_port "$DB_K")
+wsrep_slave_threads = 2
+EOF
+}
+
+# A Galera node's files belong to user mysql, who must reach them: the run
+# directory is then searchable (not readable) by others.
+db_own() {
+    [ -n "$CLUSTER" ] || return 0
+    chmod 711 "$RUN_DIR"
+    touch "$DB_LOG"
+    chown -R mysql:mysql "$DB_DIR"
+}
+
+db_refuse_galera_ports() {
+    [ -n "$CLUSTER" ] || return 0
+    refuse_port "$DB_LABEL (galera group)" "$(db_group_port "$DB_K")" SHOP_DB_PORT
+    refuse_port "$DB_LABEL (galera IST)" "$(db_ist_port "$DB_K")" SHOP_DB_PORT
+    refuse_port "$DB_LABEL (galera SST)" "$(db_sst_port "$DB_K")" SHOP_DB_PORT
+}
+
+# db_wsrep NAME: a wsrep status variable of the current node.
+db_wsrep() {
+    mariadb --defaults-file="$DB_CNF" --connect-timeout=2 -N --batch \
+        -e "SHOW GLOBAL STATUS LIKE '$1'" 2>/dev/null | cut -f2
+}
+# Ready: it answers, and a Galera node is Synced with the cluster.
+db_ready() {
+    db_ping || return 1
+    [ -n "$CLUSTER" ] || return 0
+    [ "$(db_wsrep wsrep_local_state_comment)" = Synced ]
+}
+# db_role: a Galera node's state, the cluster's size, and whether the clients
+# write to it.
+db_role() {
+    [ -n "$CLUSTER" ] || return 0
+    local k=$DB_K writer
+    writer=$(db_writer)
+    db_use "$k"
+    printf '; %s, cluster size %s%s' "$(db_wsrep wsrep_local_state_comment)" \
+        "$(db_wsrep wsrep_cluster_size)" "$([ "$writer" = "$k" ] && echo '; gets the writes')"
+}
+# The node the clients write to: the first of db_hosts (node 1 first) that
+# runs.
+db_writer() {
+    local k
+    for k in $(seq 1 "$DB_NODES"); do
+        db_use "$k"
+        if db_pid >/dev/null; then
+            echo "$k"
+            return 0
+        fi
+    done
+    echo 1
+}
+db_any_running() {
+    local k
+    for k in $(seq 1 "$DB_NODES"); do
+        db_use "$k"
+        db_pid >/dev/null && return 0
+    done
+    return 1
+}
+
+# db_bootstrap_node: which node starts a new cluster when none runs.
+db_bootstrap_node() {
+    local k
+    for k in $(seq 1 "$DB_NODES"); do
+        db_use "$k"
+        if grep -q '^safe_to_bootstrap: *1' "$DB_DATA/grastate.dat" 2>/dev/null; then
+            echo "$k"
+            return 0
+        fi
+    done
+    db_use 1
+    if [ -f "$DB_DATA/grastate.dat" ]; then
+        warn "db: no node is marked safe to bootstrap (all died at once); node 1 starts the cluster"
+        sed -i 's/^safe_to_bootstrap: *0/safe_to_bootstrap: 1/' "$DB_DATA/grastate.dat"
+    fi
+    echo 1
+}
+
+# db_cluster_start [K]: start node K (default: every node). When none runs,
+# the bootstrap node starts a new cluster first; the others join it.
+db_cluster_start() {
+    local k first
+    if ! db_any_running; then
+        first=$(db_bootstrap_node)
+        db_use "$first"
+        db_node_start --wsrep-new-cluster
+    fi
+    for k in ${1:-$(seq 1 "$DB_NODES")}; do
+        db_use "$k"
+        db_node_start
+    done
+    db_use 1
+}
+
+db_start() {
+    if [ -n "$CLUSTER" ]; then db_cluster_start; else db_node_start; fi
+    # Users, databases and migrations through the node that gets the writes
+    # (Galera replicates them to the others).
+    db_use "$(db_writer)"
+    db_setup
+    db_use 1
+}
+
+# Stops the nodes last to first: node 1, stopped last, is the one marked
+# safe to bootstrap.
+db_stop() {
+    local k
+    for k in $(seq "$DB_NODES" -1 1); do
+        db_use "$k"
+        db_node_stop
+    done
+    db_use 1
 }
 
 db_status() {
+    local k
+    for k in $(seq 1 "$DB_NODES"); do
+        db_use "$k"
+        db_node_status
+    done
+    db_use 1
+}
+
+# db_node_kill: SIGKILL the current node (a drill: no shutdown at all).
+db_node_kill() {
     local pid
-    if pid=$(db_pid); then
-        say "db        running (pid $pid, port $DB_PORT, socket $DB_SOCK)"
-    else
-        say "db        stopped"
-    fi
+    pid=$(db_pid) || { say "$DB_LABEL not running"; return 0; }
+    kill -KILL "$pid"
+    wait_until 10 "" not_running "$pid" || die "$DB_LABEL (pid $pid) survived SIGKILL"
+    say "$DB_LABEL killed (pid $pid)"
 }
