@@ -112,7 +112,7 @@ db_node_stop() {
         return 0
     fi
     say "$DB_LABEL: stopping (pid $pid)"
-    if ! mariadb-admin --defaults-file="$DB_CNF" shutdown >/dev/null 2>&1; then
+    if ! timeout 60 mariadb-admin --defaults-file="$DB_CNF" shutdown >/dev/null 2>&1; then
         warn "$DB_LABEL: mariadb-admin shutdown failed; sending SIGTERM"
         kill -TERM "$pid" 2>/dev/null || true
     fi
