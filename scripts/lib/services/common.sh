@@ -164,6 +164,19 @@ stop_pid() {
 }
 not_running() { ! alive "$1"; }
 
+# in_parallel FN K...: FN K for every K at once, each in a subshell (its
+# output as it comes); fails when any of them did.
+in_parallel() {
+    local fn=$1 k p pids=() rc=0
+    shift
+    for k in "$@"; do
+        ("$fn" "$k") &
+        pids+=("$!")
+    done
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    return "$rc"
+}
+
 # spawn LOG CMD...: start CMD in its own session, output appended to LOG,
 # stdin from /dev/null, without this script's variables and with the
 # NAME=value words of SPAWN_ENV added; sets SPAWNED_PID. (The daemons write

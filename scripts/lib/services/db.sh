@@ -279,11 +279,13 @@ db_cluster_start() {
         db_use "$first"
         db_node_start --wsrep-new-cluster
     fi
-    for k in ${1:-$(seq 1 "$DB_NODES")}; do
-        db_use "$k"
-        db_node_start
-    done
+    # shellcheck disable=SC2086 # the node numbers
+    in_parallel db_start_node ${1:-$(seq 1 "$DB_NODES")} || die "db: a node did not start (see above)"
     db_use 1
+}
+db_start_node() {
+    db_use "$1"
+    db_node_start
 }
 
 db_start() {

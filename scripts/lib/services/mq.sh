@@ -229,11 +229,20 @@ mq_join() {
         die "mq: node $MQ_NODE cannot join $MQ_NODE_1: $out"
 }
 
+mq_start_node() {
+    mq_use "$1"
+    mq_node_start
+}
+
+# Every node at once (a restarted member waits for the others to boot), then
+# new nodes join node 1.
 mq_start() {
     local k
-    for k in $(seq 1 "$MQ_NODES"); do
+    setup_dirs
+    mq_write_config # the one cookie, before any node starts
+    in_parallel mq_start_node $(seq 1 "$MQ_NODES") || die "mq: a node did not start (see above)"
+    for k in $(seq 2 "$MQ_NODES"); do
         mq_use "$k"
-        mq_node_start
         mq_join
     done
     mq_use 1
