@@ -200,6 +200,8 @@ db_own() {
     chmod 711 "$RUN_DIR"
     touch "$DB_LOG"
     chown -R mysql:mysql "$DB_DIR"
+    su -s /bin/sh mysql -c "test -w '$DB_DIR'" ||
+        die "$DB_LABEL: user mysql cannot reach $DB_DIR (a directory above it is closed to others?); choose another SHOP_RUN_DIR"
 }
 
 db_refuse_galera_ports() {
