@@ -232,18 +232,20 @@ db_role() {
     printf '; %s, cluster size %s%s' "$(db_wsrep wsrep_local_state_comment)" \
         "$(db_wsrep wsrep_cluster_size)" "$([ "$writer" = "$k" ] && echo '; gets the writes')"
 }
-# The node the clients write to: the first of db_hosts (node 1 first) that
-# runs.
+# The node the clients write to: the one with the most connections of user
+# shop (they stay on a node until it fails, then take the next of
+# db_hosts); with none anywhere, the first that runs (node 1 first).
 db_writer() {
-    local k
+    local k n best=0 writer=""
     for k in $(seq 1 "$DB_NODES"); do
         db_use "$k"
-        if db_pid >/dev/null; then
-            echo "$k"
-            return 0
-        fi
+        db_pid >/dev/null || continue
+        [ -n "$writer" ] || writer=$k
+        n=$(mariadb --defaults-file="$DB_CNF" --connect-timeout=2 -N --batch -e \
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'shop'" 2>/dev/null) || continue
+        if [ "${n:-0}" -gt "$best" ]; then best=$n writer=$k; fi
     done
-    echo 1
+    echo "${writer:-1}"
 }
 db_any_running() {
     local k
