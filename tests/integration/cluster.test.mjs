@@ -191,7 +191,7 @@ test('every killed node started again rejoins its cluster and catches up by itse
   }
   // The clients write to one node (they stay where they failed over to).
   assert.equal([1, 2, 3].filter((k) => /gets the writes/.test(status[`db ${k}`])).length, 1);
-  t.diagnostic(Object.entries(status).map(([k, v]) => `${k}: ${v}`).join('\n'));
+  for (const [k, v] of Object.entries(status)) t.diagnostic(`${k}: ${v}`);
   // A restarted node holds what was written while it was down: the books
   // balance there too.
   for (const k of killed.db) {
