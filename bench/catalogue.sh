@@ -41,18 +41,14 @@
 # Files: <run>/bench/ (the trivial responder, wrk output).
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUN_DIR=${SHOP_RUN_DIR:-$repo/run}
-case $RUN_DIR in /*) ;; *) RUN_DIR=$PWD/$RUN_DIR ;; esac
-HTTP_PORT=${SHOP_HTTP_PORT:-8080}
-DB_PORT=${SHOP_DB_PORT:-23306}
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SECONDS_EACH=${BENCH_SECONDS:-10}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
 N_SMALL=${BENCH_SMALL:-1000}
 N_LARGE=${BENCH_LARGE:-10000}
 TRIVIAL_PORT=${BENCH_TRIVIAL_PORT:-$((HTTP_PORT + 9))}
-BASE=http://127.0.0.1:$HTTP_PORT
 TRIVIAL=http://127.0.0.1:$TRIVIAL_PORT
 ID0=7000000000000000000 # bench goods are ID0 + 1 ..
 
@@ -61,42 +57,13 @@ TARGET_RATIO=0.4
 TARGET_SAME=0.10
 TARGET_P99_MS=20
 
-say() { printf 'bench: %s\n' "$*"; }
-die() {
-    printf 'bench: %s\n' "$*" >&2
-    exit 1
-}
-
-for v in SECONDS_EACH CONNECTIONS WRK_THREADS N_SMALL N_LARGE TRIVIAL_PORT; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-done
+bench_positive SECONDS_EACH CONNECTIONS WRK_THREADS N_SMALL N_LARGE TRIVIAL_PORT
 [ "$N_LARGE" -le 1000000 ] || die "at most 1000000 bench goods"
 [ "$WRK_THREADS" -le "$CONNECTIONS" ] || WRK_THREADS=$CONNECTIONS
 
-have_tools() {
-    command -v wrk && command -v gcc && command -v curl && command -v mariadb &&
-        command -v nginx && pkg-config --exists fcgi
-} >/dev/null 2>&1
-if ! have_tools; then
-    say "a tool is missing (wrk, gcc, curl, mariadb, nginx, libfcgi): scripts/setup --no-asan"
-    "$repo/scripts/setup" --no-asan
-    have_tools || die "still missing a tool after scripts/setup"
-fi
-
-healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE/healthz")" = 200 ]; }
-if ! healthy; then
-    say "the shop does not answer on $BASE/healthz: starting it (scripts/services start all)"
-    if [ -z "${SHOP_BIN_DIR:-}" ] && [ ! -x "$repo/build/src/shop-app" ]; then
-        "$repo/scripts/setup" --no-asan
-    fi
-    "$repo/scripts/services" start all
-    healthy || die "the shop is not healthy at $BASE/healthz; see $RUN_DIR/logs/"
-fi
-
-OUT=$RUN_DIR/bench
-mkdir -p "$OUT"
-sql() { mariadb -h 127.0.0.1 -P "$DB_PORT" -u shop -pshop shop -N -B -e "$1"; }
-sql 'SELECT 1' >/dev/null || die "cannot reach the database as shop/shop on 127.0.0.1:$DB_PORT"
+bench_tools fcgi -- nginx
+bench_shop_up
+bench_db
 NGINX_CONF=$RUN_DIR/nginx/nginx.conf
 [ -f "$NGINX_CONF" ] || die "no $NGINX_CONF: is the shop's nginx started by scripts/services?"
 nginx_reload() { nginx -c "$NGINX_CONF" -p "$RUN_DIR/nginx/" -e "$RUN_DIR/logs/nginx-error.log" -s reload; }

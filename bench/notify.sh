@@ -73,11 +73,8 @@
 # and bare output).
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUN_DIR=${SHOP_RUN_DIR:-$repo/run}
-case $RUN_DIR in /*) ;; *) RUN_DIR=$PWD/$RUN_DIR ;; esac
-HTTP_PORT=${SHOP_HTTP_PORT:-8080}
-DB_PORT=${SHOP_DB_PORT:-23306}
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 MQ_PORT=${SHOP_MQ_PORT:-25673}
 KEYS_DIR=${SHOP_KEYS_DIR:-$RUN_DIR/keys}
 SECONDS_EACH=${BENCH_SECONDS:-10}
@@ -90,7 +87,6 @@ BARE_QUEUES=${BENCH_BARE_QUEUES:-}
 DRAIN_MAX=${BENCH_DRAIN_MAX:-300}
 DRAIN_TARGET=${BENCH_DRAIN_TARGET:-5}
 KEEP=${BENCH_KEEP:-0}
-BASE=http://127.0.0.1:$HTTP_PORT
 NOTIFY_URL=$BASE/pay/notify/alipay
 ID0=950000000 # bench users and orders are ID0 + 1 ..
 ID_LAST=951000000 # the namespace the cleanup covers (any earlier BENCH_ORDERS)
@@ -99,19 +95,10 @@ ID_LAST=951000000 # the namespace the cleanup covers (any earlier BENCH_ORDERS)
 TARGET_RATIO=1.0
 TARGET_P99_MS=20
 
-say() { printf 'bench: %s\n' "$*"; }
-# field LINE NAME: the value of NAME=value in a summary line.
-field() { sed -E "s/.* $2=([^ ]+).*/\\1/" <<<"$1"; }
-die() {
-    printf 'bench: %s\n' "$*" >&2
-    exit 1
-}
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-for v in SECONDS_EACH WRK_THREADS N_ORDERS N_USERS DRAIN_MAX DRAIN_TARGET; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-done
+bench_positive SECONDS_EACH WRK_THREADS N_ORDERS N_USERS DRAIN_MAX DRAIN_TARGET
 for c in $CONCURRENCY; do
     if ! [[ $c =~ ^[1-9][0-9]*$ ]] || [ "$c" -gt 512 ]; then die "BENCH_CONCURRENCY: '$c' is not 1..512"; fi
 done
@@ -123,32 +110,13 @@ done
 
 # --- tools and services ---------------------------------------------------
 
-have_tools() {
-    command -v wrk && command -v gcc && command -v curl && command -v mariadb &&
-        pkg-config --exists librabbitmq openssl
-} >/dev/null 2>&1
-if ! have_tools; then
-    say "a tool is missing (wrk, gcc, curl, mariadb, librabbitmq, openssl): scripts/setup --no-asan"
-    "$repo/scripts/setup" --no-asan
-    have_tools || die "still missing a tool after scripts/setup"
-fi
+bench_tools librabbitmq openssl
 
-healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE/healthz")" = 200 ]; }
-if ! healthy; then
-    say "the shop does not answer on $BASE/healthz: starting it (scripts/services start all)"
-    if [ -z "${SHOP_BIN_DIR:-}" ] && [ ! -x "$repo/build/src/shop-app" ]; then
-        "$repo/scripts/setup" --no-asan
-    fi
-    "$repo/scripts/services" start all
-    healthy || die "the shop is not healthy at $BASE/healthz; see $RUN_DIR/logs/"
-fi
+bench_shop_up
 KEY=$KEYS_DIR/provider_private.pem
 [ -r "$KEY" ] || die "no provider private key at $KEY (scripts/services start makes it)"
 
-OUT=$RUN_DIR/bench
-mkdir -p "$OUT"
-sql() { mariadb -h 127.0.0.1 -P "$DB_PORT" -u shop -pshop shop -N -B -e "$1"; }
-sql 'SELECT 1' >/dev/null || die "cannot reach the database as shop/shop on 127.0.0.1:$DB_PORT"
+bench_db
 
 # The app's settings the notifications must match (shop.conf, else defaults).
 conf() { # conf NAME DEFAULT

@@ -53,11 +53,8 @@
 # Files: <run>/bench/ (the bare client, the Lua data, wrk and bare output).
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUN_DIR=${SHOP_RUN_DIR:-$repo/run}
-case $RUN_DIR in /*) ;; *) RUN_DIR=$PWD/$RUN_DIR ;; esac
-HTTP_PORT=${SHOP_HTTP_PORT:-8080}
-DB_PORT=${SHOP_DB_PORT:-23306}
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SECONDS_EACH=${BENCH_SECONDS:-20}
 CONNECTIONS=${BENCH_CONNECTIONS:-16}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
@@ -65,7 +62,6 @@ N_USERS=${BENCH_USERS:-200}
 N_GOODS=${BENCH_GOODS:-50}
 BARE_MODE=${BENCH_BARE:-saga}
 CANCEL_SECONDS=${BENCH_CANCEL_SECONDS:-10}
-BASE=http://127.0.0.1:$HTTP_PORT
 ID0=900000 # bench ids are ID0 + 1 ..
 PASSWORD=bench-pass-1
 SEED_NAME=benchseed
@@ -76,18 +72,8 @@ TARGET_RATIO=0.5
 APP_RSS_MAX_KB=$((64 * 1024))
 CONSUMER_RSS_MAX_KB=$((32 * 1024))
 
-say() { printf 'bench: %s\n' "$*"; }
-# field LINE NAME: the value of NAME=value in a summary line.
-field() { sed -E "s/.* $2=([^ ]+).*/\\1/" <<<"$1"; }
-die() {
-    printf 'bench: %s\n' "$*" >&2
-    exit 1
-}
-
 [[ $CANCEL_SECONDS =~ ^[0-9]+$ ]] || die "BENCH_CANCEL_SECONDS must be a number, got '$CANCEL_SECONDS'"
-for v in SECONDS_EACH CONNECTIONS WRK_THREADS N_USERS N_GOODS; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-done
+bench_positive SECONDS_EACH CONNECTIONS WRK_THREADS N_USERS N_GOODS
 if [ "$N_USERS" -gt 99999 ] || [ "$N_GOODS" -gt 99999 ]; then die "at most 99999 bench users and goods"; fi
 [ "$WRK_THREADS" -le "$CONNECTIONS" ] || WRK_THREADS=$CONNECTIONS
 case $BARE_MODE in
@@ -99,31 +85,10 @@ esac
 
 # --- tools and services ---------------------------------------------------
 
-have_tools() {
-    command -v wrk && command -v gcc && command -v curl && command -v mariadb &&
-        pkg-config --exists mysqlclient
-} >/dev/null 2>&1
-if ! have_tools; then
-    say "a tool is missing (wrk, gcc, curl, mariadb, libmysqlclient): scripts/setup --no-asan"
-    "$repo/scripts/setup" --no-asan
-    have_tools || die "still missing a tool after scripts/setup"
-fi
-
-healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE/healthz")" = 200 ]; }
-if ! healthy; then
-    say "the shop does not answer on $BASE/healthz: starting it (scripts/services start all)"
-    if [ -z "${SHOP_BIN_DIR:-}" ] && [ ! -x "$repo/build/src/shop-app" ]; then
-        "$repo/scripts/setup" --no-asan
-    fi
-    "$repo/scripts/services" start all
-    healthy || die "the shop is not healthy at $BASE/healthz; see $RUN_DIR/logs/"
-fi
-
-OUT=$RUN_DIR/bench
-mkdir -p "$OUT"
+bench_tools mysqlclient
+bench_shop_up
+bench_db
 DB_SOCK=$RUN_DIR/sock/mysqld.sock
-sql() { mariadb -h 127.0.0.1 -P "$DB_PORT" -u shop -pshop shop -N -B -e "$1"; }
-sql 'SELECT 1' >/dev/null || die "cannot reach the database as shop/shop on 127.0.0.1:$DB_PORT"
 
 # --- 1. bench data ----------------------------------------------------------
 

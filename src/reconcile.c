@@ -1,5 +1,6 @@
 #include "reconcile.h"
 
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,27 +318,61 @@ out:
     return rs;
 }
 
+/* Ordered by the columns (qualified), not by the text aliases of the same
+ * names: id as text sorts "10" before "9", unlike the keyset's id > ?. */
 static const char SQL_DIFF_LIST[] =
     "SELECT CAST(id AS CHAR) AS id, DATE_FORMAT(day, '%Y-%m-%d') AS day, kind, object, trade_no, "
     "out_trade_no, out_request_no, CAST(our_amount AS CHAR) AS our_amount, "
     "CAST(their_amount AS CHAR) AS their_amount, CAST(resolved AS CHAR) AS resolved, note "
-    "FROM trade_reconcile_diff WHERE (? = '' OR day = ?) ORDER BY day DESC, id LIMIT ?";
+    "FROM trade_reconcile_diff WHERE (? = '' OR day = ?) "
+    "AND (? = '' OR day < ? OR (day = ? AND id > ?)) "
+    "ORDER BY trade_reconcile_diff.day DESC, trade_reconcile_diff.id LIMIT ?";
 static const char SQL_DIFF_RESOLVE[] =
     "UPDATE trade_reconcile_diff SET resolved = 1, note = ? WHERE id = ? AND resolved = 0";
 
-enum shop_code reconcile_diffs_json(db_conn *db, const char *day, size_t limit,
-                                    struct json_object **out)
+enum shop_code reconcile_diffs_json(db_conn *db, const char *day, const struct reconcile_key *after,
+                                    size_t limit, struct json_object **out, int *more)
 {
-    struct db_val p[] = {DB_TEXT(day), DB_TEXT(day), DB_I64((int64_t)limit)};
+    struct db_val p[] = {
+        DB_TEXT(day),        DB_TEXT(day),      DB_TEXT(after->day),       DB_TEXT(after->day),
+        DB_TEXT(after->day), DB_I64(after->id), DB_I64((int64_t)limit + 1)};
     db_result *r = NULL;
     *out = NULL;
+    *more = 0;
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
-    enum db_status st = db_query(db, SQL_DIFF_LIST, p, 3, limit, &r);
-    if (st == DB_OK)
-        *out = db_result_json(r);
+    enum db_status st = db_query(db, SQL_DIFF_LIST, p, sizeof p / sizeof p[0], limit + 1, &r);
+    if (st == DB_OK && (*out = db_result_json(r)) == NULL)
+        st = DB_ERR;
+    if (st == DB_OK) {
+        size_t n = db_result_rows(r);
+        if ((*more = paging_trim(&n, limit)) != 0)
+            json_object_array_del_idx(*out, n, 1);
+    }
     db_result_free(r);
     return st == DB_OK ? SHOP_SUCCESS : db_shop_code(st);
+}
+
+int reconcile_key_parse(const char *cursor, struct reconcile_key *out)
+{
+    int64_t k[2];
+    if (paging_cursor_parse(cursor, k, 2) != 0 || k[0] > 99991231)
+        return -1;
+    snprintf(out->day, sizeof out->day, "%04d-%02d-%02d", (int)(k[0] / 10000),
+             (int)(k[0] / 100 % 100), (int)(k[0] % 100));
+    out->id = k[1];
+    return reconcile_day_ok(out->day) ? 0 : -1;
+}
+
+const char *reconcile_key_format(struct json_object *row, char out[PAGING_CURSOR_MAX])
+{
+    int y = 0, m = 0, d = 0;
+    const char *day = json_object_get_string(json_object_object_get(row, "day"));
+    const char *id = json_object_get_string(json_object_object_get(row, "id"));
+    int64_t k[2] = {0, id != NULL ? strtoll(id, NULL, 10) : 0};
+    if (day != NULL && sscanf(day, "%4d-%2d-%2d", &y, &m, &d) == 3)
+        k[0] = (int64_t)y * 10000 + m * 100 + d;
+    return paging_cursor_format(k, 2, out);
 }
 
 enum shop_code reconcile_diff_resolve(db_conn *db, int64_t id, const char *note)

@@ -21,6 +21,7 @@
 #include "bill.h"
 #include "db.h"
 #include "errors.h"
+#include "paging.h"
 
 struct shop_config;
 
@@ -80,14 +81,27 @@ enum reconcile_status {
 enum reconcile_status reconcile_day(const struct shop_config *cfg, const char *day, FILE *progress,
                                     struct reconcile_result *out, char *why, size_t whysz);
 
-/* The console's list (GET /admin/reconcile): the recorded differences of day
- * (all days when ""), newest day first, at most limit, as a JSON array of
- * text columns {id, day, kind, object, trade_no, out_trade_no,
- * out_request_no, our_amount, their_amount (null: none), resolved "0"/"1",
- * note}. */
+/* Where a page of the console's list starts: after the difference of day
+ * "YYYY-MM-DD" and id; day "" for the first page. Its cursor (src/paging.h)
+ * is "YYYYMMDD.id". */
+struct reconcile_key {
+    char day[16];
+    int64_t id;
+};
+/* A cursor into *out: 0, or -1 when it is not one (not two numbers, not a
+ * real day). */
+int reconcile_key_parse(const char *cursor, struct reconcile_key *out);
 struct json_object;
-enum shop_code reconcile_diffs_json(db_conn *db, const char *day, size_t limit,
-                                    struct json_object **out);
+/* The cursor of a row of reconcile_diffs_json into out. */
+const char *reconcile_key_format(struct json_object *row, char out[PAGING_CURSOR_MAX]);
+
+/* The console's list (GET /admin/reconcile): the recorded differences of day
+ * (all days when ""), newest day first, then by id, after the key after, at
+ * most limit, as a JSON array of text columns {id, day, kind, object,
+ * trade_no, out_trade_no, out_request_no, our_amount, their_amount (null:
+ * none), resolved "0"/"1", note}; *more is 1 when there are more. */
+enum shop_code reconcile_diffs_json(db_conn *db, const char *day, const struct reconcile_key *after,
+                                    size_t limit, struct json_object **out, int *more);
 /* An operator marks an open difference resolved with note: SHOP_SUCCESS,
  * SHOP_NOT_FOUND (none, or resolved already) or the database's code. */
 enum shop_code reconcile_diff_resolve(db_conn *db, int64_t id, const char *note);

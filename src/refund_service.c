@@ -12,6 +12,7 @@
 #include "consumer_log.h"
 #include "log.h"
 #include "money.h"
+#include "order_log.h"
 #include "order_service.h"
 #include "outbox.h"
 #include "pay_service.h"
@@ -322,35 +323,63 @@ int refund_action_parse(const char *word)
     return -1;
 }
 
-enum shop_code refund_act(db_conn *db, mq_conn *mq, enum refund_action a, int64_t refund_id,
-                          const char *note, struct refund *out)
+/* What each action needs, makes and says on the order's timeline. */
+static const struct {
+    const char *from, *to, *event, *done;
+} STEPS[] = {
+    [REFUND_APPROVE] = {"requested", "approved", EV_REFUND_APPROVED, "approved"},
+    [REFUND_REJECT] = {"requested", "rejected", EV_REFUND_REJECTED, "rejected"},
+    [REFUND_RETRY] = {"failed", "approved", EV_REFUND_APPROVED, "retried"},
+};
+
+/* Inside the transaction: the decision's line on the order's timeline,
+ * "Refund <id> approved: <note> (by operator <name>)" (order_log owns it). */
+static enum shop_code log_decision_tx(db_conn *db, const struct refund *r, enum refund_action a,
+                                      const char *note, const char *operator_name)
 {
-    static const struct {
-        const char *from, *to, *event;
-    } STEPS[] = {
-        [REFUND_APPROVE] = {"requested", "approved", EV_REFUND_APPROVED},
-        [REFUND_REJECT] = {"requested", "rejected", EV_REFUND_REJECTED},
-        [REFUND_RETRY] = {"failed", "approved", EV_REFUND_APPROVED},
-    };
-    struct refund_emits em;
+    char what[512];
+    snprintf(what, sizeof what, "Refund %" PRId64 " %s%s%s", r->ev.refund_id, STEPS[a].done,
+             note[0] ? ": " : "", note);
+    return order_log_operator(db, r->ev.order_id, operator_name, what);
+}
+
+/* Inside the transaction: lock the refund, move it, log the decision. */
+static enum shop_code act_tx(db_conn *db, enum refund_action a, int64_t refund_id, const char *note,
+                             const char *operator_name, struct refund_emits *em, struct refund *out)
+{
     int found = 0;
+    enum db_status st = lock_row(db, refund_id, out, &found);
+    if (st != DB_OK)
+        return db_shop_code(st);
+    if (!found)
+        return SHOP_REFUND_NOT_FOUND;
+    if (strcmp(out->ev.refund_status, STEPS[a].from) != 0)
+        return SHOP_REFUND_STATE;
+    snprintf(out->ev.refund_status, sizeof out->ev.refund_status, "%s", STEPS[a].to);
+    if (note[0] != '\0')
+        snprintf(out->ev.note, sizeof out->ev.note, "%s", note);
+    if ((st = move_tx(db, out, STEPS[a].from, STEPS[a].event, em)) != DB_OK)
+        return db_shop_code(st);
+    return log_decision_tx(db, out, a, note, operator_name);
+}
+
+enum shop_code refund_act(db_conn *db, mq_conn *mq, enum refund_action a, int64_t refund_id,
+                          const char *note, const char *operator_name, struct refund *out)
+{
+    struct refund_emits em;
     refund_emits_init(&em);
     if (db == NULL || db_begin(db) != DB_OK)
         return SHOP_DB_UNAVAILABLE;
-    enum db_status st = lock_row(db, refund_id, out, &found);
-    if (st == DB_OK && (!found || strcmp(out->ev.refund_status, STEPS[a].from) != 0)) {
+    enum shop_code rc = act_tx(db, a, refund_id, note != NULL ? note : "", operator_name, &em, out);
+    if (rc != SHOP_SUCCESS) {
         db_rollback(db);
-        return found ? SHOP_REFUND_STATE : SHOP_REFUND_NOT_FOUND;
+        refund_emits_free(&em);
+        return rc;
     }
-    snprintf(out->ev.refund_status, sizeof out->ev.refund_status, "%s", STEPS[a].to);
-    if (note != NULL && note[0] != '\0')
-        snprintf(out->ev.note, sizeof out->ev.note, "%s", note);
-    if (st == DB_OK)
-        st = move_tx(db, out, STEPS[a].from, STEPS[a].event, &em);
-    enum shop_code rc = commit_send(db, mq, &em, st);
+    rc = commit_send(db, mq, &em, DB_OK);
     if (rc == SHOP_SUCCESS)
-        log_info("refund %" PRId64 ": %s -> %s by an operator", refund_id, STEPS[a].from,
-                 STEPS[a].to);
+        log_info("refund %" PRId64 ": %s -> %s by operator %s", refund_id, STEPS[a].from,
+                 STEPS[a].to, operator_name);
     return rc;
 }
 

@@ -88,7 +88,7 @@ enum db_status refund_create_tx(db_conn *db, const struct refund_event *ev, stru
 enum shop_code refund_request(db_conn *db, mq_conn *mq, int64_t user_id, int64_t order_id,
                               const char *note, struct refund *out);
 
-/* An operator's action on a refund (shop-admin refund …, later the console). */
+/* An operator's action on a refund (shop-admin refund …, the console's refunds page). */
 enum refund_action {
     REFUND_APPROVE, /* requested -> approved */
     REFUND_REJECT,  /* requested -> rejected */
@@ -98,10 +98,12 @@ enum refund_action {
 int refund_action_parse(const char *word);
 /* In one transaction on db: lock the refund, move it (SHOP_REFUND_NOT_FOUND,
  * SHOP_REFUND_STATE when it is not in the state the action needs), record
- * note (when not "") and put its event into the outbox; publish it on mq
+ * note (when not "" or NULL), put its event into the outbox and the
+ * decision on the order's timeline, "Refund <id> approved: <note> (by
+ * operator <operator_name>)" (order_log_operator); publish the event on mq
  * after the commit. *out is the refund as it is now. */
 enum shop_code refund_act(db_conn *db, mq_conn *mq, enum refund_action a, int64_t refund_id,
-                          const char *note, struct refund *out);
+                          const char *note, const char *operator_name, struct refund *out);
 
 /* One refund (SHOP_REFUND_NOT_FOUND). */
 enum shop_code refund_get(db_conn *db, int64_t refund_id, struct refund *out);

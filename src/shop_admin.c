@@ -6,8 +6,9 @@
  *       declare the exchange, queues and bindings
  *   shop-admin [--config FILE] refund approve|reject|retry REFUND_ID [NOTE]
  *       an operator's decision on a refund (src/refund_service.h): approve
- *       or reject a requested refund, try a failed one again; prints the
- *       refund as JSON (exit 0), or the refusal's code and message (exit 1)
+ *       or reject a requested refund, try a failed one again (on the order's
+ *       timeline "… (by operator shop-admin)"); prints the refund as JSON
+ *       (exit 0), or the refusal's code and message (exit 1)
  *   shop-admin [--config FILE] reconcile YYYY-MM-DD
  *       compare the provider's trade bill of that UTC day with trade_pay and
  *       trade_refund (reconcile.c), record every difference in
@@ -31,6 +32,8 @@
 #include "reconcile.h"
 #include "refund_service.h"
 #include "runtime.h"
+#include "snowflake.h"
+#include "topology.h"
 
 /* The settings, loaded once in main. */
 static struct shop_config config;
@@ -74,8 +77,8 @@ static int cmd_refund(mq_conn *mq, char **args, int n)
         return 2;
     }
     struct refund r;
-    enum shop_code rc =
-        refund_act(order_db(), mq, (enum refund_action)action, id, n > 2 ? args[2] : "", &r);
+    enum shop_code rc = refund_act(order_db(), mq, (enum refund_action)action, id,
+                                   n > 2 ? args[2] : "", "shop-admin", &r);
     if (rc != SHOP_SUCCESS) {
         fprintf(stderr, "shop-admin: refund %lld not changed: %s: %s\n", id, shop_code_name(rc),
                 shop_code_message(rc));
@@ -181,6 +184,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("shop-admin", LOG_WARN);
+    if (cmd->needs_db && snowflake_init(&shop_ids, TOPO_ADMIN_WORKER_ID, NULL) != 0)
+        return 1;
     if (cmd->needs_db && runtime_db_init(cfg) != 0) {
         fprintf(stderr, "shop-admin: the database is not usable\n");
         return 1;
@@ -209,6 +214,7 @@ out:
     if (cmd->needs_db) {
         db_thread_end();
         db_global_cleanup();
+        snowflake_destroy(&shop_ids);
     }
     return rc;
 }

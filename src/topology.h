@@ -90,6 +90,11 @@ int topo_find(const char *name);
  * out of 1..TOPO_INSTANCES_MAX. */
 #define TOPO_INSTANCES_MAX 32
 int topo_worker_id(enum topo_consumer c, int k);
+/* shop-admin's worker id (the timeline rows of its refund decisions), above
+ * all of those. Two shop-admin runs in the same millisecond could draw the
+ * same id: the database refuses the second row, and its action is not done
+ * (it says so). */
+#define TOPO_ADMIN_WORKER_ID 1000
 
 /* Print the table, one line per consumer instance (instances 1..n), fields
  * separated by one tab:

@@ -1,6 +1,7 @@
 /* The operators' console: the differences `shop-admin reconcile DAY`
- * recorded (src/reconcile.h), newest day first, each marked resolved with a
- * note, which goes to the operators' audit log with the operator's name. */
+ * recorded (src/reconcile.h), newest day first, paged by cursor (at most
+ * DIFF_PAGE_MAX a page), each marked resolved with a note, which goes to the
+ * operators' audit log with the operator's name. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,8 +10,37 @@
 #include "user_service.h"
 #include "web_internal.h"
 
-#define DIFF_PAGE_MAX 50
+#define DIFF_PAGE_MAX 50 /* rows a page shows at most */
 #define NOTE_MAX      255
+
+/* The page's list into d: the differences of day and the next link. */
+static enum shop_code diffs_add(struct web_ctx *c, const char *day, json_object *d)
+{
+    struct web_list l;
+    struct reconcile_key after = {.day = ""};
+    json_object *rows = NULL;
+    int more = 0;
+    enum shop_code rc = web_list_args(c, &l);
+    if (rc == SHOP_SUCCESS && !l.limit_given)
+        l.limit = DIFF_PAGE_MAX;
+    if (rc == SHOP_SUCCESS && l.limit > DIFF_PAGE_MAX)
+        rc = SHOP_LIST_LIMIT_INVALID;
+    if (rc == SHOP_SUCCESS && l.after[0] != '\0' && reconcile_key_parse(l.after, &after) != 0)
+        rc = SHOP_LIST_CURSOR_INVALID;
+    if (rc == SHOP_SUCCESS)
+        rc = reconcile_diffs_json(order_db(), day, &after, l.limit, &rows, &more);
+    if (rc != SHOP_SUCCESS)
+        return rc;
+    size_t n = json_object_array_length(rows);
+    if (more && n > 0) {
+        char next[PAGING_CURSOR_MAX], url[256];
+        reconcile_key_format(json_object_array_get_idx(rows, n - 1), next);
+        snprintf(url, sizeof url, "/admin/reconcile?after=%s&limit=%zu&day=%s", next, l.limit, day);
+        web_add_str(d, "next_url", url);
+    }
+    json_object_object_add(d, "diffs", rows);
+    return SHOP_SUCCESS;
+}
 
 static void reconcile_render(struct web_ctx *c, int status, const char *error)
 {
@@ -22,14 +52,13 @@ static void reconcile_render(struct web_ctx *c, int status, const char *error)
         error = "Days must be written YYYY-MM-DD.";
         status = 400;
     }
-    json_object *rows = NULL;
-    enum shop_code rc = reconcile_diffs_json(order_db(), day, DIFF_PAGE_MAX, &rows);
+    json_object *d = json_object_new_object();
+    enum shop_code rc = diffs_add(c, day, d);
     if (rc != SHOP_SUCCESS) {
+        json_object_put(d);
         web_error(c, rc);
         return;
     }
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "diffs", rows);
     web_add_str(d, "day", day);
     if (error != NULL)
         web_add_str(d, "error", error);

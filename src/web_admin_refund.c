@@ -1,14 +1,12 @@
 /* The operators' console: refunds (src/refund_service.h), newest first and
  * paged, with the operator's decision on each (approve or reject a requested
  * one, retry a failed one) through refund_act, the same call as
- * `shop-admin refund`. The decision goes on the order's timeline with the
- * operator's name. */
-#include <inttypes.h>
+ * `shop-admin refund`, which puts the decision on the order's timeline with
+ * the operator's name in the same transaction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "order_log.h"
 #include "order_service.h"
 #include "refund_service.h"
 #include "snowflake.h"
@@ -118,16 +116,6 @@ void web_admin_refunds(struct web_ctx *c)
     refunds_render(c, 200, NULL, notice);
 }
 
-/* "Refund <id> approved: <note>" on the order's timeline. */
-static void refund_logged(struct web_ctx *c, const struct refund *r, const char *action,
-                          const char *note)
-{
-    char what[512];
-    snprintf(what, sizeof what, "Refund %" PRId64 " %s%s%s", r->ev.refund_id, action,
-             note[0] ? ": " : "", note);
-    order_log_operator(order_db(), r->ev.order_id, c->session.user_name, what);
-}
-
 void web_admin_refund_act(struct web_ctx *c)
 {
     char action[16], note[NOTE_MAX + 1];
@@ -143,8 +131,8 @@ void web_admin_refund_act(struct web_ctx *c)
         return;
     }
     struct refund r;
-    enum shop_code rc =
-        refund_act(order_db(), web_thread_mq(c->app), (enum refund_action)a, c->ids[0], note, &r);
+    enum shop_code rc = refund_act(order_db(), web_thread_mq(c->app), (enum refund_action)a,
+                                   c->ids[0], note, c->session.user_name, &r);
     if (rc == SHOP_REFUND_NOT_FOUND || rc == SHOP_REFUND_STATE) {
         refunds_render(c, rc == SHOP_REFUND_NOT_FOUND ? 404 : 409,
                        rc == SHOP_REFUND_NOT_FOUND ? "No such refund."
@@ -156,9 +144,6 @@ void web_admin_refund_act(struct web_ctx *c)
         web_error(c, rc);
         return;
     }
-    static const char *const DONE[] = {
-        [REFUND_APPROVE] = "approved", [REFUND_REJECT] = "rejected", [REFUND_RETRY] = "retried"};
-    refund_logged(c, &r, DONE[a], note);
     char url[64];
     snprintf(url, sizeof url, "/admin/refunds?done=%s", action);
     web_redirect(c, url);

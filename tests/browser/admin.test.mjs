@@ -4,7 +4,8 @@
 // messages), then edits a goods' price on its console page and sees the new
 // price on the catalogue's goods page; saves a screenshot to
 // $SHOP_RUN_DIR/screenshots/admin.png; then approves a buyer's refund on the
-// console's refunds page. Without JavaScript, as the pages work.
+// console's refunds page and finds the decision on the order's timeline.
+// Without JavaScript, as the pages work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -61,7 +62,7 @@ test('admin finds an order, opens it, and edits a goods\' price that the catalog
   }
 });
 
-test('admin approves a requested refund on the refunds page and it succeeds', async () => {
+test('admin approves a requested refund on the refunds page: on the order\'s timeline with the operator\'s name once, and it succeeds', async () => {
   const b = await buyer({ prefix: 'brefund' });
   const { order } = await paidOrder(b, 900);
   const asked = await api(`/api/orders/${order.order_id}/refund`, { method: 'POST',
@@ -88,6 +89,11 @@ test('admin approves a requested refund on the refunds page and it succeeds', as
     await row.locator('input[name="note"]').fill('agreed');
     await Promise.all([page.waitForURL(/done=approve$/), row.locator('button[value="approve"]').click()]);
     assert.match(await page.locator('.notice-ok').innerText(), /refund was changed/);
+    // The order's timeline has the decision with the operator's name, once.
+    await page.goto(`${base}/admin/orders/${order.order_id}`);
+    const history = await page.locator('#history').innerText();
+    assert.equal(history.split('(by operator admin)').length - 1, 1, history);
+    assert.match(history, new RegExp(`Refund ${id} approved: agreed \\(by operator admin\\)`));
     await eventually(() => one(`SELECT refund_status FROM trade_refund WHERE refund_id = ${id}`),
       (s) => s === 'succeeded', 40000);
     assert.deepEqual(errors, []);

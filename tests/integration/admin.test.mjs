@@ -8,7 +8,7 @@
 // operators' log with the operator's name, and an amount mismatch resolved
 // with a note on the order's timeline with it, refunds approved, rejected and
 // retried from /admin/refunds (timeline too), reconciliation differences
-// listed and resolved with a note; parked messages listed (left
+// listed (50 a page) and resolved with a note; parked messages listed (left
 // in place), replayed and discarded; forms without the CSRF token are
 // refused. The demo operator is admin / admin-pass-1.
 //   node --test tests/integration/admin.test.mjs
@@ -307,6 +307,9 @@ const refundState = (id) => sql(`SELECT refund_status, last_error FROM trade_ref
   WHERE refund_id = ${id}`)[0];
 const timeline = async (who, o) => (await api(`/api/admin/orders/${o}`, { cookie: who.cookie }))
   .body.order.history.map((h) => h.what);
+// The operators' decisions on refund id on the order's timeline, oldest first.
+const decisions = async (who, o, id) => (await timeline(who, o))
+  .filter((w) => w.startsWith(`Refund ${id} `));
 
 test('refunds: listed newest first by status; approve, reject and retry from the page, each on the order\'s timeline with the operator\'s name', async () => {
   const admin = await operator();
@@ -325,10 +328,11 @@ test('refunds: listed newest first by status; approve, reject and retry from the
   assert.equal(r.res.status, 400);
   r = await form(`/admin/refunds/${ok.id}`, { action: 'approve', note: 'agreed by phone' }, admin);
   assert.equal(r.res.status, 303, r.text);
+  // Committed with the decision: there as soon as the page answers, once.
+  assert.deepEqual(await decisions(admin, ok.order.order_id, ok.id),
+    [`Refund ${ok.id} approved: agreed by phone (by operator admin)`]);
   await eventually(() => refundState(ok.id)[0], (x) => x === 'succeeded', 40000);
   assert.equal((await sandboxRefunds(ok.order.order_id)).length, 1);
-  assert.ok((await timeline(admin, ok.order.order_id))
-    .includes(`Refund ${ok.id} approved: agreed by phone (by operator admin)`));
   r = await form(`/admin/refunds/${ok.id}`, { action: 'approve' }, admin);
   assert.equal(r.res.status, 409, 'approved once');
 
@@ -336,8 +340,8 @@ test('refunds: listed newest first by status; approve, reject and retry from the
   assert.equal(r.res.status, 303, r.text);
   assert.equal(refundState(no.id)[0], 'rejected');
   assert.deepEqual(await sandboxRefunds(no.order.order_id), []);
-  assert.ok((await timeline(admin, no.order.order_id))
-    .includes(`Refund ${no.id} rejected (by operator admin)`));
+  assert.deepEqual(await decisions(admin, no.order.order_id, no.id),
+    [`Refund ${no.id} rejected (by operator admin)`]);
 
   const bad = await requestedRefund('rffail');
   const hook = await sandboxPost('/test/next-refund-fails', { sub_code: 'ACQ.SELLER_BALANCE_NOT_ENOUGH' });
@@ -353,8 +357,9 @@ test('refunds: listed newest first by status; approve, reject and retry from the
   assert.equal(r.res.status, 303, r.text);
   await eventually(() => refundState(bad.id)[0], (x) => x === 'succeeded', 40000);
   assert.equal((await sandboxRefunds(bad.order.order_id)).length, 1);
-  assert.ok((await timeline(admin, bad.order.order_id))
-    .includes(`Refund ${bad.id} retried: balance topped up (by operator admin)`));
+  assert.deepEqual(await decisions(admin, bad.order.order_id, bad.id),
+    [`Refund ${bad.id} approved (by operator admin)`,
+      `Refund ${bad.id} retried: balance topped up (by operator admin)`]);
 });
 
 test('reconciliation: a reconciled day\'s differences listed, one resolved with a note in the operators\' log', async () => {
@@ -388,6 +393,34 @@ test('reconciliation: a reconciled day\'s differences listed, one resolved with 
   page = await api(`/admin/reconcile?day=${day}`, { cookie: admin.cookie });
   assert.doesNotMatch(page.text, new RegExp(`action="/admin/reconcile/${id}"`));
   assert.match(page.text, /test payment, booked by hand/);
+});
+
+test('reconciliation: more than 50 differences of a day are paged, 50 a page, each once', async () => {
+  const day = await unusedDay();
+  const rows = Array.from({ length: 53 }, (_, i) =>
+    `('${day}', 'missing_there', 'trade', 'page-${day}-${i}', '${freshId()}', '', 1.00, NULL)`);
+  sql(`INSERT INTO trade_reconcile_diff (day, kind, object, trade_no, out_trade_no,
+    out_request_no, our_amount, their_amount) VALUES ${rows.join(', ')}`);
+  const all = sql(`SELECT id FROM trade_reconcile_diff WHERE day = '${day}' ORDER BY id`)
+    .map((r) => r[0]);
+  assert.equal(all.length, 53);
+  const admin = await operator();
+  const ids = (text) => [...text.matchAll(/data-diff-id="(\d+)"/g)].map((m) => m[1]);
+  const nextOf = (text) => text.match(/rel="next" href="([^"]+)"/)?.[1].replaceAll('&amp;', '&');
+  const first = await api(`/admin/reconcile?day=${day}`, { cookie: admin.cookie });
+  assert.equal(first.res.status, 200);
+  assert.deepEqual(ids(first.text), all.slice(0, 50));
+  const next = nextOf(first.text);
+  assert.ok(next, 'a next link');
+  assert.match(next, new RegExp(`day=${day}`));
+  const second = await api(next, { cookie: admin.cookie });
+  assert.equal(second.res.status, 200);
+  assert.deepEqual(ids(second.text), all.slice(50));
+  assert.equal(nextOf(second.text), undefined, 'the last page');
+  assert.equal((await api(`/admin/reconcile?day=${day}&limit=51`, { cookie: admin.cookie }))
+    .res.status, 400);
+  assert.equal((await api(`/admin/reconcile?day=${day}&after=20260230.1`, { cookie: admin.cookie }))
+    .res.status, 400);
 });
 
 test('parked messages: listed with body and reason without being taken, replayed, discarded with a note', async () => {

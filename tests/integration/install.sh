@@ -12,19 +12,8 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$repo/build}
-passed=0
-failed=0
-check() { # check WHAT CMD...: one assertion
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "ok - $what"
-    else
-        failed=$((failed + 1))
-        echo "not ok - $what"
-    fi
-}
+# shellcheck source=tests/integration/checks.sh
+source "$repo/tests/integration/checks.sh"
 # shellcheck disable=SC1091
 source "${SHOP_RUN_DIR:-$repo/run}/test-env.sh"
 top=$(mktemp -d /tmp/shop-install.XXXXXX)
@@ -84,11 +73,6 @@ check "the app unit runs the installed program with the installed config" \
     "ExecStart=/usr/local/bin/shop-app --config /usr/local/etc/shop/shop.conf"
 check "the example config points at the installed templates" \
     has_line "$p/etc/shop/shop.conf" "templates_dir = /usr/local/share/shop/templates"
-mode_is() {
-    local got
-    got=$(stat -c '%a' "$2")
-    [ "$got" = "$1" ] || { echo "    $2 has mode $got, expected $1"; return 1; }
-}
 check "the installed config (it holds passwords) is not world-readable" mode_is 640 "$p/etc/shop/shop.conf"
 echo "# an operator's edit survives a second install" >>"$p/etc/shop/shop.conf"
 make -s -C "$build" install DESTDIR="$dest" >>"$top/install.log" 2>&1
@@ -208,5 +192,4 @@ worker_id_is_listed() { # instance 2 of audit runs with the worker id --list giv
         { echo "    expected worker id $want in: $(grep consuming "$top/consumer.log")"; return 1; }
 }
 check "consumer instance 2 takes the worker id shop-consumer --list gives it" worker_id_is_listed
-echo "install: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+checks_end install

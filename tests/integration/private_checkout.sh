@@ -9,28 +9,12 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$repo/build}
-passed=0
-failed=0
-check() { # check WHAT CMD...: one assertion
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "ok - $what"
-    else
-        failed=$((failed + 1))
-        echo "not ok - $what"
-    fi
-}
+# shellcheck source=tests/integration/checks.sh
+source "$repo/tests/integration/checks.sh"
 code_is() { # code_is STATUS URL
     local got
     got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$2")
     [ "$got" = "$1" ] || { echo "    $2 answered $got, expected $1"; return 1; }
-}
-mode_is() { # mode_is OCTAL PATH
-    local got
-    got=$(stat -c '%a' "$2" 2>/dev/null)
-    [ "$got" = "$1" ] || { echo "    $2 has mode ${got:-?}, expected $1"; return 1; }
 }
 workers_run_as_me() { # the workers of this stack's nginx (its master's children)
     local me master users
@@ -78,5 +62,4 @@ check "the app's FastCGI socket is not world-writable" mode_is 660 "$SHOP_RUN_DI
 check "the notify socket is not world-writable" mode_is 660 "$SHOP_RUN_DIR/sock/shop-notify.sock"
 check "the sandbox's socket is not world-writable" mode_is 660 "$SHOP_RUN_DIR/sock/shop-sandbox.sock"
 "$dir/scripts/services" stop all >>"$log" 2>&1 || true
-echo "private-checkout: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_end private-checkout

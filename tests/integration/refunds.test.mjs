@@ -182,6 +182,9 @@ test('a buyer asks for a refund: 202 requested, shown on the page; again 409; no
   a = await admin('approve', id);
   assert.equal(a.code, 1);
   assert.match(a.stderr, /SHOP_REFUND_STATE/);
+  // The decision on the order's timeline, once; the refused one not at all.
+  assert.deepEqual(sql(`SELECT detail FROM trade_order_log WHERE order_id = ${o.order_id}
+    AND detail LIKE 'Refund ${id} %'`), [[`Refund ${id} rejected: no reason to (by operator shop-admin)`]]);
   assert.deepEqual(await sandboxRefunds(o.order_id), []);
   assert.deepEqual(orderRow(o.order_id), ['1', '2']);
 });

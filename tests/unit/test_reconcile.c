@@ -1,10 +1,12 @@
-/* reconcile: the bill's rows against ours (reconcile_compare) and the day. */
+/* reconcile: the bill's rows against ours (reconcile_compare), the day and
+ * the console's cursor. */
 #define SUITE_NAME "reconcile"
 #include "testmain.h"
 
 #include "reconcile.h"
 
 #include <CUnit/CUnit.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,12 +133,32 @@ static void test_days(void)
     CU_ASSERT_STRING_EQUAL(reconcile_kind_name(RECONCILE_AMOUNT_DIFFERS), "amount_differs");
 }
 
+static void test_cursors(void)
+{
+    struct reconcile_key k;
+    char out[PAGING_CURSOR_MAX];
+    json_object *row = json_object_new_object();
+    json_object_object_add(row, "id", json_object_new_string("57"));
+    json_object_object_add(row, "day", json_object_new_string("2026-01-31"));
+    CU_ASSERT_STRING_EQUAL(reconcile_key_format(row, out), "20260131.57");
+    json_object_put(row);
+    CU_ASSERT_EQUAL_FATAL(reconcile_key_parse("20260131.57", &k), 0);
+    CU_ASSERT_STRING_EQUAL(k.day, "2026-01-31");
+    CU_ASSERT_EQUAL(k.id, 57);
+    CU_ASSERT_EQUAL(reconcile_key_parse("20260230.1", &k), -1);
+    CU_ASSERT_EQUAL(reconcile_key_parse("99999999.1", &k), -1);
+    CU_ASSERT_EQUAL(reconcile_key_parse("2026-01-31.1", &k), -1);
+    CU_ASSERT_EQUAL(reconcile_key_parse("20260131", &k), -1);
+    CU_ASSERT_EQUAL(reconcile_key_parse("", &k), -1);
+}
+
 static const struct test_case TESTS[] = {
     {"missing here, missing there, amount differs, for payments and refunds",
      test_each_kind_of_difference},
     {"a clean day and an empty day have no differences", test_a_clean_and_an_empty_day},
     {"payments and refunds are matched apart", test_a_payment_and_a_refund_never_match},
     {"a day must be a real YYYY-MM-DD", test_days},
+    {"the console's cursor is YYYYMMDD.id of a real day", test_cursors},
     {NULL, NULL},
 };
 

@@ -142,12 +142,14 @@ static void test_publishers_and_delays(void)
 }
 
 /* No two processes share a snowflake worker id: consumers 10 + i, instance
- * k >= 2 300 + 20 (k - 2) + i; the app has 1 and 200 + k. */
+ * k >= 2 300 + 20 (k - 2) + i; the app has 1 and 200 + k, shop-admin
+ * TOPO_ADMIN_WORKER_ID. */
 static void test_worker_ids_are_distinct(void)
 {
     static char seen[1024];
     memset(seen, 0, sizeof seen);
     seen[1] = 1;
+    seen[TOPO_ADMIN_WORKER_ID] = 1;
     for (int k = 2; k <= TOPO_INSTANCES_MAX; k++)
         seen[200 + k] = 1;
     CU_ASSERT_EQUAL(topo_worker_id(TOPO_AUDIT, 1), 10);
