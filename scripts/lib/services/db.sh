@@ -200,6 +200,11 @@ db_own() {
     chmod 711 "$RUN_DIR"
     touch "$DB_LOG"
     chown -R mysql:mysql "$DB_DIR"
+    # pids/ lists every process (bench/ reads them): a link to its pid file.
+    local link=$PID_DIR/mariadb.pid
+    [ "$DB_K" -eq 1 ] || link=$PID_DIR/mariadb-$DB_K.pid
+    mkdir -p "$PID_DIR"
+    ln -sfn "$DB_PID" "$link"
     su -s /bin/sh mysql -c "test -w '$DB_DIR'" ||
         die "$DB_LABEL: user mysql cannot reach $DB_DIR (a directory above it is closed to others?); choose another SHOP_RUN_DIR"
 }
