@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "hostlist.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -22,6 +24,8 @@ struct config_entry {
     const char *def_str;
     long long min, max;         /* ints only */
     const char *const *choices; /* strings: NULL-terminated allowed values, or NULL */
+    /* strings: a check of the value's shape (0 or -1 with the reason), or NULL */
+    int (*check)(const char *value, char *err, size_t errlen);
     const char *help;
 };
 
@@ -36,18 +40,33 @@ static const char *const FAULTS[] = {"",
                                      "refund_after_provider",
                                      NULL};
 
+static const char *const QUEUE_TYPES[] = {"classic", "quorum", NULL};
+
+/* A list of host:port (mq_hosts, db_hosts): parsed here only to refuse a bad
+ * one at start; the clients parse it again when they connect. */
+static int check_hosts(const char *value, char *err, size_t errlen)
+{
+    struct hostlist l;
+    return hostlist_parse(value, "", 1, &l, err, errlen);
+}
+
 #define FIELD(f) offsetof(struct shop_config, f), sizeof(((struct shop_config *)0)->f)
 #define INT(f, def, lo, hi, help)                                                                  \
     {                                                                                              \
-#f, CONFIG_INT, FIELD(f), def, NULL, lo, hi, NULL, help                                    \
+#f, CONFIG_INT, FIELD(f), def, NULL, lo, hi, NULL, NULL, help                              \
     }
 #define STR(f, def, help)                                                                          \
     {                                                                                              \
-#f, CONFIG_STRING, FIELD(f), 0, def, 0, 0, NULL, help                                      \
+#f, CONFIG_STRING, FIELD(f), 0, def, 0, 0, NULL, NULL, help                                \
     }
 #define CHOICE(f, def, choices, help)                                                              \
     {                                                                                              \
-#f, CONFIG_STRING, FIELD(f), 0, def, 0, 0, choices, help                                   \
+#f, CONFIG_STRING, FIELD(f), 0, def, 0, 0, choices, NULL, help                             \
+    }
+
+#define LIST(f, help)                                                                              \
+    {                                                                                              \
+#f, CONFIG_STRING, FIELD(f), 0, "", 0, 0, NULL, check_hosts, help                          \
     }
 
 static const struct config_entry CONFIG[] = {
@@ -67,12 +86,19 @@ static const struct config_entry CONFIG[] = {
     STR(db_password, "shop", "MariaDB password"),
     STR(db_name, "shop", "MariaDB database"),
     INT(db_timeout_s, 5, 1, 300, "MariaDB connect/read/write timeout, seconds"),
+    LIST(db_hosts, "MariaDB nodes host:port,host:port,... (at most 8) tried in turn, the next "
+                   "when one fails (\"\" = db_host:db_port)"),
     STR(goods_db_name, "", "database of the goods service (\"\" = db_name)"),
     STR(coupon_db_name, "", "database of the coupon service (\"\" = db_name)"),
     STR(user_db_name, "", "database of the user service (\"\" = db_name)"),
     STR(order_db_name, "", "database of the order service (\"\" = db_name)"),
     STR(mq_host, "127.0.0.1", "RabbitMQ host"),
     INT(mq_port, 25673, 1, 65535, "RabbitMQ port"),
+    LIST(mq_hosts, "RabbitMQ nodes host:port,host:port,... (at most 8) tried in turn, the next "
+                   "when one fails (\"\" = mq_host:mq_port)"),
+    CHOICE(mq_queue_type, "classic", QUEUE_TYPES,
+           "type of every shop queue: classic, or quorum (replicated; a broker with classic "
+           "queues of the same names must be emptied of them first)"),
     STR(mq_user, "shop", "RabbitMQ user"),
     STR(mq_password, "shop", "RabbitMQ password"),
     STR(mq_vhost, "/", "RabbitMQ virtual host"),
@@ -127,6 +153,7 @@ static const struct config_entry CONFIG[] = {
 #undef INT
 #undef STR
 #undef CHOICE
+#undef LIST
 
 #define CONFIG_COUNT (sizeof CONFIG / sizeof CONFIG[0])
 
@@ -223,6 +250,13 @@ static int set_string(const struct config_entry *e, struct shop_config *cfg, con
                      c == e->choices ? "" : ", ", *c);
         set_err(err, errlen, "%s: \"%s\" is not one of %s", e->name, value, list);
         return -1;
+    }
+    if (e->check != NULL) {
+        char why[CONFIG_STR_MAX];
+        if (e->check(value, why, sizeof why) != 0) {
+            set_err(err, errlen, "%s: \"%s\": %s", e->name, value, why);
+            return -1;
+        }
     }
     memcpy(field, value, len + 1);
     return 0;

@@ -28,7 +28,8 @@ struct shop_config {
     char db_user[CONFIG_STR_MAX];
     char db_password[CONFIG_STR_MAX];
     char db_name[CONFIG_STR_MAX];
-    int db_timeout_s; /* connect/read/write timeout */
+    int db_timeout_s;              /* connect/read/write timeout */
+    char db_hosts[CONFIG_STR_MAX]; /* "host:port,..." tried in turn ("" = db_host:db_port) */
     /* per-service databases ("" = db_name): each service owns its tables */
     char goods_db_name[CONFIG_STR_MAX];
     char coupon_db_name[CONFIG_STR_MAX];
@@ -37,6 +38,8 @@ struct shop_config {
     /* RabbitMQ */
     char mq_host[CONFIG_STR_MAX];
     int mq_port;
+    char mq_hosts[CONFIG_STR_MAX]; /* "host:port,..." tried in turn ("" = mq_host:mq_port) */
+    char mq_queue_type[16];        /* classic|quorum */
     char mq_user[CONFIG_STR_MAX];
     char mq_password[CONFIG_STR_MAX];
     char mq_vhost[CONFIG_STR_MAX];

@@ -16,12 +16,20 @@
  * lock wait timeout aborts the transaction the same way (we send ROLLBACK, as
  * MariaDB only rolls back the statement on a lock wait timeout).
  *
+ * Nodes (db_params.hosts): a lost connection moves the next connect to the
+ * next node of the list, round robin; the transaction that was running is
+ * not replayed here (it is aborted as above: the caller's retry redoes it).
+ * A connection made after a node failed, with several nodes, sets
+ * wsrep_sync_wait = 1 when the server is a Galera node, so that its reads see
+ * every write committed on the node it left.
+ *
  * The session's innodb_lock_wait_timeout is set below the client read
  * timeout, so that a lock wait ends in DB_DEADLOCK rather than in a read
  * timeout that would look like a lost connection. Affected rows are the rows
  * changed (the MySQL default), not the rows matched. */
 #include "db.h"
 
+#include "hostlist.h"
 #include "log.h"
 
 #include <errno.h>
@@ -51,8 +59,11 @@ struct stmt_slot {
 enum txn_state { TXN_NONE = 0, TXN_ACTIVE, TXN_ABORTED };
 
 struct db_conn {
-    struct db_params p; /* owned copies */
-    MYSQL *my;          /* NULL while disconnected */
+    struct db_params p;    /* owned copies */
+    MYSQL *my;             /* NULL while disconnected */
+    struct hostlist nodes; /* from p.hosts, or p.host:p.port */
+    size_t cur;            /* the node connected to, or to try first */
+    char failed[320];      /* "host:port failed: why" since the last connect, or "" */
     enum txn_state txn;
     enum db_status abort_status; /* why the transaction was aborted */
     int batch;                   /* inside db_batch_begin .. db_batch_end */
@@ -89,6 +100,7 @@ static char *dup_or_null(const char *s)
 static void params_free(struct db_params *p)
 {
     free((char *)p->host);
+    free((char *)p->hosts);
     free((char *)p->socket);
     free((char *)p->user);
     free((char *)p->password);
@@ -102,12 +114,14 @@ static int params_copy(struct db_params *dst, const struct db_params *src)
     dst->port = src->port;
     dst->timeout_s = src->timeout_s;
     dst->host = dup_or_null(src->host);
+    dst->hosts = dup_or_null(src->hosts);
     dst->socket = dup_or_null(src->socket);
     dst->user = dup_or_null(src->user);
     dst->password = dup_or_null(src->password);
     dst->database = dup_or_null(src->database);
-    if ((src->host && !dst->host) || (src->socket && !dst->socket) || (src->user && !dst->user) ||
-        (src->password && !dst->password) || (src->database && !dst->database)) {
+    if ((src->host && !dst->host) || (src->hosts && !dst->hosts) || (src->socket && !dst->socket) ||
+        (src->user && !dst->user) || (src->password && !dst->password) ||
+        (src->database && !dst->database)) {
         params_free(dst);
         return -1;
     }
@@ -187,6 +201,7 @@ static enum db_status map_errno(unsigned e)
     case CR_ERR_NET_WRITE:
     case ER_CONNECTION_KILLED:
     case ER_SERVER_SHUTDOWN:
+    case ER_UNKNOWN_COM_ERROR: /* Galera: "WSREP has not yet prepared node for application use" */
         return DB_GONE;
     default:
         return DB_ERR;
@@ -232,24 +247,47 @@ static void conn_disconnect(db_conn *c)
          * afterwards sends nothing on a connection that may be dead. */
         mysql_close(c->my);
         c->my = NULL;
+        /* The node may be dead: the next connect starts at the next one. */
+        const struct hostlist_entry *h = &c->nodes.e[c->cur];
+        snprintf(c->failed, sizeof c->failed, "%s:%d failed: %s", h->host, h->port, c->err);
+        c->cur = (c->cur + 1) % c->nodes.n;
     }
     cache_clear(c);
 }
 
-static int conn_connect(db_conn *c)
+/* Time zone and lock wait of a new session; with several nodes, after a
+ * switch, reads that wait for the writes the cluster has committed. */
+static int session_setup(db_conn *c, MYSQL *m, unsigned tmo)
 {
-    if (lib_init() != 0)
+    char init[160];
+    unsigned lockwait = tmo > 2 ? tmo - 1 : 1;
+    int n = snprintf(init, sizeof init, "SET time_zone = '+00:00', innodb_lock_wait_timeout = %u",
+                     lockwait);
+    if (mysql_real_query(m, init, (unsigned long)n) != 0) {
+        set_err(c, mysql_errno(m), mysql_error(m));
+        log_error("db: session setup failed: %s (sql: %s)", c->err, init);
         return -1;
+    }
+    static const char sync_wait[] = "SET SESSION wsrep_sync_wait = IF(@@wsrep_on, 1, 0)";
+    if (c->nodes.n > 1 && c->failed[0] != '\0' &&
+        mysql_real_query(m, sync_wait, sizeof sync_wait - 1) != 0)
+        log_warn("db: %s: %u %s (reads may not see the last writes of another node)", sync_wait,
+                 mysql_errno(m), mysql_error(m));
+    return 0;
+}
+
+/* Connect to one node (or the socket); the session set up. */
+static MYSQL *connect_node(db_conn *c, const char *host, unsigned port)
+{
     MYSQL *m = mysql_init(NULL);
     if (m == NULL) {
         set_err(c, 0, "mysql_init failed");
         log_error("db: mysql_init failed");
-        return -1;
+        return NULL;
     }
     unsigned int tmo = c->p.timeout_s ? c->p.timeout_s : DEFAULT_TMO_S;
     my_bool off = 0;
     const char *sock = c->p.socket && *c->p.socket ? c->p.socket : NULL;
-    const char *host = sock ? "localhost" : (c->p.host && *c->p.host ? c->p.host : "127.0.0.1");
     unsigned int proto = sock ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &tmo);
     mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &tmo);
@@ -257,34 +295,63 @@ static int conn_connect(db_conn *c)
     mysql_options(m, MYSQL_OPT_RECONNECT, &off);
     mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (mysql_real_connect(m, host, c->p.user, c->p.password, c->p.database, c->p.port, sock, 0) ==
-        NULL) {
+    if (mysql_real_connect(m, sock ? "localhost" : host, c->p.user, c->p.password, c->p.database,
+                           port, sock, 0) == NULL) {
         set_err(c, mysql_errno(m), mysql_error(m));
-        log_error("db: cannot connect to %s:%u%s%s: %s", sock ? "(socket)" : host, c->p.port,
+        log_error("db: cannot connect to %s:%u%s%s: %s", sock ? "(socket)" : host, port,
                   sock ? " " : "", sock ? sock : "", c->err);
         mysql_close(m);
-        return -1;
+        return NULL;
     }
-    char init[128];
-    unsigned lockwait = tmo > 2 ? tmo - 1 : 1;
-    int n = snprintf(init, sizeof init, "SET time_zone = '+00:00', innodb_lock_wait_timeout = %u",
-                     lockwait);
-    if (mysql_real_query(m, init, (unsigned long)n) != 0) {
-        set_err(c, mysql_errno(m), mysql_error(m));
-        log_error("db: session setup failed: %s (sql: %s)", c->err, init);
+    if (session_setup(c, m, tmo) != 0) {
         mysql_close(m);
-        return -1;
+        return NULL;
     }
-    c->my = m;
-    return 0;
+    return m;
 }
 
+/* Connect to the first node that answers, from c->cur on, each at most once
+ * (a unix socket is one node). */
+static int conn_connect(db_conn *c)
+{
+    if (lib_init() != 0)
+        return -1;
+    for (size_t k = 0; k < c->nodes.n; k++) {
+        size_t i = (c->cur + k) % c->nodes.n;
+        const struct hostlist_entry *h = &c->nodes.e[i];
+        c->my = connect_node(c, h->host, (unsigned)h->port);
+        if (c->my == NULL) {
+            snprintf(c->failed, sizeof c->failed, "%s:%d failed: %s", h->host, h->port, c->err);
+            continue;
+        }
+        c->cur = i;
+        if (c->failed[0] != '\0' && c->nodes.n > 1)
+            log_warn("db: connected to %s:%d after %s", h->host, h->port, c->failed);
+        c->failed[0] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+/* A disconnected connection of p, or NULL (logged). */
 static db_conn *conn_new(const struct db_params *p)
 {
     db_conn *c = calloc(1, sizeof *c);
-    if (c == NULL)
+    if (c == NULL) {
+        log_error("db: out of memory");
         return NULL;
+    }
     if (params_copy(&c->p, p) != 0) {
+        log_error("db: out of memory");
+        free(c);
+        return NULL;
+    }
+    const char *host = c->p.host && *c->p.host ? c->p.host : "127.0.0.1";
+    int use_list = c->p.socket == NULL || *c->p.socket == '\0';
+    if (hostlist_parse(use_list ? c->p.hosts : NULL, host, (int)c->p.port, &c->nodes, c->err,
+                       sizeof c->err) != 0) {
+        log_error("db: hosts \"%s\": %s", c->p.hosts, c->err);
+        params_free(&c->p);
         free(c);
         return NULL;
     }
@@ -956,10 +1023,8 @@ db_conn *db_open(const struct db_params *p)
     if (p == NULL || lib_init() != 0)
         return NULL;
     db_conn *c = conn_new(p);
-    if (c == NULL) {
-        log_error("db: out of memory");
+    if (c == NULL)
         return NULL;
-    }
     if (conn_connect(c) != 0) {
         db_close(c);
         return NULL;
@@ -995,10 +1060,8 @@ db_conn *db_for(enum db_service svc)
     }
     if (t_conns[svc] == NULL) {
         t_conns[svc] = conn_new(&g_params[svc]);
-        if (t_conns[svc] == NULL) {
-            log_error("db: out of memory");
+        if (t_conns[svc] == NULL)
             return NULL;
-        }
     }
     if (t_conns[svc]->my == NULL && conn_connect(t_conns[svc]) != 0)
         return NULL;

@@ -12,8 +12,13 @@
 #include "errors.h"
 
 struct db_params {
-    const char *host; /* used when socket is NULL or "" */
+    const char *host; /* used when socket is NULL or "" (and hosts is) */
     unsigned port;
+    /* "host:port,host:port,..." (src/hostlist.h; "" = host:port): a
+     * connection goes to the first node that answers; after a lost
+     * connection (or a Galera node not ready, 1047) the next connect tries
+     * the following nodes in turn. */
+    const char *hosts;
     const char *socket;
     const char *user;
     const char *password;

@@ -15,9 +15,12 @@
  *
  * Any failure that leaves the protocol state unknown (a socket error, a
  * confirm that timed out, a channel or connection closed by the broker) drops
- * the whole connection; the next call connects again. */
+ * the whole connection; the next call connects again, to the next node of
+ * the list (mq_params.hosts) first: the node that failed may be dead, and
+ * any node of a cluster serves every queue. */
 #include "mq.h"
 
+#include "hostlist.h"
 #include "log.h"
 #include "metrics.h"
 #include "topology.h"
@@ -51,6 +54,9 @@ struct mq_conn {
     uint64_t next_tag;          /* publish sequence number of channel 1 */
     unsigned gen;               /* bumped on every connect */
     struct mq_conn *aux;        /* mq_consume's publisher of retries */
+    struct hostlist nodes;      /* from p.hosts, or p.host:p.port */
+    size_t cur;                 /* the node connected to, or to try first */
+    char failed[320];           /* "host:port failed: why" since the last connect, or "" */
 };
 
 /* ------------------------------------------------------------------ util */
@@ -152,6 +158,7 @@ static void reply_text(amqp_rpc_reply_t r, char *buf, size_t n)
 static void params_free(struct mq_params *p)
 {
     free((char *)p->host);
+    free((char *)p->hosts);
     free((char *)p->user);
     free((char *)p->password);
     free((char *)p->vhost);
@@ -162,10 +169,12 @@ static int params_copy(struct mq_params *d, const struct mq_params *s)
 {
     *d = *s;
     d->host = strdup(s->host ? s->host : "127.0.0.1");
+    d->hosts = strdup(s->hosts ? s->hosts : "");
     d->user = strdup(s->user ? s->user : "guest");
     d->password = strdup(s->password ? s->password : "");
     d->vhost = strdup(s->vhost && *s->vhost ? s->vhost : "/");
-    if (d->host == NULL || d->user == NULL || d->password == NULL || d->vhost == NULL) {
+    if (d->host == NULL || d->hosts == NULL || d->user == NULL || d->password == NULL ||
+        d->vhost == NULL) {
         params_free(d);
         return -1;
     }
@@ -174,12 +183,16 @@ static int params_copy(struct mq_params *d, const struct mq_params *s)
     return 0;
 }
 
-/* Forget the connection without talking to the broker (it may be dead). */
+/* Forget the connection without talking to the broker (it may be dead).
+ * The next connect starts at the following node. */
 static void conn_drop(mq_conn *c)
 {
     if (c->st != NULL) {
         amqp_destroy_connection(c->st);
         c->st = NULL;
+        const struct hostlist_entry *h = &c->nodes.e[c->cur];
+        snprintf(c->failed, sizeof c->failed, "%s:%d failed: connection lost", h->host, h->port);
+        c->cur = (c->cur + 1) % c->nodes.n;
     }
 }
 
@@ -203,26 +216,22 @@ static enum mq_status rpc_check(mq_conn *c, const char *what)
     return rc;
 }
 
-static int conn_connect(mq_conn *c)
+/* Open and log in to one node; the connection in *out. */
+static int connect_node(mq_conn *c, const struct hostlist_entry *h, amqp_connection_state_t *out,
+                        char *why, size_t whylen)
 {
-    conn_drop(c);
     amqp_connection_state_t st = amqp_new_connection();
-    if (st == NULL) {
-        log_error("mq: out of memory");
-        return -1;
-    }
-    amqp_socket_t *sock = amqp_tcp_socket_new(st);
+    amqp_socket_t *sock = st != NULL ? amqp_tcp_socket_new(st) : NULL;
     if (sock == NULL) {
-        log_error("mq: cannot create a socket");
-        amqp_destroy_connection(st);
-        return -1;
+        snprintf(why, whylen, "out of memory");
+        goto fail;
     }
     struct timeval tv = ms_tv(tmo_ms(c));
-    int rc = amqp_socket_open_noblock(sock, c->p.host, c->p.port, &tv);
+    int rc = amqp_socket_open_noblock(sock, h->host, h->port, &tv);
     if (rc != AMQP_STATUS_OK) {
-        log_warn("mq: cannot connect to %s:%d: %s", c->p.host, c->p.port, amqp_error_string2(rc));
-        amqp_destroy_connection(st);
-        return -1;
+        snprintf(why, whylen, "%s", amqp_error_string2(rc));
+        log_warn("mq: cannot connect to %s:%d: %s", h->host, h->port, why);
+        goto fail;
     }
     amqp_set_handshake_timeout(st, &tv);
     amqp_set_rpc_timeout(st, &tv);
@@ -230,17 +239,25 @@ static int conn_connect(mq_conn *c)
         amqp_login(st, c->p.vhost, 0, FRAME_MAX, c->p.heartbeat_s > 0 ? c->p.heartbeat_s : 0,
                    AMQP_SASL_METHOD_PLAIN, c->p.user, c->p.password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-        char msg[256];
-        reply_text(r, msg, sizeof msg);
-        log_warn("mq: login to %s:%d as %s failed: %s", c->p.host, c->p.port, c->p.user, msg);
-        amqp_destroy_connection(st);
-        return -1;
+        reply_text(r, why, whylen);
+        log_warn("mq: login to %s:%d as %s failed: %s", h->host, h->port, c->p.user, why);
+        goto fail;
     }
-    c->st = st;
-    amqp_channel_open(st, PUB_CHANNEL);
+    *out = st;
+    return 0;
+fail:
+    if (st != NULL)
+        amqp_destroy_connection(st);
+    return -1;
+}
+
+/* Channel 1 in confirm mode on the new connection c->st. */
+static int open_pub_channel(mq_conn *c)
+{
+    amqp_channel_open(c->st, PUB_CHANNEL);
     if (rpc_check(c, "channel.open") != MQ_OK)
         return -1;
-    amqp_confirm_select(st, PUB_CHANNEL);
+    amqp_confirm_select(c->st, PUB_CHANNEL);
     if (rpc_check(c, "confirm.select") != MQ_OK)
         return -1;
     c->next_tag = 1;
@@ -248,12 +265,40 @@ static int conn_connect(mq_conn *c)
     return 0;
 }
 
+/* Connect to the first node that answers, from c->cur on, each at most once. */
+static int conn_connect(mq_conn *c)
+{
+    conn_drop(c);
+    for (size_t k = 0; k < c->nodes.n; k++) {
+        size_t i = (c->cur + k) % c->nodes.n;
+        const struct hostlist_entry *h = &c->nodes.e[i];
+        char why[256];
+        if (connect_node(c, h, &c->st, why, sizeof why) != 0) {
+            snprintf(c->failed, sizeof c->failed, "%s:%d failed: %s", h->host, h->port, why);
+            continue;
+        }
+        c->cur = i;
+        if (c->failed[0] != '\0' && c->nodes.n > 1)
+            log_warn("mq: connected to %s:%d after %s", h->host, h->port, c->failed);
+        c->failed[0] = '\0';
+        return open_pub_channel(c);
+    }
+    return -1;
+}
+
+/* A disconnected connection of p, or NULL (logged). */
 static mq_conn *conn_new(const struct mq_params *p)
 {
     mq_conn *c = calloc(1, sizeof *c);
-    if (c == NULL)
+    if (c == NULL || params_copy(&c->p, p) != 0) {
+        log_error("mq: out of memory");
+        free(c);
         return NULL;
-    if (params_copy(&c->p, p) != 0) {
+    }
+    char err[256];
+    if (hostlist_parse(c->p.hosts, c->p.host, c->p.port, &c->nodes, err, sizeof err) != 0) {
+        log_error("mq: hosts \"%s\": %s", c->p.hosts, err);
+        params_free(&c->p);
         free(c);
         return NULL;
     }
@@ -265,10 +310,8 @@ mq_conn *mq_open(const struct mq_params *p)
     if (p == NULL)
         return NULL;
     mq_conn *c = conn_new(p);
-    if (c == NULL) {
-        log_error("mq: out of memory");
+    if (c == NULL)
         return NULL;
-    }
     if (conn_connect(c) != 0) {
         mq_close(c);
         return NULL;
@@ -631,6 +674,72 @@ static enum mq_status declare_exchange(mq_conn *c, const char *exchange)
     return rpc_check(c, "exchange.declare");
 }
 
+/* A queue's arguments (at most QARGS_MAX). */
+#define QARGS_MAX 7
+struct qargs {
+    amqp_table_entry_t e[QARGS_MAX];
+    int n;
+};
+
+static void arg_str(struct qargs *a, const char *key, const char *value)
+{
+    amqp_table_entry_t *e = &a->e[a->n++];
+    e->key = amqp_cstring_bytes(key);
+    e->value.kind = AMQP_FIELD_KIND_UTF8;
+    e->value.value.bytes = amqp_cstring_bytes(value);
+}
+
+/* The queue's type (mq_queue_type), and for a queue that dead-letters
+ * (retry and delay queues) where to, after ttl_ms (0: no dead-lettering).
+ *
+ * Retry and park stay what they are for classic queues (Q.retry with a TTL,
+ * dead-lettered back to Q; Q.parked; x-shop-tries counted by mq_consume)
+ * rather than a quorum queue's x-delivery-limit: that limit counts every
+ * redelivery, including the ones after a lost connection or a consumer's
+ * restart, so messages that never failed would be parked; it redelivers at
+ * once (a hot loop where we wait MQ_RETRY_TTL_MS); it would drop the
+ * x-shop-tries and park-reason headers the console shows; and one path for
+ * both queue types is one path to test. A quorum queue dead-letters at most
+ * once by default: a message moving from Q.retry back to Q, or from a delay
+ * queue to its consumer, could be lost if a node died in between. So those
+ * queues dead-letter at least once (x-dead-letter-strategy, which needs
+ * x-overflow=reject-publish and the feature flag stream_queue, on in 3.10
+ * nodes: a broker without it refuses the declaration, logged). */
+static void args_init(const mq_conn *c, struct qargs *a, int ttl_ms, const char *dl_exchange,
+                      const char *dl_key)
+{
+    memset(a, 0, sizeof *a);
+    if (c->p.quorum)
+        arg_str(a, "x-queue-type", "quorum");
+    if (ttl_ms <= 0)
+        return;
+    amqp_table_entry_t *e = &a->e[a->n++];
+    e->key = amqp_cstring_bytes("x-message-ttl");
+    e->value.kind = AMQP_FIELD_KIND_I32;
+    e->value.value.i32 = ttl_ms;
+    arg_str(a, "x-dead-letter-exchange", dl_exchange);
+    arg_str(a, "x-dead-letter-routing-key", dl_key);
+    if (c->p.quorum) {
+        arg_str(a, "x-dead-letter-strategy", "at-least-once");
+        arg_str(a, "x-overflow", "reject-publish");
+    }
+}
+
+/* Declare a durable queue; a refusal names the usual cause. */
+static enum mq_status queue_declare(mq_conn *c, const char *queue, const struct qargs *a,
+                                    const char *what)
+{
+    amqp_table_t args = {.num_entries = a->n, .entries = (amqp_table_entry_t *)a->e};
+    amqp_queue_declare(c->st, PUB_CHANNEL, bytes_of(queue), 0, 1, 0, 0, args);
+    enum mq_status rc = rpc_check(c, what);
+    if (rc == MQ_ERR)
+        log_error("mq: queue %s exists with other arguments than this program declares "
+                  "(mq_queue_type=%s): delete the shop's queues (rabbitmqctl delete_queue) or "
+                  "start a fresh broker",
+                  queue, c->p.quorum ? "quorum" : "classic");
+    return rc;
+}
+
 static enum mq_status declare_queue(mq_conn *c, const char *exchange, const char *queue,
                                     const char *const *keys, int retry_ttl_ms)
 {
@@ -640,29 +749,13 @@ static enum mq_status declare_queue(mq_conn *c, const char *exchange, const char
         log_error("mq: queue name too long: %s", queue);
         return MQ_ERR;
     }
-    amqp_queue_declare(c->st, PUB_CHANNEL, bytes_of(queue), 0, 1, 0, 0, amqp_empty_table);
-    enum mq_status rc = rpc_check(c, "queue.declare");
-    if (rc != MQ_OK)
-        return rc;
-
-    amqp_table_entry_t e[3];
-    memset(e, 0, sizeof e);
-    e[0].key = amqp_cstring_bytes("x-message-ttl");
-    e[0].value.kind = AMQP_FIELD_KIND_I32;
-    e[0].value.value.i32 = retry_ttl_ms > 0 ? retry_ttl_ms : MQ_RETRY_TTL_MS;
-    e[1].key = amqp_cstring_bytes("x-dead-letter-exchange");
-    e[1].value.kind = AMQP_FIELD_KIND_UTF8;
-    e[1].value.value.bytes = amqp_cstring_bytes("");
-    e[2].key = amqp_cstring_bytes("x-dead-letter-routing-key");
-    e[2].value.kind = AMQP_FIELD_KIND_UTF8;
-    e[2].value.value.bytes = amqp_cstring_bytes(queue);
-    amqp_table_t args = {.num_entries = 3, .entries = e};
-    amqp_queue_declare(c->st, PUB_CHANNEL, amqp_cstring_bytes(retry), 0, 1, 0, 0, args);
-    if ((rc = rpc_check(c, "queue.declare (retry)")) != MQ_OK)
-        return rc;
-    amqp_queue_declare(c->st, PUB_CHANNEL, amqp_cstring_bytes(parked), 0, 1, 0, 0,
-                       amqp_empty_table);
-    if ((rc = rpc_check(c, "queue.declare (parked)")) != MQ_OK)
+    struct qargs plain, back;
+    args_init(c, &plain, 0, NULL, NULL);
+    args_init(c, &back, retry_ttl_ms > 0 ? retry_ttl_ms : MQ_RETRY_TTL_MS, "", queue);
+    enum mq_status rc;
+    if ((rc = queue_declare(c, queue, &plain, "queue.declare")) != MQ_OK ||
+        (rc = queue_declare(c, retry, &back, "queue.declare (retry)")) != MQ_OK ||
+        (rc = queue_declare(c, parked, &plain, "queue.declare (parked)")) != MQ_OK)
         return rc;
     for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
         amqp_queue_bind(c->st, PUB_CHANNEL, bytes_of(queue), bytes_of(exchange), bytes_of(keys[i]),
@@ -698,20 +791,9 @@ enum mq_status mq_declare_delay_queue(mq_conn *c, const char *queue, int ttl_ms,
         return rc;
     if (*dl_exchange != '\0' && (rc = declare_exchange(c, dl_exchange)) != MQ_OK)
         return rc;
-    amqp_table_entry_t e[3];
-    memset(e, 0, sizeof e);
-    e[0].key = amqp_cstring_bytes("x-message-ttl");
-    e[0].value.kind = AMQP_FIELD_KIND_I32;
-    e[0].value.value.i32 = ttl_ms;
-    e[1].key = amqp_cstring_bytes("x-dead-letter-exchange");
-    e[1].value.kind = AMQP_FIELD_KIND_UTF8;
-    e[1].value.value.bytes = amqp_cstring_bytes(dl_exchange);
-    e[2].key = amqp_cstring_bytes("x-dead-letter-routing-key");
-    e[2].value.kind = AMQP_FIELD_KIND_UTF8;
-    e[2].value.value.bytes = amqp_cstring_bytes(dl_key);
-    amqp_table_t args = {.num_entries = 3, .entries = e};
-    amqp_queue_declare(c->st, PUB_CHANNEL, bytes_of(queue), 0, 1, 0, 0, args);
-    return rpc_check(c, "queue.declare (delay)");
+    struct qargs a;
+    args_init(c, &a, ttl_ms, dl_exchange, dl_key);
+    return queue_declare(c, queue, &a, "queue.declare (delay)");
 }
 
 enum mq_status mq_declare_topology(mq_conn *c)
@@ -839,6 +921,7 @@ static enum mq_status republish(mq_conn *c, const amqp_envelope_t *env, const ch
         c->aux = conn_new(&c->p);
         if (c->aux == NULL)
             return MQ_ERR;
+        c->aux->cur = c->cur; /* the node the consumer found alive */
     }
     const amqp_basic_properties_t *op = &env->message.properties;
     int nold = (op->_flags & AMQP_BASIC_HEADERS_FLAG) ? op->headers.num_entries : 0;

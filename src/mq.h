@@ -13,8 +13,13 @@
 #define MQ_EXCHANGE "shop.events"
 
 struct mq_params {
-    const char *host;
+    const char *host; /* with port: the node when hosts is NULL or "" */
     int port;
+    /* "host:port,host:port,..." (src/hostlist.h): a connection goes to the
+     * first node that answers; when it is lost, the next call tries the
+     * following nodes in turn, round robin from the one that failed. */
+    const char *hosts;
+    int quorum; /* 1: every queue declared is a quorum queue (mq_queue_type) */
     const char *user;
     const char *password;
     const char *vhost;

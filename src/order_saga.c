@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "consumer_log.h"
 #include "coupon_service.h"
 #include "events.h"
 #include "goods_service.h"
@@ -313,8 +314,10 @@ static void send_timeout(db_conn *db, mq_conn *mq, const char *queue, const char
 }
 
 /* One transaction on the order database: `step` (the pre-order insert or the
- * confirm) together with the order's timeout; then publish the timeout. */
-static enum shop_code order_tx(mq_conn *mq, const struct order *o, int confirm)
+ * confirm) together with the order's timeout; then publish the timeout.
+ * *again: the commit met a deadlock (Galera's write conflict answers so at
+ * COMMIT): nothing was written, the caller may run it once more. */
+static enum shop_code order_tx_once(mq_conn *mq, const struct order *o, int confirm, int *again)
 {
     db_conn *db = order_db();
     char queue[DELAY_QUEUE_MAX], msg_id[80];
@@ -345,6 +348,7 @@ static enum shop_code order_tx(mq_conn *mq, const struct order *o, int confirm)
         goto out;
     }
     if ((st = db_commit(db)) != DB_OK) {
+        *again = st == DB_DEADLOCK;
         db_rollback(db);
         log_error("order %" PRId64 ": %s not committed: %s", o->order_id,
                   confirm ? "confirm" : "pre-order", db_error(db));
@@ -356,6 +360,20 @@ static enum shop_code order_tx(mq_conn *mq, const struct order *o, int confirm)
         send_timeout(db, mq, queue, msg_id, &body);
 out:
     buf_free(&body);
+    return rc;
+}
+
+static enum shop_code order_tx(mq_conn *mq, const struct order *o, int confirm)
+{
+    enum shop_code rc = SHOP_INTERNAL_ERROR;
+    for (int attempt = 0; attempt <= FORWARD_TX_RETRIES; attempt++) {
+        int again = 0;
+        rc = order_tx_once(mq, o, confirm, &again);
+        if (!again)
+            break;
+        log_warn("order %" PRId64 ": %s met a deadlock at commit (try %d)", o->order_id,
+                 confirm ? "confirm" : "pre-order", attempt + 1);
+    }
     return rc;
 }
 

@@ -135,6 +135,7 @@ int runtime_db_init(const struct shop_config *cfg)
 {
     struct db_params p = {.host = cfg->db_host,
                           .port = (unsigned)cfg->db_port,
+                          .hosts = cfg->db_hosts,
                           .socket = cfg->db_socket,
                           .user = cfg->db_user,
                           .password = cfg->db_password,
@@ -166,6 +167,8 @@ struct mq_params runtime_mq_params(const struct shop_config *cfg)
 {
     return (struct mq_params){.host = cfg->mq_host,
                               .port = cfg->mq_port,
+                              .hosts = cfg->mq_hosts,
+                              .quorum = strcmp(cfg->mq_queue_type, "quorum") == 0,
                               .user = cfg->mq_user,
                               .password = cfg->mq_password,
                               .vhost = cfg->mq_vhost,

@@ -199,8 +199,11 @@ int main(int argc, char **argv)
     if (!cmd->uses_mq) {
         /* nothing to connect */
     } else if (mq == NULL) {
-        fprintf(stderr, "shop-admin: cannot connect to RabbitMQ at %s:%d\n", cfg->mq_host,
-                cfg->mq_port);
+        if (cfg->mq_hosts[0] != '\0')
+            fprintf(stderr, "shop-admin: cannot connect to RabbitMQ at any of %s\n", cfg->mq_hosts);
+        else
+            fprintf(stderr, "shop-admin: cannot connect to RabbitMQ at %s:%d\n", cfg->mq_host,
+                    cfg->mq_port);
         if (!cmd->needs_db)
             goto out;
     } else if (mq_declare_topology(mq) != MQ_OK) {

@@ -560,6 +560,85 @@ static void test_null_conn(void)
     db_result_free(NULL);
 }
 
+/* db_hosts: the first node is a port nothing listens on. */
+static struct db_params two_nodes(char *hosts, size_t n)
+{
+    struct db_params p = g_p;
+    snprintf(hosts, n, "127.0.0.1:1,%s:%u", g_p.host ? g_p.host : "127.0.0.1", g_p.port);
+    p.hosts = hosts;
+    p.socket = NULL;
+    return p;
+}
+
+static int64_t connection_id(db_conn *c)
+{
+    db_result *r = NULL;
+    if (db_query(c, "SELECT CONNECTION_ID()", NULL, 0, 1, &r) != DB_OK)
+        return -1;
+    int64_t id = db_result_i64(r, 0, 0, -1);
+    db_result_free(r);
+    return id;
+}
+
+static void kill_connection(int64_t id)
+{
+    db_conn *k = db_open(&g_p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    struct db_val v[] = {DB_I64(id)};
+    CU_ASSERT_EQUAL(db_exec(k, "KILL CONNECTION ?", v, 1, NULL), DB_OK);
+    db_close(k);
+}
+
+static void test_hosts_first_dead(void)
+{
+    if (g_p.host == NULL)
+        return; /* a unix socket is one node */
+    char hosts[256];
+    struct db_params p = two_nodes(hosts, sizeof hosts);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    db_conn *c = db_open(&p);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT(t1.tv_sec - t0.tv_sec < 3);
+    CU_ASSERT(connection_id(c) > 0);
+    db_close(c);
+    /* A list of one bad entry is refused. */
+    p.hosts = "127.0.0.1:1,,x:2";
+    CU_ASSERT_PTR_NULL(db_open(&p));
+}
+
+static void test_hosts_killed_connection(void)
+{
+    if (g_p.host == NULL)
+        return;
+    clear_table();
+    char hosts[256];
+    struct db_params p = two_nodes(hosts, sizeof hosts);
+    db_conn *c = db_open(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    /* Outside a transaction: the next statement reconnects (through the dead
+     * node, to the live one) and runs. */
+    int64_t id = connection_id(c);
+    kill_connection(id);
+    int64_t id2 = connection_id(c);
+    CU_ASSERT(id2 > 0 && id2 != id);
+    CU_ASSERT_EQUAL(put(c, "k1", DB_I64(1), DB_NULLV, DB_NULLV), DB_OK);
+    /* Inside one: the transaction is lost and reported, never half replayed;
+     * the caller's retry does it again on the new connection. */
+    CU_ASSERT_EQUAL(db_begin(c), DB_OK);
+    CU_ASSERT_EQUAL(put(c, "k2", DB_I64(2), DB_NULLV, DB_NULLV), DB_OK);
+    kill_connection(id2);
+    CU_ASSERT_EQUAL(put(c, "k3", DB_I64(3), DB_NULLV, DB_NULLV), DB_GONE);
+    CU_ASSERT_EQUAL(db_commit(c), DB_GONE);
+    CU_ASSERT_EQUAL(db_begin(c), DB_OK);
+    CU_ASSERT_EQUAL(put(c, "k2", DB_I64(2), DB_NULLV, DB_NULLV), DB_OK);
+    CU_ASSERT_EQUAL(put(c, "k3", DB_I64(3), DB_NULLV, DB_NULLV), DB_OK);
+    CU_ASSERT_EQUAL(db_commit(c), DB_OK);
+    CU_ASSERT_EQUAL(count_rows(c), 3);
+    db_close(c);
+}
+
 static const struct test_case TESTS[] = {
     {"round trip: int64 limits, UTF-8, quotes", test_roundtrip},
     {"NULL values", test_nulls},
@@ -578,6 +657,9 @@ static const struct test_case TESTS[] = {
     {"connection survives a server restart", test_survives_restart},
     {"server stopped: NULL / DB_GONE, then back", test_server_stopped},
     {"NULL connection", test_null_conn},
+    {"db_hosts: a dead first node, the second answers", test_hosts_first_dead},
+    {"db_hosts: a killed connection reconnects; its transaction is reported lost",
+     test_hosts_killed_connection},
     {NULL, NULL},
 };
 

@@ -4,6 +4,9 @@
  * (shell commands that stop the broker, and start it and return once it
  * accepts connections) for the reconnect test.
  *
+ * SHOP_MQ_QUEUE_TYPE=quorum declares every queue as a quorum queue (a fresh
+ * broker: a queue's type cannot change).
+ *
  * Scratch queues and a scratch exchange named after the pid are used, so that
  * no test message reaches the shop's own queues; they are deleted at the end.
  * The tests inspect the queues through a plain rabbitmq-c connection. */
@@ -32,7 +35,7 @@
 static struct mq_params g_p;
 static mq_conn *g_c;
 static char g_x[64];     /* scratch exchange */
-static char g_q[16][64]; /* scratch queues */
+static char g_q[24][64]; /* scratch queues */
 static int g_nq;
 
 static const char *env(const char *name)
@@ -193,7 +196,7 @@ static void raw_cleanup(void)
 /* A scratch queue bound to the scratch exchange with `key`. */
 static const char *scratch_queue(const char *tag, const char *key)
 {
-    if (g_nq >= 16)
+    if (g_nq >= (int)(sizeof g_q / sizeof g_q[0]))
         return NULL;
     snprintf(g_q[g_nq], sizeof g_q[g_nq], "itest.%ld.%s", (long)getpid(), tag);
     const char *keys[] = {key, NULL};
@@ -213,6 +216,7 @@ static int suite_init(void)
     g_p.vhost = env("ITEST_MQ_VHOST") ? env("ITEST_MQ_VHOST") : "/";
     g_p.timeout_ms = 5000;
     g_p.heartbeat_s = 10;
+    g_p.quorum = env("SHOP_MQ_QUEUE_TYPE") && strcmp(env("SHOP_MQ_QUEUE_TYPE"), "quorum") == 0;
     if (g_p.host == NULL || env("ITEST_MQ_PORT") == NULL || g_p.user == NULL ||
         g_p.password == NULL) {
         fprintf(stderr, "itest_mq: FAIL: set ITEST_MQ_HOST, ITEST_MQ_PORT, ITEST_MQ_USER and "
@@ -881,6 +885,146 @@ static void test_consume_batch_handler(void)
     batch_handler_run("b4", 1);
 }
 
+/* mq_hosts: the first node is a port nothing listens on. */
+static char g_hosts[160];
+
+static struct mq_params two_nodes(void)
+{
+    struct mq_params p = g_p;
+    snprintf(g_hosts, sizeof g_hosts, "127.0.0.1:1,%s:%d", g_p.host, g_p.port);
+    p.hosts = g_hosts;
+    p.host = "127.0.0.1";
+    p.port = 1; /* ignored: the list wins */
+    p.timeout_ms = 1000;
+    return p;
+}
+
+static void test_hosts_first_dead(void)
+{
+    struct mq_params p = two_nodes();
+    double t0 = now_s();
+    mq_conn *c = mq_open(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT(now_s() - t0 < 3);
+    const char *q = scratch_queue("hosts", "itest.hosts");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_EQUAL(mq_publish(c, g_x, "itest.hosts", "h-1", "{}", 2), MQ_OK);
+    CU_ASSERT_EQUAL(raw_count(q), 1);
+    mq_close(c);
+    /* A bad list is refused. */
+    p.hosts = "127.0.0.1:1,";
+    CU_ASSERT_PTR_NULL(mq_open(&p));
+}
+
+/* A publisher of a stream of messages, each waiting for its confirm. */
+#define STREAM_MAX 20000
+struct streamer {
+    mq_conn *c;
+    volatile int stop;
+    int sent, confirmed, failed;
+    unsigned char ok[STREAM_MAX]; /* 1: confirmed */
+};
+
+static void *streamer_main(void *arg)
+{
+    struct streamer *s = arg;
+    while (!s->stop && s->sent < STREAM_MAX) {
+        char id[32];
+        snprintf(id, sizeof id, "s-%d", s->sent);
+        enum mq_status st = mq_publish(s->c, g_x, "itest.stream", id, "{}", 2);
+        if (st == MQ_OK) {
+            s->ok[s->sent] = 1;
+            s->confirmed++;
+        } else {
+            s->failed++;
+            msleep(50);
+        }
+        s->sent++;
+        msleep(2);
+    }
+    return NULL;
+}
+
+/* Which message ids of the stream are in q (taken off it). */
+static int drain_stream(const char *q, unsigned char *seen)
+{
+    amqp_connection_state_t st = raw_open();
+    if (st == NULL)
+        return -1;
+    int n = 0;
+    for (;;) {
+        amqp_rpc_reply_t r = amqp_basic_get(st, 1, amqp_cstring_bytes(q), 1);
+        if (r.reply_type != AMQP_RESPONSE_NORMAL || r.reply.id != AMQP_BASIC_GET_OK_METHOD)
+            break;
+        amqp_message_t m;
+        if (amqp_read_message(st, 1, &m, 0).reply_type != AMQP_RESPONSE_NORMAL)
+            break;
+        char id[64] = "";
+        if (m.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+            copy_bytes(id, sizeof id, m.properties.message_id);
+        long k = strncmp(id, "s-", 2) == 0 ? strtol(id + 2, NULL, 10) : -1;
+        if (k >= 0 && k < STREAM_MAX)
+            seen[k] = 1;
+        amqp_destroy_message(&m);
+        n++;
+    }
+    raw_close(st);
+    return n;
+}
+
+static void test_hosts_stream_across_restart(void)
+{
+    const char *stop_cmd = env("ITEST_MQ_STOP_CMD");
+    const char *start_cmd = env("ITEST_MQ_START_CMD");
+    if (stop_cmd == NULL || start_cmd == NULL) {
+        printf("\n    (ITEST_MQ_STOP_CMD / ITEST_MQ_START_CMD not set: skipped) ");
+        return;
+    }
+    const char *q = scratch_queue("stream", "itest.stream");
+    const char *cq = scratch_queue("streamc", "itest.stream");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cq);
+    struct mq_params p = two_nodes();
+    static struct streamer s;
+    memset(&s, 0, sizeof s);
+    s.c = mq_open(&p);
+    static struct consumer_thread ct;
+    ct.c = mq_open(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s.c);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ct.c);
+    ct.q = cq;
+    rec_init(&ct.r, 0, MQ_ACK);
+    pthread_t tp, tc;
+    pthread_create(&tc, NULL, consumer_main, &ct);
+    pthread_create(&tp, NULL, streamer_main, &s);
+    msleep(500);
+    CU_ASSERT_EQUAL(system(stop_cmd), 0);
+    CU_ASSERT_EQUAL(system(start_cmd), 0);
+    msleep(1500);
+    s.stop = 1;
+    pthread_join(tp, NULL);
+    /* The consumer came back by itself, on the live node of its list. */
+    CU_ASSERT_TRUE(wait_count(&ct.r, s.confirmed, 20));
+    ct.r.stop = 1;
+    pthread_join(tc, NULL);
+    mq_close(ct.c);
+    mq_close(s.c);
+    static unsigned char seen[STREAM_MAX];
+    memset(seen, 0, sizeof seen);
+    int in_queue = drain_stream(q, seen);
+    int lost = 0;
+    for (int i = 0; i < s.sent; i++)
+        if (s.ok[i] && !seen[i])
+            lost++;
+    printf("\n    %d published, %d confirmed, %d failed, %d in the queue, %d confirmed and lost, "
+           "%d consumed ",
+           s.sent, s.confirmed, s.failed, in_queue, lost, rec_count(&ct.r));
+    CU_ASSERT_TRUE(s.confirmed > 10);
+    CU_ASSERT_TRUE(s.failed > 0); /* some were published while the broker was down */
+    CU_ASSERT_EQUAL(lost, 0);
+    CU_ASSERT_TRUE(in_queue >= s.confirmed);
+}
+
 static const struct test_case TESTS[] = {
     {"topology declared twice", test_topology_twice},
     {"publish waits for the confirm", test_publish_confirm},
@@ -896,6 +1040,9 @@ static const struct test_case TESTS[] = {
     {"unacked message is redelivered", test_unacked_redelivered},
     {"ping", test_ping},
     {"broker restart: ping fails, publish and consume resume", test_broker_restart},
+    {"mq_hosts: a dead first node, the second answers", test_hosts_first_dead},
+    {"mq_hosts: a stream of publishes across a broker restart loses no confirmed message",
+     test_hosts_stream_across_restart},
     {NULL, NULL},
 };
 

@@ -14,7 +14,8 @@ static const char *const ENV_VARS[] = {
     "SHOP_DB_PORT",       "SHOP_DB_SOCKET",      "SHOP_DB_USER",        "SHOP_DB_PASSWORD",
     "SHOP_DB_NAME",       "SHOP_DB_TIMEOUT_S",   "SHOP_MQ_HOST",        "SHOP_MQ_PORT",
     "SHOP_MQ_USER",       "SHOP_MQ_PASSWORD",    "SHOP_MQ_VHOST",       "SHOP_MQ_PREFETCH",
-    "SHOP_MQ_TIMEOUT_MS", "SHOP_MQ_HEARTBEAT_S",
+    "SHOP_MQ_TIMEOUT_MS", "SHOP_MQ_HEARTBEAT_S", "SHOP_MQ_HOSTS",       "SHOP_DB_HOSTS",
+    "SHOP_MQ_QUEUE_TYPE",
 };
 
 /* The tests own the environment: whatever the shell exported is cleared. */
@@ -351,6 +352,37 @@ static void test_print_help(void)
     free(text);
 }
 
+static void test_host_lists(void)
+{
+    struct shop_config cfg;
+    char err[512];
+    CU_ASSERT_EQUAL_FATAL(config_load(&cfg, NULL, err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(cfg.mq_hosts, "");
+    CU_ASSERT_STRING_EQUAL(cfg.db_hosts, "");
+    CU_ASSERT_STRING_EQUAL(cfg.mq_queue_type, "classic");
+    CU_ASSERT_EQUAL(config_set(&cfg, "mq_hosts", "127.0.0.1:1,127.0.0.1:2", err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(cfg.mq_hosts, "127.0.0.1:1,127.0.0.1:2");
+    CU_ASSERT_EQUAL(config_set(&cfg, "mq_queue_type", "QUORUM", err, sizeof err), 0);
+    CU_ASSERT_STRING_EQUAL(cfg.mq_queue_type, "quorum");
+
+    CU_ASSERT_EQUAL(config_set(&cfg, "db_hosts", "a:1,,b:2", err, sizeof err), -1);
+    CU_ASSERT(strncmp(err, "db_hosts: ", 10) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "empty entry"));
+    CU_ASSERT_EQUAL(config_set(&cfg, "mq_hosts", "a:70000", err, sizeof err), -1);
+    CU_ASSERT(strncmp(err, "mq_hosts: ", 10) == 0);
+    CU_ASSERT_EQUAL(
+        config_set(&cfg, "mq_hosts", "a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1", err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "more than 8 hosts"));
+    CU_ASSERT_STRING_EQUAL(cfg.mq_hosts, "127.0.0.1:1,127.0.0.1:2"); /* unchanged */
+    CU_ASSERT_EQUAL(config_set(&cfg, "mq_queue_type", "mirrored", err, sizeof err), -1);
+
+    setenv("SHOP_DB_HOSTS", "127.0.0.1:3306,127.0.0.1:x", 1);
+    int rc = config_load(&cfg, NULL, err, sizeof err);
+    unsetenv("SHOP_DB_HOSTS");
+    CU_ASSERT_EQUAL(rc, -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "SHOP_DB_HOSTS"));
+}
+
 static const struct test_case TESTS[] = {
     {"defaults", test_defaults},
     {"file parse, comments and whitespace", test_file_parse},
@@ -362,6 +394,7 @@ static const struct test_case TESTS[] = {
     {"missing file", test_missing_file},
     {"error buffer too small", test_small_err_buffer},
     {"help lists the table", test_print_help},
+    {"host lists and the queue type are checked at start", test_host_lists},
     {NULL, NULL},
 };
 
