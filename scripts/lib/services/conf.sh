@@ -12,6 +12,13 @@ keys_ensure() {
         die "cannot make the key pairs in $KEYS_DIR (scripts/keys)"
 }
 
+# cluster_hosts PORT N: 127.0.0.1:PORT,127.0.0.1:PORT+1,... (N of them).
+cluster_hosts() {
+    local k out=""
+    for k in $(seq 0 $(($2 - 1))); do out+="${out:+,}127.0.0.1:$(($1 + k))"; done
+    printf '%s' "$out"
+}
+
 write_shop_conf() {
     mkdir -p "$RUN_DIR"
     keys_ensure
@@ -31,6 +38,17 @@ alipay_gateway = http://127.0.0.1:$SANDBOX_PORT/gateway.do
 public_url = http://127.0.0.1:$HTTP_PORT
 metrics_dir = $RUN_DIR/metrics
 EOF
+    if [ -n "$CLUSTER" ]; then
+        # Every node, node 1 first: the clients use the first that answers
+        # and fail over to the next; the shop's queues are quorum queues,
+        # replicated on every broker node. db_hosts, not node 1's socket.
+        sed -i '/^db_socket = /d' "$SHOP_CONF.tmp"
+        {
+            echo "db_hosts = $(cluster_hosts "$DB_PORT_1" "$DB_NODES")"
+            echo "mq_hosts = $(cluster_hosts "$MQ_PORT_1" "$MQ_NODES")"
+            echo "mq_queue_type = quorum"
+        } >>"$SHOP_CONF.tmp"
+    fi
     local svc
     if [ "$DATABASES" = 4 ]; then
         echo "db_name = $DB_MAIN_NAME" >>"$SHOP_CONF.tmp"
