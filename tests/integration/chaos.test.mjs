@@ -22,7 +22,8 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, buyer, newGoods, services, runDir, sleep, sql, count, eventually, pool, signal,
-  orderBody, fmt, cents, notification, signed, form, notify } from './shop.mjs';
+  orderBody, notify, underChaos, named, pause, byId, list, orderBooks,
+  payBooks, notifiedOrders } from './shop.mjs';
 
 // Pre-orders of a killed saga expire after 5 s instead of a minute.
 const FAST = { SHOP_PREORDER_TIMEOUT_S: '5', SHOP_FAULT_INJECT: undefined,
@@ -38,56 +39,12 @@ after(async () => {
 const consumers = () => readdirSync(join(runDir, 'pids'))
   .map((f) => /^shop-consumer-([a-z]+)\.pid$/.exec(f)?.[1]).filter(Boolean);
 
-// A request that may meet a killed app (502 from nginx) or a reset
-// connection: its answer, or { status: 0 }.
-async function attempt(fn) {
-  try {
-    return await fn();
-  } catch (e) {
-    return { status: 0, text: String(e) };
-  }
-}
-
-// Run faults (async functions, in turn) while load(i) is called again and
-// again, `lanes` at a time, until the faults are done and at least `min`
-// calls were made. The answers, in order; what took long is told to t.
-async function underChaos(t, faults, load, { lanes = 4, min = 0 } = {}) {
-  let done = false;
-  let next = 0;
-  const answers = [];
-  const chaos = (async () => {
-    try {
-      for (const f of faults) {
-        const t0 = Date.now();
-        await f();
-        if (Date.now() - t0 > 2000) t.diagnostic(`${f.what}: ${Date.now() - t0} ms`);
-      }
-    } finally {
-      done = true;
-    }
-  })();
-  const lane = async () => {
-    while (!done || next < min) {
-      const i = next++;
-      answers[i] = await attempt(() => load(i));
-      await sleep(200);
-    }
-  };
-  await Promise.all([chaos, ...Array.from({ length: lanes }, lane)]);
-  return answers;
-}
-
-const named = (what, f) => Object.assign(f, { what });
 const kill = (name) => named(`kill ${name}`, async () => {
   signal(name, 'SIGKILL');
   await sleep(400);
 });
 const start = (...what) => named(`start ${what}`, () => services(FAST, 'start', ...what));
 const restart = (...what) => named(`restart ${what}`, () => services(FAST, 'restart', ...what));
-const pause = (ms) => named('pause', () => sleep(ms));
-
-const byId = (rows) => Object.fromEntries(rows.map(([k, v]) => [k, v]));
-const list = (xs) => xs.join(',');
 
 test('ordering under SIGKILL of the app and every consumer and restarts of RabbitMQ and MariaDB: the books balance', async (t) => {
   await services(FAST, 'restart', 'app', 'consumers');
@@ -123,42 +80,7 @@ test('ordering under SIGKILL of the app and every consumer and restarts of Rabbi
   t.diagnostic(`${answers.length} orders placed under chaos; answers ${JSON.stringify(by)}`);
   assert.ok(by[201] > 0, 'some orders went through');
 
-  const books = () => {
-    const stock = byId(sql(`SELECT goods_id, goods_number FROM trade_goods
-      WHERE goods_id IN (${list(goods)})`));
-    const units = byId(sql(`SELECT goods_id, SUM(goods_number) FROM trade_order
-      WHERE goods_id IN (${list(goods)}) AND order_status = 1 GROUP BY goods_id`));
-    const money = byId(sql(`SELECT user_id, user_money FROM trade_user
-      WHERE user_id IN (${list(users)})`));
-    const paid = byId(sql(`SELECT user_id, SUM(money_paid) FROM trade_order
-      WHERE user_id IN (${list(users)}) AND order_status = 1 GROUP BY user_id`));
-    const used = sql(`SELECT coupon_id, is_used, IFNULL(order_id, 0) FROM trade_coupon
-      WHERE coupon_id IN (${list(coupons)})`);
-    const named = sql(`SELECT coupon_id, order_id FROM trade_order
-      WHERE coupon_id IN (${list(coupons)}) AND order_status = 1`);
-    const open = count(`SELECT COUNT(*) FROM trade_order WHERE user_id IN (${list(users)})
-      AND order_status = 0`);
-    const wrong = [];
-    for (const g of goods) {
-      const taken = Number(stock0[g]) - Number(stock[g]);
-      if (taken !== Number(units[g] || 0))
-        wrong.push(`goods ${g}: ${taken} units taken, ${units[g] || 0} in confirmed orders`);
-    }
-    for (const u of users) {
-      const spent = cents(money0[u]) - cents(money[u]);
-      if (spent !== cents(paid[u] || '0'))
-        wrong.push(`user ${u}: ${fmt(spent)} spent, ${paid[u] || '0.00'} paid by confirmed orders`);
-    }
-    for (const [c, isUsed, order] of used) {
-      const by = named.filter(([nc]) => nc === c).map(([, o]) => o);
-      if (isUsed === '1' && (by.length !== 1 || by[0] !== order))
-        wrong.push(`coupon ${c} used by ${order}, named by confirmed orders [${by}]`);
-      if (isUsed !== '1' && by.length !== 0)
-        wrong.push(`coupon ${c} is free but named by confirmed orders [${by}]`);
-    }
-    if (open) wrong.push(`${open} order(s) left unconfirmed`);
-    return wrong;
-  };
+  const books = () => orderBooks({ goods, users, coupons, stock0, money0 });
   const settle = Date.now();
   const wrong = await eventually(books, (w) => w.length === 0, 90000, 1000);
   t.diagnostic(`settled in ${Date.now() - settle} ms`);
@@ -175,18 +97,7 @@ test('paying under SIGKILL of the pay and order consumers and a broker restart: 
     buyer({ prefix: 'chaospay' })), 3);
   const g = newGoods(100, 1337);
   // 16 confirmed orders (4 each) of 1 to 5 units, payments started.
-  const orders = await pool(Array.from({ length: 16 }, (_, i) => async () => {
-    const b = buyers[i % buyers.length];
-    const r = await api('/api/orders', { method: 'POST', body: orderBody(g, 1337, 1 + (i % 5), { pay: 0 }),
-      cookie: b.cookie, csrf: b.csrf });
-    assert.equal(r.res.status, 201, r.text);
-    const p = await api(`/api/orders/${r.body.order.order_id}/payment`, { method: 'POST',
-      cookie: b.cookie, csrf: b.csrf });
-    assert.equal(p.res.status, 200, p.text);
-    const n = notification(r.body.order.order_id, p.body.pay_amount);
-    return { id: r.body.order.order_id, user: b.id, amount: p.body.pay_amount,
-      body: form(signed(n)), tradeNo: n.trade_no, acked: false };
-  }), 4);
+  const orders = await notifiedOrders(buyers, g, 1337, 16);
   const users = buyers.map((b) => b.id);
   const score0 = byId(sql(`SELECT user_id, user_score FROM trade_user
     WHERE user_id IN (${list(users)})`));
@@ -213,34 +124,7 @@ test('paying under SIGKILL of the pay and order consumers and a broker restart: 
     o.acked = true;
   }
 
-  const ids = list(orders.map((o) => o.id));
-  const state = () => {
-    const wrong = [];
-    const pay = byId(sql(`SELECT order_id, CONCAT(is_paid, ' ', IFNULL(trade_no, ''))
-      FROM trade_pay WHERE order_id IN (${ids})`));
-    const status = byId(sql(`SELECT order_id, pay_status FROM trade_order
-      WHERE order_id IN (${ids})`));
-    const paidEvents = byId(sql(`SELECT msg_key, COUNT(*) FROM trade_mq_producer_temp
-      WHERE msg_tag = 'order.paid' AND msg_key IN (${ids}) GROUP BY msg_key`));
-    const applied = byId(sql(`SELECT SUBSTRING_INDEX(msg_key, ':', 1), COUNT(*)
-      FROM trade_mq_consumer_log WHERE group_name = 'pay' AND msg_key IN
-      (${orders.map((o) => `'${o.id}:${o.tradeNo}'`).join(',')}) GROUP BY 1`));
-    for (const o of orders) {
-      if (pay[o.id] !== `2 ${o.tradeNo}`) wrong.push(`order ${o.id}: trade_pay ${pay[o.id]}`);
-      if (status[o.id] !== '2') wrong.push(`order ${o.id}: pay_status ${status[o.id]}`);
-      if (paidEvents[o.id] !== '1') wrong.push(`order ${o.id}: ${paidEvents[o.id] || 0} order.paid`);
-      if (applied[o.id] !== '1') wrong.push(`order ${o.id}: applied ${applied[o.id] || 0} times`);
-    }
-    const score = byId(sql(`SELECT user_id, user_score FROM trade_user
-      WHERE user_id IN (${list(users)})`));
-    for (const u of users) {
-      const earned = orders.filter((o) => o.user === u)
-        .reduce((s, o) => s + Math.floor(cents(o.amount) / 100), 0);
-      const got = Number(score[u]) - Number(score0[u]);
-      if (got !== earned) wrong.push(`user ${u}: ${got} points, ${earned} earned`);
-    }
-    return wrong;
-  };
+  const state = () => payBooks(orders, users, score0);
   const settle = Date.now();
   let wrong = await eventually(state, (w) => w.length === 0, 90000, 1000);
   t.diagnostic(`settled in ${Date.now() - settle} ms`);

@@ -104,8 +104,10 @@ export function route(query) {
 
 // Rows (arrays of strings) of a query, as the shop user, each table read in
 // the database that has it (route).
-export function sql(query) {
-  const out = execFileSync('mariadb', ['-h', '127.0.0.1', '-P', dbPort, '-u', 'shop', '-pshop',
+export const sql = (query) => sqlAt(dbPort, query);
+// The same through the database server on port (a node of a cluster).
+export function sqlAt(port, query) {
+  const out = execFileSync('mariadb', ['-h', '127.0.0.1', '-P', String(port), '-u', 'shop', '-pshop',
     mainDb, '-N', '-B', '-e', route(query)], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
 }
@@ -488,4 +490,151 @@ export function reconcile(...args) {
       resolve({ code: err ? err.code : 0, stdout, stderr });
     });
   });
+}
+
+// --- chaos: load while faults happen, and the books after (chaos.test.mjs,
+// cluster.test.mjs) -----------------------------------------------------------
+
+// A request that may meet a killed app (502 from nginx) or a reset
+// connection: its answer, or { status: 0 }.
+async function attempt(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    return { status: 0, text: String(e) };
+  }
+}
+
+// Run faults (async functions, in turn) while load(i) is called again and
+// again, `lanes` at a time, until the faults are done and at least `min`
+// calls were made. The answers, in order; what took long is told to t.
+export async function underChaos(t, faults, load, { lanes = 4, min = 0 } = {}) {
+  let done = false;
+  let next = 0;
+  const answers = [];
+  const chaos = (async () => {
+    try {
+      for (const f of faults) {
+        const t0 = Date.now();
+        await f();
+        if (Date.now() - t0 > 2000) t.diagnostic(`${f.what}: ${Date.now() - t0} ms`);
+      }
+    } finally {
+      done = true;
+    }
+  })();
+  const lane = async () => {
+    while (!done || next < min) {
+      const i = next++;
+      answers[i] = await attempt(() => load(i));
+      await sleep(200);
+    }
+  };
+  await Promise.all([chaos, ...Array.from({ length: lanes }, lane)]);
+  return answers;
+}
+
+export const named = (what, f) => Object.assign(f, { what });
+export const pause = (ms) => named('pause', () => sleep(ms));
+
+export const byId = (rows) => Object.fromEntries(rows.map(([k, v]) => [k, v]));
+export const list = (xs) => xs.join(',');
+
+// What does not balance after orders of goods by users with coupons (stock0,
+// money0: before; byId rows): for each goods, initial stock minus stock now
+// is the units of its confirmed orders; for each buyer, initial balance minus
+// balance now is the money_paid of their confirmed orders; each used coupon
+// is named by exactly one confirmed order (and each free one by none); no
+// order is left unconfirmed. [] when the books balance. Read through the
+// database server on port (default: the shop's).
+export function orderBooks({ goods, users, coupons, stock0, money0, port = dbPort }) {
+  const sql = (q) => sqlAt(port, q);
+  const count = (q) => Number(sql(q)[0][0]);
+  const stock = byId(sql(`SELECT goods_id, goods_number FROM trade_goods
+    WHERE goods_id IN (${list(goods)})`));
+  const units = byId(sql(`SELECT goods_id, SUM(goods_number) FROM trade_order
+    WHERE goods_id IN (${list(goods)}) AND order_status = 1 GROUP BY goods_id`));
+  const money = byId(sql(`SELECT user_id, user_money FROM trade_user
+    WHERE user_id IN (${list(users)})`));
+  const paid = byId(sql(`SELECT user_id, SUM(money_paid) FROM trade_order
+    WHERE user_id IN (${list(users)}) AND order_status = 1 GROUP BY user_id`));
+  const used = sql(`SELECT coupon_id, is_used, IFNULL(order_id, 0) FROM trade_coupon
+    WHERE coupon_id IN (${list(coupons)})`);
+  const named = sql(`SELECT coupon_id, order_id FROM trade_order
+    WHERE coupon_id IN (${list(coupons)}) AND order_status = 1`);
+  const open = count(`SELECT COUNT(*) FROM trade_order WHERE user_id IN (${list(users)})
+    AND order_status = 0`);
+  const wrong = [];
+  for (const g of goods) {
+    const taken = Number(stock0[g]) - Number(stock[g]);
+    if (taken !== Number(units[g] || 0))
+      wrong.push(`goods ${g}: ${taken} units taken, ${units[g] || 0} in confirmed orders`);
+  }
+  for (const u of users) {
+    const spent = cents(money0[u]) - cents(money[u]);
+    if (spent !== cents(paid[u] || '0'))
+      wrong.push(`user ${u}: ${fmt(spent)} spent, ${paid[u] || '0.00'} paid by confirmed orders`);
+  }
+  for (const [c, isUsed, order] of used) {
+    const by = named.filter(([nc]) => nc === c).map(([, o]) => o);
+    if (isUsed === '1' && (by.length !== 1 || by[0] !== order))
+      wrong.push(`coupon ${c} used by ${order}, named by confirmed orders [${by}]`);
+    if (isUsed !== '1' && by.length !== 0)
+      wrong.push(`coupon ${c} is free but named by confirmed orders [${by}]`);
+  }
+  if (open) wrong.push(`${open} order(s) left unconfirmed`);
+  return wrong;
+}
+
+// What is wrong with paid orders ({ id, user, amount, tradeNo } whose
+// notification was acknowledged) of users (score0: their points before):
+// each paid once with its trade, one order.paid, applied once by the pay
+// consumer, and each user's points grown by what their orders earn. Read
+// through the database server on port (default: the shop's).
+export function payBooks(orders, users, score0, port = dbPort) {
+  const sql = (q) => sqlAt(port, q);
+  const ids = list(orders.map((o) => o.id));
+  const wrong = [];
+  const pay = byId(sql(`SELECT order_id, CONCAT(is_paid, ' ', IFNULL(trade_no, ''))
+    FROM trade_pay WHERE order_id IN (${ids})`));
+  const status = byId(sql(`SELECT order_id, pay_status FROM trade_order
+    WHERE order_id IN (${ids})`));
+  const paidEvents = byId(sql(`SELECT msg_key, COUNT(*) FROM trade_mq_producer_temp
+    WHERE msg_tag = 'order.paid' AND msg_key IN (${ids}) GROUP BY msg_key`));
+  const applied = byId(sql(`SELECT SUBSTRING_INDEX(msg_key, ':', 1), COUNT(*)
+    FROM trade_mq_consumer_log WHERE group_name = 'pay' AND msg_key IN
+    (${orders.map((o) => `'${o.id}:${o.tradeNo}'`).join(',')}) GROUP BY 1`));
+  for (const o of orders) {
+    if (pay[o.id] !== `2 ${o.tradeNo}`) wrong.push(`order ${o.id}: trade_pay ${pay[o.id]}`);
+    if (status[o.id] !== '2') wrong.push(`order ${o.id}: pay_status ${status[o.id]}`);
+    if (paidEvents[o.id] !== '1') wrong.push(`order ${o.id}: ${paidEvents[o.id] || 0} order.paid`);
+    if (applied[o.id] !== '1') wrong.push(`order ${o.id}: applied ${applied[o.id] || 0} times`);
+  }
+  const score = byId(sql(`SELECT user_id, user_score FROM trade_user
+    WHERE user_id IN (${list(users)})`));
+  for (const u of users) {
+    const earned = orders.filter((o) => o.user === u)
+      .reduce((s, o) => s + Math.floor(cents(o.amount) / 100), 0);
+    const got = Number(score[u]) - Number(score0[u]);
+    if (got !== earned) wrong.push(`user ${u}: ${got} points, ${earned} earned`);
+  }
+  return wrong;
+}
+
+// n confirmed orders of goods g (price cents, 1 to 5 units) by buyers in
+// turn, their payments started: { id, user, amount, body (the provider's
+// signed notification), tradeNo, acked: false }.
+export function notifiedOrders(buyers, g, price, n) {
+  return pool(Array.from({ length: n }, (_, i) => async () => {
+    const b = buyers[i % buyers.length];
+    const r = await api('/api/orders', { method: 'POST', body: orderBody(g, price, 1 + (i % 5), { pay: 0 }),
+      cookie: b.cookie, csrf: b.csrf });
+    assert.equal(r.res.status, 201, r.text);
+    const p = await api(`/api/orders/${r.body.order.order_id}/payment`, { method: 'POST',
+      cookie: b.cookie, csrf: b.csrf });
+    assert.equal(p.res.status, 200, p.text);
+    const note = notification(r.body.order.order_id, p.body.pay_amount);
+    return { id: r.body.order.order_id, user: b.id, amount: p.body.pay_amount,
+      body: form(signed(note)), tradeNo: note.trade_no, acked: false };
+  }), 4);
 }
