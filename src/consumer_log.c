@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "events.h"
@@ -238,5 +239,36 @@ enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t ord
             break;
         log_warn("%s: %s for order %s hit a deadlock (try %d)", group, what, key, attempt + 1);
     }
+    return rc;
+}
+
+int consumer_log_claim_paid(db_conn *db, const char *group, const struct mq_message *const *ms,
+                            size_t n, struct paid_claim *out, size_t *fresh)
+{
+    struct consumer_log_row *rows = calloc(n, sizeof *rows);
+    unsigned char *isnew = calloc(n, 1);
+    int rc = -1;
+    *fresh = 0;
+    if (rows == NULL || isnew == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (event_paid_parse(ms[i]->body, ms[i]->body_len, &out[i].ev) != 0)
+            goto out;
+        snowflake_format(out[i].ev.order_id, out[i].key);
+        rows[i] = (struct consumer_log_row){
+            group, EV_ORDER_PAID, out[i].key, ms[i]->message_id, ms[i]->body, ms[i]->body_len};
+    }
+    if (consumer_log_claim_many(db, rows, n, isnew) != DB_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (isnew[i])
+            out[(*fresh)++] = out[i];
+        else
+            log_info("%s: order.paid of order %s handled before: nothing to do", group, out[i].key);
+    }
+    rc = 0;
+out:
+    free(isnew);
+    free(rows);
     return rc;
 }

@@ -23,8 +23,8 @@
 // expires within the test), the SHOP_* variables (<run>/test-env.sh).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, buyer, newGoods, services, sleep, sqlAt, dbPort, eventually, pool, orderBody,
-  notify, underChaos, named, pause, byId, list, orderBooks, payBooks,
+import { api, buyer, newGoods, services, sleep, sqlAt, dbPort, eventually, pool,
+  notify, underChaos, named, pause, byId, list, orderBooks, orderMix, payBooks,
   notifiedOrders } from './shop.mjs';
 
 const SETTLE_MS = 120000;
@@ -109,27 +109,13 @@ test('kill -9 the Galera node that gets the writes while orders come: the books 
     buyer({ money: 100000, coupons: [500, 500], prefix: 'clusterorder' })), 2);
   const goods = [newGoods(25, 990), newGoods(25, 1490), newGoods(30, 2990)];
   const prices = [990, 1490, 2990];
-  const users = buyers.map((b) => b.id);
-  const coupons = buyers.flatMap((b) => b.coupons);
   const status = await nodeStatus();
   const writer = [1, 2, 3].find((k) => /gets the writes/.test(status[`db ${k}`] || ''));
   assert.ok(writer, `a node gets the writes: ${JSON.stringify(status)}`);
   const survivor = (writer % 3) + 1;
   t.diagnostic(`db node ${writer} gets the writes; the books are read on node ${survivor}`);
-  const stock0 = byId(sqlAt(nodePort(survivor), `SELECT goods_id, goods_number FROM trade_goods
-    WHERE goods_id IN (${list(goods)})`));
-  const money0 = byId(sqlAt(nodePort(survivor), `SELECT user_id, user_money FROM trade_user
-    WHERE user_id IN (${list(users)})`));
-  // Every third order with a coupon (a second use of one is refused and
-  // compensated), every other one paying part from the balance.
-  const place = (i) => {
-    const b = buyers[i % buyers.length];
-    const k = i % goods.length;
-    const opts = i % 3 === 0 ? { couponId: b.coupons[(i >> 3) % 2], couponCents: 500 } : {};
-    if (i % 2) opts.pay = 300;
-    return api('/api/orders', { method: 'POST', body: orderBody(goods[k], prices[k], 1, opts),
-      cookie: b.cookie, csrf: b.csrf }).then((r) => ({ status: r.res.status, text: r.text }));
-  };
+  // shop.mjs: orderMix.
+  const { books: run, place } = orderMix({ buyers, goods, prices, port: nodePort(survivor) });
   const faults = [pause(1000), named(`kill db ${writer}`, () => node('db', writer, 'kill')),
     pause(4000)];
   const answers = await underChaos(t, faults, place, { lanes: 4, min: 30 });
@@ -143,12 +129,11 @@ test('kill -9 the Galera node that gets the writes while orders come: the books 
   assert.equal(after.status, 201, `an order with db node ${writer} down: ${after.text}`);
 
   const settle = Date.now();
-  const books = () => orderBooks({ goods, users, coupons, stock0, money0,
-    port: nodePort(survivor) });
+  const books = () => orderBooks({ ...run, port: nodePort(survivor) });
   const wrong = await eventually(books, (w) => w.length === 0, SETTLE_MS, 1000);
   t.diagnostic(`settled in ${Date.now() - settle} ms`);
   assert.deepEqual(wrong, []);
-  orderRun = { goods, users, coupons, stock0, money0 };
+  orderRun = run;
 });
 
 test('stop one app instance: nginx sends the traffic to the other, no request after the switch fails', async (t) => {
