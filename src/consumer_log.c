@@ -2,9 +2,11 @@
 
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "events.h"
 #include "log.h"
@@ -223,6 +225,16 @@ rollback:
     return rc;
 }
 
+/* Before another try after a deadlock: 2 to 10 ms, more each time, at
+ * random, so that the transactions that met (two Galera nodes' writers,
+ * say) do not meet again. */
+static void retry_pause(int attempt)
+{
+    long ms = (long)(attempt + 1) * (2 + (long)randombytes_uniform(9));
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t order_id,
                                      const char *what, enum shop_code refused,
                                      forward_effect effect, void *ctx)
@@ -238,6 +250,7 @@ enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t ord
         if (!again)
             break;
         log_warn("%s: %s for order %s hit a deadlock (try %d)", group, what, key, attempt + 1);
+        retry_pause(attempt);
     }
     return rc;
 }

@@ -117,7 +117,8 @@ typedef enum shop_code (*forward_effect)(db_conn *db, void *ctx, enum db_status 
 /* Run a forward step of order_id for `group` once: begin; refuse (with
  * `refused`) when the order's reversal is recorded already (a locking read:
  * a reversal being written now is waited for); effect; commit. A deadlock
- * (or a lock wait timeout) is retried up to FORWARD_TX_RETRIES times, then
+ * (or a lock wait timeout) is retried, after a short random pause, up to
+ * FORWARD_TX_RETRIES times, then
  * answered `refused`; other database failures are their shop code. `what`
  * names the step in the log. */
 enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t order_id,

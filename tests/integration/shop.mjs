@@ -42,7 +42,7 @@ export function setting(name) {
 // tables are those its migrations create (sql/SERVICE/NNNN_*.sql), in its
 // database (goods_db_name, ...; '' is the main one, db_name); sql/common/ is
 // in every database (sql/README.md).
-const mainDb = setting('db_name') || 'shop';
+export const mainDb = setting('db_name') || 'shop';
 const tableDbs = new Map();
 {
   const sqlDir = join(repo, 'sql');
