@@ -519,14 +519,14 @@ static enum db_status points_add_many_tx(db_conn *db, const int64_t *users, cons
             p[REFUND_ROWS + j] = DB_I64(points[i]);
         }
         uint64_t changed = 0;
-        size_t k = n - done < REFUND_ROWS ? n - done : REFUND_ROWS;
         enum db_status st = db_exec(db, SQL_POINTS_ADD_MANY, p, 3 * REFUND_ROWS, &changed);
         if (st != DB_OK)
             return st;
-        if (changed < k)
-            log_warn("user: %zu of %zu users' scores unchanged (unknown or at the bound); "
-                     "recorded",
-                     (size_t)(k - changed), k);
+        uint64_t rows = n - done < REFUND_ROWS ? n - done : REFUND_ROWS;
+        if (changed != rows)
+            log_warn("user: %" PRIu64 " of %" PRIu64 " users' scores unchanged (unknown or at "
+                     "the bound); recorded",
+                     rows - changed, rows);
     }
     return DB_OK;
 }
