@@ -2,8 +2,11 @@
 
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "events.h"
 #include "log.h"
@@ -222,6 +225,16 @@ rollback:
     return rc;
 }
 
+/* Before another try after a deadlock: 2 to 10 ms, more each time, at
+ * random, so that the transactions that met (two Galera nodes' writers,
+ * say) do not meet again. */
+static void retry_pause(int attempt)
+{
+    long ms = (long)(attempt + 1) * (2 + (long)randombytes_uniform(9));
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t order_id,
                                      const char *what, enum shop_code refused,
                                      forward_effect effect, void *ctx)
@@ -237,6 +250,38 @@ enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t ord
         if (!again)
             break;
         log_warn("%s: %s for order %s hit a deadlock (try %d)", group, what, key, attempt + 1);
+        retry_pause(attempt);
     }
+    return rc;
+}
+
+int consumer_log_claim_paid(db_conn *db, const char *group, const struct mq_message *const *ms,
+                            size_t n, struct paid_claim *out, size_t *fresh)
+{
+    struct consumer_log_row *rows = calloc(n, sizeof *rows);
+    unsigned char *isnew = calloc(n, 1);
+    int rc = -1;
+    *fresh = 0;
+    if (rows == NULL || isnew == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (event_paid_parse(ms[i]->body, ms[i]->body_len, &out[i].ev) != 0)
+            goto out;
+        snowflake_format(out[i].ev.order_id, out[i].key);
+        rows[i] = (struct consumer_log_row){
+            group, EV_ORDER_PAID, out[i].key, ms[i]->message_id, ms[i]->body, ms[i]->body_len};
+    }
+    if (consumer_log_claim_many(db, rows, n, isnew) != DB_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (isnew[i])
+            out[(*fresh)++] = out[i];
+        else
+            log_info("%s: order.paid of order %s handled before: nothing to do", group, out[i].key);
+    }
+    rc = 0;
+out:
+    free(isnew);
+    free(rows);
     return rc;
 }

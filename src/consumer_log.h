@@ -15,7 +15,9 @@
 
 #include "db.h"
 #include "errors.h"
+#include "events.h"
 #include "mq.h"
+#include "snowflake.h"
 
 /* Insert (group, tag, key) with status 1 inside the caller's transaction.
  * DB_OK: first time, go on with the effect; DB_DUPLICATE: handled before,
@@ -44,6 +46,21 @@ enum db_status consumer_log_insert_many(db_conn *db, const struct consumer_log_r
  * of rows: nothing to do. */
 enum db_status consumer_log_claim_many(db_conn *db, const struct consumer_log_row *rows, size_t n,
                                        unsigned char *fresh);
+
+/* An order.paid of a batch: its event, and its key (the order id as text). */
+struct paid_claim {
+    struct paid_event ev;
+    char key[SNOWFLAKE_STR_MAX];
+};
+
+/* A batch of order.paid for one consumer group, inside the caller's
+ * transaction: each message parsed and its log row claimed
+ * (consumer_log_claim_many). The fresh ones land in out[0, *fresh), in order
+ * (out has n slots); the others were handled before (logged). -1: a message
+ * does not parse (the caller's one-by-one path parks it), out of memory, or
+ * the claim failed. */
+int consumer_log_claim_paid(db_conn *db, const char *group, const struct mq_message *const *ms,
+                            size_t n, struct paid_claim *out, size_t *fresh);
 
 /* Inside the caller's transaction: 1 when (group, tag, key) is recorded,
  * 0 when not, -1 on a database error. A locking read (it waits for a
@@ -100,7 +117,8 @@ typedef enum shop_code (*forward_effect)(db_conn *db, void *ctx, enum db_status 
 /* Run a forward step of order_id for `group` once: begin; refuse (with
  * `refused`) when the order's reversal is recorded already (a locking read:
  * a reversal being written now is waited for); effect; commit. A deadlock
- * (or a lock wait timeout) is retried up to FORWARD_TX_RETRIES times, then
+ * (or a lock wait timeout) is retried, after a short random pause, up to
+ * FORWARD_TX_RETRIES times, then
  * answered `refused`; other database failures are their shop code. `what`
  * names the step in the log. */
 enum shop_code consumer_forward_step(db_conn *db, const char *group, int64_t order_id,

@@ -382,11 +382,15 @@ static enum db_status stmt_get(db_conn *c, const char *sql, MYSQL_STMT **out)
         set_err(c, e, mysql_stmt_error(st));
         mysql_stmt_close(st);
         enum db_status rc = map_errno(e);
+        /* Galera aborts a transaction that lost a write conflict at its
+         * next command, a prepare too: a deadlock, for the caller to retry. */
         if (rc == DB_GONE)
             log_warn("db: connection lost while preparing: %s (sql: %s)", c->err, sql);
+        else if (rc == DB_DEADLOCK)
+            log_warn("db: deadlock while preparing: %s (sql: %s)", c->err, sql);
         else
             log_error("db: prepare failed: %s (sql: %s)", c->err, sql);
-        return rc == DB_GONE ? DB_GONE : DB_ERR;
+        return rc == DB_GONE || rc == DB_DEADLOCK ? rc : DB_ERR;
     }
     char *copy = strdup(sql);
     if (copy == NULL) {

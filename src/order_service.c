@@ -739,35 +739,24 @@ static int paid_apply_tx(db_conn *db, const struct paid_msg *ps, size_t n)
 static int paid_batch(db_conn *db, const struct mq_message *const *ms, size_t n,
                       enum mq_verdict *verdicts)
 {
+    struct paid_claim *cs = calloc(n, sizeof *cs);
     struct paid_msg *ps = calloc(n, sizeof *ps);
-    struct consumer_log_row *rows = calloc(n, sizeof *rows);
-    unsigned char *isnew = calloc(n, 1);
+    size_t fresh = 0;
     int rc = -1;
-    if (ps == NULL || rows == NULL || isnew == NULL)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (event_paid_parse(ms[i]->body, ms[i]->body_len, &ps[i].ev) != 0)
-            goto out; /* on_paid parks it */
-        snowflake_format(ps[i].ev.order_id, ps[i].key);
-        snprintf(ps[i].cancel_id, sizeof ps[i].cancel_id, EV_ORDER_CANCEL ":%s", ps[i].key);
-        rows[i] = (struct consumer_log_row){GROUP_ORDER,       EV_ORDER_PAID, ps[i].key,
-                                            ms[i]->message_id, ms[i]->body,   ms[i]->body_len};
+    for (size_t i = 0; i < n; i++)
         verdicts[i] = MQ_ACK;
-    }
-    if (consumer_log_claim_many(db, rows, n, isnew) != DB_OK)
+    if (cs == NULL || ps == NULL ||
+        consumer_log_claim_paid(db, GROUP_ORDER, ms, n, cs, &fresh) != 0)
         goto out;
-    size_t nf = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnew[i])
-            ps[nf++] = ps[i];
-        else
-            log_info("order: order.paid of %s handled before: no-op", ps[i].key);
+    for (size_t i = 0; i < fresh; i++) {
+        ps[i].ev = cs[i].ev;
+        memcpy(ps[i].key, cs[i].key, sizeof ps[i].key);
+        snprintf(ps[i].cancel_id, sizeof ps[i].cancel_id, EV_ORDER_CANCEL ":%s", ps[i].key);
     }
-    rc = paid_apply_tx(db, ps, nf);
+    rc = paid_apply_tx(db, ps, fresh);
 out:
-    free(isnew);
-    free(rows);
     free(ps);
+    free(cs);
     return rc;
 }
 

@@ -484,14 +484,9 @@ static const char SQL_REFUNDED_ANY[] =
     "SELECT 1 FROM trade_mq_consumer_log WHERE group_name = ? AND msg_tag = ? AND msg_key IN "
     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) LIMIT 1 LOCK IN SHARE MODE";
 
-struct points_msg {
-    struct paid_event ev;
-    char key[SNOWFLAKE_STR_MAX];
-};
-
 /* 1 when an order of ps[from, to) has its order.refund recorded, 0 when
  * none, or a negative enum db_status. */
-static int refunded_any_tx(db_conn *db, const struct points_msg *ps, size_t from, size_t to)
+static int refunded_any_tx(db_conn *db, const struct paid_claim *ps, size_t from, size_t to)
 {
     struct db_val p[2 + REFUND_ROWS] = {DB_TEXT(GROUP_USER), DB_TEXT(EV_ORDER_REFUND)};
     for (size_t j = 0; j < REFUND_ROWS; j++)
@@ -524,21 +519,21 @@ static enum db_status points_add_many_tx(db_conn *db, const int64_t *users, cons
             p[REFUND_ROWS + j] = DB_I64(points[i]);
         }
         uint64_t changed = 0;
-        size_t k = n - done < REFUND_ROWS ? n - done : REFUND_ROWS;
         enum db_status st = db_exec(db, SQL_POINTS_ADD_MANY, p, 3 * REFUND_ROWS, &changed);
         if (st != DB_OK)
             return st;
-        if (changed < k)
-            log_warn("user: %zu of %zu users' scores unchanged (unknown or at the bound); "
-                     "recorded",
-                     (size_t)(k - changed), k);
+        uint64_t rows = n - done < REFUND_ROWS ? n - done : REFUND_ROWS;
+        if (changed != rows)
+            log_warn("user: %" PRIu64 " of %" PRIu64 " users' scores unchanged (unknown or at "
+                     "the bound); recorded",
+                     rows - changed, rows);
     }
     return DB_OK;
 }
 
 /* Award the points of the fresh ps, summed per user; 0, or -1 to go one by
  * one. */
-static int points_apply_tx(db_conn *db, const struct points_msg *ps, size_t n)
+static int points_apply_tx(db_conn *db, const struct paid_claim *ps, size_t n)
 {
     for (size_t j = 0; j < n; j += REFUND_ROWS)
         if (refunded_any_tx(db, ps, j, j + REFUND_ROWS < n ? j + REFUND_ROWS : n) != 0)
@@ -572,33 +567,13 @@ out:
 static int points_batch(db_conn *db, const struct mq_message *const *ms, size_t n,
                         enum mq_verdict *verdicts)
 {
-    struct points_msg *ps = calloc(n, sizeof *ps);
-    struct consumer_log_row *rows = calloc(n, sizeof *rows);
-    unsigned char *isnew = calloc(n, 1);
+    struct paid_claim *ps = calloc(n, sizeof *ps);
+    size_t fresh = 0;
     int rc = -1;
-    if (ps == NULL || rows == NULL || isnew == NULL)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (event_paid_parse(ms[i]->body, ms[i]->body_len, &ps[i].ev) != 0)
-            goto out; /* on_points parks it */
-        snowflake_format(ps[i].ev.order_id, ps[i].key);
-        rows[i] = (struct consumer_log_row){GROUP_USER,        EV_ORDER_PAID, ps[i].key,
-                                            ms[i]->message_id, ms[i]->body,   ms[i]->body_len};
+    for (size_t i = 0; i < n; i++)
         verdicts[i] = MQ_ACK;
-    }
-    if (consumer_log_claim_many(db, rows, n, isnew) != DB_OK)
-        goto out;
-    size_t nf = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnew[i])
-            ps[nf++] = ps[i];
-        else
-            log_info("user: order.paid for order %s handled before; nothing to do", ps[i].key);
-    }
-    rc = points_apply_tx(db, ps, nf);
-out:
-    free(isnew);
-    free(rows);
+    if (ps != NULL && consumer_log_claim_paid(db, GROUP_USER, ms, n, ps, &fresh) == 0)
+        rc = points_apply_tx(db, ps, fresh);
     free(ps);
     return rc;
 }

@@ -21,8 +21,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, buyer, newGoods, services, runDir, sleep, sql, count, eventually, pool, signal,
-  orderBody, notify, underChaos, named, pause, byId, list, orderBooks,
+import { buyer, newGoods, services, runDir, sleep, sql, count, eventually, pool, signal,
+  notify, underChaos, named, pause, byId, list, orderBooks, orderMix,
   payBooks, notifiedOrders } from './shop.mjs';
 
 // Pre-orders of a killed saga expire after 5 s instead of a minute.
@@ -53,23 +53,9 @@ test('ordering under SIGKILL of the app and every consumer and restarts of Rabbi
     buyer({ money: 100000, coupons: [500, 500], prefix: 'chaos' })), 3);
   const goods = [newGoods(25, 990), newGoods(25, 1490), newGoods(30, 2990)];
   const prices = [990, 1490, 2990];
-  const users = buyers.map((b) => b.id);
-  const coupons = buyers.flatMap((b) => b.coupons);
-  const stock0 = byId(sql(`SELECT goods_id, goods_number FROM trade_goods
-    WHERE goods_id IN (${list(goods)})`));
-  const money0 = byId(sql(`SELECT user_id, user_money FROM trade_user
-    WHERE user_id IN (${list(users)})`));
-
-  // Each buyer in turn; every third order with one of their coupons, every
-  // other one paying part from the balance.
-  const place = (i) => {
-    const b = buyers[i % buyers.length];
-    const k = i % goods.length;
-    const opts = i % 3 === 0 ? { couponId: b.coupons[(i >> 3) % 2], couponCents: 500 } : {};
-    if (i % 2) opts.pay = 300;
-    return api('/api/orders', { method: 'POST', body: orderBody(goods[k], prices[k], 1, opts),
-      cookie: b.cookie, csrf: b.csrf }).then((r) => ({ status: r.res.status, text: r.text }));
-  };
+  // Each buyer in turn (shop.mjs: orderMix).
+  const { books: run, place } = orderMix({ buyers, goods, prices });
+  const { users } = run;
   const faults = [pause(500), kill('shop-app'), start('app'), pause(1000)];
   for (const c of consumers()) faults.push(kill(`shop-consumer-${c}`), pause(300));
   faults.push(start('consumers'), pause(1000), restart('mq'), pause(1000), restart('db'),
@@ -80,7 +66,7 @@ test('ordering under SIGKILL of the app and every consumer and restarts of Rabbi
   t.diagnostic(`${answers.length} orders placed under chaos; answers ${JSON.stringify(by)}`);
   assert.ok(by[201] > 0, 'some orders went through');
 
-  const books = () => orderBooks({ goods, users, coupons, stock0, money0 });
+  const books = () => orderBooks(run);
   const settle = Date.now();
   const wrong = await eventually(books, (w) => w.length === 0, 90000, 1000);
   t.diagnostic(`settled in ${Date.now() - settle} ms`);

@@ -6,13 +6,17 @@
 //   1. kill -9 the RabbitMQ node that leads the pay queue during a run of
 //      signed notifications: every notification answered `success` ends
 //      paid exactly once, with its points once;
-//   2. kill -9 the Galera node that gets the writes (as `scripts/services
+//   2. another writer changes the shop's goods rows on another Galera node
+//      while orders come: the shop's transactions meet Galera's write
+//      conflicts (a deadlock, at commit or at the next statement), retry
+//      them, and the books balance;
+//   3. kill -9 the Galera node that gets the writes (as `scripts/services
 //      status` tells: node 1, the first of db_hosts) during a run of orders
 //      with coupons and balance (compensation when a step fails): the books
 //      balance (stock, balances, coupons), read on a surviving node;
-//   3. stop one app instance: nginx sends the traffic to the other, and no
+//   4. stop one app instance: nginx sends the traffic to the other, and no
 //      request after the switch fails;
-//   4. every killed node started again (scripts/services node ... start, as
+//   5. every killed node started again (scripts/services node ... start, as
 //      an operator would): it rejoins (Galera Synced in a cluster of 3, the
 //      RabbitMQ node a running member) and catches up by itself: node 1
 //      holds what was written while it was down.
@@ -23,8 +27,11 @@
 // expires within the test), the SHOP_* variables (<run>/test-env.sh).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, buyer, newGoods, services, sleep, sqlAt, dbPort, eventually, pool, orderBody,
-  notify, underChaos, named, pause, byId, list, orderBooks, payBooks,
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { api, buyer, newGoods, services, runDir, sleep, sqlAt, dbPort, eventually, pool,
+  notify, underChaos, named, pause, byId, list, orderBooks, orderMix, payBooks, mainDb, route,
   notifiedOrders } from './shop.mjs';
 
 const SETTLE_MS = 120000;
@@ -104,32 +111,81 @@ test('kill -9 the RabbitMQ node leading the pay queue while notifications come: 
   payRun = { orders, users, score0 };
 });
 
+// The lines of the shop's logs (app and consumers) that name a deadlock,
+// by file; since: an earlier call's answer (only the lines added after it).
+function deadlockLines(since = {}) {
+  const dir = join(runDir, 'logs');
+  const out = {};
+  for (const f of readdirSync(dir).filter((n) => /^shop-(app|consumer)/.test(n))) {
+    out[f] = readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => /deadlock/i.test(l))
+      .slice(since[f]?.length || 0);
+  }
+  return out;
+}
+
+test('another writer on another Galera node while orders come: the conflicts are retried, the books balance', async (t) => {
+  const buyers = await pool(Array.from({ length: 4 }, () => () =>
+    buyer({ money: 100000, coupons: [500, 500], prefix: 'clusterconflict' })), 2);
+  const goods = [newGoods(40, 990), newGoods(40, 1490)];
+  const prices = [990, 1490];
+  const status = await nodeStatus();
+  const writer = [1, 2, 3].find((k) => /gets the writes/.test(status[`db ${k}`] || ''));
+  const other = [1, 2, 3].find((k) => k !== writer && /running/.test(status[`db ${k}`] || ''));
+  assert.ok(writer && other, `a writer and another running node: ${JSON.stringify(status)}`);
+  t.diagnostic(`the shop writes on db ${writer}; the other writer on db ${other}`);
+  const { books: run, place } = orderMix({ buyers, goods, prices, port: nodePort(other) });
+  const before = deadlockLines();
+  // The same goods rows, changed on the other node all the time (--force:
+  // the client goes on past its own conflicts).
+  const otherWriter = spawn('mariadb', ['--force', '-h', '127.0.0.1', '-P', String(nodePort(other)),
+    '-u', 'shop', '-pshop', mainDb], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let refused = '';
+  otherWriter.stderr.on('data', (d) => { refused += d; });
+  otherWriter.stdin.on('error', () => {}); // stopped below with writes pending
+  const ended = new Promise((resolve) => otherWriter.on('close', resolve));
+  for (let i = 0; i < 20000; i++) {
+    otherWriter.stdin.write(`${route(`UPDATE trade_goods SET goods_desc = 'conflict ${i}'
+      WHERE goods_id IN (${list(goods)})`)};\n`);
+  }
+  otherWriter.stdin.end();
+  const answers = await underChaos(t, [pause(8000)], place, { lanes: 4, min: 40 });
+  otherWriter.kill();
+  await ended;
+  const by = {};
+  for (const a of answers) by[a.status] = (by[a.status] || 0) + 1;
+  const met = Object.values(deadlockLines(before)).flat();
+  t.diagnostic(`${answers.length} orders; answers ${JSON.stringify(by)}; ${met.length} deadlock lines in the shop's logs`);
+  for (const l of met.slice(0, 5)) t.diagnostic(l);
+  t.diagnostic(`the other writer was refused ${refused.split('\n').filter(Boolean).length} times`);
+  assert.ok(met.length > 0, 'the shop met write conflicts');
+  // Orders whose step met a conflict and was tried again: some went through.
+  const retried = [...new Set(met.map((l) => / order (\d+) hit a deadlock/.exec(l)?.[1])
+    .filter(Boolean))];
+  const through = retried.length ? Number(sqlAt(nodePort(other), `SELECT COUNT(*) FROM trade_order
+    WHERE order_id IN (${list(retried)}) AND order_status = 1`)[0][0]) : 0;
+  t.diagnostic(`${retried.length} orders met a conflict in a step; ${through} of them confirmed`);
+  assert.ok(through > 0, 'an order whose step met a conflict was confirmed on a later try');
+  assert.ok(by[201] > 0, 'orders went through');
+  assert.equal(by[500] || 0, 0, 'no internal error');
+  const settle = Date.now();
+  const books = () => orderBooks({ ...run, port: nodePort(other) });
+  const wrong = await eventually(books, (w) => w.length === 0, SETTLE_MS, 1000);
+  t.diagnostic(`settled in ${Date.now() - settle} ms`);
+  assert.deepEqual(wrong, []);
+});
+
 test('kill -9 the Galera node that gets the writes while orders come: the books balance', async (t) => {
   const buyers = await pool(Array.from({ length: 6 }, () => () =>
     buyer({ money: 100000, coupons: [500, 500], prefix: 'clusterorder' })), 2);
   const goods = [newGoods(25, 990), newGoods(25, 1490), newGoods(30, 2990)];
   const prices = [990, 1490, 2990];
-  const users = buyers.map((b) => b.id);
-  const coupons = buyers.flatMap((b) => b.coupons);
   const status = await nodeStatus();
   const writer = [1, 2, 3].find((k) => /gets the writes/.test(status[`db ${k}`] || ''));
   assert.ok(writer, `a node gets the writes: ${JSON.stringify(status)}`);
   const survivor = (writer % 3) + 1;
   t.diagnostic(`db node ${writer} gets the writes; the books are read on node ${survivor}`);
-  const stock0 = byId(sqlAt(nodePort(survivor), `SELECT goods_id, goods_number FROM trade_goods
-    WHERE goods_id IN (${list(goods)})`));
-  const money0 = byId(sqlAt(nodePort(survivor), `SELECT user_id, user_money FROM trade_user
-    WHERE user_id IN (${list(users)})`));
-  // Every third order with a coupon (a second use of one is refused and
-  // compensated), every other one paying part from the balance.
-  const place = (i) => {
-    const b = buyers[i % buyers.length];
-    const k = i % goods.length;
-    const opts = i % 3 === 0 ? { couponId: b.coupons[(i >> 3) % 2], couponCents: 500 } : {};
-    if (i % 2) opts.pay = 300;
-    return api('/api/orders', { method: 'POST', body: orderBody(goods[k], prices[k], 1, opts),
-      cookie: b.cookie, csrf: b.csrf }).then((r) => ({ status: r.res.status, text: r.text }));
-  };
+  // shop.mjs: orderMix.
+  const { books: run, place } = orderMix({ buyers, goods, prices, port: nodePort(survivor) });
   const faults = [pause(1000), named(`kill db ${writer}`, () => node('db', writer, 'kill')),
     pause(4000)];
   const answers = await underChaos(t, faults, place, { lanes: 4, min: 30 });
@@ -143,12 +199,11 @@ test('kill -9 the Galera node that gets the writes while orders come: the books 
   assert.equal(after.status, 201, `an order with db node ${writer} down: ${after.text}`);
 
   const settle = Date.now();
-  const books = () => orderBooks({ goods, users, coupons, stock0, money0,
-    port: nodePort(survivor) });
+  const books = () => orderBooks({ ...run, port: nodePort(survivor) });
   const wrong = await eventually(books, (w) => w.length === 0, SETTLE_MS, 1000);
   t.diagnostic(`settled in ${Date.now() - settle} ms`);
   assert.deepEqual(wrong, []);
-  orderRun = { goods, users, coupons, stock0, money0 };
+  orderRun = run;
 });
 
 test('stop one app instance: nginx sends the traffic to the other, no request after the switch fails', async (t) => {

@@ -42,7 +42,7 @@ export function setting(name) {
 // tables are those its migrations create (sql/SERVICE/NNNN_*.sql), in its
 // database (goods_db_name, ...; '' is the main one, db_name); sql/common/ is
 // in every database (sql/README.md).
-const mainDb = setting('db_name') || 'shop';
+export const mainDb = setting('db_name') || 'shop';
 const tableDbs = new Map();
 {
   const sqlDir = join(repo, 'sql');
@@ -539,6 +539,30 @@ export const pause = (ms) => named('pause', () => sleep(ms));
 
 export const byId = (rows) => Object.fromEntries(rows.map(([k, v]) => [k, v]));
 export const list = (xs) => xs.join(',');
+
+// The orders of a books test: buyers (each with two 5.00 coupons) order
+// goods (at prices) in turn, every third order with one of the buyer's
+// coupons (a second use is refused and compensated), every other one paying
+// 3.00 from the balance. { goods, users, coupons, stock0, money0 } for
+// orderBooks (the stock and balances before, read through the database
+// server on port) and place(i): the i-th order's { status, text }.
+export function orderMix({ buyers, goods, prices, port = dbPort }) {
+  const users = buyers.map((b) => b.id);
+  const coupons = buyers.flatMap((b) => b.coupons);
+  const stock0 = byId(sqlAt(port, `SELECT goods_id, goods_number FROM trade_goods
+    WHERE goods_id IN (${list(goods)})`));
+  const money0 = byId(sqlAt(port, `SELECT user_id, user_money FROM trade_user
+    WHERE user_id IN (${list(users)})`));
+  const place = (i) => {
+    const b = buyers[i % buyers.length];
+    const k = i % goods.length;
+    const opts = i % 3 === 0 ? { couponId: b.coupons[(i >> 3) % 2], couponCents: 500 } : {};
+    if (i % 2) opts.pay = 300;
+    return api('/api/orders', { method: 'POST', body: orderBody(goods[k], prices[k], 1, opts),
+      cookie: b.cookie, csrf: b.csrf }).then((r) => ({ status: r.res.status, text: r.text }));
+  };
+  return { books: { goods, users, coupons, stock0, money0 }, place };
+}
 
 // What does not balance after orders of goods by users with coupons (stock0,
 // money0: before; byId rows): for each goods, initial stock minus stock now
