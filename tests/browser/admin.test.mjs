@@ -13,14 +13,9 @@ import { join } from 'node:path';
 import { base, launch, pageErrors, shots } from './browser.mjs';
 import { api, buyer, eventually, newGoods, one, orderBody, paidOrder } from '../integration/shop.mjs';
 
-test('admin finds an order, opens it, and edits a goods\' price that the catalogue then shows', async () => {
-  const g = newGoods(5, 1500);
-  const b = await buyer({ money: 10000, prefix: 'console' });
-  const placed = await api('/api/orders', { method: 'POST', body: orderBody(g, 1500, 1),
-    cookie: b.cookie, csrf: b.csrf });
-  assert.equal(placed.res.status, 201, placed.text);
-  const orderId = placed.body.order.order_id;
-
+// A page logged in as the demo operator admin, without JavaScript (as the
+// console works): fn(page, errors) runs on it, then the browser closes.
+async function asAdmin(fn) {
   const { browser, cleanup } = await launch();
   try {
     const context = await browser.newContext({ javaScriptEnabled: false,
@@ -31,6 +26,21 @@ test('admin finds an order, opens it, and edits a goods\' price that the catalog
     await page.fill('#login', 'admin');
     await page.fill('#password', 'admin-pass-1');
     await Promise.all([page.waitForNavigation(), page.click('form button[type="submit"]')]);
+    await fn(page, errors);
+  } finally {
+    await cleanup();
+  }
+}
+
+test('admin finds an order, opens it, and edits a goods\' price that the catalogue then shows', async () => {
+  const g = newGoods(5, 1500);
+  const b = await buyer({ money: 10000, prefix: 'console' });
+  const placed = await api('/api/orders', { method: 'POST', body: orderBody(g, 1500, 1),
+    cookie: b.cookie, csrf: b.csrf });
+  assert.equal(placed.res.status, 201, placed.text);
+  const orderId = placed.body.order.order_id;
+
+  await asAdmin(async (page, errors) => {
     await Promise.all([page.waitForURL(/\/admin$/), page.click('.site-nav a[href="/admin"]')]);
 
     await page.fill('#s-order', orderId);
@@ -57,9 +67,7 @@ test('admin finds an order, opens it, and edits a goods\' price that the catalog
     assert.equal(res.status(), 200);
     assert.match(await page.locator('main').innerText(), /13\.70/);
     assert.deepEqual(errors, []);
-  } finally {
-    await cleanup();
-  }
+  });
 });
 
 test('admin approves a requested refund on the refunds page: on the order\'s timeline with the operator\'s name once, and it succeeds', async () => {
@@ -70,16 +78,7 @@ test('admin approves a requested refund on the refunds page: on the order\'s tim
   assert.equal(asked.res.status, 202, asked.text);
   const id = asked.body.refund.refund_id;
 
-  const { browser, cleanup } = await launch();
-  try {
-    const context = await browser.newContext({ javaScriptEnabled: false,
-      viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    const errors = pageErrors(page);
-    await page.goto(`${base}/login`);
-    await page.fill('#login', 'admin');
-    await page.fill('#password', 'admin-pass-1');
-    await Promise.all([page.waitForNavigation(), page.click('form button[type="submit"]')]);
+  await asAdmin(async (page, errors) => {
     await page.goto(`${base}/admin`);
     await Promise.all([page.waitForURL(/\/admin\/refunds$/), page.click('.admin-nav a[href="/admin/refunds"]')]);
     await page.selectOption('#r-status', 'requested');
@@ -97,7 +96,5 @@ test('admin approves a requested refund on the refunds page: on the order\'s tim
     await eventually(() => one(`SELECT refund_status FROM trade_refund WHERE refund_id = ${id}`),
       (s) => s === 'succeeded', 40000);
     assert.deepEqual(errors, []);
-  } finally {
-    await cleanup();
-  }
+  });
 });
