@@ -20,9 +20,11 @@
  * any node of a cluster serves every queue. */
 #include "mq.h"
 
+#include "buf.h"
 #include "hostlist.h"
 #include "log.h"
 #include "metrics.h"
+#include "mq_bundle.h"
 #include "topology.h"
 
 #include <amqp.h>
@@ -588,6 +590,94 @@ enum mq_status mq_publish(mq_conn *c, const char *exchange, const char *routing_
     return mq_publish_batch(c, &m, 1);
 }
 
+/* The plan of mq_publish_batch: the messages that share an exchange and a
+ * routing key become one bundle (src/mq_bundle.h), up to MQ_BUNDLE_MAX
+ * messages and MQ_BUNDLE_BYTES; a message alone goes as it is. it[g] is
+ * published for the messages i with item[i] == g. */
+struct pub_plan {
+    struct pub_item *it;
+    amqp_basic_properties_t *props;
+    struct buf *bodies; /* a bundle's body, for an item of count > 1 */
+    size_t *item;       /* per message: its item, or SIZE_MAX (refused) */
+    size_t *count;      /* per item: its messages */
+    size_t *bytes;      /* per item: about the bytes of its bundle */
+    size_t nitems;
+};
+
+static void plan_free(struct pub_plan *pl)
+{
+    for (size_t g = 0; pl->bodies != NULL && g < pl->nitems; g++)
+        buf_free(&pl->bodies[g]);
+    free(pl->it);
+    free(pl->props);
+    free(pl->bodies);
+    free(pl->item);
+    free(pl->count);
+    free(pl->bytes);
+}
+
+/* The item message i joins: the last one of its route while it has room. */
+static size_t plan_item_of(struct pub_plan *pl, const struct mq_out *m, size_t est)
+{
+    const char *x = m->exchange ? m->exchange : "", *rk = m->routing_key ? m->routing_key : "";
+    for (size_t g = pl->nitems; g-- > 0;) {
+        if (strcmp(pl->it[g].exchange, x) != 0 || strcmp(pl->it[g].routing_key, rk) != 0)
+            continue;
+        if (pl->count[g] < MQ_BUNDLE_MAX && pl->bytes[g] + est <= MQ_BUNDLE_BYTES)
+            return g;
+        break;
+    }
+    size_t g = pl->nitems++;
+    pl->it[g] = (struct pub_item){.exchange = x, .routing_key = rk, .props = &pl->props[g]};
+    return g;
+}
+
+/* Make the items: a bundle's body is built once its messages are known. */
+static int plan_build(struct pub_plan *pl, const struct mq_out *msgs, size_t n)
+{
+    pl->it = calloc(n, sizeof *pl->it);
+    pl->props = calloc(n, sizeof *pl->props);
+    pl->bodies = calloc(n, sizeof *pl->bodies);
+    pl->item = calloc(n, sizeof *pl->item);
+    pl->count = calloc(n, sizeof *pl->count);
+    pl->bytes = calloc(n, sizeof *pl->bytes);
+    if (!pl->it || !pl->props || !pl->bodies || !pl->item || !pl->count || !pl->bytes)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = msgs[i].message_id ? msgs[i].message_id : "";
+        size_t est = msgs[i].len + strlen(id) + 32; /* the netstrings' lengths and marks */
+        pl->item[i] = SIZE_MAX;
+        if ((msgs[i].body == NULL && msgs[i].len > 0) || est > MQ_BUNDLE_BYTES)
+            continue;
+        size_t g = plan_item_of(pl, &msgs[i], est);
+        pl->item[i] = g;
+        pl->count[g]++;
+        pl->bytes[g] += est;
+        if (pl->count[g] == 1) {
+            props_init(&pl->props[g], id);
+            pl->it[g].message_id = id;
+            pl->it[g].body = msgs[i].body;
+            pl->it[g].len = msgs[i].len;
+        }
+    }
+    for (size_t g = 0; g < pl->nitems; g++) {
+        if (pl->count[g] < 2)
+            continue;
+        buf_init(&pl->bodies[g], MQ_BUNDLE_BYTES);
+        for (size_t i = 0; i < n; i++)
+            if (pl->item[i] == g &&
+                mq_bundle_add(&pl->bodies[g], msgs[i].message_id ? msgs[i].message_id : "",
+                              msgs[i].body, msgs[i].len) != 0)
+                return -1;
+        props_init(&pl->props[g], NULL);
+        pl->props[g].content_type = amqp_cstring_bytes(MQ_BUNDLE_TYPE);
+        pl->it[g].message_id = "";
+        pl->it[g].body = pl->bodies[g].data;
+        pl->it[g].len = pl->bodies[g].len;
+    }
+    return 0;
+}
+
 enum mq_status mq_publish_batch(mq_conn *c, struct mq_out *msgs, size_t n)
 {
     if (n == 0)
@@ -595,44 +685,24 @@ enum mq_status mq_publish_batch(mq_conn *c, struct mq_out *msgs, size_t n)
     if (msgs == NULL)
         return MQ_ERR;
     enum mq_status worst = MQ_OK;
-    struct pub_item one = {0};
-    amqp_basic_properties_t one_props = {0};
-    struct pub_item *it = n == 1 ? &one : calloc(n, sizeof *it);
-    amqp_basic_properties_t *props = n == 1 ? &one_props : calloc(n, sizeof *props);
-    if (it == NULL || props == NULL) {
+    struct pub_plan pl = {0};
+    if (plan_build(&pl, msgs, n) != 0) {
         log_error("mq: out of memory publishing %zu messages", n);
-        worst = MQ_ERR;
-        goto out;
-    }
-    memset(it, 0, n * sizeof *it);
-    for (size_t i = 0; i < n; i++) {
-        msgs[i].status = MQ_ERR;
-        props_init(&props[i], msgs[i].message_id);
-        it[i] = (struct pub_item){.exchange = msgs[i].exchange ? msgs[i].exchange : "",
-                                  .routing_key = msgs[i].routing_key ? msgs[i].routing_key : "",
-                                  .message_id = msgs[i].message_id ? msgs[i].message_id : "",
-                                  .props = &props[i],
-                                  .body = msgs[i].body,
-                                  .len = msgs[i].len};
-        if (msgs[i].body == NULL && msgs[i].len > 0) {
-            it[i].settled = 1;
-            it[i].status = MQ_ERR;
-        }
+        for (size_t i = 0; i < n; i++)
+            msgs[i].status = MQ_ERR;
+        plan_free(&pl);
+        return MQ_ERR;
     }
     if (c == NULL)
-        settle_rest(it, n, MQ_GONE);
+        settle_rest(pl.it, pl.nitems, MQ_GONE);
     else
-        publish_items(c, it, n);
+        publish_items(c, pl.it, pl.nitems);
     for (size_t i = 0; i < n; i++) {
-        msgs[i].status = it[i].status;
-        if (worst == MQ_OK && it[i].status != MQ_OK)
-            worst = it[i].status;
+        msgs[i].status = pl.item[i] == SIZE_MAX ? MQ_ERR : pl.it[pl.item[i]].status;
+        if (worst == MQ_OK && msgs[i].status != MQ_OK)
+            worst = msgs[i].status;
     }
-out:
-    if (n != 1) {
-        free(it);
-        free(props);
-    }
+    plan_free(&pl);
     return worst;
 }
 
@@ -912,10 +982,30 @@ static int is_shop_or_death_header(amqp_bytes_t k)
     return 0;
 }
 
-/* Publish a copy of the delivery to `target` (a queue, through the default
- * exchange) with the retry headers, on the aux connection. */
-static enum mq_status republish(mq_conn *c, const amqp_envelope_t *env, const char *target,
-                                int64_t tries, const char *orig_rk, const char *reason)
+/* One message of a delivery: the delivery itself, or a message of the
+ * bundle it carries (src/mq_bundle.h), with its own verdict. */
+struct part {
+    struct mq_message m;
+    enum mq_verdict verdict;
+};
+
+/* One delivery on its way through a handler. */
+struct delivery {
+    amqp_envelope_t env;
+    char *rk, *mid, *body, *orig;
+    int64_t tries;
+    int bundle;         /* parts are the messages of a bundle */
+    int malformed;      /* a bundle that does not split: parked whole, unhandled */
+    struct part one;    /* the parts of a plain message */
+    struct part *parts; /* &one, or the bundle's (allocated); NULL: not prepared */
+    size_t nparts;
+};
+
+/* Publish a copy of part p of delivery d to `target` (a queue, through the
+ * default exchange) with the retry headers, on the aux connection. A
+ * message of a bundle goes alone, as the JSON message it was published as. */
+static enum mq_status republish(mq_conn *c, const struct delivery *d, const struct part *p,
+                                const char *target, int64_t tries, const char *reason)
 {
     if (c->aux == NULL) {
         c->aux = conn_new(&c->p);
@@ -923,7 +1013,7 @@ static enum mq_status republish(mq_conn *c, const amqp_envelope_t *env, const ch
             return MQ_ERR;
         c->aux->cur = c->cur; /* the node the consumer found alive */
     }
-    const amqp_basic_properties_t *op = &env->message.properties;
+    const amqp_basic_properties_t *op = &d->env.message.properties;
     int nold = (op->_flags & AMQP_BASIC_HEADERS_FLAG) ? op->headers.num_entries : 0;
     amqp_table_entry_t *e = calloc((size_t)nold + 3, sizeof *e);
     if (e == NULL)
@@ -938,7 +1028,7 @@ static enum mq_status republish(mq_conn *c, const amqp_envelope_t *env, const ch
     n++;
     e[n].key = amqp_cstring_bytes(HDR_RKEY);
     e[n].value.kind = AMQP_FIELD_KIND_UTF8;
-    e[n].value.value.bytes = amqp_cstring_bytes(orig_rk);
+    e[n].value.value.bytes = amqp_cstring_bytes(p->m.routing_key);
     n++;
     if (reason != NULL) {
         e[n].key = amqp_cstring_bytes(HDR_REASON);
@@ -951,40 +1041,90 @@ static enum mq_status republish(mq_conn *c, const amqp_envelope_t *env, const ch
     props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
     props.headers.num_entries = n;
     props.headers.entries = e;
-    enum mq_status rc =
-        publish_props(c->aux, "", target, &props, env->message.body.bytes, env->message.body.len);
+    if (d->bundle) {
+        props._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG;
+        props.content_type = amqp_cstring_bytes("application/json");
+        props._flags &= ~AMQP_BASIC_MESSAGE_ID_FLAG;
+        if (p->m.message_id[0] != '\0') {
+            props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+            props.message_id = amqp_cstring_bytes(p->m.message_id);
+        }
+    }
+    /* A delivery that is not a bundle's message goes as it came (the split
+     * of a malformed bundle may have written into the copy). */
+    const void *body = d->bundle ? (const void *)p->m.body : d->env.message.body.bytes;
+    size_t len = d->bundle ? p->m.body_len : d->env.message.body.len;
+    enum mq_status rc = publish_props(c->aux, "", target, &props, body, len);
     free(e);
     return rc;
 }
 
-/* One delivery on its way through a handler. */
-struct delivery {
-    amqp_envelope_t env;
-    char *rk, *mid, *body, *orig;
-    int64_t tries;
-    struct mq_message m;
-    enum mq_verdict verdict;
-};
-
-static void delivery_free(struct delivery *d)
+static void delivery_forget(struct delivery *d)
 {
+    if (d->parts != &d->one)
+        free(d->parts);
+    d->parts = NULL;
+    d->nparts = 0;
     free(d->orig);
     free(d->body);
     free(d->mid);
     free(d->rk);
+    d->orig = d->body = d->mid = d->rk = NULL;
+}
+
+static void delivery_free(struct delivery *d)
+{
+    delivery_forget(d);
     amqp_destroy_envelope(&d->env);
     memset(d, 0, sizeof *d);
 }
 
-/* Copy what the handler sees out of the envelope; -1 when out of memory. */
+static int is_bundle(const amqp_basic_properties_t *p)
+{
+    static const char t[] = MQ_BUNDLE_TYPE;
+    return (p->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG) && p->content_type.len == sizeof t - 1 &&
+           memcmp(p->content_type.bytes, t, sizeof t - 1) == 0;
+}
+
+/* Split a bundle's body (d->body, in place) into d->parts. -1 when out of
+ * memory; a bundle that does not split becomes one malformed part. */
+static int delivery_split(struct delivery *d)
+{
+    struct mq_bundle_part *bp = calloc(MQ_BUNDLE_MAX, sizeof *bp);
+    if (bp == NULL)
+        return -1;
+    int k = mq_bundle_split(d->body, d->one.m.body_len, bp, MQ_BUNDLE_MAX);
+    if (k < 1) {
+        log_error("mq: a bundle (key '%s', %zu bytes) does not split; parking it",
+                  d->one.m.routing_key, d->one.m.body_len);
+        free(bp);
+        d->malformed = 1;
+        d->one.verdict = MQ_REJECT;
+        return 0;
+    }
+    d->parts = calloc((size_t)k, sizeof *d->parts);
+    if (d->parts == NULL) {
+        free(bp);
+        return -1;
+    }
+    for (int i = 0; i < k; i++) {
+        d->parts[i].m = d->one.m;
+        d->parts[i].m.message_id = bp[i].message_id;
+        d->parts[i].m.body = bp[i].body;
+        d->parts[i].m.body_len = bp[i].len;
+    }
+    d->nparts = (size_t)k;
+    d->bundle = 1;
+    free(bp);
+    return 0;
+}
+
+/* Copy what the handler sees out of the envelope, and split a bundle into
+ * its messages; -1 when out of memory (then nothing is prepared). */
 static int delivery_prepare(struct delivery *d)
 {
     const amqp_basic_properties_t *p = &d->env.message.properties;
-    free(d->orig);
-    free(d->body);
-    free(d->mid);
-    free(d->rk);
-    d->orig = NULL;
+    delivery_forget(d);
     d->rk = dup_bytes(d->env.routing_key);
     d->mid = dup_bytes((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? p->message_id : amqp_empty_bytes);
     d->body = dup_bytes(d->env.message.body);
@@ -995,74 +1135,128 @@ static int delivery_prepare(struct delivery *d)
         oom = oom || d->orig == NULL;
     }
     d->tries = field_int(header_get(p, HDR_TRIES), 0);
-    d->m = (struct mq_message){
-        .routing_key = d->orig != NULL ? d->orig : d->rk,
-        .message_id = d->mid,
-        .body = d->body,
-        .body_len = d->env.message.body.len,
-        .redelivered = d->env.redelivered != 0,
-        .delivery_tag = d->env.delivery_tag,
-    };
-    if (oom)
+    d->bundle = d->malformed = 0;
+    d->one = (struct part){.m = {.routing_key = d->orig != NULL ? d->orig : d->rk,
+                                 .message_id = d->mid,
+                                 .body = d->body,
+                                 .body_len = d->env.message.body.len,
+                                 .redelivered = d->env.redelivered != 0,
+                                 .delivery_tag = d->env.delivery_tag}};
+    d->parts = &d->one;
+    d->nparts = 1;
+    if (!oom && is_bundle(p))
+        oom = delivery_split(d) != 0;
+    if (oom) {
         log_error("mq: out of memory handling a delivery");
+        delivery_forget(d);
+    }
     return oom ? -1 : 0;
 }
 
-/* Settle a delivery by its verdict: ack, or a copy to Q.retry / Q.parked and
- * then ack. Returns -1 when the consuming connection failed (dropped). */
-static int delivery_settle(mq_conn *c, const char *queue, struct delivery *d)
+/* Settle part p of d when it was not acked: a copy to Q.retry or Q.parked.
+ * 0 when the copy is confirmed. */
+static int part_move(mq_conn *c, const char *queue, const struct delivery *d, const struct part *p)
 {
-    int rc;
-    const char *result = "acked";
-    if (d->verdict == MQ_ACK) {
-        rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 0);
+    char target[300];
+    const char *reason = NULL, *result = "retried";
+    int64_t tries = d->tries;
+    if (p->verdict == MQ_RETRY && tries < MQ_MAX_TRIES) {
+        snprintf(target, sizeof target, "%s.retry", queue);
+        tries++;
     } else {
-        char target[300];
-        const char *reason = NULL;
-        int64_t tries = d->tries;
-        if (d->verdict == MQ_RETRY && tries < MQ_MAX_TRIES) {
-            snprintf(target, sizeof target, "%s.retry", queue);
-            tries++;
-            result = "retried";
-        } else {
-            result = "parked";
-            reason = d->verdict == MQ_RETRY ? "retries exhausted" : "rejected";
-            snprintf(target, sizeof target, "%s.parked", queue);
-            log_warn("mq: parking message '%s' (key '%s') in %s: %s", d->m.message_id,
-                     d->m.routing_key, target, reason);
-        }
-        enum mq_status prc = republish(c, &d->env, target, tries, d->m.routing_key, reason);
-        if (prc == MQ_OK) {
-            rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 0);
-        } else {
-            log_error("mq: cannot move message '%s' to %s; requeueing it", d->m.message_id, target);
-            result = "requeued";
-            sleep_ms(BACKOFF_MIN_MS, NULL);
-            rc = amqp_basic_reject(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 1);
-        }
+        result = "parked";
+        reason = p->verdict == MQ_RETRY ? "retries exhausted" : "rejected";
+        snprintf(target, sizeof target, "%s.parked", queue);
+        log_warn("mq: parking message '%s' (key '%s') in %s: %s", p->m.message_id, p->m.routing_key,
+                 target, reason);
     }
-    if (rc != AMQP_STATUS_OK) {
-        log_warn("mq: cannot settle a delivery: %s", amqp_error_string2(rc));
-        conn_drop(c);
+    if (republish(c, d, p, target, tries, reason) != MQ_OK) {
+        log_error("mq: cannot move message '%s' to %s; requeueing it", p->m.message_id, target);
         return -1;
     }
     count_settled(queue, result, 1);
     return 0;
 }
 
-/* Run the handler on one delivery and settle it. Returns -1 when the
- * consuming connection failed (it was dropped). */
+/* Settle a delivery by its parts' verdicts: ack, after a copy of each part
+ * not acked went to Q.retry / Q.parked; when a copy cannot be made, the
+ * delivery goes back to the queue (its acked parts are deduplicated when it
+ * comes again). Returns -1 when the consuming connection failed (dropped). */
+static int delivery_settle(mq_conn *c, const char *queue, struct delivery *d)
+{
+    size_t acked = 0;
+    int moved = 1;
+    for (size_t i = 0; i < d->nparts && moved; i++) {
+        if (d->parts[i].verdict == MQ_ACK)
+            acked++;
+        else
+            moved = part_move(c, queue, d, &d->parts[i]) == 0;
+    }
+    int rc;
+    if (moved) {
+        rc = amqp_basic_ack(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 0);
+    } else {
+        sleep_ms(BACKOFF_MIN_MS, NULL);
+        rc = amqp_basic_reject(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 1);
+    }
+    if (rc != AMQP_STATUS_OK) {
+        log_warn("mq: cannot settle a delivery: %s", amqp_error_string2(rc));
+        conn_drop(c);
+        return -1;
+    }
+    count_settled(queue, moved ? "acked" : "requeued", moved ? acked : d->nparts);
+    return 0;
+}
+
+/* Run the handler on each part of one delivery and settle it. Returns -1
+ * when the consuming connection failed (it was dropped). */
 static int handle_one(mq_conn *c, const char *queue, struct delivery *d, mq_handler fn, void *ud)
 {
-    if (d->m.body == NULL && delivery_prepare(d) != 0) {
+    if (d->parts == NULL && delivery_prepare(d) != 0) {
         if (amqp_basic_reject(c->st, CONSUME_CHANNEL, d->env.delivery_tag, 1) != AMQP_STATUS_OK) {
             conn_drop(c);
             return -1;
         }
         return 0;
     }
-    d->verdict = fn(&d->m, ud);
+    for (size_t i = 0; i < d->nparts && !d->malformed; i++)
+        d->parts[i].verdict = fn(&d->parts[i].m, ud);
     return delivery_settle(c, queue, d);
+}
+
+/* The handlers of a batch inside its transaction: every part of every
+ * delivery (a malformed bundle keeps its MQ_REJECT). 0, or -1 when the batch
+ * must be rolled back. */
+static int batch_run(struct delivery *ds, size_t n, size_t nparts, mq_handler fn, void *ud,
+                     const struct mq_batch *b)
+{
+    if (b->all == NULL) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < ds[i].nparts && !ds[i].malformed; j++)
+                ds[i].parts[j].verdict = fn(&ds[i].parts[j].m, ud);
+        return 0;
+    }
+    /* The batch handler sees every message at once. */
+    const struct mq_message **ms = calloc(nparts, sizeof *ms);
+    enum mq_verdict *vs = calloc(nparts, sizeof *vs);
+    int rc = -1;
+    if (ms == NULL || vs == NULL)
+        goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < ds[i].nparts && !ds[i].malformed; j++)
+            ms[k++] = &ds[i].parts[j].m;
+    if (k > 0 && b->all(ms, k, vs, ud) != 0)
+        goto out;
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < ds[i].nparts && !ds[i].malformed; j++)
+            ds[i].parts[j].verdict = vs[k++];
+    rc = 0;
+out:
+    free(vs);
+    free(ms);
+    return rc;
 }
 
 /* A batch: every handler runs inside the hooks' one transaction, and only
@@ -1072,29 +1266,18 @@ static int handle_one(mq_conn *c, const char *queue, struct delivery *d, mq_hand
 static int handle_batch(mq_conn *c, const char *queue, struct delivery *ds, size_t n, mq_handler fn,
                         void *ud, const struct mq_batch *b)
 {
-    int batched = b != NULL && n > 1 && b->begin(b->ud) == 0;
-    if (batched) {
-        int all_ack = 1, failed = 0;
-        for (size_t i = 0; i < n && !failed; i++)
-            failed = delivery_prepare(&ds[i]) != 0;
-        if (!failed && b->all != NULL) {
-            /* The batch handler sees every message at once. */
-            const struct mq_message **ms = calloc(n, sizeof *ms);
-            enum mq_verdict *vs = calloc(n, sizeof *vs);
-            failed = ms == NULL || vs == NULL;
-            for (size_t i = 0; i < n && !failed; i++)
-                ms[i] = &ds[i].m;
-            failed = failed || b->all(ms, n, vs, ud) != 0;
-            for (size_t i = 0; i < n && !failed; i++)
-                ds[i].verdict = vs[i];
-            free(vs);
-            free(ms);
-        } else {
-            for (size_t i = 0; i < n && !failed; i++)
-                ds[i].verdict = fn(&ds[i].m, ud);
-        }
+    size_t nparts = 0;
+    int prepared = 1;
+    for (size_t i = 0; i < n; i++) {
+        prepared = prepared && ds[i].parts != NULL;
+        nparts += ds[i].nparts;
+    }
+    if (b != NULL && prepared && nparts > 1 && b->begin(b->ud) == 0) {
+        int failed = batch_run(ds, n, nparts, fn, ud, b) != 0;
+        int all_ack = 1;
         for (size_t i = 0; i < n; i++)
-            all_ack = all_ack && ds[i].verdict == MQ_ACK;
+            for (size_t j = 0; j < ds[i].nparts; j++)
+                all_ack = all_ack && ds[i].parts[j].verdict == MQ_ACK;
         if (!failed && b->end(b->ud, 1) == 0) {
             if (all_ack) {
                 if (amqp_basic_ack(c->st, CONSUME_CHANNEL, ds[n - 1].env.delivery_tag, 1) !=
@@ -1102,7 +1285,7 @@ static int handle_batch(mq_conn *c, const char *queue, struct delivery *ds, size
                     conn_drop(c);
                     return -1;
                 }
-                count_settled(queue, "acked", n);
+                count_settled(queue, "acked", nparts);
                 return 0;
             }
             for (size_t i = 0; i < n; i++)
@@ -1112,7 +1295,8 @@ static int handle_batch(mq_conn *c, const char *queue, struct delivery *ds, size
         }
         if (failed)
             b->end(b->ud, 0);
-        log_warn("mq: a batch of %zu from %s did not commit; handling them one by one", n, queue);
+        log_warn("mq: a batch of %zu from %s did not commit; handling them one by one", nparts,
+                 queue);
     }
     for (size_t i = 0; i < n; i++)
         if (handle_one(c, queue, &ds[i], fn, ud) != 0)
@@ -1249,19 +1433,24 @@ enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, m
         struct timeval tv = ms_tv(POLL_MS);
         amqp_rpc_reply_t r = amqp_consume_message(c->st, &ds[0].env, &tv, 0);
         if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-            /* Whatever else has arrived already joins the batch. */
-            size_t n = 1;
-            while (n < max) {
+            /* Whatever else has arrived already joins the batch, up to max
+             * messages (a bundle counts its messages). */
+            size_t n = 1, nparts = 0;
+            (void)delivery_prepare(&ds[0]);
+            nparts += ds[0].nparts;
+            while (n < max && nparts < max) {
                 struct timeval zero = {0, 0};
                 amqp_rpc_reply_t r2 = amqp_consume_message(c->st, &ds[n].env, &zero, 0);
                 if (r2.reply_type != AMQP_RESPONSE_NORMAL)
                     break; /* nothing more now; a real failure shows on the next read */
+                (void)delivery_prepare(&ds[n]); /* a failure: handle_one requeues it */
+                nparts += ds[n].nparts;
                 n++;
             }
             handle_batch(c, queue, ds, n, fn, ud, b);
             for (size_t i = 0; i < n; i++)
                 delivery_free(&ds[i]);
-            stats_add(&stats, queue, n);
+            stats_add(&stats, queue, nparts);
             continue;
         }
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&

@@ -16,6 +16,7 @@
 #include "testmain.h"
 
 #include "mq.h"
+#include "mq_bundle.h"
 #include "mq_pipe.h"
 
 #include <CUnit/CUnit.h>
@@ -174,6 +175,52 @@ static struct got raw_get(const char *queue)
     }
     raw_close(st);
     return g;
+}
+
+/* Take every message off queue (auto-ack), each message of a bundle counted
+ * alone: seen(id, ud) for each. Returns how many, or -1 when the broker did
+ * not answer; *bundles (may be NULL) gets how many deliveries were bundles. */
+static int raw_drain(const char *queue, void (*seen)(const char *id, void *ud), void *ud,
+                     int *bundles)
+{
+    amqp_connection_state_t st = raw_open();
+    if (st == NULL)
+        return -1;
+    int n = 0, nb = 0;
+    struct mq_bundle_part *parts = calloc(MQ_BUNDLE_MAX, sizeof *parts);
+    for (;;) {
+        amqp_rpc_reply_t r = amqp_basic_get(st, 1, amqp_cstring_bytes(queue), 1);
+        if (r.reply_type != AMQP_RESPONSE_NORMAL || r.reply.id != AMQP_BASIC_GET_OK_METHOD)
+            break;
+        amqp_message_t m;
+        if (amqp_read_message(st, 1, &m, 0).reply_type != AMQP_RESPONSE_NORMAL)
+            break;
+        const amqp_basic_properties_t *p = &m.properties;
+        char type[64] = "", id[128] = "";
+        if (p->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
+            copy_bytes(type, sizeof type, p->content_type);
+        if (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+            copy_bytes(id, sizeof id, p->message_id);
+        if (strcmp(type, MQ_BUNDLE_TYPE) == 0) {
+            char *body = malloc(m.body.len + 1);
+            memcpy(body, m.body.bytes, m.body.len);
+            int k = mq_bundle_split(body, m.body.len, parts, MQ_BUNDLE_MAX);
+            CU_ASSERT(k > 0);
+            for (int i = 0; i < k; i++, n++)
+                seen(parts[i].message_id, ud);
+            free(body);
+            nb++;
+        } else {
+            seen(id, ud);
+            n++;
+        }
+        amqp_destroy_message(&m);
+    }
+    free(parts);
+    raw_close(st);
+    if (bundles != NULL)
+        *bundles = nb;
+    return n;
 }
 
 static void raw_cleanup(void)
@@ -337,17 +384,24 @@ static void test_publish_batch(void)
     CU_ASSERT_EQUAL(m[1].status, MQ_ERR);
     CU_ASSERT_EQUAL(m[2].status, MQ_OK);
     CU_ASSERT_EQUAL(m[3].status, MQ_OK);
-    CU_ASSERT_EQUAL(raw_count(q), 3);
-    const char *want[] = {"b1", "b3", "b4"};
-    for (int i = 0; i < 3; i++) {
-        struct got g = raw_get(q);
-        CU_ASSERT_TRUE(g.ok);
-        CU_ASSERT_STRING_EQUAL(g.message_id, want[i]);
-        CU_ASSERT_EQUAL(g.delivery_mode, 2);
-    }
+    /* The three of one route went as one bundle, in order. */
+    CU_ASSERT_EQUAL(raw_count(q), 1);
+    struct got g = raw_get(q);
+    CU_ASSERT_TRUE(g.ok);
+    CU_ASSERT_STRING_EQUAL(g.content_type, MQ_BUNDLE_TYPE);
+    CU_ASSERT_STRING_EQUAL(g.body, "2:b1,7:{\"n\":1},2:b3,7:{\"n\":3},2:b4,7:{\"n\":4},");
+    CU_ASSERT_EQUAL(g.delivery_mode, 2);
     m[1].routing_key = "itest.batch";
     CU_ASSERT_EQUAL(mq_publish_batch(g_c, m, 4), MQ_OK);
-    CU_ASSERT_EQUAL(raw_count(q), 4);
+    CU_ASSERT_EQUAL(raw_count(q), 1);
+    g = raw_get(q);
+    CU_ASSERT_STRING_EQUAL(g.body, "2:b1,7:{\"n\":1},2:b2,2:{},2:b3,7:{\"n\":3},2:b4,7:{\"n\":4},");
+    /* A message alone goes as it is. */
+    CU_ASSERT_EQUAL(mq_publish_batch(g_c, &m[2], 1), MQ_OK);
+    g = raw_get(q);
+    CU_ASSERT_STRING_EQUAL(g.content_type, "application/json");
+    CU_ASSERT_STRING_EQUAL(g.message_id, "b3");
+    CU_ASSERT_STRING_EQUAL(g.body, "{\"n\":3}");
     CU_ASSERT_EQUAL(mq_publish_batch(NULL, m, 1), MQ_GONE);
 }
 
@@ -373,6 +427,15 @@ static void *pipe_main(void *arg)
     return NULL;
 }
 
+/* Mark message "p-<thread>-<k>" of test_pipe seen. */
+static void pipe_seen(const char *id, void *ud)
+{
+    unsigned char *seen = ud;
+    int t, k;
+    if (sscanf(id, "p-%d-%d", &t, &k) == 2 && t >= 0 && t < PIPE_THREADS && k >= 0 && k < PIPE_EACH)
+        seen[t * PIPE_EACH + k] = 1;
+}
+
 static void test_pipe(void)
 {
     const char *q = scratch_queue("pipe", "itest.pipe");
@@ -395,11 +458,18 @@ static void test_pipe(void)
            now_s() - t0);
     /* Every caller was answered MQ_OK only for a message the broker has. */
     CU_ASSERT_EQUAL(ok, PIPE_THREADS * PIPE_EACH);
-    CU_ASSERT_EQUAL(raw_count(q), PIPE_THREADS * PIPE_EACH);
+    unsigned char seen[PIPE_THREADS * PIPE_EACH] = {0};
+    int bundles = 0;
+    CU_ASSERT_EQUAL(raw_drain(q, pipe_seen, seen, &bundles), PIPE_THREADS * PIPE_EACH);
+    int distinct = 0;
+    for (int i = 0; i < PIPE_THREADS * PIPE_EACH; i++)
+        distinct += seen[i];
+    CU_ASSERT_EQUAL(distinct, PIPE_THREADS * PIPE_EACH);
+    printf("(%d bundles among the deliveries) ", bundles);
     /* A refused message is the caller's own failure, not the batch's. */
     CU_ASSERT_EQUAL(mq_pipe_publish(pp, g_x, "itest.nobody.listens", "pn", "{}", 2), MQ_ERR);
     CU_ASSERT_EQUAL(mq_pipe_publish(pp, g_x, "itest.pipe", "pl", "{}", 2), MQ_OK);
-    CU_ASSERT_EQUAL(raw_count(q), PIPE_THREADS * PIPE_EACH + 1);
+    CU_ASSERT_EQUAL(raw_count(q), 1);
     mq_pipe_stop(pp);
     CU_ASSERT_EQUAL(mq_pipe_publish(NULL, g_x, "itest.pipe", "px", "{}", 2), MQ_GONE);
 }
@@ -727,6 +797,7 @@ struct bstat {
     int failed;     /* messages of the batch that did not commit */
     int batches, ends;
     int use_all;   /* a batch handler (mq_batch.all) takes the batches */
+    int bundled;   /* the messages are published as one bundle */
     int all_calls; /* its calls */
 };
 
@@ -799,11 +870,16 @@ static int b_all(const struct mq_message *const *ms, size_t n, enum mq_verdict *
 
 static void run_batched(const char *q, struct bstat *s)
 {
+    char ids[BATCH_N][32];
+    struct mq_out out[BATCH_N];
     for (int i = 0; i < BATCH_N; i++) {
-        char id[32];
-        snprintf(id, sizeof id, "bc-%d", i);
-        CU_ASSERT_EQUAL(mq_publish(g_c, g_x, q + strlen(q) - 2, id, "{}", 2), MQ_OK);
+        snprintf(ids[i], sizeof ids[i], "bc-%d", i);
+        out[i] = (struct mq_out){g_x, q + strlen(q) - 2, ids[i], "{}", 2, MQ_ERR};
+        if (!s->bundled)
+            CU_ASSERT_EQUAL(mq_publish(g_c, g_x, q + strlen(q) - 2, ids[i], "{}", 2), MQ_OK);
     }
+    if (s->bundled)
+        CU_ASSERT_EQUAL(mq_publish_batch(g_c, out, BATCH_N), MQ_OK);
     struct mq_batch b = {
         .max = BATCH_N, .begin = b_begin, .end = b_end, .all = s->use_all ? b_all : NULL, .ud = s};
     struct watchdog w = {.r = &s->r, .deadline = now_s() + 10, .done = 0};
@@ -885,6 +961,121 @@ static void test_consume_batch_handler(void)
     batch_handler_run("b4", 1);
 }
 
+/* ------------------------------------------------------------- bundles */
+
+static void test_bundle_batch(void)
+{
+    const char *q = scratch_queue("b5", "b5");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    struct bstat s;
+    memset(&s, 0, sizeof s);
+    rec_init(&s.r, 0, MQ_ACK);
+    s.use_all = 1;
+    s.bundled = 1;
+    run_batched(q, &s);
+    /* One delivery: the batch handler sees its messages, in one batch. */
+    CU_ASSERT_EQUAL(s.all_calls, 1);
+    CU_ASSERT_EQUAL(s.committed, BATCH_N);
+    CU_ASSERT_EQUAL(s.singles, 0);
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+}
+
+/* By message id: "bu-ok" acked, "bu-again" retried the first time, "bu-bad"
+ * rejected. */
+static enum mq_verdict bundle_handler(const struct mq_message *m, void *ud)
+{
+    struct rec *r = ud;
+    int first = 1;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < r->n && i < MAXREC; i++)
+        first = first && strcmp(r->mid[i], m->message_id) != 0;
+    pthread_mutex_unlock(&r->mu);
+    rec_handler(m, r);
+    if (strcmp(m->message_id, "bu-bad") == 0)
+        return MQ_REJECT;
+    return strcmp(m->message_id, "bu-again") == 0 && first ? MQ_RETRY : MQ_ACK;
+}
+
+static void test_bundle_parts_alone(void)
+{
+    const char *q = scratch_queue("bu", "itest.bu");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    struct mq_out m[3] = {
+        {g_x, "itest.bu", "bu-ok", "{\"n\":1}", 7, MQ_ERR},
+        {g_x, "itest.bu", "bu-again", "{\"n\":2}", 7, MQ_ERR},
+        {g_x, "itest.bu", "bu-bad", "{\"n\":3}", 7, MQ_ERR},
+    };
+    CU_ASSERT_EQUAL_FATAL(mq_publish_batch(g_c, m, 3), MQ_OK);
+    CU_ASSERT_EQUAL(raw_count(q), 1);
+    struct rec r;
+    rec_init(&r, 4, MQ_ACK);
+    struct watchdog w = {.r = &r, .deadline = now_s() + 10, .done = 0};
+    pthread_t t;
+    pthread_create(&t, NULL, watchdog_main, &w);
+    CU_ASSERT_EQUAL(mq_consume(g_c, q, 10, bundle_handler, &r, &r.stop), MQ_OK);
+    w.done = 1;
+    pthread_join(t, NULL);
+    /* Each message of the bundle was handled as if it had come alone; the
+     * retried one came back alone, through the retry queue. */
+    CU_ASSERT_EQUAL_FATAL(r.n, 4);
+    CU_ASSERT_STRING_EQUAL(r.mid[0], "bu-ok");
+    CU_ASSERT_STRING_EQUAL(r.body[0], "{\"n\":1}");
+    CU_ASSERT_EQUAL(r.body_len[0], 7);
+    CU_ASSERT_STRING_EQUAL(r.rk[0], "itest.bu");
+    CU_ASSERT_STRING_EQUAL(r.mid[1], "bu-again");
+    CU_ASSERT_STRING_EQUAL(r.mid[2], "bu-bad");
+    CU_ASSERT_STRING_EQUAL(r.body[2], "{\"n\":3}");
+    CU_ASSERT_STRING_EQUAL(r.mid[3], "bu-again");
+    CU_ASSERT_STRING_EQUAL(r.body[3], "{\"n\":2}");
+    CU_ASSERT_STRING_EQUAL(r.rk[3], "itest.bu");
+    char parked[96], retry[96];
+    snprintf(parked, sizeof parked, "%s.parked", q);
+    snprintf(retry, sizeof retry, "%s.retry", q);
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+    CU_ASSERT_EQUAL(raw_count(retry), 0);
+    /* Only the rejected message is parked, alone, as it was published. */
+    CU_ASSERT_EQUAL(raw_count(parked), 1);
+    struct got g = raw_get(parked);
+    CU_ASSERT_STRING_EQUAL(g.message_id, "bu-bad");
+    CU_ASSERT_STRING_EQUAL(g.content_type, "application/json");
+    CU_ASSERT_STRING_EQUAL(g.body, "{\"n\":3}");
+    CU_ASSERT_STRING_EQUAL(g.orig_rk, "itest.bu");
+    CU_ASSERT_STRING_EQUAL(g.reason, "rejected");
+    CU_ASSERT_EQUAL(g.delivery_mode, 2);
+}
+
+static void test_bundle_malformed_parked(void)
+{
+    const char *q = scratch_queue("bm", "itest.bm");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    amqp_connection_state_t st = raw_open();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    amqp_basic_properties_t p = {._flags =
+                                     AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG,
+                                 .content_type = amqp_cstring_bytes(MQ_BUNDLE_TYPE),
+                                 .delivery_mode = AMQP_DELIVERY_PERSISTENT};
+    CU_ASSERT_EQUAL(amqp_basic_publish(st, 1, amqp_cstring_bytes(g_x),
+                                       amqp_cstring_bytes("itest.bm"), 0, 0, &p,
+                                       amqp_cstring_bytes("5:short,")),
+                    AMQP_STATUS_OK);
+    raw_close(st);
+    for (int i = 0; i < 50 && raw_count(q) < 1; i++)
+        msleep(20);
+    struct rec r;
+    rec_init(&r, 0, MQ_ACK);
+    consume_for(g_c, q, &r, 1.5);
+    /* The handler never saw it; it waits whole in the parked queue. */
+    CU_ASSERT_EQUAL(r.n, 0);
+    char parked[96];
+    snprintf(parked, sizeof parked, "%s.parked", q);
+    CU_ASSERT_EQUAL(raw_count(q), 0);
+    CU_ASSERT_EQUAL(raw_count(parked), 1);
+    struct got g = raw_get(parked);
+    CU_ASSERT_STRING_EQUAL(g.body, "5:short,");
+    CU_ASSERT_STRING_EQUAL(g.content_type, MQ_BUNDLE_TYPE);
+    CU_ASSERT_STRING_EQUAL(g.reason, "rejected");
+}
+
 /* mq_hosts: the first node is a port nothing listens on. */
 static char g_hosts[160];
 
@@ -945,31 +1136,13 @@ static void *streamer_main(void *arg)
     return NULL;
 }
 
-/* Which message ids of the stream are in q (taken off it). */
-static int drain_stream(const char *q, unsigned char *seen)
+/* Mark message "s-<k>" of the stream seen. */
+static void stream_seen(const char *id, void *ud)
 {
-    amqp_connection_state_t st = raw_open();
-    if (st == NULL)
-        return -1;
-    int n = 0;
-    for (;;) {
-        amqp_rpc_reply_t r = amqp_basic_get(st, 1, amqp_cstring_bytes(q), 1);
-        if (r.reply_type != AMQP_RESPONSE_NORMAL || r.reply.id != AMQP_BASIC_GET_OK_METHOD)
-            break;
-        amqp_message_t m;
-        if (amqp_read_message(st, 1, &m, 0).reply_type != AMQP_RESPONSE_NORMAL)
-            break;
-        char id[64] = "";
-        if (m.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-            copy_bytes(id, sizeof id, m.properties.message_id);
-        long k = strncmp(id, "s-", 2) == 0 ? strtol(id + 2, NULL, 10) : -1;
-        if (k >= 0 && k < STREAM_MAX)
-            seen[k] = 1;
-        amqp_destroy_message(&m);
-        n++;
-    }
-    raw_close(st);
-    return n;
+    unsigned char *seen = ud;
+    long k = strncmp(id, "s-", 2) == 0 ? strtol(id + 2, NULL, 10) : -1;
+    if (k >= 0 && k < STREAM_MAX)
+        seen[k] = 1;
 }
 
 static void test_hosts_stream_across_restart(void)
@@ -1011,7 +1184,7 @@ static void test_hosts_stream_across_restart(void)
     mq_close(s.c);
     static unsigned char seen[STREAM_MAX];
     memset(seen, 0, sizeof seen);
-    int in_queue = drain_stream(q, seen);
+    int in_queue = raw_drain(q, stream_seen, seen, NULL);
     int lost = 0;
     for (int i = 0; i < s.sent; i++)
         if (s.ok[i] && !seen[i])
@@ -1034,6 +1207,9 @@ static const struct test_case TESTS[] = {
     {"batched consuming: one commit, one ack for many", test_consume_batched},
     {"batched consuming: a batch that fails is redone one by one", test_consume_batch_fails},
     {"batched consuming: a batch handler takes whole batches", test_consume_batch_handler},
+    {"bundle: its messages go through one batch", test_bundle_batch},
+    {"bundle: each message is handled, retried and parked alone", test_bundle_parts_alone},
+    {"bundle: one that does not split is parked whole", test_bundle_malformed_parked},
     {"publish + consume round trip", test_consume_roundtrip},
     {"MQ_RETRY goes through .retry, then .parked", test_retry_then_park},
     {"MQ_REJECT parks at once", test_reject_parks},
