@@ -12,9 +12,10 @@
 #                             shop's database, else die
 # and the resident memory of the shop's processes (every shop-app instance
 # and every consumer, by their pid files) while a bench loads them:
-#   bench_mem_start FILE      a sampler in the background: twice a second,
-#                             "NAME VmRSS VmHWM" (kB, /proc/PID/status) of
-#                             each process appended to FILE
+#   bench_mem_start FILE      a sampler in the background: every half second
+#                             (less often on a busy machine), "NAME VmRSS
+#                             VmHWM" (kB, /proc/PID/status) of each process
+#                             appended to FILE
 #   bench_mem_stop            the sampler stopped (no-op when none runs)
 #   bench_proc_mem PID        "VmRSS VmHWM" (kB) of one process
 #   bench_mem_report FILE     the largest VmRSS sampled and the VmHWM (peak

@@ -33,7 +33,8 @@
 #      and the bench waits (at most 120 s) until every reversal is done; then
 #      the app is restarted as it was (same number of instances and binaries).
 #      From step 4 to here the resident memory (VmRSS and VmHWM, /proc) of
-#      the app and of every consumer is sampled twice a second (bench/common.sh);
+#      the app and of every consumer is sampled every half second
+#      (bench/common.sh);
 #   6. a summary: orders/s, p50, p99 of both, their ratio, the cancel wave,
 #      the largest VmRSS sampled of each process, and the targets (app >=
 #      half the bare rate; app RSS < 64 MB, each consumer < 32 MB). Exit 0
