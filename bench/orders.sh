@@ -329,7 +329,7 @@ done
 echo "ratio app/bare: $ratio (bare = $(mode_of "$bare_line") statements; target >= $TARGET_RATIO)"
 [ -z "$wave_line" ] || echo "$wave_line"
 echo
-echo "resident memory under load (largest VmRSS sampled, MB; target: app < 64, each consumer < 32):"
+echo "resident memory under load (largest VmRSS sampled, MB; target: app < $((APP_RSS_MAX_KB / 1024)), each consumer < $((CONSUMER_RSS_MAX_KB / 1024))):"
 ok=1
 bench_mem_report "$RSS" || ok=0
 awk -v r="$ratio" -v t=$TARGET_RATIO 'BEGIN { exit !(r >= t) }' || ok=0
