@@ -38,8 +38,9 @@
 #      pay.notify message, published to an exchange and BENCH_BARE_QUEUES
 #      queues of its own (shop.bench.peer, declared at its start, deleted when
 #      it stops). For each C it is started afresh (empty queues, as the bare
-#      client's), wrk runs the same script and bodies straight at its port
-#      (BENCH_PEER_PORT) for BENCH_SECONDS, and it is stopped. The order,
+#      client's), must answer `success` to the first notification (curl, as
+#      the app's probe), wrk runs the same script and bodies straight at its
+#      port (BENCH_PEER_PORT) for BENCH_SECONDS, and it is stopped. The order,
 #      bare, peer, app, is the fair one: the app's runs leave the consumers a
 #      backlog that would load the machine under a run that came after them,
 #      so the bare client and the peer go first and both meet an idle shop;
@@ -68,8 +69,9 @@
 #      the app below 64 MB and each consumer below 32 MB (the largest VmRSS
 #      sampled; the peer's workers' peak is shown beside, not judged); and
 #      the CPU each process of the shop (app, nginx, MariaDB, RabbitMQ, every
-#      consumer) used during the runs and during the drain, from /proc, to
-#      see what limits. Exit 0 when every target is met;
+#      consumer) used during the runs and during the drain, and the peer's
+#      (with the same processes) during each of its runs, from /proc, to see
+#      what limits. Exit 0 when every target is met;
 #   9. the bench rows are deleted (not with BENCH_KEEP=1, nor when the drain
 #      did not finish: the consumers would then meet orders that are gone).
 #
@@ -282,89 +284,18 @@ if [ -z "$BARE_QUEUES" ]; then
     [ "$BARE_QUEUES" -ge 1 ] 2>/dev/null && [ "$BARE_QUEUES" -le 16 ] || BARE_QUEUES=3
 fi
 
-# --- 4. the floor -----------------------------------------------------------------
-
-threads_for() { # wrk threads for C connections: WRK_THREADS when it divides C, else 1
-    local t=$WRK_THREADS
-    [ "$t" -le "$1" ] && [ $(($1 % t)) -eq 0 ] || t=1
-    printf '%s' "$t"
-}
-declare -A bare_line wrk_line unapplied
-for c in $CONCURRENCY; do
-    say "bare: $c connections for ${SECONDS_EACH}s, a confirm per message, $BARE_QUEUES queues"
-    "$OUT/bare_publish" --messages "$EVENTS" --host 127.0.0.1 --port "$MQ_PORT" \
-        --threads "$c" --seconds "$SECONDS_EACH" --queues "$BARE_QUEUES" >"$OUT/bare-$c.txt" 2>&1 || {
-        cat "$OUT/bare-$c.txt"
-        die "bare_publish failed"
-    }
-    bare_line[$c]=$(grep '^bare: acks=' "$OUT/bare-$c.txt") || die "bare_publish printed no summary"
-done
-
-# --- 5. the peer --------------------------------------------------------------------
-
-if [ ! -d "$PEER_DIR/node_modules/amqplib" ]; then
-    say "peer: npm install in bench/peer (amqplib, pinned in its package.json)"
-    (cd "$PEER_DIR" && npm install --no-audit --no-fund --silent >/dev/null) ||
-        die "npm install in bench/peer failed"
-fi
-! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PEER_PORT/" ||
-    die "something answers on 127.0.0.1:$PEER_PORT already: set BENCH_PEER_PORT"
-peer_pid=
-stop_peer() { # SIGTERM: the peer's primary stops its workers and deletes its queues
-    [ -n "$peer_pid" ] || return 0
-    kill -TERM "$peer_pid" 2>/dev/null || true
-    wait "$peer_pid" 2>/dev/null || true
-    peer_pid=
-}
-trap stop_peer EXIT
-declare -A peer_line
-peer_hwm_kb=0 # the largest worker's peak, over the runs
-for c in $CONCURRENCY; do
-    log=$OUT/peer-$c.log
-    node "$PEER_DIR/notify_peer.mjs" --port "$PEER_PORT" --amqp "amqp://shop:shop@127.0.0.1:$MQ_PORT/" \
-        --public-key "$PUBLIC_KEY" --app-id "$APP_ID" --seller-id "$SELLER_ID" \
-        --queues "$BARE_QUEUES" --workers "$PEER_WORKERS" --exchange "$PEER_EXCHANGE" >"$log" 2>&1 &
-    peer_pid=$!
-    t0=$(now)
-    until grep -q '^peer: ready' "$log"; do
-        if ! kill -0 "$peer_pid" 2>/dev/null || awk -v s="$(since "$t0")" 'BEGIN { exit !(s > 30) }'; then
-            cat "$log"
-            die "the peer did not start within 30 s"
-        fi
-        sleep 0.1
-    done
-    t=$(threads_for "$c")
-    say "peer: wrk -t$t -c$c -d${SECONDS_EACH}s POST /pay/notify/alipay straight to node ($PEER_WORKERS workers, $BARE_QUEUES queues)"
-    BENCH_BODIES=$BODIES BENCH_CURSOR=1 BENCH_THREADS=$t BENCH_CONNECTIONS=$c \
-        wrk -t"$t" -c"$c" -d"${SECONDS_EACH}s" --timeout 10s -s "$repo/bench/notify.lua" \
-        "http://127.0.0.1:$PEER_PORT/pay/notify/alipay" >"$OUT/wrk-peer-$c.txt" 2>&1 || {
-        cat "$OUT/wrk-peer-$c.txt"
-        die "wrk failed"
-    }
-    peer_line[$c]=$(grep '^notify: success=' "$OUT/wrk-peer-$c.txt") || {
-        cat "$OUT/wrk-peer-$c.txt"
-        die "wrk printed no summary"
-    }
-    for pid in $(pgrep -P "$peer_pid"); do
-        read -r _ hwm <<<"$(bench_proc_mem "$pid")"
-        [ "${hwm:-0}" -le "$peer_hwm_kb" ] || peer_hwm_kb=$hwm
-    done
-    stop_peer
-    grep -q '^peer: stopped' "$log" || {
-        cat "$log"
-        die "the peer did not stop cleanly (its queues $PEER_EXCHANGE.notify.* may be left)"
-    }
-done
-trap - EXIT
-
 # --- CPU accounting ---------------------------------------------------------------------
 
-# cpu_ticks: "NAME TICKS" (user + system, clock ticks) of every process with a
-# pid file under <run>/pids (the app, the consumers, MariaDB, RabbitMQ) and of
-# nginx (master and workers).
+# cpu_ticks [NAME PID]...: "NAME TICKS" (user + system, clock ticks) of every
+# process with a pid file under <run>/pids (the app, the consumers, MariaDB,
+# RabbitMQ), of nginx (master and workers) and of the processes given.
 cpu_ticks() {
     local f name pid
     {
+        while [ $# -ge 2 ]; do
+            printf '%s %s\n' "$1" "$2"
+            shift 2
+        done
         for f in "$RUN_DIR"/pids/*.pid; do
             [ -r "$f" ] || continue
             name=$(basename "$f" .pid)
@@ -404,6 +335,92 @@ cpu_report() {
             printf "TOTAL %.0f\n", 100 * total / hz / secs
         }' "$1" "$2" | sort -k2,2nr | awk '{ printf "%s%s %s%%", (NR > 1 ? ", " : ""), $1, $2 } END { print "" }'
 }
+
+# --- 4. the floor -----------------------------------------------------------------
+
+threads_for() { # wrk threads for C connections: WRK_THREADS when it divides C, else 1
+    local t=$WRK_THREADS
+    [ "$t" -le "$1" ] && [ $(($1 % t)) -eq 0 ] || t=1
+    printf '%s' "$t"
+}
+declare -A bare_line wrk_line unapplied
+for c in $CONCURRENCY; do
+    say "bare: $c connections for ${SECONDS_EACH}s, a confirm per message, $BARE_QUEUES queues"
+    "$OUT/bare_publish" --messages "$EVENTS" --host 127.0.0.1 --port "$MQ_PORT" \
+        --threads "$c" --seconds "$SECONDS_EACH" --queues "$BARE_QUEUES" >"$OUT/bare-$c.txt" 2>&1 || {
+        cat "$OUT/bare-$c.txt"
+        die "bare_publish failed"
+    }
+    bare_line[$c]=$(grep '^bare: acks=' "$OUT/bare-$c.txt") || die "bare_publish printed no summary"
+done
+
+# --- 5. the peer --------------------------------------------------------------------
+
+if [ ! -d "$PEER_DIR/node_modules/amqplib" ]; then
+    say "peer: npm install in bench/peer (amqplib, pinned in its package.json)"
+    (cd "$PEER_DIR" && npm install --no-audit --no-fund --silent >/dev/null) ||
+        die "npm install in bench/peer failed"
+fi
+! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PEER_PORT/" ||
+    die "something answers on 127.0.0.1:$PEER_PORT already: set BENCH_PEER_PORT"
+peer_pid=
+stop_peer() { # SIGTERM: the peer's primary stops its workers and deletes its queues
+    [ -n "$peer_pid" ] || return 0
+    kill -TERM "$peer_pid" 2>/dev/null || true
+    wait "$peer_pid" 2>/dev/null || true
+    peer_pid=
+}
+trap stop_peer EXIT
+declare -A peer_line peer_cpu
+peer_hwm_kb=0 # the largest worker's peak, over the runs
+for c in $CONCURRENCY; do
+    log=$OUT/peer-$c.log
+    node "$PEER_DIR/notify_peer.mjs" --port "$PEER_PORT" --amqp "amqp://shop:shop@127.0.0.1:$MQ_PORT/" \
+        --public-key "$PUBLIC_KEY" --app-id "$APP_ID" --seller-id "$SELLER_ID" \
+        --queues "$BARE_QUEUES" --workers "$PEER_WORKERS" --exchange "$PEER_EXCHANGE" >"$log" 2>&1 &
+    peer_pid=$!
+    t0=$(now)
+    until grep -q '^peer: ready' "$log"; do
+        if ! kill -0 "$peer_pid" 2>/dev/null || awk -v s="$(since "$t0")" 'BEGIN { exit !(s > 30) }'; then
+            cat "$log"
+            die "the peer did not start within 30 s"
+        fi
+        sleep 0.1
+    done
+    # Its probe, as the app had one: a correctly signed notification must be
+    # answered `success`.
+    answer=$(curl -s --max-time 10 -H 'Content-Type: application/x-www-form-urlencoded' \
+        --data-binary "$(head -n 1 "$BODIES")" "http://127.0.0.1:$PEER_PORT/pay/notify/alipay") || true
+    [ "$answer" = success ] || die "the peer answered '$answer' to a correctly signed notification, not 'success'"
+    peer_procs=(peer "$peer_pid")
+    for pid in $(pgrep -P "$peer_pid"); do peer_procs+=(peer "$pid"); done
+    cpu_ticks "${peer_procs[@]}" >"$OUT/cpu-peer-$c-0.txt"
+    t0=$(now)
+    t=$(threads_for "$c")
+    say "peer: wrk -t$t -c$c -d${SECONDS_EACH}s POST /pay/notify/alipay straight to node ($PEER_WORKERS workers, $BARE_QUEUES queues)"
+    BENCH_BODIES=$BODIES BENCH_CURSOR=1 BENCH_THREADS=$t BENCH_CONNECTIONS=$c \
+        wrk -t"$t" -c"$c" -d"${SECONDS_EACH}s" --timeout 10s -s "$repo/bench/notify.lua" \
+        "http://127.0.0.1:$PEER_PORT/pay/notify/alipay" >"$OUT/wrk-peer-$c.txt" 2>&1 || {
+        cat "$OUT/wrk-peer-$c.txt"
+        die "wrk failed"
+    }
+    peer_line[$c]=$(grep '^notify: success=' "$OUT/wrk-peer-$c.txt") || {
+        cat "$OUT/wrk-peer-$c.txt"
+        die "wrk printed no summary"
+    }
+    cpu_ticks "${peer_procs[@]}" >"$OUT/cpu-peer-$c-1.txt"
+    peer_cpu[$c]=$(cpu_report "$OUT/cpu-peer-$c-0.txt" "$OUT/cpu-peer-$c-1.txt" "$(since "$t0")")
+    for pid in $(pgrep -P "$peer_pid"); do
+        read -r _ hwm <<<"$(bench_proc_mem "$pid")"
+        [ "${hwm:-0}" -le "$peer_hwm_kb" ] || peer_hwm_kb=$hwm
+    done
+    stop_peer
+    grep -q '^peer: stopped' "$log" || {
+        cat "$log"
+        die "the peer did not stop cleanly (its queues $PEER_EXCHANGE.notify.* may be left)"
+    }
+done
+trap - EXIT
 
 # --- 6. the app ---------------------------------------------------------------------
 
@@ -557,6 +574,8 @@ echo "CPU during the app's runs (${load_s}s; % of one core, $(nproc) cores):"
 echo "  $(cpu_report "$OUT/cpu-0.txt" "$OUT/cpu-1.txt" "$load_s")"
 echo "CPU during the drain (${drain_s}s):"
 echo "  $(cpu_report "$OUT/cpu-1.txt" "$OUT/cpu-2.txt" "$drain_s")"
+echo "CPU during the peer's runs (peer: its primary and workers):"
+for c in $CONCURRENCY; do echo "  $c connections: ${peer_cpu[$c]}"; done
 echo
 if [ "$PAUSE_CONSUMERS" = 1 ]; then
     echo "diagnostic run (BENCH_PAUSE_CONSUMERS=1): the consumers did not run during the app's runs;"
