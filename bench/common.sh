@@ -10,6 +10,22 @@
 #                             start all (and scripts/setup first when unbuilt)
 #   bench_db                  OUT (<run>/bench/) made; sql QUERY reaches the
 #                             shop's database, else die
+# and the resident memory of the shop's processes (every shop-app instance
+# and every consumer, by their pid files) while a bench loads them:
+#   bench_mem_start FILE      a sampler in the background: every half second
+#                             (less often on a busy machine), "NAME VmRSS
+#                             VmHWM" (kB, /proc/PID/status) of each process
+#                             appended to FILE
+#   bench_mem_stop            the sampler stopped (no-op when none runs)
+#   bench_proc_mem PID        "VmRSS VmHWM" (kB) of one process
+#   bench_mem_report FILE     the largest VmRSS sampled and the VmHWM (peak
+#                             since the process started, which may come from
+#                             before the window: it is shown, and flagged
+#                             when over the target, not judged) of each
+#                             process, in MB, judged on the sampled peak
+#                             against the targets (app < 64 MB, each consumer
+#                             < 32 MB); returns 1 when one is over or nothing
+#                             was sampled
 #
 # Environment (default in brackets):
 #   SHOP_RUN_DIR, SHOP_HTTP_PORT, SHOP_DB_PORT   as scripts/services [run/, 8080, 23306]
@@ -74,4 +90,85 @@ sql() { mariadb -h 127.0.0.1 -P "$DB_PORT" -u shop -pshop shop -N -B -e "$1"; }
 bench_db() {
     mkdir -p "$OUT"
     sql 'SELECT 1' >/dev/null || die "cannot reach the database as shop/shop on 127.0.0.1:$DB_PORT"
+}
+
+# --- resident memory ----------------------------------------------------------
+
+# Targets (the issue): under load, the app below 64 MB, each consumer below 32 MB.
+APP_RSS_MAX_KB=$((64 * 1024))
+CONSUMER_RSS_MAX_KB=$((32 * 1024))
+
+# Every shop process with a pid file that runs: "NAME PID" (the app
+# instances, the consumers).
+bench_shop_processes() {
+    local f name pid
+    for f in "$RUN_DIR"/pids/shop-app*.pid "$RUN_DIR"/pids/shop-consumer-*.pid; do
+        [ -e "$f" ] || continue # no match of the pattern, or a restart
+        pid=
+        read -r pid 2>/dev/null <"$f" || [ -n "$pid" ] || continue
+        pid=${pid//[!0-9]/}
+        name=${f##*/}
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && printf '%s %s\n' "${name%.pid}" "$pid"
+    done
+    return 0
+}
+
+# bench_proc_mem PID: "VmRSS_kB VmHWM_kB" of a process, nothing when it is
+# gone; read with builtins only (the sampler must not load the machine it
+# measures).
+bench_proc_mem() {
+    local k v rest rss='' hwm=''
+    while read -r k v rest; do
+        case $k in VmRSS:) rss=$v ;; VmHWM:) hwm=$v ;; esac
+    done 2>/dev/null <"/proc/$1/status"
+    [ -z "$rss" ] || printf '%s %s\n' "$rss" "${hwm:-$rss}"
+}
+
+# One sample of each shop process: "NAME VmRSS_kB VmHWM_kB".
+mem_sample() {
+    local name pid m
+    bench_shop_processes | while read -r name pid; do
+        m=$(bench_proc_mem "$pid")
+        [ -z "$m" ] || printf '%s %s\n' "$name" "$m"
+    done
+    return 0
+}
+
+mem_sampler=
+bench_mem_start() { # bench_mem_start FILE
+    : >"$1"
+    (
+        set +e
+        while :; do
+            mem_sample >>"$1"
+            sleep 0.5
+        done
+    ) &
+    mem_sampler=$!
+}
+
+bench_mem_stop() {
+    [ -n "$mem_sampler" ] || return 0
+    kill "$mem_sampler" 2>/dev/null || true
+    wait "$mem_sampler" 2>/dev/null || true
+    mem_sampler=
+    return 0
+}
+
+bench_mem_report() { # bench_mem_report FILE
+    if [ ! -s "$1" ]; then
+        echo "  (no process sampled: no pid files under $RUN_DIR/pids?)"
+        return 1
+    fi
+    awk -v ra=$APP_RSS_MAX_KB -v rc=$CONSUMER_RSS_MAX_KB '
+        { if ($2 > rss[$1]) rss[$1] = $2; if ($3 > hwm[$1]) hwm[$1] = $3; n[$1]++ }
+        END {
+            for (p in rss) {
+                cap = (p ~ /^shop-app/) ? ra : rc
+                printf "  %-28s %7.1f MB %-4s (%d samples; peak since the process started %.1f MB%s)\n",
+                    p, rss[p] / 1024, rss[p] < cap ? "ok" : "OVER", n[p], hwm[p] / 1024,
+                    hwm[p] < cap || rss[p] >= cap ? "" : ": over the target, before the window or between samples"
+            }
+        }' "$1" | sort | tee "$1.summary"
+    ! grep -q ' OVER ' "$1.summary"
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/notify.sh: how fast the shop acknowledges the payment provider's
-# notifications, against the broker's per-message-confirm floor, and how long
-# the consumers take to apply them.
+# notifications, against the broker's per-message-confirm floor and against a
+# short Node program doing the same (the peer), how long the consumers take
+# to apply them, and how much memory the app and the consumers use.
 #
 # Run by hand on a machine where `scripts/run` (or `scripts/services start
 # all`) started the shop; it runs `scripts/setup --no-asan` first when a tool
@@ -28,39 +29,67 @@
 #      connections (one a thread) for BENCH_SECONDS, for each C of
 #      BENCH_CONCURRENCY, to an exchange and queues of its own that it
 #      deletes afterwards (no shop consumer sees them);
-#   5. the app: for each C, wrk (bench/notify.lua) POSTs the notifications to
+#   5. the peer, next, while nothing of the app's runs in the background
+#      either: bench/peer/notify_peer.mjs (node:http in a node:cluster of
+#      BENCH_PEER_WORKERS workers, no nginx, RSA2 verify with node:crypto,
+#      amqplib ConfirmChannel, one connection a worker; `npm install` in
+#      bench/peer when its node_modules is missing) checks each notification
+#      as the shop does and answers `success` once the broker confirmed its
+#      pay.notify message, published to an exchange and BENCH_BARE_QUEUES
+#      queues of its own (shop.bench.peer, declared at its start, deleted when
+#      it stops). For each C it is started afresh (empty queues, as the bare
+#      client's), must answer `success` to the first notification (curl, as
+#      the app's probe), wrk runs the same script and bodies straight at its
+#      port (BENCH_PEER_PORT) for BENCH_SECONDS, and it is stopped. The order,
+#      bare, peer, app, is the fair one: the app's runs leave the consumers a
+#      backlog that would load the machine under a run that came after them,
+#      so the bare client and the peer go first and both meet an idle shop;
+#      the app alone carries its consumers, which is what the targets ask;
+#   6. the app: for each C, wrk (bench/notify.lua) POSTs the notifications to
 #      /pay/notify/alipay through nginx with C connections for BENCH_SECONDS,
 #      each request another notification (the file is cycled; the runs
 #      continue where the last one's answered notifications end). Answers
 #      `success` are counted apart from everything else. The runs follow each
-#      other without a pause: the consumers work behind them;
-#   6. the drain: after the last run, the database is polled (at most
+#      other without a pause: the consumers work behind them. From the first
+#      run to the end of the drain the resident memory (VmRSS, VmHWM from
+#      /proc) of every shop-app process and of each consumer is sampled every
+#      half second (bench/common.sh);
+#   7. the drain: after the last run, the database is polled (at most
 #      BENCH_DRAIN_MAX s) until every acknowledged notification is applied:
 #      trade_pay is_paid 2 and trade_order pay_status 2 (pay and order
 #      consumers), the points (user consumer) and the order.paid line of the
 #      order log (log consumer); the seconds from the end of the load are
 #      reported, and the duplicates the pay consumer suppressed
 #      (notifications answered vs its consumer-log rows);
-#   7. a table per concurrency: notify req/s, p50, p99 | bare acks/s, p50,
-#      p99 | ratio, and the targets (the issue): notify at least the bare
-#      rate (confirms may be batched across requests), p99 < 20 ms, and the
-#      consumers keeping up (drained within BENCH_DRAIN_TARGET s); and the
-#      CPU each process of the shop (app, nginx, MariaDB, RabbitMQ, every
-#      consumer) used during the runs and during the drain, from /proc, to
-#      see what limits. Exit 0 when every target is met;
-#   8. the bench rows are deleted (not with BENCH_KEEP=1, nor when the drain
+#   8. a table per concurrency: notify req/s, p50, p99 | bare acks/s, p50,
+#      p99 | peer req/s, p50, p99 | the ratios shop/bare and shop/peer, and
+#      the targets (the issue): notify at least the bare rate (confirms may
+#      be batched across requests) and at least twice the peer's, p99 < 20
+#      ms, the consumers keeping up (drained within BENCH_DRAIN_TARGET s),
+#      the app below 64 MB and each consumer below 32 MB (the largest VmRSS
+#      sampled; the peer's workers' peak is shown beside, not judged); and
+#      the CPU each process of the shop (app, nginx, MariaDB, RabbitMQ, every
+#      consumer) used during the runs and during the drain, and the peer's
+#      (with the same processes) during each of its runs, from /proc, to see
+#      what limits. Exit 0 when every target is met;
+#   9. the bench rows are deleted (not with BENCH_KEEP=1, nor when the drain
 #      did not finish: the consumers would then meet orders that are gone).
 #
 # Environment (default in brackets):
 #   SHOP_RUN_DIR, SHOP_HTTP_PORT, SHOP_DB_PORT, SHOP_MQ_PORT   as scripts/services
 #                       [run/, 8080, 23306, 25673]
-#   SHOP_KEYS_DIR       the provider's private key is here [<run>/keys]
+#   SHOP_KEYS_DIR       the provider's keys are here: the private one, and the
+#                       public one the peer verifies with unless shop.conf's
+#                       alipay_public_key names one [<run>/keys]
 #   BENCH_SECONDS       duration of each run, each side [10]
 #   BENCH_CONCURRENCY   connections of the runs, rising ["1 4 16 64"]
 #   BENCH_WRK_THREADS   wrk threads (fewer when they do not divide C) [2]
 #   BENCH_ORDERS        bench orders = distinct notifications [50000]
 #   BENCH_USERS         bench users the orders belong to [100]
-#   BENCH_BARE_QUEUES   queues the bare client binds [what the probe reached, else 3]
+#   BENCH_BARE_QUEUES   queues the bare client and the peer bind [what the probe
+#                       reached, else 3]
+#   BENCH_PEER_PORT     the peer listens here [SHOP_HTTP_PORT + 9]
+#   BENCH_PEER_WORKERS  the peer's node:cluster workers [2]
 #   BENCH_DRAIN_MAX     longest wait for the consumers, s [300]
 #   BENCH_DRAIN_TARGET  "the consumers keep up": drained within this many s [5]
 #   BENCH_KEEP          1: keep the bench rows [0]
@@ -69,8 +98,8 @@
 #                       see the notify path alone, without the consumers' share
 #                       of the broker, the database and the CPU. Its output
 #                       says so; it never counts as meeting the targets [0]
-# Files: <run>/bench/ (the built clients, the signed bodies and messages, wrk
-# and bare output).
+# Files: <run>/bench/ (the built clients, the signed bodies and messages, wrk,
+# bare and peer output, the memory samples rss.txt).
 set -euo pipefail
 
 # shellcheck source=bench/common.sh
@@ -87,18 +116,25 @@ BARE_QUEUES=${BENCH_BARE_QUEUES:-}
 DRAIN_MAX=${BENCH_DRAIN_MAX:-300}
 DRAIN_TARGET=${BENCH_DRAIN_TARGET:-5}
 KEEP=${BENCH_KEEP:-0}
+PEER_PORT=${BENCH_PEER_PORT:-$((HTTP_PORT + 9))}
+PEER_WORKERS=${BENCH_PEER_WORKERS:-2}
+PEER_DIR=$repo/bench/peer
+PEER_EXCHANGE=shop.bench.peer
 NOTIFY_URL=$BASE/pay/notify/alipay
 ID0=950000000 # bench users and orders are ID0 + 1 ..
 ID_LAST=951000000 # the namespace the cleanup covers (any earlier BENCH_ORDERS)
 
 # Targets (the issue).
 TARGET_RATIO=1.0
+TARGET_PEER_RATIO=2.0
 TARGET_P99_MS=20
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-bench_positive SECONDS_EACH WRK_THREADS N_ORDERS N_USERS DRAIN_MAX DRAIN_TARGET
+bench_positive SECONDS_EACH WRK_THREADS N_ORDERS N_USERS DRAIN_MAX DRAIN_TARGET PEER_PORT PEER_WORKERS
+[ "$PEER_PORT" -le 65535 ] || die "BENCH_PEER_PORT must be a port number"
+[ "$PEER_WORKERS" -le 64 ] || die "BENCH_PEER_WORKERS must be 1..64"
 for c in $CONCURRENCY; do
     if ! [[ $c =~ ^[1-9][0-9]*$ ]] || [ "$c" -gt 512 ]; then die "BENCH_CONCURRENCY: '$c' is not 1..512"; fi
 done
@@ -110,7 +146,7 @@ done
 
 # --- tools and services ---------------------------------------------------
 
-bench_tools librabbitmq openssl
+bench_tools librabbitmq openssl -- node npm
 
 bench_shop_up
 KEY=$KEYS_DIR/provider_private.pem
@@ -128,6 +164,9 @@ conf() { # conf NAME DEFAULT
 }
 APP_ID=$(conf alipay_app_id 2026000000000001)
 SELLER_ID=$(conf alipay_seller_id 2088000000000001)
+PUBLIC_KEY=$(conf alipay_public_key '')
+[[ $PUBLIC_KEY == /* ]] || PUBLIC_KEY=$KEYS_DIR/provider_public.pem
+[ -r "$PUBLIC_KEY" ] || die "no provider public key at $PUBLIC_KEY (the peer verifies with it)"
 
 # --- 1. bench data ----------------------------------------------------------
 
@@ -245,32 +284,18 @@ if [ -z "$BARE_QUEUES" ]; then
     [ "$BARE_QUEUES" -ge 1 ] 2>/dev/null && [ "$BARE_QUEUES" -le 16 ] || BARE_QUEUES=3
 fi
 
-# --- 4. the floor -----------------------------------------------------------------
-
-threads_for() { # wrk threads for C connections: WRK_THREADS when it divides C, else 1
-    local t=$WRK_THREADS
-    [ "$t" -le "$1" ] && [ $(($1 % t)) -eq 0 ] || t=1
-    printf '%s' "$t"
-}
-declare -A bare_line wrk_line unapplied
-for c in $CONCURRENCY; do
-    say "bare: $c connections for ${SECONDS_EACH}s, a confirm per message, $BARE_QUEUES queues"
-    "$OUT/bare_publish" --messages "$EVENTS" --host 127.0.0.1 --port "$MQ_PORT" \
-        --threads "$c" --seconds "$SECONDS_EACH" --queues "$BARE_QUEUES" >"$OUT/bare-$c.txt" 2>&1 || {
-        cat "$OUT/bare-$c.txt"
-        die "bare_publish failed"
-    }
-    bare_line[$c]=$(grep '^bare: acks=' "$OUT/bare-$c.txt") || die "bare_publish printed no summary"
-done
-
 # --- CPU accounting ---------------------------------------------------------------------
 
-# cpu_ticks: "NAME TICKS" (user + system, clock ticks) of every process with a
-# pid file under <run>/pids (the app, the consumers, MariaDB, RabbitMQ) and of
-# nginx (master and workers).
+# cpu_ticks [NAME PID]...: "NAME TICKS" (user + system, clock ticks) of every
+# process with a pid file under <run>/pids (the app, the consumers, MariaDB,
+# RabbitMQ), of nginx (master and workers) and of the processes given.
 cpu_ticks() {
     local f name pid
     {
+        while [ $# -ge 2 ]; do
+            printf '%s %s\n' "$1" "$2"
+            shift 2
+        done
         for f in "$RUN_DIR"/pids/*.pid; do
             [ -r "$f" ] || continue
             name=$(basename "$f" .pid)
@@ -311,7 +336,93 @@ cpu_report() {
         }' "$1" "$2" | sort -k2,2nr | awk '{ printf "%s%s %s%%", (NR > 1 ? ", " : ""), $1, $2 } END { print "" }'
 }
 
-# --- 5. the app ---------------------------------------------------------------------
+# --- 4. the floor -----------------------------------------------------------------
+
+threads_for() { # wrk threads for C connections: WRK_THREADS when it divides C, else 1
+    local t=$WRK_THREADS
+    [ "$t" -le "$1" ] && [ $(($1 % t)) -eq 0 ] || t=1
+    printf '%s' "$t"
+}
+declare -A bare_line wrk_line unapplied
+for c in $CONCURRENCY; do
+    say "bare: $c connections for ${SECONDS_EACH}s, a confirm per message, $BARE_QUEUES queues"
+    "$OUT/bare_publish" --messages "$EVENTS" --host 127.0.0.1 --port "$MQ_PORT" \
+        --threads "$c" --seconds "$SECONDS_EACH" --queues "$BARE_QUEUES" >"$OUT/bare-$c.txt" 2>&1 || {
+        cat "$OUT/bare-$c.txt"
+        die "bare_publish failed"
+    }
+    bare_line[$c]=$(grep '^bare: acks=' "$OUT/bare-$c.txt") || die "bare_publish printed no summary"
+done
+
+# --- 5. the peer --------------------------------------------------------------------
+
+if [ ! -d "$PEER_DIR/node_modules/amqplib" ]; then
+    say "peer: npm install in bench/peer (amqplib, pinned in its package.json)"
+    (cd "$PEER_DIR" && npm install --no-audit --no-fund --silent >/dev/null) ||
+        die "npm install in bench/peer failed"
+fi
+! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PEER_PORT/" ||
+    die "something answers on 127.0.0.1:$PEER_PORT already: set BENCH_PEER_PORT"
+peer_pid=
+stop_peer() { # SIGTERM: the peer's primary stops its workers and deletes its queues
+    [ -n "$peer_pid" ] || return 0
+    kill -TERM "$peer_pid" 2>/dev/null || true
+    wait "$peer_pid" 2>/dev/null || true
+    peer_pid=
+}
+trap stop_peer EXIT
+declare -A peer_line peer_cpu
+peer_hwm_kb=0 # the largest worker's peak, over the runs
+for c in $CONCURRENCY; do
+    log=$OUT/peer-$c.log
+    node "$PEER_DIR/notify_peer.mjs" --port "$PEER_PORT" --amqp "amqp://shop:shop@127.0.0.1:$MQ_PORT/" \
+        --public-key "$PUBLIC_KEY" --app-id "$APP_ID" --seller-id "$SELLER_ID" \
+        --queues "$BARE_QUEUES" --workers "$PEER_WORKERS" --exchange "$PEER_EXCHANGE" >"$log" 2>&1 &
+    peer_pid=$!
+    t0=$(now)
+    until grep -q '^peer: ready' "$log"; do
+        if ! kill -0 "$peer_pid" 2>/dev/null || awk -v s="$(since "$t0")" 'BEGIN { exit !(s > 30) }'; then
+            cat "$log"
+            die "the peer did not start within 30 s"
+        fi
+        sleep 0.1
+    done
+    # Its probe, as the app had one: a correctly signed notification must be
+    # answered `success`.
+    answer=$(curl -s --max-time 10 -H 'Content-Type: application/x-www-form-urlencoded' \
+        --data-binary "$(head -n 1 "$BODIES")" "http://127.0.0.1:$PEER_PORT/pay/notify/alipay") || true
+    [ "$answer" = success ] || die "the peer answered '$answer' to a correctly signed notification, not 'success'"
+    peer_procs=(peer "$peer_pid")
+    for pid in $(pgrep -P "$peer_pid"); do peer_procs+=(peer "$pid"); done
+    cpu_ticks "${peer_procs[@]}" >"$OUT/cpu-peer-$c-0.txt"
+    t0=$(now)
+    t=$(threads_for "$c")
+    say "peer: wrk -t$t -c$c -d${SECONDS_EACH}s POST /pay/notify/alipay straight to node ($PEER_WORKERS workers, $BARE_QUEUES queues)"
+    BENCH_BODIES=$BODIES BENCH_CURSOR=1 BENCH_THREADS=$t BENCH_CONNECTIONS=$c \
+        wrk -t"$t" -c"$c" -d"${SECONDS_EACH}s" --timeout 10s -s "$repo/bench/notify.lua" \
+        "http://127.0.0.1:$PEER_PORT/pay/notify/alipay" >"$OUT/wrk-peer-$c.txt" 2>&1 || {
+        cat "$OUT/wrk-peer-$c.txt"
+        die "wrk failed"
+    }
+    peer_line[$c]=$(grep '^notify: success=' "$OUT/wrk-peer-$c.txt") || {
+        cat "$OUT/wrk-peer-$c.txt"
+        die "wrk printed no summary"
+    }
+    cpu_ticks "${peer_procs[@]}" >"$OUT/cpu-peer-$c-1.txt"
+    peer_cpu[$c]=$(cpu_report "$OUT/cpu-peer-$c-0.txt" "$OUT/cpu-peer-$c-1.txt" "$(since "$t0")")
+    for pid in $(pgrep -P "$peer_pid"); do
+        read -r _ hwm <<<"$(bench_proc_mem "$pid")"
+        [ "${hwm:-0}" -le "$peer_hwm_kb" ] || peer_hwm_kb=$hwm
+    done
+    stop_peer
+    grep -q '^peer: stopped' "$log" || {
+        cat "$log"
+        die "the peer did not stop cleanly (its queues $PEER_EXCHANGE.notify.* may be left)"
+    }
+done
+trap - EXIT
+
+# --- 6. the app ---------------------------------------------------------------------
 
 # The notifications 0 .. cursor-1 (mod N) have all been answered; the probe was 0.
 cursor=1
@@ -323,6 +434,8 @@ if [ "$PAUSE_CONSUMERS" = 1 ]; then
     say "diagnostic run: the consumers are stopped during the app's runs"
     "$repo/scripts/services" stop consumers >/dev/null
 fi
+bench_mem_start "$OUT/rss.txt"
+trap bench_mem_stop EXIT
 cpu_ticks >"$OUT/cpu-0.txt"
 load_start=$(now)
 for c in $CONCURRENCY; do
@@ -357,7 +470,7 @@ if [ "$PAUSE_CONSUMERS" = 1 ]; then
 fi
 load_s=$(awk -v a="$load_start" -v b="$load_end" 'BEGIN { printf "%.1f", b - a }')
 
-# --- 6. the drain ---------------------------------------------------------------------
+# --- 7. the drain ---------------------------------------------------------------------
 
 covered=$((cursor < N_ORDERS ? cursor : N_ORDERS))
 CL=$((ID0 + covered))
@@ -388,6 +501,8 @@ while :; do
 done
 drain_end=$(now)
 cpu_ticks >"$OUT/cpu-2.txt"
+bench_mem_stop
+trap - EXIT
 drain_s=$(awk -v a="$load_end" -v b="$drain_end" 'BEGIN { printf "%.1f", b - a }')
 # Every notification the pay consumer handled has one consumer-log row; the
 # copies it found there were no-ops. The notifications answered beyond the
@@ -405,28 +520,34 @@ done
 paid_all=$(sql "SELECT COUNT(*) FROM trade_order WHERE order_id BETWEEN $O1 AND $ON AND pay_status = 2")
 mismatches=$(sql "SELECT COUNT(*) FROM trade_pay_mismatch WHERE order_id BETWEEN $O1 AND $ON")
 
-# --- 7. summary -----------------------------------------------------------------------
+# --- 8. summary -----------------------------------------------------------------------
 
 ok=1
 echo
-printf '%5s | %9s %8s %8s | %9s %8s %8s | %6s | %s\n' \
-    conc 'notify/s' p50_ms p99_ms 'bare/s' p50_ms p99_ms ratio 'unapplied at end'
-printf -- '------+----------------------------+----------------------------+--------+-----------------\n'
+row() { printf '%5s | %9s %7s %7s | %9s %7s %7s | %9s %7s %7s | %5s %5s | %s\n' "$@"; }
+row conc 'notify/s' p50 p99 'bare/s' p50 p99 'peer/s' p50 p99 /bare /peer 'unapplied at end'
+printf -- '------+---------------------------+---------------------------+---------------------------+-------------+-----------------\n'
 for c in $CONCURRENCY; do
-    w=${wrk_line[$c]} b=${bare_line[$c]}
+    w=${wrk_line[$c]} b=${bare_line[$c]} p=${peer_line[$c]}
     ratio=$(awk -v a="$(field "$w" rate)" -v b="$(field "$b" rate)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-    printf '%5s | %9s %8s %8s | %9s %8s %8s | %6s | %s\n' "$c" \
-        "$(field "$w" rate)" "$(field "$w" p50_ms)" "$(field "$w" p99_ms)" \
-        "$(field "$b" rate)" "$(field "$b" p50_ms)" "$(field "$b" p99_ms)" "$ratio" "${unapplied[$c]}"
+    peer_ratio=$(awk -v a="$(field "$w" rate)" -v b="$(field "$p" rate)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    row "$c" "$(field "$w" rate)" "$(field "$w" p50_ms)" "$(field "$w" p99_ms)" \
+        "$(field "$b" rate)" "$(field "$b" p50_ms)" "$(field "$b" p99_ms)" \
+        "$(field "$p" rate)" "$(field "$p" p50_ms)" "$(field "$p" p99_ms)" "$ratio" "$peer_ratio" "${unapplied[$c]}"
     awk -v r="$ratio" -v t=$TARGET_RATIO 'BEGIN { exit !(r >= t) }' || ok=0
+    awk -v r="$peer_ratio" -v t=$TARGET_PEER_RATIO 'BEGIN { exit !(r >= t) }' || ok=0
     awk -v p="$(field "$w" p99_ms)" -v t=$TARGET_P99_MS 'BEGIN { exit !(p < t) }' || ok=0
     [ "$(field "$b" failed)" = 0 ] && [ "$(field "$b" nacks)" = 0 ] ||
         echo "      bare at $c: failed $(field "$b" failed), nacks $(field "$b" nacks)"
+    [ "$(field "$p" other)" = 0 ] && [ "$(field "$p" errors)" = 0 ] ||
+        echo "      peer at $c: $(field "$p" other) answers not success, $(field "$p" errors) socket errors"
 done
 echo
-echo "notify/s: answers 'success' a second (wrk; p50/p99 of every request); bare/s: confirmed"
-echo "publishes a second of the same messages to $BARE_QUEUES durable queues (a pay.notify reaches $fanout);"
-echo "unapplied at end: acknowledged notifications not yet paid in trade_order when the run ended."
+echo "notify/s: answers 'success' a second (wrk through nginx; p50/p99 of every request, ms);"
+echo "bare/s: confirmed publishes a second of the same messages to $BARE_QUEUES durable queues (a"
+echo "pay.notify reaches $fanout); peer/s: answers 'success' a second of the Node peer ($PEER_WORKERS"
+echo "workers, no nginx, $BARE_QUEUES queues), same wrk script and bodies; /bare, /peer: notify/s over"
+echo "theirs; unapplied at end: acknowledged notifications not yet paid in trade_order when the run ended."
 echo
 echo "answers: $answered_total success (probe included), $other_total other, $errors_total socket errors"
 [ -z "$first_error" ] || echo "  first answer that was not success: $first_error"
@@ -445,23 +566,32 @@ else
     echo "drain: NOT all applied after ${DRAIN_MAX}s (missing: $left)"
     ok=0
 fi
+echo "resident memory from the app's first run to the end of the drain (largest VmRSS"
+echo "sampled, MB; target: app < $((APP_RSS_MAX_KB / 1024)), each consumer < $((CONSUMER_RSS_MAX_KB / 1024))):"
+bench_mem_report "$OUT/rss.txt" || ok=0
+awk -v k="$peer_hwm_kb" 'BEGIN { printf "  (the peer: its largest worker peaked at %.1f MB)\n", k / 1024 }'
 echo "CPU during the app's runs (${load_s}s; % of one core, $(nproc) cores):"
 echo "  $(cpu_report "$OUT/cpu-0.txt" "$OUT/cpu-1.txt" "$load_s")"
 echo "CPU during the drain (${drain_s}s):"
 echo "  $(cpu_report "$OUT/cpu-1.txt" "$OUT/cpu-2.txt" "$drain_s")"
+echo "CPU during the peer's runs (peer: its primary and workers):"
+for c in $CONCURRENCY; do echo "  $c connections: ${peer_cpu[$c]}"; done
 echo
 if [ "$PAUSE_CONSUMERS" = 1 ]; then
     echo "diagnostic run (BENCH_PAUSE_CONSUMERS=1): the consumers did not run during the app's runs;"
     echo "the targets are judged only on a normal run"
     ok=0
 fi
+targets="notify >= bare and >= ${TARGET_PEER_RATIO}x the peer at every concurrency, p99 < ${TARGET_P99_MS} ms,"
+targets+=" drained within ${DRAIN_TARGET}s, app < $((APP_RSS_MAX_KB / 1024)) MB, each consumer"
+targets+=" < $((CONSUMER_RSS_MAX_KB / 1024)) MB"
 if [ "$ok" = 1 ]; then
-    echo "targets met (notify >= bare at every concurrency, p99 < ${TARGET_P99_MS} ms, drained within ${DRAIN_TARGET}s)"
+    echo "targets met ($targets)"
 else
-    echo "targets NOT met (notify >= bare at every concurrency, p99 < ${TARGET_P99_MS} ms, drained within ${DRAIN_TARGET}s)"
+    echo "targets NOT met ($targets)"
 fi
 
-# --- 8. cleanup -------------------------------------------------------------------------
+# --- 9. cleanup -------------------------------------------------------------------------
 
 if [ "$KEEP" = 1 ]; then
     echo "bench rows kept (BENCH_KEEP=1): orders $O1..$ON, users $U1..$UN"

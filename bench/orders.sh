@@ -32,12 +32,13 @@
 #      coupon, user and audit consumers handle), wrk runs BENCH_CANCEL_SECONDS,
 #      and the bench waits (at most 120 s) until every reversal is done; then
 #      the app is restarted as it was (same number of instances and binaries).
-#      From step 4 to here the resident memory (ps rss) of the app and of
-#      every consumer is sampled once a second;
+#      From step 4 to here the resident memory (VmRSS and VmHWM, /proc) of
+#      the app and of every consumer is sampled every half second
+#      (bench/common.sh);
 #   6. a summary: orders/s, p50, p99 of both, their ratio, the cancel wave,
-#      the largest RSS of each process, and the targets (app >= half the bare
-#      rate; app RSS < 64 MB, each consumer < 32 MB). Exit 0 when every
-#      target is met.
+#      the largest VmRSS sampled of each process, and the targets (app >=
+#      half the bare rate; app RSS < 64 MB, each consumer < 32 MB). Exit 0
+#      when every target is met.
 #
 # Environment (default in brackets):
 #   SHOP_RUN_DIR, SHOP_HTTP_PORT, SHOP_DB_PORT   as scripts/services [run/, 8080, 23306]
@@ -67,10 +68,9 @@ PASSWORD=bench-pass-1
 SEED_NAME=benchseed
 SEED_MOBILE=19899999999
 
-# Targets (the issue): the app at least half the bare-SQL rate; RSS caps.
+# Targets (the issue): the app at least half the bare-SQL rate (the RSS caps
+# are bench/common.sh's).
 TARGET_RATIO=0.5
-APP_RSS_MAX_KB=$((64 * 1024))
-CONSUMER_RSS_MAX_KB=$((32 * 1024))
 
 [[ $CANCEL_SECONDS =~ ^[0-9]+$ ]] || die "BENCH_CANCEL_SECONDS must be a number, got '$CANCEL_SECONDS'"
 bench_positive SECONDS_EACH CONNECTIONS WRK_THREADS N_USERS N_GOODS
@@ -196,40 +196,12 @@ DATA=$OUT/orders-data.lua
     echo "}"
 } >"$DATA"
 
-# --- memory sampling ------------------------------------------------------------
+# --- memory (bench/common.sh samples it) ------------------------------------------
 
-# Every shop process with a pid file: the app instances and the consumers.
-shop_processes() { # prints "NAME PID"
-    local f name pid
-    for f in "$RUN_DIR"/pids/shop-app*.pid "$RUN_DIR"/pids/shop-consumer-*.pid; do
-        [ -r "$f" ] || continue
-        name=$(basename "$f" .pid)
-        pid=$(tr -dc '0-9' <"$f")
-        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && printf '%s %s\n' "$name" "$pid"
-    done
-    return 0
-}
-sample_rss() { # sample_rss FILE: append "NAME RSS_KB" lines once a second until killed
-    set +e
-    while :; do
-        shop_processes | while read -r name pid; do
-            rss=$(ps -o rss= -p "$pid" 2>/dev/null | tr -d ' ') && [ -n "$rss" ] && echo "$name $rss"
-        done >>"$1"
-        sleep 1
-    done
-}
 RSS=$OUT/rss.txt
-: >"$RSS"
-sampler=
-stop_sampler() {
-    [ -n "$sampler" ] || return 0
-    kill "$sampler" 2>/dev/null || true
-    wait "$sampler" 2>/dev/null || true
-    sampler=
-}
 
 # The app as it runs now, to restart it the same way after the cancel wave.
-app_instances=$(shop_processes | grep -c '^shop-app' || true)
+app_instances=$(bench_shop_processes | grep -c '^shop-app' || true)
 [ "$app_instances" -ge 1 ] || app_instances=1
 app_exe=$(readlink "/proc/$(tr -dc '0-9' <"$RUN_DIR/pids/shop-app.pid" 2>/dev/null)/exe" 2>/dev/null || true)
 restart_app() { # restart_app [NAME=VALUE ...]: scripts/services restart app, same binaries
@@ -270,9 +242,8 @@ bench_orders() { # bench_orders STATUS: bench orders with that order_status
     sql "SELECT COUNT(*) FROM trade_order WHERE user_id BETWEEN $U1 AND $UN AND order_status = $1"
 }
 say "app: wrk -t$WRK_THREADS -c$CONNECTIONS -d${SECONDS_EACH}s POST /api/orders through nginx"
-sample_rss "$RSS" &
-sampler=$!
-trap 'stop_sampler; remove_bench_data' EXIT
+bench_mem_start "$RSS"
+trap 'bench_mem_stop; remove_bench_data' EXIT
 confirmed_before=$(bench_orders 1)
 BENCH_DATA=$DATA wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --timeout 10s \
     -s "$repo/bench/orders.lua" "$BASE/api/orders" >"$OUT/wrk.txt" 2>&1 || {
@@ -292,7 +263,7 @@ say "app: $app_created answered 201; $(($(bench_orders 1) - confirmed_before)) o
 wave_line=
 if [ "$CANCEL_SECONDS" -gt 0 ]; then
     say "cancel wave: the app restarted with SHOP_FAULT_INJECT=after_balance; wrk for ${CANCEL_SECONDS}s"
-    trap 'stop_sampler; restart_app; remove_bench_data' EXIT
+    trap 'bench_mem_stop; restart_app; remove_bench_data' EXIT
     restart_app SHOP_FAULT_INJECT=after_balance
     cancelled_before=$(bench_orders 2)
     BENCH_DATA=$DATA wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${CANCEL_SECONDS}s" --timeout 10s \
@@ -332,9 +303,9 @@ if [ "$CANCEL_SECONDS" -gt 0 ]; then
     say "$wave_line"
     say "cancel wave: restarting the app without the fault"
     restart_app
-    trap 'stop_sampler; remove_bench_data' EXIT
+    trap 'bench_mem_stop; remove_bench_data' EXIT
 fi
-stop_sampler
+bench_mem_stop
 trap - EXIT
 remove_bench_data
 say "bench data removed"
@@ -358,18 +329,9 @@ done
 echo "ratio app/bare: $ratio (bare = $(mode_of "$bare_line") statements; target >= $TARGET_RATIO)"
 [ -z "$wave_line" ] || echo "$wave_line"
 echo
-echo "resident memory under load (largest sample, MB; target: app < 64, each consumer < 32):"
+echo "resident memory under load (largest VmRSS sampled, MB; target: app < $((APP_RSS_MAX_KB / 1024)), each consumer < $((CONSUMER_RSS_MAX_KB / 1024))):"
 ok=1
-awk -v ra=$APP_RSS_MAX_KB -v rc=$CONSUMER_RSS_MAX_KB '
-    { if ($2 > max[$1]) max[$1] = $2 }
-    END {
-        for (n in max) {
-            cap = (n ~ /^shop-app/) ? ra : rc
-            printf "  %-28s %7.1f %s\n", n, max[n] / 1024, max[n] < cap ? "ok" : "OVER"
-        }
-    }' "$RSS" | sort | tee "$OUT/rss-summary.txt"
-[ -s "$OUT/rss-summary.txt" ] || echo "  (no process sampled: no pid files under $RUN_DIR/pids?)"
-grep -q 'OVER' "$OUT/rss-summary.txt" && ok=0
+bench_mem_report "$RSS" || ok=0
 awk -v r="$ratio" -v t=$TARGET_RATIO 'BEGIN { exit !(r >= t) }' || ok=0
 [ "$app_created" -gt 0 ] || ok=0
 [[ $wave_line != *"NOT all reversed"* ]] || ok=0
