@@ -285,3 +285,18 @@ out:
     free(rows);
     return rc;
 }
+
+int consumer_paid_batch(db_conn *db, const struct mq_message *const *ms, size_t n,
+                        enum mq_verdict *verdicts, void *ud, paid_batch_fn paid, mq_handler one)
+{
+    if (db == NULL)
+        return -1;
+    int all_paid = 1;
+    for (size_t i = 0; i < n; i++)
+        all_paid = all_paid && strcmp(ms[i]->routing_key, EV_ORDER_PAID) == 0;
+    if (all_paid)
+        return paid(db, ms, n, verdicts);
+    for (size_t i = 0; i < n; i++)
+        verdicts[i] = one(ms[i], ud);
+    return 0;
+}

@@ -62,6 +62,15 @@ struct paid_claim {
 int consumer_log_claim_paid(db_conn *db, const char *group, const struct mq_message *const *ms,
                             size_t n, struct paid_claim *out, size_t *fresh);
 
+/* The batch handler (mq_batch.all) of a consumer with a batch path for
+ * order.paid: when every message of the batch is an order.paid, paid(db, ms,
+ * n, verdicts) takes them all at once; otherwise each goes through one(m, ud)
+ * in order. db NULL: -1 (the batch is redone one by one). */
+typedef int (*paid_batch_fn)(db_conn *db, const struct mq_message *const *ms, size_t n,
+                             enum mq_verdict *verdicts);
+int consumer_paid_batch(db_conn *db, const struct mq_message *const *ms, size_t n,
+                        enum mq_verdict *verdicts, void *ud, paid_batch_fn paid, mq_handler one);
+
 /* Inside the caller's transaction: 1 when (group, tag, key) is recorded,
  * 0 when not, -1 on a database error. A locking read (it waits for a
  * concurrent insert of the same row to commit or roll back). */

@@ -763,17 +763,7 @@ out:
 int order_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts,
                    void *ud)
 {
-    db_conn *db = order_db();
-    if (db == NULL)
-        return -1;
-    int all_paid = 1;
-    for (size_t i = 0; i < n; i++)
-        all_paid = all_paid && strcmp(ms[i]->routing_key, EV_ORDER_PAID) == 0;
-    if (all_paid)
-        return paid_batch(db, ms, n, verdicts);
-    for (size_t i = 0; i < n; i++)
-        verdicts[i] = order_on_event(ms[i], ud);
-    return 0;
+    return consumer_paid_batch(order_db(), ms, n, verdicts, ud, paid_batch, order_on_event);
 }
 
 /* ------------------------------------------------------ the buyer cancels */

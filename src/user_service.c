@@ -580,17 +580,7 @@ static int points_batch(db_conn *db, const struct mq_message *const *ms, size_t 
 
 int user_on_batch(const struct mq_message *const *ms, size_t n, enum mq_verdict *verdicts, void *ud)
 {
-    db_conn *db = user_db();
-    if (db == NULL)
-        return -1;
-    int all_paid = 1;
-    for (size_t i = 0; i < n; i++)
-        all_paid = all_paid && strcmp(ms[i]->routing_key, EV_ORDER_PAID) == 0;
-    if (all_paid)
-        return points_batch(db, ms, n, verdicts);
-    for (size_t i = 0; i < n; i++)
-        verdicts[i] = user_on_event(ms[i], ud);
-    return 0;
+    return consumer_paid_batch(user_db(), ms, n, verdicts, ud, points_batch, user_on_event);
 }
 
 /* ------------------------------------------------ the operators' audit log */
