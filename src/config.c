@@ -145,8 +145,11 @@ static const struct config_entry CONFIG[] = {
     STR(fcgi_notify_socket, "run/sock/shop-notify.sock",
         "unix socket for provider notifications only"),
     INT(notify_threads, 64, 1, 512, "FastCGI threads that serve only provider notifications"),
-    INT(notify_publishers, 4, 1, 64,
+    INT(notify_publishers, 1, 1, 64,
         "broker connections that publish the notifications, confirms batched"),
+    INT(notify_linger_us, 2000, 0, 20000,
+        "while notifications come together, how long a publishing round waits for more to "
+        "join its bundle, microseconds (0: never)"),
 };
 
 #undef FIELD

@@ -76,6 +76,7 @@ struct shop_config {
     char fcgi_notify_socket[CONFIG_STR_MAX]; /* unix socket for /pay/notify/ only */
     int notify_threads;    /* FastCGI threads reserved for provider notifications */
     int notify_publishers; /* the notifications' publishing connections */
+    int notify_linger_us;  /* a publishing round waits for more notifications, us */
 };
 
 /* Fill cfg with the defaults, then the file (when path is not NULL), then the

@@ -32,8 +32,14 @@ struct lane {
     pthread_mutex_t mu;
     pthread_cond_t work; /* the thread: something was queued, or stop */
     struct pipe_req *head, *tail;
+    size_t queued; /* requests between head and tail */
     int stopping;
     int max_batch;
+    long linger_ns;        /* how long a round waits for more callers (0: never) */
+    size_t last_n;         /* messages of the last round */
+    int id;                /* 1-based, for the log */
+    struct timespec since; /* the stats' period began */
+    unsigned long messages, rounds, largest;
     mq_conn *conn;
     const struct mq_params *params;
     pthread_t thread;
@@ -62,6 +68,70 @@ static void fail_all(struct pipe_req *r, enum mq_status st)
     }
 }
 
+/* now + ns on CLOCK_REALTIME (pthread_cond_timedwait's clock). */
+static struct timespec after_ns(long ns)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += ns;
+    t.tv_sec += t.tv_nsec / 1000000000L;
+    t.tv_nsec %= 1000000000L;
+    return t;
+}
+
+static int before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* With the lane's lock held and a caller queued: when the last round carried
+ * more than one message (callers come together), let more join this round
+ * while they keep coming (none for a quarter of linger_ns: they are all in),
+ * for at most linger_ns, or until max_batch are queued: one bundle and one
+ * confirm serve them all (src/mq_bundle.h). A caller alone never waits. */
+static void linger(struct lane *ln)
+{
+    if (ln->linger_ns <= 0 || ln->last_n < 2)
+        return;
+    struct timespec end = after_ns(ln->linger_ns);
+    size_t seen = ln->queued;
+    while (!ln->stopping && ln->queued < (size_t)ln->max_batch) {
+        struct timespec gap = after_ns(ln->linger_ns / 4);
+        if (before(&end, &gap))
+            gap = end;
+        if (pthread_cond_timedwait(&ln->work, &ln->mu, &gap) != ETIMEDOUT)
+            continue; /* someone came (or a spurious wake): wait on */
+        if (ln->queued == seen || !before(&gap, &end))
+            return;
+        seen = ln->queued;
+    }
+}
+
+/* Every STATS_EVERY_S while it works, a lane says how it batched: how many
+ * messages a round carried is what the broker saves. */
+#define STATS_EVERY_S 10
+static void stats_add(struct lane *ln, size_t n)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (ln->since.tv_sec == 0)
+        ln->since = now;
+    ln->messages += n;
+    ln->rounds++;
+    if (n > ln->largest)
+        ln->largest = n;
+    double s =
+        (double)(now.tv_sec - ln->since.tv_sec) + (double)(now.tv_nsec - ln->since.tv_nsec) / 1e9;
+    if (s < STATS_EVERY_S)
+        return;
+    log_info("mq_pipe: lane %d: %lu messages in %.1f s in %lu rounds of %.1f on average (at most "
+             "%lu)",
+             ln->id, ln->messages, s, ln->rounds, (double)ln->messages / (double)ln->rounds,
+             ln->largest);
+    ln->messages = ln->rounds = ln->largest = 0;
+    ln->since = now;
+}
+
 static void *lane_main(void *arg)
 {
     struct lane *ln = arg;
@@ -82,6 +152,7 @@ static void *lane_main(void *arg)
         }
         if (ln->stopping || batch == NULL || reqs == NULL)
             break;
+        linger(ln);
         size_t n = 0;
         while (ln->head != NULL && n < (size_t)ln->max_batch) {
             reqs[n] = ln->head;
@@ -91,7 +162,10 @@ static void *lane_main(void *arg)
         }
         if (ln->head == NULL)
             ln->tail = NULL;
+        ln->queued -= n;
+        ln->last_n = n;
         pthread_mutex_unlock(&ln->mu);
+        stats_add(ln, n);
 
         if (ln->conn == NULL)
             ln->conn = mq_open(ln->params);
@@ -119,7 +193,7 @@ static void *lane_main(void *arg)
     return NULL;
 }
 
-mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch)
+mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch, int linger_us)
 {
     if (p == NULL)
         return NULL;
@@ -135,6 +209,8 @@ mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch)
         struct lane *ln = &pp->lanes[i];
         ln->params = p;
         ln->max_batch = max_batch < 1 ? 1 : max_batch;
+        ln->linger_ns = linger_us > 0 ? (long)linger_us * 1000L : 0;
+        ln->id = i + 1;
         ln->conn = mq_open(p);
         if (ln->conn == NULL)
             log_warn("mq_pipe: broker not reachable now; connecting on first use");
@@ -176,6 +252,7 @@ enum mq_status mq_pipe_publish(mq_pipe *pp, const char *exchange, const char *ro
     else
         ln->head = &r;
     ln->tail = &r;
+    ln->queued++;
     pthread_cond_signal(&ln->work);
     pthread_mutex_unlock(&ln->mu);
     int rc;

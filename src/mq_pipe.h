@@ -19,11 +19,17 @@ typedef struct mq_pipe mq_pipe;
 
 /* Start `lanes` publishing threads, each with its own connection, which the
  * callers take in turn (the broker handles each connection's channel on one
- * core at most: more lanes, more of the broker's cores). *p (and the strings
- * it points to) must stay valid until mq_pipe_stop: the connections are made
- * now or, when the broker is down, on first use, and remade after a failure.
- * At most max_batch messages go out per round. NULL on failure (logged). */
-mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch);
+ * core at most: more lanes, more of the broker's cores, but fewer callers a
+ * round). *p (and the strings it points to) must stay valid until
+ * mq_pipe_stop: the connections are made now or, when the broker is down, on
+ * first use, and remade after a failure. At most max_batch messages go out
+ * per round; the messages of a round that share a route travel as one bundle
+ * (mq_publish_batch). linger_us > 0: while callers come together (the last
+ * round carried more than one), a round waits up to that long for more to
+ * join it (fewer, larger bundles: less work for the broker per message, a
+ * little more latency); a caller alone never waits. NULL on failure
+ * (logged). */
+mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch, int linger_us);
 
 /* Publish as mq_publish does, through the pipe: returns when the broker
  * confirmed (MQ_OK) or why not. Safe from any number of threads. */

@@ -136,7 +136,8 @@ int main(int argc, char **argv)
     declare_topology(&app.mq, &cfg);
     /* One connection publishes every notification, batching the confirms of
      * those that arrive together. */
-    if ((app.notify_pipe = mq_pipe_start(&app.mq, cfg.notify_publishers, NOTIFY_BATCH_MAX)) == NULL)
+    if ((app.notify_pipe = mq_pipe_start(&app.mq, cfg.notify_publishers, NOTIFY_BATCH_MAX,
+                                         cfg.notify_linger_us)) == NULL)
         goto out;
 
     if (FCGX_Init() != 0) {

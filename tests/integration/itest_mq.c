@@ -440,7 +440,7 @@ static void test_pipe(void)
 {
     const char *q = scratch_queue("pipe", "itest.pipe");
     CU_ASSERT_PTR_NOT_NULL_FATAL(q);
-    mq_pipe *pp = mq_pipe_start(&g_p, 2, 64);
+    mq_pipe *pp = mq_pipe_start(&g_p, 2, 64, 1000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pp);
     pthread_t t[PIPE_THREADS];
     struct pipe_arg a[PIPE_THREADS];
