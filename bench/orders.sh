@@ -281,9 +281,9 @@ side_start() { # side_start NAME
     date +%s.%N >"$OUT/$1.t0"
 }
 side_end() { # side_end NAME
+    awk -v a="$(cat "$OUT/$1.t0")" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }' >"$OUT/$1.secs"
     cpu_ticks >"$OUT/$1.cpu-1"
     db_counters "$OUT/$1.db-1"
-    awk -v a="$(cat "$OUT/$1.t0")" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }' >"$OUT/$1.secs"
 }
 side_report() { # side_report NAME LABEL ORDERS CLIENT
     local secs client
