@@ -26,6 +26,12 @@
 #                             against the targets (app < 64 MB, each consumer
 #                             < 32 MB); returns 1 when one is over or nothing
 #                             was sampled
+# and, to see what limits a run, the CPU each process of the shop used:
+#   cpu_ticks [NAME PID]... > FILE
+#                             a snapshot of every process's CPU time (and of
+#                             the processes given)
+#   cpu_report BEFORE AFTER SECONDS
+#                             each one's share of a core between two snapshots
 #
 # Environment (default in brackets):
 #   SHOP_RUN_DIR, SHOP_HTTP_PORT, SHOP_DB_PORT   as scripts/services [run/, 8080, 23306]
@@ -171,4 +177,56 @@ bench_mem_report() { # bench_mem_report FILE
             }
         }' "$1" | sort | tee "$1.summary"
     ! grep -q ' OVER ' "$1.summary"
+}
+
+# --- CPU ----------------------------------------------------------------------
+
+# cpu_ticks [NAME PID]...: "NAME TICKS" (user + system, clock ticks) of every
+# process with a pid file under <run>/pids (the app, the consumers, MariaDB,
+# RabbitMQ), of nginx (master and workers) and of the processes given.
+cpu_ticks() {
+    local f name pid
+    {
+        while [ $# -ge 2 ]; do
+            printf '%s %s\n' "$1" "$2"
+            shift 2
+        done
+        for f in "$RUN_DIR"/pids/*.pid; do
+            [ -r "$f" ] || continue
+            name=$(basename "$f" .pid)
+            pid=$(tr -dc '0-9' <"$f")
+            [ -n "$pid" ] && printf '%s %s\n' "$name" "$pid"
+        done
+        if [ -r "$RUN_DIR/nginx/nginx.pid" ]; then
+            pid=$(tr -dc '0-9' <"$RUN_DIR/nginx/nginx.pid")
+            if [ -n "$pid" ]; then
+                printf 'nginx %s\n' "$pid"
+                pgrep -P "$pid" | sed 's/^/nginx /'
+            fi
+        fi
+    } | while read -r name pid; do
+        # Fields 14 and 15 after the command name (which may hold spaces).
+        [ -r "/proc/$pid/stat" ] && sed -E 's/^.*\) //' "/proc/$pid/stat" 2>/dev/null |
+            awk -v n="$name" '{ print n, $12 + $13 }'
+    done
+    return 0
+}
+# cpu_report BEFORE AFTER SECONDS: each process's share of one core between the
+# two snapshots, largest first, on one line.
+cpu_report() {
+    local hz
+    hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+    awk -v hz="$hz" -v secs="$3" '
+        FNR == NR { before[$1] += $2; next }
+        { after[$1] += $2 }
+        END {
+            for (n in after) {
+                d = after[n] - before[n]
+                if (d < 0) d = 0
+                sub(/^shop-consumer-/, "", n); total += d
+                used[n] += d
+            }
+            for (n in used) printf "%s %.0f\n", n, 100 * used[n] / hz / secs
+            printf "TOTAL %.0f\n", 100 * total / hz / secs
+        }' "$1" "$2" | sort -k2,2nr | awk '{ printf "%s%s %s%%", (NR > 1 ? ", " : ""), $1, $2 } END { print "" }'
 }

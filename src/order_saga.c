@@ -4,9 +4,13 @@
  * 6 confirm; each step is one transaction in the service that owns its rows.
  * The pre-order commits together with its order.timeout ("preorder") in the
  * outbox, so an order whose saga dies half-way is cancelled after the delay
- * whatever happened to this process. A step that fails after the pre-order
- * emits the order's order.cancel (through the outbox); the consumers then
- * reverse exactly the steps that took effect. */
+ * whatever happened to this process. That check is only needed when the saga
+ * does not finish, so the saga does not publish it (no broker round trip on
+ * the way): the confirm's transaction, or the cancel once it is durable,
+ * settles the pending row; a saga that died (or took longer than the relay's
+ * minimum age) leaves it pending, and the relay publishes it. A step that
+ * fails after the pre-order emits the order's order.cancel (through the
+ * outbox); the consumers then reverse exactly the steps that took effect. */
 #include "order_saga.h"
 
 #include <inttypes.h>
@@ -305,30 +309,29 @@ static enum db_status add_timeout_tx(db_conn *db, const struct order *o, const c
 }
 
 /* How the saga reaches the broker: its thread's connection (the cancel, a
- * delay queue to declare) and the app's publisher pipe (the timeouts). */
+ * delay queue to declare) and the app's publisher pipe (the unpaid timeout). */
 struct saga_pub {
     mq_conn *mq;
     struct mq_pipe *pipe;
-    char sent_id[80]; /* the pre-order timeout, confirmed and not marked sent yet */
+    char check_id[80]; /* the pre-order's timeout, committed and pending in the outbox */
 };
 
-/* Publish a committed timeout through the pipe; a missing delay queue is
- * declared once. mark: as outbox_send_pipe's. MQ_OK once confirmed. */
-static enum mq_status send_timeout(db_conn *db, struct saga_pub *pub, const char *queue,
-                                   const char *msg_id, const struct buf *body, int mark)
+/* Publish a committed timeout through the pipe and mark it sent; a missing
+ * delay queue is declared once. Not confirmed: the relay publishes it. */
+static void send_timeout(db_conn *db, struct saga_pub *pub, const char *queue, const char *msg_id,
+                         const struct buf *body)
 {
-    enum mq_status st = outbox_send_pipe(db, pub->pipe, "", queue, msg_id, buf_str(body), mark);
+    enum mq_status st = outbox_send_pipe(db, pub->pipe, "", queue, msg_id, buf_str(body), 1);
     if (st == MQ_ERR && declare_current(pub->mq) == 0)
-        st = outbox_send_pipe(db, pub->pipe, "", queue, msg_id, buf_str(body), mark);
-    return st;
+        outbox_send_pipe(db, pub->pipe, "", queue, msg_id, buf_str(body), 1);
 }
 
 /* One transaction on the order database: `step` (the pre-order insert or the
- * confirm) together with the order's timeout; then publish the timeout. The
- * pre-order's timeout is marked sent in the confirm's transaction (the
- * saga's last), or alone when the saga stops before (order_saga_confirm).
- * *again: the commit met a deadlock (Galera's write conflict answers so at
- * COMMIT): nothing was written, the caller may run it once more. */
+ * confirm) together with the order's timeout. The unpaid timeout is
+ * published after the confirm's commit; the pre-order's is not (see the top
+ * of this file): the confirm's transaction marks it settled, or emit_cancel
+ * does. *again: the commit met a deadlock (Galera's write conflict answers so
+ * at COMMIT): nothing was written, the caller may run it once more. */
 static enum shop_code order_tx_once(struct saga_pub *pub, const struct order *o, int confirm,
                                     int *again)
 {
@@ -338,6 +341,7 @@ static enum shop_code order_tx_once(struct saga_pub *pub, const struct order *o,
     enum shop_code rc;
     int paid = o->pay_amount == 0;
     int with_timeout = !confirm || !paid;
+    int publish = confirm && with_timeout;
     if (db == NULL)
         return SHOP_DB_UNAVAILABLE;
     buf_init(&body, EVENT_BODY_MAX);
@@ -356,8 +360,8 @@ static enum shop_code order_tx_once(struct saga_pub *pub, const struct order *o,
                                : (confirm ? SHOP_ORDER_CONFIRM_FAIL : SHOP_ORDER_SAVE_ERROR);
         }
     }
-    if (rc == SHOP_SUCCESS && confirm && pub->sent_id[0] != '\0')
-        outbox_mark_sent(db, pub->sent_id);
+    if (rc == SHOP_SUCCESS && confirm && pub->check_id[0] != '\0')
+        outbox_mark_sent(db, pub->check_id);
     if (rc != SHOP_SUCCESS) {
         db_rollback(db);
         goto out;
@@ -372,9 +376,11 @@ static enum shop_code order_tx_once(struct saga_pub *pub, const struct order *o,
         goto out;
     }
     if (confirm)
-        pub->sent_id[0] = '\0';
-    if (with_timeout && send_timeout(db, pub, queue, msg_id, &body, confirm) == MQ_OK && !confirm)
-        snprintf(pub->sent_id, sizeof pub->sent_id, "%s", msg_id);
+        pub->check_id[0] = '\0';
+    else
+        snprintf(pub->check_id, sizeof pub->check_id, "%s", msg_id);
+    if (publish)
+        send_timeout(db, pub, queue, msg_id, &body);
 out:
     buf_free(&body);
     return rc;
@@ -394,18 +400,20 @@ static enum shop_code order_tx(struct saga_pub *pub, const struct order *o, int 
     return rc;
 }
 
-/* After a failure past the pre-order: the order's order.cancel, once. */
+/* After a failure past the pre-order: the order's order.cancel, once. Once
+ * the cancel is durable, the pre-order's timeout is not needed: settled. */
 static void emit_cancel(struct saga_pub *pub, const struct order *o, enum shop_code why)
 {
     mq_conn *mq = pub->mq;
-    if (pub->sent_id[0] != '\0')
-        outbox_mark_sent(order_db(), pub->sent_id);
-    if (order_cancel_emit(order_db(), mq, o, why) != SHOP_SUCCESS)
-        /* The pre-order's timeout cancels it later. */
+    if (order_cancel_emit(order_db(), mq, o, why) != SHOP_SUCCESS) {
+        /* The relay publishes the pre-order's timeout, which cancels it later. */
         log_error("order %" PRId64 ": cancel not emitted; left to the pre-order timeout",
                   o->order_id);
-    else
-        log_info("order %" PRId64 ": cancelled (%s)", o->order_id, shop_code_name(why));
+        return;
+    }
+    if (pub->check_id[0] != '\0')
+        outbox_mark_sent(order_db(), pub->check_id);
+    log_info("order %" PRId64 ": cancelled (%s)", o->order_id, shop_code_name(why));
 }
 
 enum shop_code order_saga_confirm(mq_conn *mq, struct mq_pipe *pipe, int64_t user_id,
