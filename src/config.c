@@ -103,7 +103,7 @@ static const struct config_entry CONFIG[] = {
     STR(mq_password, "shop", "RabbitMQ password"),
     STR(mq_vhost, "/", "RabbitMQ virtual host"),
     INT(mq_prefetch, 256, 1, 10000, "messages a consumer holds unacknowledged"),
-    INT(mq_batch, 128, 1, 10000, "messages a consumer commits in one transaction (1 = each alone)"),
+    INT(mq_batch, 256, 1, 10000, "messages a consumer commits in one transaction (1 = each alone)"),
     INT(mq_timeout_ms, 5000, 100, 120000, "RabbitMQ connect and publisher-confirm wait, ms"),
     INT(mq_heartbeat_s, 30, 0, 3600, "RabbitMQ heartbeat, seconds (0 = off)"),
     INT(session_ttl_s, 604800, 60, 31536000, "how long a login session lasts, seconds"),

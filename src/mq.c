@@ -1398,10 +1398,14 @@ enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, m
 {
     if (c == NULL || queue == NULL || fn == NULL || stop == NULL)
         return MQ_ERR;
+    /* max counts messages (a bundle counts its own), so a batch may hold
+     * more than the prefetch's deliveries' worth; never more deliveries than
+     * messages, nor than the prefetch lets arrive. */
     size_t max = b != NULL && b->max > 1 ? (size_t)b->max : 1;
-    if (max > (size_t)(prefetch > 0 ? prefetch : 1))
-        max = (size_t)(prefetch > 0 ? prefetch : 1);
-    struct delivery *ds = calloc(max, sizeof *ds);
+    size_t ndel = max;
+    if (ndel > (size_t)(prefetch > 0 ? prefetch : 1))
+        ndel = (size_t)(prefetch > 0 ? prefetch : 1);
+    struct delivery *ds = calloc(ndel, sizeof *ds);
     if (ds == NULL)
         return MQ_ERR;
     struct consume_stats stats = {0};
@@ -1438,7 +1442,7 @@ enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, m
             size_t n = 1, nparts = 0;
             (void)delivery_prepare(&ds[0]);
             nparts += ds[0].nparts;
-            while (n < max && nparts < max) {
+            while (n < ndel && nparts < max) {
                 struct timeval zero = {0, 0};
                 amqp_rpc_reply_t r2 = amqp_consume_message(c->st, &ds[n].env, &zero, 0);
                 if (r2.reply_type != AMQP_RESPONSE_NORMAL)

@@ -73,7 +73,7 @@ static void test_defaults(void)
     CU_ASSERT_STRING_EQUAL(cfg.mq_password, "shop");
     CU_ASSERT_STRING_EQUAL(cfg.mq_vhost, "/");
     CU_ASSERT_EQUAL(cfg.mq_prefetch, 256);
-    CU_ASSERT_EQUAL(cfg.mq_batch, 128);
+    CU_ASSERT_EQUAL(cfg.mq_batch, 256);
     CU_ASSERT_EQUAL(cfg.notify_publishers, 1);
     CU_ASSERT_EQUAL(cfg.notify_linger_us, 2000);
     CU_ASSERT_EQUAL(cfg.mq_timeout_ms, 5000);
