@@ -37,6 +37,7 @@ struct lane {
     int max_batch;
     long linger_ns;        /* how long a round waits for more callers (0: never) */
     size_t last_n;         /* messages of the last round */
+    atomic_int *coming;    /* the pipe's callers on their way (mq_pipe_announce) */
     int id;                /* 1-based, for the log */
     struct timespec since; /* the stats' period began */
     unsigned long messages, rounds, largest;
@@ -47,7 +48,8 @@ struct lane {
 };
 
 struct mq_pipe {
-    atomic_uint next; /* round robin over the lanes */
+    atomic_uint next;  /* round robin over the lanes */
+    atomic_int coming; /* callers announced and not yet withdrawn */
     int nlanes;
     struct lane lanes[];
 };
@@ -84,25 +86,31 @@ static int before(const struct timespec *a, const struct timespec *b)
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* With the lane's lock held and a caller queued: when the last round carried
- * more than one message (callers come together), let more join this round
- * while they keep coming (none for a quarter of linger_ns: they are all in),
- * for at most linger_ns, or until max_batch are queued: one bundle and one
- * confirm serve them all (src/mq_bundle.h). A caller alone never waits. */
+/* With the lane's lock held and a caller queued: let more callers join
+ * this round while they are on their way, for at most linger_ns, or until
+ * max_batch are queued: one bundle and one confirm serve them all
+ * (src/mq_bundle.h). On their way: announced (mq_pipe_announce: a
+ * notification being verified now), or, when the last round carried more
+ * than one (callers come together), arriving still (one came within the
+ * last quarter of linger_ns). With nobody on the way the round goes at
+ * once: a caller alone never waits. */
 static void linger(struct lane *ln)
 {
-    if (ln->linger_ns <= 0 || ln->last_n < 2)
+    if (ln->linger_ns <= 0)
         return;
     struct timespec end = after_ns(ln->linger_ns);
     size_t seen = ln->queued;
-    while (!ln->stopping && ln->queued < (size_t)ln->max_batch) {
+    int arriving = ln->last_n > 1;
+    while (!ln->stopping && ln->queued < (size_t)ln->max_batch &&
+           (arriving || atomic_load(ln->coming) > 0)) {
         struct timespec gap = after_ns(ln->linger_ns / 4);
         if (before(&end, &gap))
             gap = end;
         if (pthread_cond_timedwait(&ln->work, &ln->mu, &gap) != ETIMEDOUT)
-            continue; /* someone came (or a spurious wake): wait on */
-        if (ln->queued == seen || !before(&gap, &end))
+            continue; /* someone came, or a spurious wake: look again */
+        if (!before(&gap, &end))
             return;
+        arriving = ln->queued != seen;
         seen = ln->queued;
     }
 }
@@ -205,11 +213,13 @@ mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch, int 
         return NULL;
     }
     atomic_init(&pp->next, 0);
+    atomic_init(&pp->coming, 0);
     for (int i = 0; i < lanes; i++) {
         struct lane *ln = &pp->lanes[i];
         ln->params = p;
         ln->max_batch = max_batch < 1 ? 1 : max_batch;
         ln->linger_ns = linger_us > 0 ? (long)linger_us * 1000L : 0;
+        ln->coming = &pp->coming;
         ln->id = i + 1;
         ln->conn = mq_open(p);
         if (ln->conn == NULL)
@@ -261,6 +271,18 @@ enum mq_status mq_pipe_publish(mq_pipe *pp, const char *exchange, const char *ro
     while (rc != 0 && errno == EINTR);
     sem_destroy(&r.done);
     return r.out.status;
+}
+
+void mq_pipe_announce(mq_pipe *pp)
+{
+    if (pp != NULL)
+        atomic_fetch_add(&pp->coming, 1);
+}
+
+void mq_pipe_withdraw(mq_pipe *pp)
+{
+    if (pp != NULL)
+        atomic_fetch_sub(&pp->coming, 1);
 }
 
 void mq_pipe_stop(mq_pipe *pp)

@@ -24,10 +24,10 @@ typedef struct mq_pipe mq_pipe;
  * mq_pipe_stop: the connections are made now or, when the broker is down, on
  * first use, and remade after a failure. At most max_batch messages go out
  * per round; the messages of a round that share a route travel as one bundle
- * (mq_publish_batch). linger_us > 0: while callers come together (the last
- * round carried more than one), a round waits up to that long for more to
- * join it (fewer, larger bundles: less work for the broker per message, a
- * little more latency); a caller alone never waits. NULL on failure
+ * (mq_publish_batch). linger_us > 0: while callers have announced themselves
+ * (mq_pipe_announce), a round waits up to that long for them to join it
+ * (fewer, larger bundles: less work for the broker per message, a little
+ * more latency); with nobody announced it goes at once. NULL on failure
  * (logged). */
 mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch, int linger_us);
 
@@ -35,6 +35,13 @@ mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch, int 
  * confirmed (MQ_OK) or why not. Safe from any number of threads. */
 enum mq_status mq_pipe_publish(mq_pipe *pp, const char *exchange, const char *routing_key,
                                const char *message_id, const void *body, size_t len);
+
+/* A caller that is about to publish (a notification whose signature is
+ * being checked) announces itself, so that a round lingers for it; it
+ * withdraws before it publishes, or when it will not publish after all.
+ * Each announce needs its one withdraw. NULL is fine. */
+void mq_pipe_announce(mq_pipe *pp);
+void mq_pipe_withdraw(mq_pipe *pp);
 
 /* Stop the threads: what is still queued is answered MQ_GONE. NULL is fine. */
 void mq_pipe_stop(mq_pipe *pp);

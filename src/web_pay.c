@@ -112,8 +112,12 @@ void web_pay_notify_alipay(struct web_ctx *c)
         reply(c, "fail", "refused");
         return;
     }
+    /* While the signature is checked, the publishing round waits for this
+     * notification to join it (one bundle for those that come together). */
+    mq_pipe_announce(c->app->notify_pipe);
     enum pay_notify_verdict v =
         pay_notify_check(c->app->cfg, buf_str(&c->req.body), c->req.body.len, &ev, why, sizeof why);
+    mq_pipe_withdraw(c->app->notify_pipe);
     if (v == PAY_NOTIFY_OTHER) {
         log_info("notify: order %" PRId64 " trade %s: %s; acknowledged, nothing published",
                  ev.order_id, ev.trade_no, why);
