@@ -593,6 +593,15 @@ static void test_consume_roundtrip(void)
     CU_ASSERT_EQUAL(r.n, 0);
 }
 
+/* What waits in q and in q.retry: main and retry messages. */
+static void assert_left(const char *q, long main, long retry)
+{
+    char r[96];
+    snprintf(r, sizeof r, "%s.retry", q);
+    CU_ASSERT_EQUAL(raw_count(q), main);
+    CU_ASSERT_EQUAL(raw_count(r), retry);
+}
+
 static void test_retry_then_park(void)
 {
     const char *q = scratch_queue("retry", "itest.retry.#");
@@ -613,11 +622,9 @@ static void test_retry_then_park(void)
         CU_ASSERT_STRING_EQUAL(r.mid[i], "retry-1");
         CU_ASSERT_STRING_EQUAL(r.body[i], body);
     }
-    char parked[96], retry[96];
+    assert_left(q, 0, 0);
+    char parked[96];
     snprintf(parked, sizeof parked, "%s.parked", q);
-    snprintf(retry, sizeof retry, "%s.retry", q);
-    CU_ASSERT_EQUAL(raw_count(q), 0);
-    CU_ASSERT_EQUAL(raw_count(retry), 0);
     CU_ASSERT_EQUAL(raw_count(parked), 1);
     struct got g = raw_get(parked);
     CU_ASSERT_TRUE(g.ok);
@@ -890,13 +897,19 @@ static void run_batched(const char *q, struct bstat *s)
     pthread_join(t, NULL);
 }
 
+/* A fresh bstat whose handler acks, and a scratch queue bound with key tag. */
+static const char *batch_setup(const char *tag, struct bstat *s)
+{
+    memset(s, 0, sizeof *s);
+    rec_init(&s->r, 0, MQ_ACK);
+    return scratch_queue(tag, tag);
+}
+
 static void test_consume_batched(void)
 {
-    const char *q = scratch_queue("b1", "b1");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     struct bstat s;
-    memset(&s, 0, sizeof s);
-    rec_init(&s.r, 0, MQ_ACK);
+    const char *q = batch_setup("b1", &s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     run_batched(q, &s);
     printf("\n    %d messages in %d batches, the largest %d ", s.r.n, s.batches, s.largest);
     /* Each message once, committed in batches (a delivery that came alone
@@ -911,11 +924,9 @@ static void test_consume_batched(void)
 
 static void test_consume_batch_fails(void)
 {
-    const char *q = scratch_queue("b2", "b2");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     struct bstat s;
-    memset(&s, 0, sizeof s);
-    rec_init(&s.r, 0, MQ_ACK);
+    const char *q = batch_setup("b2", &s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     s.fail_first = 1;
     run_batched(q, &s);
     printf("\n    a batch of %d not committed: handled again one by one ", s.failed);
@@ -930,11 +941,9 @@ static void test_consume_batch_fails(void)
 
 static void batch_handler_run(const char *tag, int fail_first)
 {
-    const char *q = scratch_queue(tag, tag);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     struct bstat s;
-    memset(&s, 0, sizeof s);
-    rec_init(&s.r, 0, MQ_ACK);
+    const char *q = batch_setup(tag, &s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     s.use_all = 1;
     s.fail_first = fail_first;
     run_batched(q, &s);
@@ -965,11 +974,9 @@ static void test_consume_batch_handler(void)
 
 static void test_bundle_batch(void)
 {
-    const char *q = scratch_queue("b5", "b5");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     struct bstat s;
-    memset(&s, 0, sizeof s);
-    rec_init(&s.r, 0, MQ_ACK);
+    const char *q = batch_setup("b5", &s);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
     s.use_all = 1;
     s.bundled = 1;
     run_batched(q, &s);
@@ -1028,11 +1035,9 @@ static void test_bundle_parts_alone(void)
     CU_ASSERT_STRING_EQUAL(r.mid[3], "bu-again");
     CU_ASSERT_STRING_EQUAL(r.body[3], "{\"n\":2}");
     CU_ASSERT_STRING_EQUAL(r.rk[3], "itest.bu");
-    char parked[96], retry[96];
+    assert_left(q, 0, 0);
+    char parked[96];
     snprintf(parked, sizeof parked, "%s.parked", q);
-    snprintf(retry, sizeof retry, "%s.retry", q);
-    CU_ASSERT_EQUAL(raw_count(q), 0);
-    CU_ASSERT_EQUAL(raw_count(retry), 0);
     /* Only the rejected message is parked, alone, as it was published. */
     CU_ASSERT_EQUAL(raw_count(parked), 1);
     struct got g = raw_get(parked);
