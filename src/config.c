@@ -148,8 +148,8 @@ static const struct config_entry CONFIG[] = {
     INT(notify_publishers, 1, 1, 64,
         "broker connections that publish the notifications, confirms batched"),
     INT(notify_linger_us, 2000, 0, 20000,
-        "while notifications come together, how long a publishing round waits for more to "
-        "join its bundle, microseconds (0: never)"),
+        "while notifications are on their way (being verified, or still arriving), how long a "
+        "publishing round waits for them to join its bundle, microseconds (0: never)"),
 };
 
 #undef FIELD

@@ -1360,15 +1360,9 @@ static void other_frame(mq_conn *c)
     }
 }
 
-/* What a consumer did, logged every STATS_EVERY_MS while it works. */
-#define STATS_EVERY_MS 10000
+#define ROUNDS_EVERY_MS 10000
 
-struct consume_stats {
-    int64_t since;
-    unsigned long messages, rounds, largest;
-};
-
-static void stats_add(struct consume_stats *s, const char *queue, size_t n)
+void mq_rounds_add(struct mq_rounds *s, const char *what, size_t n)
 {
     s->messages += n;
     s->rounds++;
@@ -1377,14 +1371,14 @@ static void stats_add(struct consume_stats *s, const char *queue, size_t n)
     int64_t now = now_ms();
     if (s->since == 0)
         s->since = now;
-    if (now - s->since < STATS_EVERY_MS)
+    if (now - s->since < ROUNDS_EVERY_MS)
         return;
     log_info("mq: %s: %lu messages in %.1f s, %lu a second, in rounds of %.1f on average (at "
              "most %lu)",
-             queue, s->messages, (double)(now - s->since) / 1000.0,
+             what, s->messages, (double)(now - s->since) / 1000.0,
              (unsigned long)((double)s->messages * 1000.0 / (double)(now - s->since)),
              (double)s->messages / (double)s->rounds, s->largest);
-    *s = (struct consume_stats){.since = now};
+    *s = (struct mq_rounds){.since = now};
 }
 
 enum mq_status mq_consume(mq_conn *c, const char *queue, int prefetch, mq_handler fn, void *ud,
@@ -1408,7 +1402,7 @@ enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, m
     struct delivery *ds = calloc(ndel, sizeof *ds);
     if (ds == NULL)
         return MQ_ERR;
-    struct consume_stats stats = {0};
+    struct mq_rounds stats = {0};
     int backoff = BACKOFF_MIN_MS;
     int consuming = 0;
     unsigned gen = 0;
@@ -1454,7 +1448,7 @@ enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, m
             handle_batch(c, queue, ds, n, fn, ud, b);
             for (size_t i = 0; i < n; i++)
                 delivery_free(&ds[i]);
-            stats_add(&stats, queue, nparts);
+            mq_rounds_add(&stats, queue, nparts);
             continue;
         }
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&

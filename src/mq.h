@@ -154,6 +154,17 @@ struct mq_batch {
 enum mq_status mq_consume_batched(mq_conn *c, const char *queue, int prefetch, mq_handler fn,
                                   void *ud, const struct mq_batch *b, volatile sig_atomic_t *stop);
 
+/* How a loop that handles messages in rounds batches (a consumer's batches,
+ * a publishing pipe's rounds): after each round, mq_rounds_add counts its n
+ * messages, and every 10 s while the loop works it logs "mq: WHAT: N
+ * messages in S s, R a second, in rounds of A on average (at most M)".
+ * Start from {0}. */
+struct mq_rounds {
+    int64_t since; /* ms, monotonic: the period began */
+    unsigned long messages, rounds, largest;
+};
+void mq_rounds_add(struct mq_rounds *s, const char *what, size_t n);
+
 /* The messages ready in queue (a passive declare: the broker's count).
  * MQ_ERR when the queue does not exist (the connection is then dropped and
  * made again on the next call), MQ_GONE when the broker is down. */

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -35,12 +36,11 @@ struct lane {
     size_t queued; /* requests between head and tail */
     int stopping;
     int max_batch;
-    long linger_ns;        /* how long a round waits for more callers (0: never) */
-    size_t last_n;         /* messages of the last round */
-    atomic_int *coming;    /* the pipe's callers on their way (mq_pipe_announce) */
-    int id;                /* 1-based, for the log */
-    struct timespec since; /* the stats' period began */
-    unsigned long messages, rounds, largest;
+    long linger_ns;         /* how long a round waits for more callers (0: never) */
+    size_t last_n;          /* messages of the last round */
+    atomic_int *coming;     /* the pipe's callers on their way (mq_pipe_announce) */
+    char name[32];          /* "mq_pipe lane K", for the log */
+    struct mq_rounds stats; /* how it batches, logged every 10 s */
     mq_conn *conn;
     const struct mq_params *params;
     pthread_t thread;
@@ -115,31 +115,6 @@ static void linger(struct lane *ln)
     }
 }
 
-/* Every STATS_EVERY_S while it works, a lane says how it batched: how many
- * messages a round carried is what the broker saves. */
-#define STATS_EVERY_S 10
-static void stats_add(struct lane *ln, size_t n)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (ln->since.tv_sec == 0)
-        ln->since = now;
-    ln->messages += n;
-    ln->rounds++;
-    if (n > ln->largest)
-        ln->largest = n;
-    double s =
-        (double)(now.tv_sec - ln->since.tv_sec) + (double)(now.tv_nsec - ln->since.tv_nsec) / 1e9;
-    if (s < STATS_EVERY_S)
-        return;
-    log_info("mq_pipe: lane %d: %lu messages in %.1f s in %lu rounds of %.1f on average (at most "
-             "%lu)",
-             ln->id, ln->messages, s, ln->rounds, (double)ln->messages / (double)ln->rounds,
-             ln->largest);
-    ln->messages = ln->rounds = ln->largest = 0;
-    ln->since = now;
-}
-
 static void *lane_main(void *arg)
 {
     struct lane *ln = arg;
@@ -148,9 +123,7 @@ static void *lane_main(void *arg)
     pthread_mutex_lock(&ln->mu);
     for (;;) {
         while (ln->head == NULL && !ln->stopping) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += IDLE_TICK_S;
+            struct timespec ts = after_ns(IDLE_TICK_S * 1000000000L);
             if (pthread_cond_timedwait(&ln->work, &ln->mu, &ts) == ETIMEDOUT && ln->head == NULL &&
                 ln->conn != NULL) {
                 pthread_mutex_unlock(&ln->mu);
@@ -173,7 +146,7 @@ static void *lane_main(void *arg)
         ln->queued -= n;
         ln->last_n = n;
         pthread_mutex_unlock(&ln->mu);
-        stats_add(ln, n);
+        mq_rounds_add(&ln->stats, ln->name, n);
 
         if (ln->conn == NULL)
             ln->conn = mq_open(ln->params);
@@ -220,7 +193,7 @@ mq_pipe *mq_pipe_start(const struct mq_params *p, int lanes, int max_batch, int 
         ln->max_batch = max_batch < 1 ? 1 : max_batch;
         ln->linger_ns = linger_us > 0 ? (long)linger_us * 1000L : 0;
         ln->coming = &pp->coming;
-        ln->id = i + 1;
+        snprintf(ln->name, sizeof ln->name, "mq_pipe lane %d", i + 1);
         ln->conn = mq_open(p);
         if (ln->conn == NULL)
             log_warn("mq_pipe: broker not reachable now; connecting on first use");
